@@ -1,0 +1,94 @@
+/* kv_store.h -- the in-memory key-value store: a hash table of binary-safe
+ * keys and values, each entry carrying its last-writer-wins version.
+ *
+ * Incremental rehashing (Redis's dict is the model): while the table grows or
+ * shrinks, two tables live side by side and every operation moves a few
+ * buckets, so no single request pays for a whole resize.
+ *
+ * Last-writer-wins. Every write carries a version (ts, node_id). An incoming
+ * write replaces what the key holds only if it is strictly greater in this
+ * total order (see kv_version_cmp in kv_store.c and docs/WAL-FORMAT.md):
+ *   1. larger timestamp wins;
+ *   2. equal timestamp: larger origin node id wins;
+ *   3. equal (ts, node): a delete wins over a put (remove-wins, so a
+ *      concurrent delete is never undone by a put of the same version);
+ *   4. two puts of equal (ts, node): the value greater in lexicographic byte
+ *      order wins, a proper prefix being smaller ("ab" < "abc" < "b").
+ *   Two deletes, or two puts with equal values, are equal: not applied again.
+ * A delete leaves a tombstone holding its version, so an older put arriving
+ * later cannot resurrect the key. Tombstones are dropped only when a
+ * checkpoint covers them (kv_drop_tombstones).
+ *
+ * The digest is order independent: the sum (mod 2^64) of a 64-bit hash of
+ * every live (key, value) pair, kept up to date on every change, so equal live
+ * contents give equal digests whatever the order of insertion, and reading it
+ * costs nothing. Versions and tombstones do not enter the digest. */
+#ifndef RKV_KV_STORE_H
+#define RKV_KV_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct kv_version {
+    uint64_t ts;      /* hybrid logical clock, microseconds */
+    uint32_t node_id; /* origin node of the write */
+} kv_version;
+
+typedef struct kv_store kv_store;
+
+/* A read-only view of one entry, valid until the next change to the store. */
+typedef struct kv_entry_view {
+    const uint8_t *key;
+    uint32_t klen;
+    const uint8_t *val; /* NULL for a tombstone */
+    uint32_t vlen;
+    kv_version ver;
+    int tombstone;
+} kv_entry_view;
+
+kv_store *kv_new(void); /* NULL on out of memory */
+void kv_free(kv_store *kv);
+
+/* Results of kv_apply_put / kv_apply_del. */
+enum { KV_LOST = 0, KV_WON = 1, KV_NOMEM = -1 };
+
+/* Applies a put of VAL under KEY with version VER if VER is greater than what
+ * the key holds (or the key is absent). Returns KV_WON, KV_LOST or KV_NOMEM
+ * (the store is unchanged on KV_NOMEM). */
+int kv_apply_put(kv_store *kv, const void *key, uint32_t klen, const void *val, uint32_t vlen,
+                 kv_version ver);
+/* Applies a delete: leaves a tombstone with VER if VER wins. Deleting an
+ * absent key still records the tombstone (it must beat later-arriving older
+ * puts). Returns KV_WON, KV_LOST or KV_NOMEM. */
+int kv_apply_del(kv_store *kv, const void *key, uint32_t klen, kv_version ver);
+
+/* Looks KEY up. Returns 1 and fills *out for a live entry; 0 if absent or a
+ * tombstone. The view is valid until the next change to the store. */
+int kv_get(kv_store *kv, const void *key, uint32_t klen, kv_entry_view *out);
+/* Like kv_get but also returns tombstones (out->tombstone set). */
+int kv_lookup(kv_store *kv, const void *key, uint32_t klen, kv_entry_view *out);
+
+/* Compares versions under the total order above. is_del: 1 for a delete.
+ * Returns <0, 0, >0. */
+int kv_version_cmp(kv_version a, int a_is_del, const void *a_val, uint32_t a_vlen, kv_version b,
+                   int b_is_del, const void *b_val, uint32_t b_vlen);
+
+/* Calls FN for every entry (tombstones included) until FN returns non-zero,
+ * which is then returned. The store must not change during the walk. */
+typedef int (*kv_iter_fn)(void *ctx, const kv_entry_view *e);
+int kv_iterate(const kv_store *kv, kv_iter_fn fn, void *ctx);
+
+size_t kv_count(const kv_store *kv);      /* live keys */
+size_t kv_tombstones(const kv_store *kv); /* tombstones held */
+uint64_t kv_digest(const kv_store *kv);   /* order-independent, see above */
+size_t kv_memory_bytes(const kv_store *kv); /* bytes allocated by the store */
+
+/* Drops tombstones whose timestamp is <= TS_MAX (a checkpoint covers them).
+ * Returns how many were dropped. */
+size_t kv_drop_tombstones(kv_store *kv, uint64_t ts_max);
+
+/* Moves up to N buckets of a rehash in progress; returns 1 while more
+ * remain. The server calls it when idle so a resize also finishes unloaded. */
+int kv_rehash_step(kv_store *kv, int n);
+
+#endif

@@ -1,0 +1,47 @@
+/* net.h -- TCP socket helpers (Redis's anet is the model).
+ *
+ * Every function returns 0 / a descriptor on success and -1 on failure with
+ * a message in the caller's ERR buffer. Every listener gets SO_REUSEADDR;
+ * every connection, accepted or dialled, gets TCP keepalive and TCP_NODELAY
+ * (net_tune): rkv's replies are small and latency-bound, so Nagle would only
+ * add delay, and keepalive is how a peer that vanished without a FIN is
+ * noticed at all. */
+#ifndef RKV_NET_H
+#define RKV_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Keepalive timing. The Linux default (7200 s idle) is useless for failure
+ * detection; rkv's defaults notice a silent peer in idle + interval*count
+ * seconds (1 + 1*3 = 4 s), and user_timeout_ms bounds how long sent data may
+ * stay unacknowledged (TCP_USER_TIMEOUT) before the connection fails. */
+typedef struct net_keepalive {
+    int idle_s;
+    int interval_s;
+    int count;
+    int user_timeout_ms; /* 0: leave the kernel default */
+} net_keepalive;
+
+#define NET_KEEPALIVE_DEFAULT {1, 1, 3, 0}
+
+/* Listens on ADDR:PORT (port 0 picks a free port; *bound_port tells which),
+ * nonblocking, SO_REUSEADDR, backlog 511. */
+int net_listen(const char *addr, int port, int *bound_port, char *err, size_t errlen);
+/* Accepts one connection (nonblocking, tuned). -1 with errno EAGAIN when
+ * there is none. */
+int net_accept(int lfd, const net_keepalive *ka, char *peer, size_t peerlen, char *err,
+               size_t errlen);
+/* Connects to HOST:PORT. nonblock=1 starts a nonblocking connect (check
+ * completion with net_connect_finished); nonblock=0 blocks. */
+int net_connect(const char *host, int port, int nonblock, const net_keepalive *ka, char *err,
+                size_t errlen);
+/* After EPOLLOUT on a nonblocking connect: 0 connected, -1 failed. */
+int net_connect_finished(int fd, char *err, size_t errlen);
+int net_set_nonblock(int fd, int on);
+/* SO_KEEPALIVE + TCP_KEEPIDLE/INTVL/CNT + TCP_NODELAY (+ TCP_USER_TIMEOUT). */
+int net_tune(int fd, const net_keepalive *ka, char *err, size_t errlen);
+/* Splits "host:port". Returns 0 or -1. */
+int net_parse_hostport(const char *s, char *host, size_t hostlen, int *port);
+
+#endif

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs every test binary under $BUILD/tests and every process-level script
+# tests/*/*_test.sh, adds up their "N passed, M failed" lines and prints the
+# totals. Exit status is non-zero if any test failed or any binary crashed.
+#
+#   ONLY=unit      unit and in-process binaries only (not *_proc_test)
+#   ONLY=threaded  the same set, used by `make tsan`
+#   WRAP="cmd"     prefix for each unit binary (valgrind)
+set -u
+BUILD=${BUILD:-build}
+ONLY=${ONLY:-all}
+WRAP=${WRAP:-}
+export RKV_BUILD="$BUILD"
+total_pass=0 total_fail=0 crashed=()
+
+run_one() { # name, command...
+    local name=$1; shift
+    local out rc
+    echo "== $name"
+    out=$("$@" 2>&1); rc=$?
+    printf '%s\n' "$out" | grep -v '^$' | sed 's/^/   /' | tail -n 40
+    local line p f
+    line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
+    if [ -n "$line" ]; then
+        p=${line%% passed*}; f=${line#*passed, }; f=${f%% failed*}
+        total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+    fi
+    if [ $rc -ne 0 ] && { [ -z "$line" ] || [ "${f:-0}" = 0 ]; }; then
+        crashed+=("$name (exit $rc)")
+    fi
+}
+
+for bin in $(find "$BUILD/tests" -type f -perm -u+x 2>/dev/null | sort); do
+    case "$bin" in
+        *_proc_test) [ "$ONLY" = all ] || continue; run_one "${bin#"$BUILD"/}" "$bin" ;;
+        *) if [ -n "$WRAP" ]; then run_one "${bin#"$BUILD"/}" $WRAP "$bin"; else run_one "${bin#"$BUILD"/}" "$bin"; fi ;;
+    esac
+done
+
+if [ "$ONLY" = all ]; then
+    for sh in $(find tests -name '*_test.sh' | sort); do
+        run_one "$sh" bash "$sh"
+    done
+fi
+
+echo
+for c in "${crashed[@]+"${crashed[@]}"}"; do echo "ERROR: $c exited non-zero without reporting a failure"; done
+echo "TOTAL: $total_pass passed, $total_fail failed"
+[ $total_fail -eq 0 ] && [ ${#crashed[@]} -eq 0 ]

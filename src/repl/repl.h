@@ -1,0 +1,55 @@
+/* repl.h -- the replication interface the node calls.
+ *
+ * Leader side (repl_ship.c): one link per follower, dialled by the leader and
+ * redialled with backoff; records are shipped as they are appended, batched
+ * into one frame per follower per loop iteration; heartbeats both ways;
+ * acknowledgments feed the quorum rule (repl_quorum.c); catch-up of a
+ * follower that is behind (repl_rejoin.c).
+ * Follower side (repl_recv.c): listens on the replication port, accepts one
+ * leader at a time, verifies every record's CRC before anything else,
+ * appends through the node's WAL path, acknowledges the durable LSN.
+ * The wire format is specified in docs/PROTOCOL.md and repl_proto.h. */
+#ifndef RKV_REPL_H
+#define RKV_REPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct node node;
+typedef struct repl_leader repl_leader;
+typedef struct repl_follower repl_follower;
+
+/* An append-only text buffer for INFO. */
+typedef struct info_buf {
+    char *p;
+    size_t len, cap;
+} info_buf;
+void info_printf(info_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- leader ---- */
+repl_leader *repl_leader_new(node *n, char *err, size_t errlen);
+void repl_leader_free(repl_leader *l);
+/* A record was appended at LSN (bytes as encoded on disk). */
+void repl_leader_ship(repl_leader *l, const uint8_t *rec, size_t len, uint64_t lsn);
+void repl_leader_flush(repl_leader *l);              /* before sleep */
+void repl_leader_cron(repl_leader *l, uint64_t now_ms); /* heartbeats, redials */
+int repl_leader_online(const repl_leader *l);
+int repl_leader_count(const repl_leader *l);
+/* Highest LSN durable on Q followers (UINT64_MAX when Q == 0). */
+uint64_t repl_leader_quorum_lsn(const repl_leader *l);
+/* Followers whose acknowledged LSN is >= LSN. */
+int repl_leader_acked_at_least(const repl_leader *l, uint64_t lsn);
+void repl_leader_info(const repl_leader *l, info_buf *b);
+/* Logs each follower's lag (--log-lag). */
+void repl_leader_log_lag(const repl_leader *l);
+
+/* ---- follower ---- */
+repl_follower *repl_follower_new(node *n, char *err, size_t errlen);
+void repl_follower_free(repl_follower *f);
+/* The node made records durable up to LSN: acknowledge. */
+void repl_follower_durable(repl_follower *f, uint64_t lsn);
+void repl_follower_flush(repl_follower *f);
+void repl_follower_cron(repl_follower *f, uint64_t now_ms);
+void repl_follower_info(const repl_follower *f, info_buf *b);
+
+#endif

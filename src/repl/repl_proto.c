@@ -1,0 +1,150 @@
+/* repl_proto.c -- frame codec of the replication protocol (see .h). Every
+ * length is checked before it is trusted; nothing here allocates. */
+#include "repl/repl_proto.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "wal/crc32.h"
+
+static uint32_t frame_crc(const uint8_t *hdr, const uint8_t *payload, uint32_t len)
+{
+    uint32_t crc = crc32c(0, hdr + 4, 4);
+    return crc32c(crc, payload, len);
+}
+
+void repl_frame_header(uint8_t *hdr, uint8_t type, const uint8_t *payload, uint32_t len)
+{
+    wal_put_u32(hdr, len);
+    hdr[4] = type;
+    hdr[5] = hdr[6] = hdr[7] = 0;
+    wal_put_u32(hdr + 8, type == REPL_RECORDS ? 0 : frame_crc(hdr, payload, len));
+}
+
+repl_status repl_frame_parse(const uint8_t *buf, size_t avail, repl_frame *f, size_t *consumed,
+                             char *err, size_t errlen)
+{
+    if (avail < REPL_FRAME_HDR) return REPL_NEED_MORE;
+    uint32_t len = wal_get_u32(buf);
+    uint8_t type = buf[4];
+    if (type < REPL_HELLO || type > REPL_ACK) {
+        snprintf(err, errlen, "unknown frame type %u", type);
+        return REPL_BAD;
+    }
+    if (buf[5] || buf[6] || buf[7]) {
+        snprintf(err, errlen, "nonzero padding in frame header");
+        return REPL_BAD;
+    }
+    uint32_t max = type == REPL_RECORDS ? REPL_FRAME_MAX : REPL_CTRL_MAX;
+    if (len > max) {
+        snprintf(err, errlen, "frame length %u out of range (type %u, max %u)", len, type, max);
+        return REPL_BAD;
+    }
+    if (avail - REPL_FRAME_HDR < len) return REPL_NEED_MORE;
+    uint32_t crc = wal_get_u32(buf + 8);
+    if (type == REPL_RECORDS) {
+        if (crc != 0) {
+            snprintf(err, errlen, "records frame with nonzero crc field");
+            return REPL_BAD;
+        }
+    } else if (crc != frame_crc(buf, buf + REPL_FRAME_HDR, len)) {
+        snprintf(err, errlen, "control frame (type %u) failed its CRC", type);
+        return REPL_BAD;
+    }
+    f->type = type;
+    f->payload = buf + REPL_FRAME_HDR;
+    f->len = len;
+    *consumed = REPL_FRAME_HDR + len;
+    return REPL_OK;
+}
+
+static size_t finish(uint8_t *out, uint8_t type, size_t len)
+{
+    repl_frame_header(out, type, out + REPL_FRAME_HDR, (uint32_t)len);
+    return REPL_FRAME_HDR + len;
+}
+
+size_t repl_encode_hello(uint8_t *out, const repl_hello *h)
+{
+    uint8_t *p = out + REPL_FRAME_HDR;
+    size_t idl = strnlen(h->cluster_id, REPL_CLUSTER_ID_MAX);
+    p[0] = (uint8_t)idl;
+    memcpy(p + 1, h->cluster_id, idl);
+    p += 1 + idl;
+    wal_put_u32(p, h->node_id);
+    wal_put_u64(p + 4, h->epoch);
+    wal_put_u64(p + 12, h->last_lsn);
+    wal_put_u64(p + 20, h->commit_lsn);
+    return finish(out, REPL_HELLO, 1 + idl + 28);
+}
+
+int repl_decode_hello(const repl_frame *f, repl_hello *h)
+{
+    if (f->len < 1) return -1;
+    size_t idl = f->payload[0];
+    if (idl > REPL_CLUSTER_ID_MAX || f->len != 1 + idl + 28) return -1;
+    memcpy(h->cluster_id, f->payload + 1, idl);
+    h->cluster_id[idl] = 0;
+    if (strlen(h->cluster_id) != idl) return -1; /* embedded NUL */
+    const uint8_t *p = f->payload + 1 + idl;
+    h->node_id = wal_get_u32(p);
+    h->epoch = wal_get_u64(p + 4);
+    h->last_lsn = wal_get_u64(p + 12);
+    h->commit_lsn = wal_get_u64(p + 20);
+    return 0;
+}
+
+size_t repl_encode_hello_ok(uint8_t *out, const repl_hello_ok *h)
+{
+    uint8_t *p = out + REPL_FRAME_HDR;
+    wal_put_u32(p, h->node_id);
+    wal_put_u64(p + 4, h->last_lsn);
+    wal_put_u64(p + 12, h->last_epoch);
+    wal_put_u64(p + 20, h->applied_lsn);
+    return finish(out, REPL_HELLO_OK, 28);
+}
+
+int repl_decode_hello_ok(const repl_frame *f, repl_hello_ok *h)
+{
+    if (f->len != 28) return -1;
+    h->node_id = wal_get_u32(f->payload);
+    h->last_lsn = wal_get_u64(f->payload + 4);
+    h->last_epoch = wal_get_u64(f->payload + 12);
+    h->applied_lsn = wal_get_u64(f->payload + 20);
+    return 0;
+}
+
+size_t repl_encode_beat(uint8_t *out, uint8_t type, const repl_beat *b)
+{
+    uint8_t *p = out + REPL_FRAME_HDR;
+    wal_put_u64(p, b->a);
+    wal_put_u64(p + 8, b->b);
+    wal_put_u64(p + 16, b->c);
+    return finish(out, type, 24);
+}
+
+int repl_decode_beat(const repl_frame *f, repl_beat *b)
+{
+    if (f->len != 24) return -1;
+    b->a = wal_get_u64(f->payload);
+    b->b = wal_get_u64(f->payload + 8);
+    b->c = wal_get_u64(f->payload + 16);
+    return 0;
+}
+
+size_t repl_encode_refuse(uint8_t *out, const char *reason)
+{
+    size_t l = strnlen(reason, REPL_REASON_MAX);
+    memcpy(out + REPL_FRAME_HDR, reason, l);
+    return finish(out, REPL_REFUSE, l);
+}
+
+void repl_decode_refuse(const repl_frame *f, char *out, size_t outlen)
+{
+    size_t l = f->len < outlen - 1 ? f->len : outlen - 1;
+    for (size_t i = 0; i < l; i++) {
+        uint8_t ch = f->payload[i];
+        out[i] = (ch >= 32 && ch < 127) ? (char)ch : '?';
+    }
+    out[l] = 0;
+}

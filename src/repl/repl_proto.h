@@ -1,0 +1,96 @@
+/* repl_proto.h -- the replication wire format (docs/PROTOCOL.md is the
+ * specification; this header is its code).
+ *
+ * Every message is a frame, integers little-endian:
+ *
+ *   offset size field
+ *   0      4    len   payload length, <= REPL_FRAME_MAX
+ *   4      1    type  REPL_* below
+ *   5      3    pad   zero
+ *   8      4    crc   CRC-32C of bytes 4..8 (type, pad) then the payload;
+ *                     zero for RECORDS frames, whose records carry their own
+ *                     CRCs end to end from the leader's disk to the
+ *                     follower's (so a flipped bit is caught per record and
+ *                     counted as records_rejected_crc)
+ *   12     len  payload
+ *
+ * A control frame with a bad CRC, an unknown type, a nonzero pad or a length
+ * out of range ends the connection; nothing in it is trusted. The leader
+ * dials, so the first frame on a link is the leader's HELLO. */
+#ifndef RKV_REPL_PROTO_H
+#define RKV_REPL_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wal/wal_record.h"
+
+#define REPL_FRAME_HDR 12u
+/* Largest payload: a batch of records up to 4 MiB, or one maximal record. */
+#define REPL_BATCH_TARGET (256u * 1024u)
+#define REPL_FRAME_MAX (WAL_RECORD_MAX + 4096u)
+#define REPL_CLUSTER_ID_MAX 64u
+#define REPL_REASON_MAX 200u
+
+enum repl_type {
+    REPL_HELLO = 1,     /* L->F: cluster id, leader id, epoch, last lsn, commit lsn */
+    REPL_HELLO_OK = 2,  /* F->L: follower id, last lsn, epoch of that record, applied */
+    REPL_REFUSE = 3,    /* either way: reason text, then close */
+    REPL_RECORDS = 4,   /* L->F: whole WAL records, consecutive LSNs */
+    REPL_HEARTBEAT = 5, /* L->F: last lsn, commit lsn, leader time */
+    REPL_ACK = 6,       /* F->L: durable lsn, applied lsn, echoed leader time */
+};
+
+typedef struct repl_hello {
+    char cluster_id[REPL_CLUSTER_ID_MAX + 1];
+    uint32_t node_id;
+    uint64_t epoch;
+    uint64_t last_lsn;
+    uint64_t commit_lsn;
+} repl_hello;
+
+typedef struct repl_hello_ok {
+    uint32_t node_id;
+    uint64_t last_lsn;   /* last durable record on the follower */
+    uint64_t last_epoch; /* epoch of that record (0 if none) */
+    uint64_t applied_lsn;
+} repl_hello_ok;
+
+typedef struct repl_beat {
+    uint64_t a, b, c; /* HEARTBEAT: last, commit, time; ACK: durable, applied, time */
+} repl_beat;
+
+/* Frame parsing result. */
+typedef enum repl_status { REPL_OK = 0, REPL_NEED_MORE = 1, REPL_BAD = -1 } repl_status;
+
+typedef struct repl_frame {
+    uint8_t type;
+    const uint8_t *payload;
+    uint32_t len;
+} repl_frame;
+
+/* Parses the frame at BUF. On REPL_OK fills *f (payload points into BUF) and
+ * *consumed; control-frame CRCs are checked here. On REPL_BAD, ERR says why. */
+repl_status repl_frame_parse(const uint8_t *buf, size_t avail, repl_frame *f, size_t *consumed,
+                             char *err, size_t errlen);
+
+/* Writes a frame header for a payload already at HDR+12. For RECORDS the crc
+ * is left zero. */
+void repl_frame_header(uint8_t *hdr, uint8_t type, const uint8_t *payload, uint32_t len);
+
+/* Encoders: write the whole frame into OUT (room for REPL_FRAME_HDR + 128 +
+ * REPL_CLUSTER_ID_MAX + REPL_REASON_MAX bytes) and return its size. */
+size_t repl_encode_hello(uint8_t *out, const repl_hello *h);
+size_t repl_encode_hello_ok(uint8_t *out, const repl_hello_ok *h);
+size_t repl_encode_beat(uint8_t *out, uint8_t type, const repl_beat *b);
+size_t repl_encode_refuse(uint8_t *out, const char *reason);
+#define REPL_CTRL_MAX (REPL_FRAME_HDR + 128u + REPL_CLUSTER_ID_MAX + REPL_REASON_MAX)
+
+/* Decoders: 0, or -1 if the payload has the wrong size or bad contents. */
+int repl_decode_hello(const repl_frame *f, repl_hello *h);
+int repl_decode_hello_ok(const repl_frame *f, repl_hello_ok *h);
+int repl_decode_beat(const repl_frame *f, repl_beat *b);
+/* Copies the reason text (sanitised, NUL-terminated) into OUT. */
+void repl_decode_refuse(const repl_frame *f, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,397 @@
+/* repl_recv.c -- the follower's side of replication.
+ *
+ * The follower listens on its replication port; the leader dials in. A new
+ * connection is trusted only after a valid HELLO (right cluster id, an
+ * epoch not older than the follower's): garbage, a wrong cluster or a huge
+ * frame length ends that connection and nothing else, and only then does it
+ * replace the current leader link (a leader that lost its old link half-open
+ * must be able to come back).
+ *
+ * Every record's CRC-32C is verified before anything else is done with it.
+ * A bad record is rejected (not appended, not applied), counted in
+ * records_rejected_crc and logged with its LSN; the link is dropped, and the
+ * leader's reconnect resumes from the last good LSN, so the record arrives
+ * again intact. Good records go through the node's WAL path (the same
+ * wal_writer, group commit) and are applied once durable; the follower then
+ * acknowledges its durable LSN, batching every record made durable by one
+ * fdatasync into one ACK. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net/iobuf.h"
+#include "repl/repl.h"
+#include "repl/repl_proto.h"
+#include "server/client.h"
+#include "server/node.h"
+
+#define REPL_CONNS_MAX 4            /* leader link + connections in handshake */
+#define REPL_FOLLOWER_IN_MAX (REPL_FRAME_MAX + REPL_FRAME_HDR + (1u << 20))
+#define REPL_FOLLOWER_OUT_MAX (1u << 20)
+
+typedef struct fconn {
+    repl_follower *f;
+    int fd;
+    int authed; /* sent a valid HELLO: this is the leader link */
+    uint64_t since_ms;
+    char peer[64];
+    iobuf in, out;
+} fconn;
+
+struct repl_follower {
+    node *n;
+    int lfd;
+    fconn conns[REPL_CONNS_MAX];
+    fconn *leader; /* the authenticated link, or NULL */
+    uint32_t leader_id;
+    uint64_t leader_epoch, leader_last_lsn, leader_commit_lsn;
+    uint64_t last_seen_ms;
+    uint64_t echo_time; /* leader time of the last heartbeat, echoed in ACK */
+    int ack_due;
+    uint64_t acked_sent;
+    uint64_t handshakes, refused, links_dropped_crc;
+};
+
+static void fconn_on_event(ev_loop *loop, int fd, void *data, unsigned events);
+
+static void fconn_close(fconn *c, const char *why)
+{
+    repl_follower *f = c->f;
+    if (c->fd < 0) return;
+    ev_set(f->n->loop, c->fd, 0, NULL, NULL);
+    close(c->fd);
+    c->fd = -1;
+    if (c == f->leader) {
+        f->leader = NULL;
+        log_warn(&f->n->log, "leader link from %s closed: %s", c->peer, why);
+    } else {
+        log_debug(&f->n->log, "replication connection from %s closed: %s", c->peer, why);
+    }
+    c->authed = 0;
+    iobuf_free(&c->in);
+    iobuf_free(&c->out);
+}
+
+static void fconn_refuse(fconn *c, const char *reason)
+{
+    repl_follower *f = c->f;
+    f->refused++;
+    log_warn(&f->n->log, "refusing replication connection from %s: %s", c->peer, reason);
+    uint8_t frame[REPL_CTRL_MAX];
+    size_t len = repl_encode_refuse(frame, reason);
+    ssize_t w = write(c->fd, frame, len); /* best effort: we close right after */
+    (void)w;
+    fconn_close(c, reason);
+}
+
+static void fconn_update_events(fconn *c)
+{
+    unsigned mask = EV_READ | (iobuf_used(&c->out) ? EV_WRITE : 0);
+    if (ev_mask(c->f->n->loop, c->fd) != mask)
+        ev_set(c->f->n->loop, c->fd, mask, fconn_on_event, c);
+}
+
+static void follower_send_ack(repl_follower *f)
+{
+    fconn *c = f->leader;
+    if (!c) return;
+    node *n = f->n;
+    repl_beat b = {n->durable_lsn, n->applied_lsn, f->echo_time};
+    uint8_t frame[REPL_CTRL_MAX];
+    size_t len = repl_encode_beat(frame, REPL_ACK, &b);
+    if (iobuf_used(&c->out) > REPL_FOLLOWER_OUT_MAX || iobuf_append(&c->out, frame, len) < 0) {
+        fconn_close(c, "output limit");
+        return;
+    }
+    f->acked_sent = n->durable_lsn;
+    f->ack_due = 0;
+}
+
+static void follower_on_hello(fconn *c, const repl_hello *h)
+{
+    repl_follower *f = c->f;
+    node *n = f->n;
+    char reason[REPL_REASON_MAX];
+    if (strcmp(h->cluster_id, n->cfg.cluster_id) != 0) {
+        snprintf(reason, sizeof reason, "cluster id mismatch: leader is in '%.64s', this follower in '%.64s'",
+                 h->cluster_id, n->cfg.cluster_id);
+        fconn_refuse(c, reason);
+        return;
+    }
+    if (h->node_id == n->cfg.node_id) {
+        snprintf(reason, sizeof reason, "leader has this follower's node id %u", h->node_id);
+        fconn_refuse(c, reason);
+        return;
+    }
+    if (h->epoch < n->epoch) {
+        snprintf(reason, sizeof reason, "stale leader: epoch %llu is older than %llu",
+                 (unsigned long long)h->epoch, (unsigned long long)n->epoch);
+        fconn_refuse(c, reason);
+        return;
+    }
+    if (f->leader && f->leader != c) fconn_close(f->leader, "replaced by a new leader link");
+    f->leader = c;
+    c->authed = 1;
+    f->handshakes++;
+    f->leader_id = h->node_id;
+    f->leader_epoch = h->epoch;
+    f->leader_last_lsn = h->last_lsn;
+    f->leader_commit_lsn = h->commit_lsn;
+    f->last_seen_ms = ev_now_ms();
+    if (h->epoch > n->epoch) n->epoch = h->epoch;
+    repl_hello_ok ok = {n->cfg.node_id, n->last_lsn, n->last_rec_epoch, n->applied_lsn};
+    uint8_t frame[REPL_CTRL_MAX];
+    size_t len = repl_encode_hello_ok(frame, &ok);
+    if (iobuf_append(&c->out, frame, len) < 0) {
+        fconn_close(c, "out of memory");
+        return;
+    }
+    log_info(&n->log, "leader node %u (epoch %llu, last lsn %llu) connected from %s; this follower has lsn %llu",
+             h->node_id, (unsigned long long)h->epoch, (unsigned long long)h->last_lsn, c->peer,
+             (unsigned long long)n->last_lsn);
+}
+
+/* Verifies and appends the records of one RECORDS frame. -1: drop the link. */
+static int follower_on_records(fconn *c, const repl_frame *fr)
+{
+    repl_follower *f = c->f;
+    node *n = f->n;
+    size_t off = 0;
+    while (off < fr->len) {
+        wal_rec r;
+        size_t used;
+        wal_dec d = wal_record_decode(fr->payload + off, fr->len - off, &r, &used);
+        if (d == WAL_DEC_BAD_CRC) {
+            n->stats.records_rejected_crc++;
+            f->links_dropped_crc++;
+            log_warn(&n->log, "rejected record lsn=%llu: bad CRC; dropping the link so the leader "
+                              "resends from lsn %llu",
+                     (unsigned long long)r.lsn, (unsigned long long)(n->last_lsn + 1));
+            return -1;
+        }
+        if (d != WAL_DEC_OK) {
+            n->stats.records_rejected_crc += d != WAL_DEC_NEED_MORE;
+            log_warn(&n->log, "rejected records frame: %s at byte %zu; dropping the link",
+                     wal_dec_str(d), off);
+            return -1;
+        }
+        off += used;
+        if (r.lsn <= n->last_lsn) continue; /* already have it (resent after a reconnect) */
+        if (r.lsn != n->last_lsn + 1) {
+            log_warn(&n->log, "gap in the stream: got lsn %llu after %llu; dropping the link",
+                     (unsigned long long)r.lsn, (unsigned long long)n->last_lsn);
+            return -1;
+        }
+        if (node_append_encoded(n, fr->payload + off - used, used, &r) < 0) {
+            log_error(&n->log, "cannot buffer record lsn=%llu (out of memory)",
+                      (unsigned long long)r.lsn);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void fconn_read(fconn *c)
+{
+    repl_follower *f = c->f;
+    node *n = f->n;
+    long r = iobuf_read_fd(&c->in, c->fd, REPL_FOLLOWER_IN_MAX);
+    if (r == 0) {
+        fconn_close(c, "closed by peer");
+        return;
+    }
+    if (r < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK) fconn_close(c, strerror(errno));
+        return;
+    }
+    for (;;) {
+        repl_frame fr;
+        size_t used;
+        char err[160];
+        repl_status st = repl_frame_parse(c->in.p + c->in.pos, iobuf_used(&c->in), &fr, &used,
+                                          err, sizeof err);
+        if (st == REPL_NEED_MORE) return;
+        if (st == REPL_BAD) {
+            log_warn(&n->log, "bad frame from %s: %s", c->peer, err);
+            fconn_close(c, "protocol error");
+            return;
+        }
+        if (!c->authed) {
+            repl_hello h;
+            if (fr.type != REPL_HELLO || repl_decode_hello(&fr, &h) < 0) {
+                fconn_refuse(c, "expected HELLO");
+                return;
+            }
+            iobuf_consume(&c->in, used);
+            follower_on_hello(c, &h);
+            if (c->fd < 0) return;
+            continue;
+        }
+        f->last_seen_ms = ev_now_ms();
+        if (fr.type == REPL_RECORDS) {
+            if (follower_on_records(c, &fr) < 0) {
+                fconn_close(c, "bad record");
+                return;
+            }
+        } else if (fr.type == REPL_HEARTBEAT) {
+            repl_beat b;
+            if (repl_decode_beat(&fr, &b) < 0) {
+                fconn_close(c, "malformed heartbeat");
+                return;
+            }
+            f->leader_last_lsn = b.a;
+            f->leader_commit_lsn = b.b;
+            f->echo_time = b.c;
+            follower_send_ack(f); /* the answer to every heartbeat */
+            if (c->fd < 0) return;
+        } else if (fr.type == REPL_REFUSE) {
+            char reason[REPL_REASON_MAX + 1];
+            repl_decode_refuse(&fr, reason, sizeof reason);
+            log_warn(&n->log, "leader refused this follower: %s", reason);
+            fconn_close(c, "refused by leader");
+            return;
+        } else {
+            fconn_close(c, "unexpected frame type");
+            return;
+        }
+        iobuf_consume(&c->in, used);
+    }
+}
+
+static void fconn_on_event(ev_loop *loop, int fd, void *data, unsigned events)
+{
+    fconn *c = data;
+    if (events & EV_READ) fconn_read(c);
+    if (c->fd < 0) return;
+    if (iobuf_write_fd(&c->out, c->fd) < 0) {
+        fconn_close(c, strerror(errno));
+        return;
+    }
+    fconn_update_events(c);
+}
+
+static void follower_on_accept(ev_loop *loop, int lfd, void *data, unsigned events)
+{
+    repl_follower *f = data;
+    node *n = f->n;
+    for (;;) {
+        char err[160], peer[64];
+        net_keepalive ka = n->cfg.keepalive;
+        ka.user_timeout_ms = (ka.idle_s + ka.interval_s * ka.count) * 1000;
+        int fd = net_accept(lfd, &ka, peer, sizeof peer, err, sizeof err);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK) log_warn(&n->log, "repl accept: %s", err);
+            return;
+        }
+        fconn *slot = NULL;
+        for (int i = 0; i < REPL_CONNS_MAX && !slot; i++)
+            if (f->conns[i].fd < 0) slot = &f->conns[i];
+        if (!slot) { /* evict the oldest unauthenticated connection */
+            for (int i = 0; i < REPL_CONNS_MAX; i++) {
+                fconn *c = &f->conns[i];
+                if (!c->authed && (!slot || c->since_ms < slot->since_ms)) slot = c;
+            }
+            if (slot) fconn_close(slot, "too many replication connections");
+        }
+        if (!slot) {
+            close(fd);
+            continue;
+        }
+        slot->fd = fd;
+        slot->authed = 0;
+        slot->since_ms = ev_now_ms();
+        snprintf(slot->peer, sizeof slot->peer, "%s", peer);
+        if (ev_set(n->loop, fd, EV_READ, fconn_on_event, slot) < 0) fconn_close(slot, "epoll");
+    }
+}
+
+void repl_follower_durable(repl_follower *f, uint64_t lsn)
+{
+    if (f->leader && lsn > f->acked_sent) f->ack_due = 1;
+}
+
+void repl_follower_flush(repl_follower *f)
+{
+    if (f->ack_due) follower_send_ack(f);
+    fconn *c = f->leader;
+    if (c && iobuf_used(&c->out)) {
+        if (iobuf_write_fd(&c->out, c->fd) < 0) {
+            fconn_close(c, strerror(errno));
+            return;
+        }
+        fconn_update_events(c);
+    }
+}
+
+void repl_follower_cron(repl_follower *f, uint64_t now)
+{
+    uint64_t timeout = (uint64_t)f->n->cfg.follower_timeout_ms;
+    for (int i = 0; i < REPL_CONNS_MAX; i++) {
+        fconn *c = &f->conns[i];
+        if (c->fd < 0) continue;
+        if (!c->authed && now - c->since_ms > timeout) fconn_close(c, "no HELLO in time");
+        else if (c->authed && now - f->last_seen_ms > timeout * 3)
+            fconn_close(c, "leader silent"); /* the leader redials; this frees the slot */
+    }
+}
+
+void repl_follower_info(const repl_follower *f, info_buf *b)
+{
+    node *n = f->n;
+    uint64_t now = ev_now_ms();
+    int up = f->leader && now - f->last_seen_ms <= (uint64_t)n->cfg.follower_timeout_ms;
+    info_printf(b,
+                "role:follower\r\nnode_id:%u\r\ncluster_id:%s\r\nepoch:%llu\r\nrepl_port:%d\r\n"
+                "last_lsn:%llu\r\ndurable_lsn:%llu\r\napplied_lsn:%llu\r\nleader_id:%u\r\n"
+                "leader_link:%s\r\nleader_last_seen_ms:%llu\r\nleader_last_lsn:%llu\r\n"
+                "leader_commit_lsn:%llu\r\nrecords_rejected_crc:%llu\r\nhandshakes:%llu\r\n"
+                "refused_connections:%llu\r\n",
+                n->cfg.node_id, n->cfg.cluster_id, (unsigned long long)n->epoch, n->repl_port,
+                (unsigned long long)n->last_lsn, (unsigned long long)n->durable_lsn,
+                (unsigned long long)n->applied_lsn, f->leader_id, up ? "up" : "down",
+                (unsigned long long)(f->last_seen_ms ? now - f->last_seen_ms : 0),
+                (unsigned long long)f->leader_last_lsn, (unsigned long long)f->leader_commit_lsn,
+                (unsigned long long)n->stats.records_rejected_crc,
+                (unsigned long long)f->handshakes, (unsigned long long)f->refused);
+}
+
+repl_follower *repl_follower_new(node *n, char *err, size_t errlen)
+{
+    repl_follower *f = calloc(1, sizeof *f);
+    if (!f) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    f->n = n;
+    for (int i = 0; i < REPL_CONNS_MAX; i++) {
+        f->conns[i].f = f;
+        f->conns[i].fd = -1;
+    }
+    f->lfd = net_listen(n->cfg.bind, n->cfg.repl_port, &n->repl_port, err, errlen);
+    if (f->lfd < 0 || ev_set(n->loop, f->lfd, EV_READ, follower_on_accept, f) < 0) {
+        if (f->lfd >= 0) close(f->lfd);
+        free(f);
+        return NULL;
+    }
+    log_info(&n->log, "replication port %s:%d", n->cfg.bind, n->repl_port);
+    return f;
+}
+
+void repl_follower_free(repl_follower *f)
+{
+    if (!f) return;
+    for (int i = 0; i < REPL_CONNS_MAX; i++) {
+        fconn *c = &f->conns[i];
+        if (c->fd >= 0) {
+            if (c == f->leader) { /* a last ACK of what is durable: best effort */
+                (void)iobuf_write_fd(&c->out, c->fd);
+            }
+            fconn_close(c, "follower stopping");
+        }
+    }
+    ev_set(f->n->loop, f->lfd, 0, NULL, NULL);
+    close(f->lfd);
+    free(f);
+}

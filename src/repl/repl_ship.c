@@ -1,0 +1,659 @@
+/* repl_ship.c -- the leader's side of replication: one link per follower.
+ *
+ * The leader dials each follower's replication port (the brief's topology)
+ * and redials with exponential backoff when a link fails. After the
+ * handshake the follower says which LSN it holds; the link then either
+ * streams live records (appended to its output buffer as the node proposes
+ * them, batched into one RECORDS frame per loop iteration) or catches up
+ * first, from the records still in memory or from the WAL on disk
+ * (repl_rejoin.c). A link whose output backs up beyond REPL_OUT_HIGH stops
+ * taking live records and falls back to catch-up, so a slow follower costs
+ * bounded memory and never slows the others: every link has its own buffer
+ * and socket, and no write ever blocks.
+ *
+ * Failure detection: TCP keepalive and TCP_USER_TIMEOUT on the socket, plus
+ * heartbeats every heartbeat_ms that the follower must answer within
+ * follower_timeout_ms. A silent follower is marked offline (logged once at
+ * the transition) and its link is closed and redialled. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "repl/repl.h"
+#include "repl/repl_proto.h"
+#include "repl/repl_quorum.h"
+#include "repl/repl_rejoin.h"
+#include "server/client.h"
+#include "server/node.h"
+
+#define REPL_OUT_LOW (1u << 20)       /* catch-up refills below this */
+#define REPL_OUT_HIGH (64u << 20)     /* live streaming stops above this */
+#define REPL_IN_MAX (1u << 20)        /* follower->leader frames are tiny */
+#define REPL_BACKOFF_MIN_MS 50
+#define REPL_BACKOFF_MAX_MS 2000
+#define REPL_LAG_SAMPLES 4096         /* (lsn, time) ring for lag_ms */
+#define REPL_PROGRESS_EVERY 100000    /* catch-up progress log period, records */
+
+enum link_state { LINK_DOWN, LINK_CONNECTING, LINK_HANDSHAKE, LINK_CATCHUP, LINK_STREAMING };
+static const char *const link_state_names[] = {"down", "connecting", "handshake", "catching_up",
+                                               "streaming"};
+
+typedef struct flink {
+    repl_leader *l;
+    int idx;
+    cfg_peer peer;
+    int fd;
+    enum link_state state;
+    uint64_t retry_at_ms, backoff_ms, state_since_ms;
+    uint32_t node_id; /* reported by the follower */
+    uint64_t acked_lsn;
+    uint64_t sent_lsn;
+    int online;
+    uint64_t last_heard_ms, last_beat_ms;
+    iobuf in, out;
+    int frame_open;
+    size_t frame_bytes; /* payload bytes of the open RECORDS frame */
+    repl_cursor cur;
+    int cur_open;
+    uint64_t catchup_target, catchup_start, catchup_logged;
+    uint64_t catchup_wal, catchup_snapshot, reconnects;
+} flink;
+
+typedef struct lag_sample {
+    uint64_t lsn, ms;
+} lag_sample;
+
+struct repl_leader {
+    node *n;
+    flink links[CFG_FOLLOWERS_MAX];
+    int nlinks;
+    lag_sample lag[REPL_LAG_SAMPLES];
+    size_t lag_head, lag_len;
+};
+
+static void link_on_event(ev_loop *loop, int fd, void *data, unsigned events);
+
+static uint64_t acked_array(const repl_leader *l, uint64_t *out)
+{
+    for (int i = 0; i < l->nlinks; i++) out[i] = l->links[i].acked_lsn;
+    return 0;
+}
+
+uint64_t repl_leader_quorum_lsn(const repl_leader *l)
+{
+    uint64_t acked[CFG_FOLLOWERS_MAX];
+    acked_array(l, acked);
+    return repl_quorum_lsn(acked, l->nlinks, l->n->cfg.quorum);
+}
+
+int repl_leader_online(const repl_leader *l)
+{
+    int k = 0;
+    for (int i = 0; i < l->nlinks; i++) k += l->links[i].online;
+    return k;
+}
+
+int repl_leader_count(const repl_leader *l)
+{
+    return l->nlinks;
+}
+
+int repl_leader_acked_at_least(const repl_leader *l, uint64_t lsn)
+{
+    int k = 0;
+    for (int i = 0; i < l->nlinks; i++)
+        k += l->links[i].online && l->links[i].acked_lsn >= lsn;
+    return k;
+}
+
+/* ---- link life cycle ---- */
+
+static void link_set_online(flink *lk, int online, const char *why)
+{
+    node *n = lk->l->n;
+    if (lk->online == online) return;
+    lk->online = online;
+    if (online)
+        log_info(&n->log, "follower %s:%d (node %u) online=1", lk->peer.host, lk->peer.port,
+                 lk->node_id);
+    else
+        log_warn(&n->log, "follower %s:%d (node %u) online=0: %s", lk->peer.host, lk->peer.port,
+                 lk->node_id, why);
+}
+
+static void link_close(flink *lk, const char *why)
+{
+    node *n = lk->l->n;
+    if (lk->fd >= 0) {
+        ev_set(n->loop, lk->fd, 0, NULL, NULL);
+        close(lk->fd);
+        lk->fd = -1;
+    }
+    if (lk->state >= LINK_HANDSHAKE)
+        log_info(&n->log, "link to follower %s:%d closed: %s", lk->peer.host, lk->peer.port, why);
+    link_set_online(lk, 0, why);
+    lk->state = LINK_DOWN;
+    iobuf_free(&lk->in);
+    iobuf_free(&lk->out);
+    lk->frame_open = 0;
+    lk->frame_bytes = 0;
+    if (lk->cur_open) repl_cursor_close(&lk->cur);
+    lk->cur_open = 0;
+    uint64_t now = ev_now_ms();
+    lk->retry_at_ms = now + lk->backoff_ms;
+    lk->backoff_ms = lk->backoff_ms * 2 > REPL_BACKOFF_MAX_MS ? REPL_BACKOFF_MAX_MS
+                                                              : lk->backoff_ms * 2;
+    lk->state_since_ms = now;
+}
+
+static void link_update_events(flink *lk)
+{
+    unsigned mask = EV_READ;
+    if (lk->state == LINK_CONNECTING || iobuf_used(&lk->out) > 0) mask |= EV_WRITE;
+    if (ev_mask(lk->l->n->loop, lk->fd) != mask)
+        ev_set(lk->l->n->loop, lk->fd, mask, link_on_event, lk);
+}
+
+static void link_close_frame(flink *lk)
+{
+    if (!lk->frame_open) return;
+    uint8_t *payload = lk->out.p + lk->out.len - lk->frame_bytes;
+    repl_frame_header(payload - REPL_FRAME_HDR, REPL_RECORDS, payload, (uint32_t)lk->frame_bytes);
+    lk->frame_open = 0;
+    lk->frame_bytes = 0;
+}
+
+/* Appends whole records to the open RECORDS frame (opening one). */
+static int link_append_records(flink *lk, const uint8_t *recs, size_t len)
+{
+    if (lk->frame_open && lk->frame_bytes + len > REPL_BATCH_TARGET) link_close_frame(lk);
+    if (!lk->frame_open) {
+        uint8_t hdr[REPL_FRAME_HDR] = {0};
+        if (iobuf_append(&lk->out, hdr, sizeof hdr) < 0) return -1;
+        lk->frame_open = 1;
+        lk->frame_bytes = 0;
+    }
+    if (iobuf_append(&lk->out, recs, len) < 0) return -1;
+    lk->frame_bytes += len;
+    return 0;
+}
+
+static int link_send_ctrl(flink *lk, const uint8_t *frame, size_t len)
+{
+    link_close_frame(lk);
+    return iobuf_append(&lk->out, frame, len);
+}
+
+static void link_dial(flink *lk, uint64_t now)
+{
+    node *n = lk->l->n;
+    char err[256];
+    net_keepalive ka = n->cfg.keepalive;
+    ka.user_timeout_ms = (ka.idle_s + ka.interval_s * ka.count) * 1000;
+    lk->fd = net_connect(lk->peer.host, lk->peer.port, 1, &ka, err, sizeof err);
+    lk->state_since_ms = now;
+    if (lk->fd < 0) {
+        log_debug(&n->log, "dial follower %s:%d: %s", lk->peer.host, lk->peer.port, err);
+        lk->state = LINK_CONNECTING; /* so link_close schedules the retry */
+        link_close(lk, err);
+        return;
+    }
+    lk->state = LINK_CONNECTING;
+    lk->reconnects++;
+    link_update_events(lk);
+}
+
+static void link_send_hello(flink *lk)
+{
+    node *n = lk->l->n;
+    repl_hello h;
+    memset(&h, 0, sizeof h);
+    snprintf(h.cluster_id, sizeof h.cluster_id, "%s", n->cfg.cluster_id);
+    h.node_id = n->cfg.node_id;
+    h.epoch = n->epoch;
+    h.last_lsn = n->last_lsn;
+    h.commit_lsn = n->commit_lsn;
+    uint8_t frame[REPL_CTRL_MAX];
+    size_t len = repl_encode_hello(frame, &h);
+    lk->state = LINK_HANDSHAKE;
+    lk->state_since_ms = ev_now_ms();
+    if (link_send_ctrl(lk, frame, len) < 0) link_close(lk, "out of memory");
+}
+
+static void link_refuse(flink *lk, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void link_refuse(flink *lk, const char *fmt, ...)
+{
+    char reason[REPL_REASON_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    log_warn(&lk->l->n->log, "refusing follower %s:%d: %s", lk->peer.host, lk->peer.port, reason);
+    uint8_t frame[REPL_CTRL_MAX];
+    size_t len = repl_encode_refuse(frame, reason);
+    ssize_t w = write(lk->fd, frame, len); /* best effort: we close right after */
+    (void)w;
+    link_close(lk, reason);
+}
+
+/* ---- catch-up ---- */
+
+/* Copies records FROM..last_lsn out of the node's pending log (records not
+ * yet applied live there, in LSN order). */
+static int link_copy_pending(flink *lk, uint64_t from)
+{
+    node *n = lk->l->n;
+    bytebuf *b = &n->pending;
+    size_t off = b->head;
+    uint64_t lsn = n->applied_lsn + 1;
+    while (lsn < from && off < b->len) { /* skip what the follower has */
+        off += wal_get_u32(b->p + off);
+        lsn++;
+    }
+    if (off < b->len && link_append_records(lk, b->p + off, b->len - off) < 0) return -1;
+    lk->sent_lsn = n->last_lsn;
+    return 0;
+}
+
+static void link_start_streaming(flink *lk)
+{
+    node *n = lk->l->n;
+    if (lk->state == LINK_CATCHUP && lk->catchup_target)
+        log_info(&n->log, "follower node %u caught up: %llu records in %.1f s", lk->node_id,
+                 (unsigned long long)(lk->sent_lsn - lk->catchup_start),
+                 (double)(ev_now_ms() - lk->state_since_ms) / 1000.0);
+    lk->state = LINK_STREAMING;
+    lk->state_since_ms = ev_now_ms();
+    if (lk->cur_open) repl_cursor_close(&lk->cur);
+    lk->cur_open = 0;
+}
+
+/* Refills a catching-up link while its output is below the low-water mark. */
+static void link_pump(flink *lk)
+{
+    node *n = lk->l->n;
+    char err[256];
+    while (lk->state == LINK_CATCHUP && iobuf_used(&lk->out) < REPL_OUT_LOW) {
+        uint64_t next = lk->sent_lsn + 1;
+        if (next > n->last_lsn) {
+            link_start_streaming(lk);
+            return;
+        }
+        if (next > n->applied_lsn) { /* the rest is in memory */
+            if (link_copy_pending(lk, next) < 0) {
+                link_close(lk, "out of memory");
+                return;
+            }
+            link_start_streaming(lk);
+            return;
+        }
+        if (!lk->cur_open) {
+            int rc = repl_cursor_open(&lk->cur, n->cfg.data_dir, next, err, sizeof err);
+            if (rc != CURSOR_OK) {
+                repl_cursor_close(&lk->cur);
+                link_refuse(lk, "cannot catch up from lsn %llu: %s", (unsigned long long)next, err);
+                return;
+            }
+            lk->cur_open = 1;
+        }
+        link_close_frame(lk);
+        size_t before = lk->out.len;
+        uint8_t hdr[REPL_FRAME_HDR] = {0};
+        if (iobuf_append(&lk->out, hdr, sizeof hdr) < 0) {
+            link_close(lk, "out of memory");
+            return;
+        }
+        /* Records <= applied_lsn are durable here, hence on disk. */
+        long got = repl_cursor_read(&lk->cur, &lk->out, n->applied_lsn, REPL_BATCH_TARGET, err,
+                                    sizeof err);
+        if (got <= 0) {
+            lk->out.len = before;
+            if (got < 0) {
+                log_error(&n->log, "catch-up of node %u: %s", lk->node_id, err);
+                link_close(lk, "catch-up read failed");
+            }
+            return;
+        }
+        size_t plen = lk->out.len - before - REPL_FRAME_HDR;
+        repl_frame_header(lk->out.p + before, REPL_RECORDS, lk->out.p + before + REPL_FRAME_HDR,
+                          (uint32_t)plen);
+        lk->sent_lsn += (uint64_t)got;
+        if (lk->sent_lsn - lk->catchup_logged >= REPL_PROGRESS_EVERY) {
+            lk->catchup_logged = lk->sent_lsn;
+            log_info(&n->log, "catch-up of node %u: sent lsn %llu of %llu", lk->node_id,
+                     (unsigned long long)lk->sent_lsn, (unsigned long long)n->last_lsn);
+        }
+    }
+}
+
+/* ---- frames from the follower ---- */
+
+static void link_on_hello_ok(flink *lk, const repl_hello_ok *h)
+{
+    repl_leader *l = lk->l;
+    node *n = l->n;
+    for (int i = 0; i < l->nlinks; i++) {
+        flink *o = &l->links[i];
+        if (o != lk && o->state >= LINK_CATCHUP && o->node_id == h->node_id) {
+            link_refuse(lk, "node id %u is already connected as follower %s:%d", h->node_id,
+                        o->peer.host, o->peer.port);
+            return;
+        }
+    }
+    if (h->node_id == n->cfg.node_id) {
+        link_refuse(lk, "follower has the leader's own node id %u", h->node_id);
+        return;
+    }
+    if (h->last_lsn > n->last_lsn) {
+        link_refuse(lk, "follower holds lsn %llu beyond the leader's last lsn %llu",
+                    (unsigned long long)h->last_lsn, (unsigned long long)n->last_lsn);
+        return;
+    }
+    lk->node_id = h->node_id;
+    lk->acked_lsn = h->last_lsn <= h->applied_lsn ? h->applied_lsn : h->last_lsn;
+    if (lk->acked_lsn > h->last_lsn) lk->acked_lsn = h->last_lsn;
+    lk->sent_lsn = h->last_lsn;
+    lk->backoff_ms = REPL_BACKOFF_MIN_MS;
+    lk->last_heard_ms = ev_now_ms();
+    link_set_online(lk, 1, "");
+    if (lk->sent_lsn < n->last_lsn) {
+        lk->state = LINK_CATCHUP;
+        lk->state_since_ms = ev_now_ms();
+        lk->catchup_start = lk->catchup_logged = lk->sent_lsn;
+        lk->catchup_target = n->last_lsn;
+        if (lk->sent_lsn < n->applied_lsn) {
+            lk->catchup_wal++;
+            log_info(&n->log, "follower node %u at lsn %llu, leader at %llu: catching up from the WAL",
+                     lk->node_id, (unsigned long long)lk->sent_lsn,
+                     (unsigned long long)n->last_lsn);
+        }
+        link_pump(lk);
+    } else {
+        lk->state = LINK_STREAMING;
+        lk->catchup_target = 0;
+    }
+    node_advance_commit(n);
+}
+
+static void link_on_ack(flink *lk, const repl_beat *b)
+{
+    node *n = lk->l->n;
+    uint64_t durable = b->a;
+    if (durable > lk->sent_lsn) return; /* acks what we never sent: ignore */
+    if (durable > lk->acked_lsn) {
+        lk->acked_lsn = durable;
+        node_advance_commit(n);
+        clients_check_blocked(n, ev_now_ms());
+    }
+}
+
+static void link_read(flink *lk)
+{
+    node *n = lk->l->n;
+    long r = iobuf_read_fd(&lk->in, lk->fd, REPL_IN_MAX);
+    if (r == 0) {
+        link_close(lk, "connection closed by follower");
+        return;
+    }
+    if (r < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            link_close(lk, errno == ENOBUFS ? "input limit" : strerror(errno));
+        return;
+    }
+    lk->last_heard_ms = ev_now_ms();
+    for (;;) {
+        repl_frame f;
+        size_t used;
+        char err[160];
+        repl_status st = repl_frame_parse(lk->in.p + lk->in.pos, iobuf_used(&lk->in), &f, &used,
+                                          err, sizeof err);
+        if (st == REPL_NEED_MORE) break;
+        if (st == REPL_BAD) {
+            log_warn(&n->log, "follower %s:%d sent a bad frame: %s", lk->peer.host, lk->peer.port,
+                     err);
+            link_close(lk, "protocol error");
+            return;
+        }
+        if (f.type == REPL_HELLO_OK && lk->state == LINK_HANDSHAKE) {
+            repl_hello_ok h;
+            if (repl_decode_hello_ok(&f, &h) < 0) {
+                link_close(lk, "malformed HELLO_OK");
+                return;
+            }
+            iobuf_consume(&lk->in, used);
+            link_on_hello_ok(lk, &h);
+            if (lk->state == LINK_DOWN) return;
+            continue;
+        }
+        if (f.type == REPL_ACK && lk->state >= LINK_CATCHUP) {
+            repl_beat b;
+            if (repl_decode_beat(&f, &b) < 0) {
+                link_close(lk, "malformed ACK");
+                return;
+            }
+            link_on_ack(lk, &b);
+        } else if (f.type == REPL_REFUSE) {
+            char reason[REPL_REASON_MAX + 1];
+            repl_decode_refuse(&f, reason, sizeof reason);
+            log_warn(&n->log, "follower %s:%d refused the link: %s", lk->peer.host, lk->peer.port,
+                     reason);
+            link_close(lk, "refused by follower");
+            return;
+        } else {
+            link_close(lk, "unexpected frame");
+            return;
+        }
+        iobuf_consume(&lk->in, used);
+    }
+}
+
+static void link_on_event(ev_loop *loop, int fd, void *data, unsigned events)
+{
+    flink *lk = data;
+    node *n = lk->l->n;
+    if (lk->state == LINK_CONNECTING) {
+        if (!(events & (EV_WRITE | EV_READ))) return;
+        char err[256];
+        if (net_connect_finished(lk->fd, err, sizeof err) < 0) {
+            log_debug(&n->log, "dial follower %s:%d: %s", lk->peer.host, lk->peer.port, err);
+            link_close(lk, err);
+            return;
+        }
+        link_send_hello(lk);
+        if (lk->state == LINK_DOWN) return;
+    } else if (events & EV_READ) {
+        link_read(lk);
+        if (lk->state == LINK_DOWN) return;
+    }
+    if (lk->state == LINK_CATCHUP) link_pump(lk);
+    if (lk->state == LINK_DOWN) return;
+    link_close_frame(lk);
+    if (iobuf_write_fd(&lk->out, lk->fd) < 0) {
+        link_close(lk, strerror(errno));
+        return;
+    }
+    link_update_events(lk);
+}
+
+/* ---- node hooks ---- */
+
+void repl_leader_ship(repl_leader *l, const uint8_t *rec, size_t len, uint64_t lsn)
+{
+    for (int i = 0; i < l->nlinks; i++) {
+        flink *lk = &l->links[i];
+        if (lk->state != LINK_STREAMING || lk->sent_lsn + 1 != lsn) continue;
+        if (iobuf_used(&lk->out) > REPL_OUT_HIGH) {
+            /* Too far behind to buffer: continue from the log later. */
+            lk->state = LINK_CATCHUP;
+            lk->catchup_target = 0;
+            continue;
+        }
+        if (link_append_records(lk, rec, len) < 0) {
+            link_close(lk, "out of memory");
+            continue;
+        }
+        lk->sent_lsn = lsn;
+    }
+    uint64_t now = ev_now_ms();
+    if (l->lag_len == 0 || l->lag[(l->lag_head + l->lag_len - 1) % REPL_LAG_SAMPLES].ms != now) {
+        size_t slot = (l->lag_head + l->lag_len) % REPL_LAG_SAMPLES;
+        if (l->lag_len == REPL_LAG_SAMPLES)
+            l->lag_head = (l->lag_head + 1) % REPL_LAG_SAMPLES;
+        else
+            l->lag_len++;
+        l->lag[slot].lsn = lsn;
+        l->lag[slot].ms = now;
+    }
+}
+
+void repl_leader_flush(repl_leader *l)
+{
+    for (int i = 0; i < l->nlinks; i++) {
+        flink *lk = &l->links[i];
+        if (lk->state < LINK_HANDSHAKE) continue;
+        if (lk->state == LINK_CATCHUP) link_pump(lk);
+        if (lk->state == LINK_DOWN) continue;
+        link_close_frame(lk);
+        if (iobuf_used(&lk->out) == 0) continue;
+        if (iobuf_write_fd(&lk->out, lk->fd) < 0) {
+            link_close(lk, strerror(errno));
+            continue;
+        }
+        link_update_events(lk);
+    }
+}
+
+void repl_leader_cron(repl_leader *l, uint64_t now)
+{
+    node *n = l->n;
+    for (int i = 0; i < l->nlinks; i++) {
+        flink *lk = &l->links[i];
+        switch (lk->state) {
+        case LINK_DOWN:
+            if (now >= lk->retry_at_ms && !n->stopping) link_dial(lk, now);
+            break;
+        case LINK_CONNECTING:
+        case LINK_HANDSHAKE:
+            if (now - lk->state_since_ms > (uint64_t)n->cfg.follower_timeout_ms)
+                link_close(lk, "handshake timed out");
+            break;
+        case LINK_CATCHUP:
+        case LINK_STREAMING:
+            if (now - lk->last_heard_ms > (uint64_t)n->cfg.follower_timeout_ms) {
+                char why[96];
+                snprintf(why, sizeof why, "no answer to heartbeats for %llu ms",
+                         (unsigned long long)(now - lk->last_heard_ms));
+                link_close(lk, why);
+                break;
+            }
+            if (now - lk->last_beat_ms >= (uint64_t)n->cfg.heartbeat_ms) {
+                repl_beat b = {n->last_lsn, n->commit_lsn, now};
+                uint8_t frame[REPL_CTRL_MAX];
+                size_t len = repl_encode_beat(frame, REPL_HEARTBEAT, &b);
+                lk->last_beat_ms = now;
+                if (link_send_ctrl(lk, frame, len) < 0) link_close(lk, "out of memory");
+            }
+            break;
+        }
+    }
+}
+
+static uint64_t lag_ms(const repl_leader *l, uint64_t acked, uint64_t now)
+{
+    if (acked >= l->n->last_lsn || l->lag_len == 0) return 0;
+    /* First sample with lsn > acked: binary search over the ring. */
+    size_t lo = 0, hi = l->lag_len;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (l->lag[(l->lag_head + mid) % REPL_LAG_SAMPLES].lsn > acked)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    if (lo == l->lag_len) return 0;
+    uint64_t t = l->lag[(l->lag_head + lo) % REPL_LAG_SAMPLES].ms;
+    return now > t ? now - t : 0;
+}
+
+void repl_leader_info(const repl_leader *l, info_buf *b)
+{
+    node *n = l->n;
+    uint64_t now = ev_now_ms();
+    int online = repl_leader_online(l);
+    info_printf(b,
+                "role:leader\r\nnode_id:%u\r\ncluster_id:%s\r\nepoch:%llu\r\nlast_lsn:%llu\r\n"
+                "commit_lsn:%llu\r\nquorum:%d\r\nconnected_followers:%d\r\n"
+                "followers_responded:%d/%d\r\n",
+                n->cfg.node_id, n->cfg.cluster_id, (unsigned long long)n->epoch,
+                (unsigned long long)n->last_lsn, (unsigned long long)n->commit_lsn, n->cfg.quorum,
+                online, online, l->nlinks);
+    for (int i = 0; i < l->nlinks; i++) {
+        const flink *lk = &l->links[i];
+        uint64_t lag = n->last_lsn > lk->acked_lsn ? n->last_lsn - lk->acked_lsn : 0;
+        info_printf(b,
+                    "follower%d:id=%u,addr=%s:%d,online=%d,state=%s,acked_lsn=%llu,lag=%llu,"
+                    "lag_ms=%llu,last_heard_ms=%llu,catchup_wal=%llu,catchup_snapshot=%llu,"
+                    "reconnects=%llu\r\n",
+                    i, lk->node_id, lk->peer.host, lk->peer.port, lk->online,
+                    link_state_names[lk->state], (unsigned long long)lk->acked_lsn,
+                    (unsigned long long)lag, (unsigned long long)lag_ms(l, lk->acked_lsn, now),
+                    (unsigned long long)(lk->last_heard_ms ? now - lk->last_heard_ms : 0),
+                    (unsigned long long)lk->catchup_wal,
+                    (unsigned long long)lk->catchup_snapshot,
+                    (unsigned long long)lk->reconnects);
+    }
+}
+
+void repl_leader_log_lag(const repl_leader *l)
+{
+    node *n = l->n;
+    uint64_t now = ev_now_ms();
+    for (int i = 0; i < l->nlinks; i++) {
+        const flink *lk = &l->links[i];
+        log_info(&n->log, "lag follower%d node=%u online=%d acked_lsn=%llu lag=%llu lag_ms=%llu", i,
+                 lk->node_id, lk->online, (unsigned long long)lk->acked_lsn,
+                 (unsigned long long)(n->last_lsn - lk->acked_lsn),
+                 (unsigned long long)lag_ms(l, lk->acked_lsn, now));
+    }
+}
+
+repl_leader *repl_leader_new(node *n, char *err, size_t errlen)
+{
+    repl_leader *l = calloc(1, sizeof *l);
+    if (!l) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    l->n = n;
+    l->nlinks = n->cfg.nfollowers;
+    for (int i = 0; i < l->nlinks; i++) {
+        flink *lk = &l->links[i];
+        lk->l = l;
+        lk->idx = i;
+        lk->peer = n->cfg.followers[i];
+        lk->fd = -1;
+        lk->state = LINK_DOWN;
+        lk->backoff_ms = REPL_BACKOFF_MIN_MS;
+        lk->retry_at_ms = 0; /* dial at the first cron */
+    }
+    return l;
+}
+
+void repl_leader_free(repl_leader *l)
+{
+    if (!l) return;
+    for (int i = 0; i < l->nlinks; i++) {
+        flink *lk = &l->links[i];
+        if (lk->fd >= 0) {
+            /* Push out what is queued (best effort) before closing. */
+            link_close_frame(lk);
+            (void)iobuf_write_fd(&lk->out, lk->fd);
+        }
+        lk->state = LINK_DOWN;
+        link_close(lk, "leader stopping");
+    }
+    free(l);
+}

@@ -1,0 +1,416 @@
+/* client.c -- client connections: accept, read, parse, dispatch, reply.
+ *
+ * Input is read into a per-client buffer and parsed as RESP (or inline);
+ * every complete command in the buffer is executed before the loop sleeps,
+ * so pipelined commands cost one read. Replies are appended to a per-client
+ * output buffer and written once per loop iteration (clients_flush, from the
+ * before-sleep hook), so a pipeline of N commands costs one write.
+ * Both buffers are bounded (query_buf_max, reply_buf_max): a client that
+ * sends endless garbage or never reads its replies is disconnected, it does
+ * not get to eat the server's memory. */
+#include "server/client.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/node.h"
+
+#define CLIENT_OUT_INIT 4096
+#define CLIENT_IN_INIT (16 * 1024)
+#define CLIENT_SHRINK_BYTES (1u << 20) /* idle buffers above this are released */
+
+static void client_on_event(ev_loop *loop, int fd, void *data, unsigned events);
+
+static void client_update_events(client *c)
+{
+    unsigned mask = 0;
+    if (c->reading) mask |= EV_READ;
+    if (c->out_len > c->out_sent) mask |= EV_WRITE;
+    if (ev_mask(c->n->loop, c->fd) != mask) ev_set(c->n->loop, c->fd, mask, client_on_event, c);
+}
+
+static void client_free(client *c)
+{
+    node *n = c->n;
+    if (c->owed) node_forget_client(n, c);
+    /* Unlink from the flush and blocked lists. */
+    for (client **pp = &n->flush_head; *pp; pp = &(*pp)->fnext)
+        if (*pp == c) {
+            *pp = c->fnext;
+            break;
+        }
+    for (client **pp = &n->blocked; *pp; pp = &(*pp)->wnext)
+        if (*pp == c) {
+            *pp = c->wnext;
+            break;
+        }
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        n->clients = c->next;
+    if (c->next) c->next->prev = c->prev;
+    n->nclients--;
+    ev_set(n->loop, c->fd, 0, NULL, NULL);
+    close(c->fd);
+    free(c->in);
+    free(c->out);
+    free(c->argv);
+    free(c);
+}
+
+void clients_free_all(node *n)
+{
+    while (n->clients) client_free(n->clients);
+}
+
+void client_accept(node *n)
+{
+    for (int i = 0; i < 64; i++) { /* bounded: other work must not starve */
+        char err[128], peer[64];
+        int fd = net_accept(n->lfd, &n->cfg.keepalive, peer, sizeof peer, err, sizeof err);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                log_warn(&n->log, "accept failed: %s", err);
+            return;
+        }
+        n->stats.connections_received++;
+        if (n->nclients >= n->cfg.clients_max) {
+            static const char msg[] = "-ERR max number of clients reached\r\n";
+            ssize_t w = write(fd, msg, sizeof msg - 1);
+            (void)w;
+            close(fd);
+            n->stats.connections_rejected++;
+            continue;
+        }
+        client *c = calloc(1, sizeof *c);
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        c->n = n;
+        c->fd = fd;
+        c->id = ++n->next_client_id;
+        snprintf(c->peer, sizeof c->peer, "%s", peer);
+        c->reading = 1;
+        c->next = n->clients;
+        if (n->clients) n->clients->prev = c;
+        n->clients = c;
+        n->nclients++;
+        if (ev_set(n->loop, fd, EV_READ, client_on_event, c) < 0) {
+            client_free(c);
+            continue;
+        }
+        log_debug(&n->log, "client %llu connected from %s", (unsigned long long)c->id, peer);
+    }
+}
+
+/* ---- output ---- */
+
+static int out_reserve(client *c, size_t extra)
+{
+    if (c->out_sent == c->out_len) c->out_sent = c->out_len = 0;
+    if (c->out_len + extra <= c->out_cap) return 0;
+    if (c->out_sent > 0) {
+        memmove(c->out, c->out + c->out_sent, c->out_len - c->out_sent);
+        c->out_len -= c->out_sent;
+        c->out_sent = 0;
+        if (c->out_len + extra <= c->out_cap) return 0;
+    }
+    if (c->out_len + extra > c->n->cfg.reply_buf_max) {
+        if (!c->close_asap) {
+            c->n->stats.clients_dropped_output++;
+            log_warn(&c->n->log,
+                     "client %llu (%s) dropped: more than %zu bytes of unread replies",
+                     (unsigned long long)c->id, c->peer, c->n->cfg.reply_buf_max);
+        }
+        c->close_asap = 1;
+        return -1;
+    }
+    size_t cap = c->out_cap ? c->out_cap : CLIENT_OUT_INIT;
+    while (cap < c->out_len + extra) cap *= 2;
+    char *p = realloc(c->out, cap);
+    if (!p) {
+        c->close_asap = 1;
+        return -1;
+    }
+    c->out = p;
+    c->out_cap = cap;
+    return 0;
+}
+
+void client_want_flush(client *c)
+{
+    if (!c->in_flush) {
+        c->in_flush = 1;
+        c->fnext = c->n->flush_head;
+        c->n->flush_head = c;
+    }
+}
+
+void reply_raw(client *c, const char *s, size_t len)
+{
+    if (c->close_asap || out_reserve(c, len) < 0) return;
+    memcpy(c->out + c->out_len, s, len);
+    c->out_len += len;
+    client_want_flush(c);
+}
+
+void reply_status(client *c, const char *s)
+{
+    size_t l = strlen(s);
+    if (c->close_asap || out_reserve(c, l + 3) < 0) return;
+    c->out[c->out_len++] = '+';
+    memcpy(c->out + c->out_len, s, l);
+    c->out_len += l;
+    c->out[c->out_len++] = '\r';
+    c->out[c->out_len++] = '\n';
+    client_want_flush(c);
+}
+
+void reply_error(client *c, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int l = vsnprintf(msg + 1, sizeof msg - 3, fmt, ap);
+    va_end(ap);
+    if (l < 0) l = 0;
+    if ((size_t)l > sizeof msg - 4) l = (int)(sizeof msg - 4);
+    msg[0] = '-';
+    /* An error line cannot carry CR or LF. */
+    for (int i = 1; i <= l; i++)
+        if (msg[i] == '\r' || msg[i] == '\n') msg[i] = ' ';
+    msg[l + 1] = '\r';
+    msg[l + 2] = '\n';
+    reply_raw(c, msg, (size_t)l + 3);
+}
+
+static void reply_prefixed_num(client *c, char prefix, long long v)
+{
+    char buf[32];
+    int l = snprintf(buf, sizeof buf, "%c%lld\r\n", prefix, v);
+    reply_raw(c, buf, (size_t)l);
+}
+
+void reply_int(client *c, long long v)
+{
+    reply_prefixed_num(c, ':', v);
+}
+
+void reply_array(client *c, long long n)
+{
+    reply_prefixed_num(c, '*', n);
+}
+
+void reply_nil(client *c)
+{
+    reply_raw(c, "$-1\r\n", 5);
+}
+
+void reply_bulk(client *c, const void *p, size_t len)
+{
+    char hdr[32];
+    int hl = snprintf(hdr, sizeof hdr, "$%zu\r\n", len);
+    if (c->close_asap || out_reserve(c, (size_t)hl + len + 2) < 0) return;
+    memcpy(c->out + c->out_len, hdr, (size_t)hl);
+    c->out_len += (size_t)hl;
+    if (len) memcpy(c->out + c->out_len, p, len);
+    c->out_len += len;
+    c->out[c->out_len++] = '\r';
+    c->out[c->out_len++] = '\n';
+    client_want_flush(c);
+}
+
+/* Writes what can be written now. Returns -1 if the client must go. */
+static int client_write(client *c)
+{
+    while (c->out_sent < c->out_len) {
+        ssize_t w = write(c->fd, c->out + c->out_sent, c->out_len - c->out_sent);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+            return -1;
+        }
+        c->out_sent += (size_t)w;
+    }
+    if (c->out_sent == c->out_len) {
+        c->out_sent = c->out_len = 0;
+        if (c->out_cap > CLIENT_SHRINK_BYTES) {
+            free(c->out);
+            c->out = NULL;
+            c->out_cap = 0;
+        }
+        if (c->close_after) return -1;
+    }
+    client_update_events(c);
+    return 0;
+}
+
+/* ---- input ---- */
+
+static void client_process_input(client *c);
+
+void client_resume(client *c)
+{
+    if (!c->reading && !c->close_after) {
+        c->reading = 1;
+        client_update_events(c);
+    }
+    client_process_input(c);
+    client_want_flush(c);
+}
+
+void client_ticket_done(client *c)
+{
+    c->owed--;
+    if (c->owed == 0 && c->in_len > 0) client_want_flush(c); /* resume in flush */
+    else if (c->owed == CLIENT_TICKETS_MAX - 1 && !c->reading) client_want_flush(c);
+}
+
+static int client_grow_argv(client *c, size_t need)
+{
+    if (need > c->n->cfg.args_max) return -1;
+    size_t cap = c->argv_cap ? c->argv_cap : CLIENT_ARGV_INIT;
+    while (cap < need) cap *= 2;
+    resp_arg *a = realloc(c->argv, cap * sizeof *a);
+    if (!a) return -1;
+    c->argv = a;
+    c->argv_cap = cap;
+    return 0;
+}
+
+/* Executes every complete command in the input buffer, until the client has
+ * to wait (owed replies before a read, WAIT, output limit). */
+static void client_process_input(client *c)
+{
+    node *n = c->n;
+    resp_limits lim = {n->cfg.args_max, (size_t)n->cfg.value_max + 1024};
+    size_t pos = 0;
+    while (pos < c->in_len && !c->close_asap && !c->close_after && c->wait == WAIT_NONE &&
+           !n->stopping) {
+        if (c->in_len - pos < c->in_need) break;
+        if (c->owed >= CLIENT_TICKETS_MAX) break;
+        size_t consumed, need;
+        char err[160];
+        resp_status st = resp_parse_request(c->in + pos, c->in_len - pos, &lim, c->argv,
+                                            c->argv_cap, &c->argc, &consumed, &need, err,
+                                            sizeof err);
+        if (st == RESP_TOO_MANY) {
+            if (client_grow_argv(c, c->argc) < 0) {
+                reply_error(c, "ERR Protocol error: too many arguments (max %zu)",
+                            n->cfg.args_max);
+                n->stats.protocol_errors++;
+                c->close_after = 1;
+                break;
+            }
+            continue;
+        }
+        if (st == RESP_NEED_MORE) {
+            c->in_need = need;
+            break;
+        }
+        if (st == RESP_ERROR) {
+            reply_error(c, "ERR %s", err);
+            n->stats.protocol_errors++;
+            log_debug(&n->log, "client %llu (%s): %s", (unsigned long long)c->id, c->peer, err);
+            c->close_after = 1;
+            break;
+        }
+        c->in_need = 0;
+        /* A command that has to wait for owed replies is left in the buffer
+         * and runs again once they are sent. */
+        if (c->argc > 0 && command_exec(c) == CMD_DEFERRED) break;
+        pos += consumed;
+    }
+    if (pos > 0) {
+        memmove(c->in, c->in + pos, c->in_len - pos);
+        c->in_len -= pos;
+        if (c->in_need > pos) c->in_need -= pos;
+    }
+}
+
+static void client_read(client *c)
+{
+    node *n = c->n;
+    size_t want = CLIENT_READ_CHUNK;
+    if (c->in_need > c->in_len && c->in_need - c->in_len > want) want = c->in_need - c->in_len;
+    if (c->in_len + want > n->cfg.query_buf_max) want = n->cfg.query_buf_max - c->in_len;
+    if (want == 0) {
+        n->stats.clients_dropped_input++;
+        log_warn(&n->log, "client %llu (%s) dropped: more than %zu bytes of unparsed input",
+                 (unsigned long long)c->id, c->peer, n->cfg.query_buf_max);
+        c->close_asap = 1;
+        return;
+    }
+    if (c->in_len + want > c->in_cap) {
+        size_t cap = c->in_cap ? c->in_cap : CLIENT_IN_INIT;
+        while (cap < c->in_len + want) cap *= 2;
+        if (cap > n->cfg.query_buf_max) cap = n->cfg.query_buf_max;
+        char *p = realloc(c->in, cap);
+        if (!p) {
+            c->close_asap = 1;
+            return;
+        }
+        c->in = p;
+        c->in_cap = cap;
+    }
+    ssize_t r = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+    if (r == 0) {
+        c->close_asap = 1;
+        return;
+    }
+    if (r < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) c->close_asap = 1;
+        return;
+    }
+    c->in_len += (size_t)r;
+    client_process_input(c);
+    /* Paused (waiting): stop reading so the kernel applies backpressure. */
+    if ((c->wait != WAIT_NONE || c->owed >= CLIENT_TICKETS_MAX) && c->reading) {
+        c->reading = 0;
+        client_update_events(c);
+    }
+}
+
+static void client_on_event(ev_loop *loop, int fd, void *data, unsigned events)
+{
+    client *c = data;
+    if ((events & EV_READ) && c->reading) client_read(c);
+    if (!c->close_asap && (events & EV_WRITE) && client_write(c) < 0) c->close_asap = 1;
+    if (c->close_asap) client_free(c);
+}
+
+void clients_flush(node *n)
+{
+    /* Pop the whole list first: processing input may re-add clients. */
+    while (n->flush_head) {
+        client *list = n->flush_head;
+        n->flush_head = NULL;
+        while (list) {
+            client *c = list;
+            list = c->fnext;
+            c->in_flush = 0;
+            c->fnext = NULL;
+            if (!c->close_asap && c->wait == WAIT_NONE && c->owed == 0 && c->in_len > 0 &&
+                c->in_len >= c->in_need) {
+                client_process_input(c);
+                if (!c->reading && c->wait == WAIT_NONE && !c->close_after) {
+                    c->reading = 1;
+                    client_update_events(c);
+                }
+            } else if (!c->reading && c->wait == WAIT_NONE && c->owed < CLIENT_TICKETS_MAX &&
+                       !c->close_after) {
+                c->reading = 1;
+                client_update_events(c);
+            }
+            if (c->close_asap || client_write(c) < 0) {
+                c->in_flush = 0;
+                client_free(c);
+            }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+/* client.h -- one client connection: input buffer, parsed arguments, output
+ * buffer and the state of a command waiting on a commit or a WAIT.
+ *
+ * Reply order under pipelining: a write's reply is owed until its records
+ * commit (node.h). Further writes from the same client keep being processed
+ * (their replies are owed too, in LSN order); the first non-write command
+ * after an owed write makes the client wait until every owed reply has been
+ * sent, so replies always leave in command order and a read after a write
+ * sees that write. */
+#ifndef RKV_CLIENT_H
+#define RKV_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/resp.h"
+
+typedef struct node node;
+
+#define CLIENT_READ_CHUNK (16 * 1024)   /* bytes read per read(2) at least */
+#define CLIENT_ARGV_INIT 16
+#define CLIENT_TICKETS_MAX 65536 /* owed write replies before input pauses */
+#define CLIENT_NAME_MAX 128
+
+enum client_wait { WAIT_NONE = 0, WAIT_REPLICAS, WAIT_LSN };
+
+typedef struct client {
+    node *n;
+    int fd;
+    uint64_t id;
+    char peer[64];
+    char name[CLIENT_NAME_MAX];
+
+    char *in;
+    size_t in_len, in_cap, in_need; /* in_need: bytes required before parsing */
+    resp_arg *argv;
+    size_t argc, argv_cap;
+
+    char *out;
+    size_t out_len, out_sent, out_cap;
+
+    uint32_t owed;           /* write replies owed (tickets outstanding) */
+    uint64_t last_write_lsn; /* LASTLSN / WAIT */
+
+    enum client_wait wait;
+    uint64_t wait_lsn;
+    int wait_replicas;
+    uint64_t wait_deadline_ms; /* 0: forever */
+
+    int close_asap;     /* drop now (limit exceeded, protocol error) */
+    int close_after;    /* QUIT: close once output is sent */
+    int in_flush;       /* on node->flush list */
+    int reading;        /* EV_READ registered */
+    struct client *prev, *next; /* node->clients */
+    struct client *fnext;       /* node->flush_head list */
+    struct client *wnext;       /* node->blocked list */
+} client;
+
+/* Accept handler for the client listener. */
+void client_accept(node *n);
+/* Frees every client (shutdown). */
+void clients_free_all(node *n);
+/* Writes pending output of every client on the flush list (before sleep). */
+void clients_flush(node *n);
+/* Marks C to have its output written before the loop sleeps. */
+void client_want_flush(client *c);
+/* Resumes parsing input after the client stopped waiting. */
+void client_resume(client *c);
+/* Called when a ticket of C is released (reply appended already). */
+void client_ticket_done(client *c);
+
+/* Reply builders. */
+void reply_raw(client *c, const char *s, size_t len);
+void reply_status(client *c, const char *s);
+void reply_error(client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void reply_int(client *c, long long v);
+void reply_bulk(client *c, const void *p, size_t len);
+void reply_nil(client *c);
+void reply_array(client *c, long long n);
+
+/* Command dispatch (commands.c): runs c->argv, or returns CMD_DEFERRED
+ * without effect when the command must wait for owed write replies. */
+enum { CMD_DONE = 0, CMD_DEFERRED = 1 };
+int command_exec(client *c);
+/* WAIT / WAITLSN: re-evaluates blocked clients (after acks, applies, cron). */
+void clients_check_blocked(node *n, uint64_t now_ms);
+
+#endif

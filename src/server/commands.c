@@ -1,0 +1,488 @@
+/* commands.c -- the command table and every command's implementation.
+ *
+ * Names, arities, replies and error prefixes follow Redis wherever the
+ * meaning is the same, so redis-cli, redis-benchmark and client libraries
+ * work unchanged (docs/PROTOCOL.md lists every command). Writes go through
+ * node_propose and reply only when their records commit (node.h); a command
+ * that is not a write waits until the client's owed write replies are out. */
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "repl/repl.h"
+#include "server/client.h"
+#include "server/info.h"
+#include "server/node.h"
+
+enum {
+    CMD_WRITE = 1,     /* appends records; refused on a follower */
+    CMD_ANY_ROLE = 2,  /* (documentation) */
+};
+
+typedef struct command {
+    const char *name;
+    int arity; /* > 0: exact; < 0: at least -arity (name included, as Redis) */
+    int flags;
+    void (*fn)(client *c);
+    int first_key, last_key, step; /* for COMMAND */
+} command;
+
+static int arg_eq(const resp_arg *a, const char *s)
+{
+    size_t l = strlen(s);
+    return a->len == l && strncasecmp(a->p, s, l) == 0;
+}
+
+/* Parses a whole argument as a decimal integer. */
+static int arg_ll(const resp_arg *a, long long *out)
+{
+    char buf[32];
+    if (a->len == 0 || a->len >= sizeof buf) return -1;
+    memcpy(buf, a->p, a->len);
+    buf[a->len] = 0;
+    char *end;
+    long long v = strtoll(buf, &end, 10);
+    if (*end) return -1;
+    *out = v;
+    return 0;
+}
+
+/* ---- write checks shared by SET and DEL ---- */
+
+static int write_allowed(client *c)
+{
+    node *n = c->n;
+    if (n->cfg.role == ROLE_FOLLOWER) {
+        reply_error(c, "READONLY You can't write against a follower");
+        return 0;
+    }
+    if (n->wal_failed) {
+        reply_error(c, "MISCONF WAL write failed (%s); writes are refused until restart",
+                    n->wal_error);
+        return 0;
+    }
+    if (n->leader && repl_leader_online(n->leader) < n->cfg.quorum) {
+        n->stats.writes_rejected++;
+        reply_error(c, "NOREPLICAS Not enough good followers to write");
+        return 0;
+    }
+    return 1;
+}
+
+static int key_ok(client *c, const resp_arg *k)
+{
+    if (k->len > c->n->cfg.key_max) {
+        reply_error(c, "ERR key too large (%zu bytes, max-key-bytes is %u)", k->len,
+                    c->n->cfg.key_max);
+        return 0;
+    }
+    return 1;
+}
+
+static void reply_pending_full(client *c)
+{
+    c->n->stats.writes_rejected++;
+    reply_error(c, "OOM uncommitted writes exceed max-pending-bytes (%zu); retry later",
+                c->n->cfg.pending_bytes_max);
+}
+
+static void cmd_set(client *c)
+{
+    node *n = c->n;
+    if (c->argc > 3) {
+        reply_error(c, "ERR syntax error: SET options (EX, PX, NX, XX, GET, KEEPTTL) are not "
+                       "supported; use SET key value");
+        return;
+    }
+    const resp_arg *k = &c->argv[1], *v = &c->argv[2];
+    if (!key_ok(c, k)) return;
+    if (v->len > n->cfg.value_max) {
+        reply_error(c, "ERR value too large (%zu bytes, max-value-bytes is %u)", v->len,
+                    n->cfg.value_max);
+        return;
+    }
+    if (!write_allowed(c)) return;
+    uint64_t lsn = node_propose(n, WAL_OP_PUT, (const uint8_t *)k->p, (uint32_t)k->len,
+                                (const uint8_t *)v->p, (uint32_t)v->len);
+    if (lsn == 0) {
+        reply_pending_full(c);
+        return;
+    }
+    c->last_write_lsn = lsn;
+    if (node_add_ticket(n, c, lsn, lsn, TICKET_OK) < 0)
+        reply_error(c, "ERR out of memory queueing the reply: the write's outcome is unknown");
+}
+
+static void cmd_del(client *c)
+{
+    node *n = c->n;
+    for (size_t i = 1; i < c->argc; i++)
+        if (!key_ok(c, &c->argv[i])) return;
+    if (!write_allowed(c)) return;
+    uint64_t first = 0, last = 0;
+    for (size_t i = 1; i < c->argc; i++) {
+        uint64_t lsn = node_propose(n, WAL_OP_DEL, (const uint8_t *)c->argv[i].p,
+                                    (uint32_t)c->argv[i].len, NULL, 0);
+        if (lsn == 0) break;
+        if (!first) first = lsn;
+        last = lsn;
+    }
+    if (last == 0) {
+        reply_pending_full(c);
+        return;
+    }
+    c->last_write_lsn = last;
+    if (node_add_ticket(n, c, first, last, TICKET_COUNT) < 0)
+        reply_error(c, "ERR out of memory queueing the reply: the write's outcome is unknown");
+}
+
+/* ---- reads ---- */
+
+static void cmd_get(client *c)
+{
+    kv_entry_view e;
+    if (kv_get(c->n->kv, c->argv[1].p, (uint32_t)c->argv[1].len, &e))
+        reply_bulk(c, e.val, e.vlen);
+    else
+        reply_nil(c);
+}
+
+static void cmd_exists(client *c)
+{
+    long long n = 0;
+    kv_entry_view e;
+    for (size_t i = 1; i < c->argc; i++)
+        n += kv_get(c->n->kv, c->argv[i].p, (uint32_t)c->argv[i].len, &e);
+    reply_int(c, n);
+}
+
+static void cmd_dbsize(client *c)
+{
+    reply_int(c, (long long)kv_count(c->n->kv));
+}
+
+static void cmd_ping(client *c)
+{
+    if (c->argc > 2) {
+        reply_error(c, "ERR wrong number of arguments for 'ping' command");
+        return;
+    }
+    if (c->argc == 2)
+        reply_bulk(c, c->argv[1].p, c->argv[1].len);
+    else
+        reply_status(c, "PONG");
+}
+
+static void cmd_echo(client *c)
+{
+    reply_bulk(c, c->argv[1].p, c->argv[1].len);
+}
+
+static void cmd_select(client *c)
+{
+    long long db;
+    if (arg_ll(&c->argv[1], &db) < 0)
+        reply_error(c, "ERR value is not an integer or out of range");
+    else if (db != 0)
+        reply_error(c, "ERR DB index is out of range");
+    else
+        reply_status(c, "OK");
+}
+
+static void cmd_quit(client *c)
+{
+    reply_status(c, "OK");
+    c->close_after = 1;
+}
+
+static void cmd_client(client *c)
+{
+    const resp_arg *sub = &c->argv[1];
+    if (arg_eq(sub, "setname") && c->argc == 3) {
+        const resp_arg *name = &c->argv[2];
+        if (name->len >= CLIENT_NAME_MAX) {
+            reply_error(c, "ERR client name too long (max %d bytes)", CLIENT_NAME_MAX - 1);
+            return;
+        }
+        for (size_t i = 0; i < name->len; i++)
+            if (name->p[i] <= ' ' || name->p[i] > '~') {
+                reply_error(c, "ERR Client names cannot contain spaces, newlines or special "
+                               "characters.");
+                return;
+            }
+        memcpy(c->name, name->p, name->len);
+        c->name[name->len] = 0;
+        reply_status(c, "OK");
+    } else if (arg_eq(sub, "getname") && c->argc == 2) {
+        if (c->name[0])
+            reply_bulk(c, c->name, strlen(c->name));
+        else
+            reply_nil(c);
+    } else if (arg_eq(sub, "id") && c->argc == 2) {
+        reply_int(c, (long long)c->id);
+    } else if (arg_eq(sub, "setinfo") && c->argc == 4) {
+        reply_status(c, "OK"); /* library name/version: accepted, not kept */
+    } else {
+        reply_error(c, "ERR unknown subcommand or wrong number of arguments for 'CLIENT'. "
+                       "Supported: SETNAME, GETNAME, ID, SETINFO");
+    }
+}
+
+/* CONFIG GET: the settings tools ask about (redis-benchmark reads "save" and
+ * "appendonly" at start), answered as name/value pairs like Redis. */
+static void cmd_config(client *c)
+{
+    if (!arg_eq(&c->argv[1], "get") || c->argc != 3) {
+        reply_error(c, "ERR CONFIG supports only GET <pattern> here");
+        return;
+    }
+    node *n = c->n;
+    char pat[128], vals[6][32];
+    if (c->argv[2].len >= sizeof pat) {
+        reply_array(c, 0);
+        return;
+    }
+    memcpy(pat, c->argv[2].p, c->argv[2].len);
+    pat[c->argv[2].len] = 0;
+    for (char *p = pat; *p; p++)
+        if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+    snprintf(vals[0], sizeof vals[0], "%d", n->port);
+    snprintf(vals[1], sizeof vals[1], "%zu", n->cfg.clients_max);
+    snprintf(vals[2], sizeof vals[2], "%d", n->cfg.quorum);
+    const char *names[] = {"port", "maxclients", "quorum", "save", "appendonly", "appendfsync",
+                           "databases", "maxmemory"};
+    const char *values[] = {vals[0], vals[1], vals[2], "", "yes", "always", "1", "0"};
+    int nm = (int)(sizeof names / sizeof names[0]), hits = 0;
+    for (int i = 0; i < nm; i++) hits += fnmatch(pat, names[i], 0) == 0;
+    reply_array(c, hits * 2);
+    for (int i = 0; i < nm; i++)
+        if (fnmatch(pat, names[i], 0) == 0) {
+            reply_bulk(c, names[i], strlen(names[i]));
+            reply_bulk(c, values[i], strlen(values[i]));
+        }
+}
+
+static void cmd_debug(client *c)
+{
+    if (arg_eq(&c->argv[1], "digest") && c->argc == 2) {
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)kv_digest(c->n->kv));
+        reply_status(c, hex);
+    } else {
+        reply_error(c, "ERR DEBUG supports only DIGEST");
+    }
+}
+
+static void cmd_info(client *c)
+{
+    info_buf b = {0};
+    const char *section = NULL;
+    char sec[32];
+    if (c->argc == 2 && c->argv[1].len < sizeof sec) {
+        memcpy(sec, c->argv[1].p, c->argv[1].len);
+        sec[c->argv[1].len] = 0;
+        section = sec;
+    } else if (c->argc > 2) {
+        reply_error(c, "ERR wrong number of arguments for 'info' command");
+        return;
+    }
+    info_render(c->n, section, &b);
+    reply_bulk(c, b.p ? b.p : "", b.len);
+    free(b.p);
+}
+
+static void cmd_lastlsn(client *c)
+{
+    reply_int(c, (long long)c->last_write_lsn);
+}
+
+/* ---- blocking: WAIT and WAITLSN ---- */
+
+static int wait_replicas_now(client *c)
+{
+    node *n = c->n;
+    return n->leader ? repl_leader_acked_at_least(n->leader, c->last_write_lsn) : 0;
+}
+
+static void client_block(client *c, enum client_wait w, long long timeout_ms)
+{
+    c->wait = w;
+    c->wait_deadline_ms = timeout_ms > 0 ? ev_now_ms() + (uint64_t)timeout_ms : 0;
+    c->wnext = c->n->blocked;
+    c->n->blocked = c;
+}
+
+static void cmd_wait(client *c)
+{
+    long long num, timeout;
+    if (arg_ll(&c->argv[1], &num) < 0 || arg_ll(&c->argv[2], &timeout) < 0 || num < 0 ||
+        timeout < 0) {
+        reply_error(c, "ERR timeout is not an integer or out of range");
+        return;
+    }
+    int have = wait_replicas_now(c);
+    if (have >= num) {
+        reply_int(c, have);
+        return;
+    }
+    c->wait_replicas = (int)(num > 1000 ? 1000 : num);
+    client_block(c, WAIT_REPLICAS, timeout);
+}
+
+static void cmd_waitlsn(client *c)
+{
+    long long lsn, timeout;
+    if (arg_ll(&c->argv[1], &lsn) < 0 || arg_ll(&c->argv[2], &timeout) < 0 || lsn < 0 ||
+        timeout < 0) {
+        reply_error(c, "ERR lsn and timeout must be non-negative integers");
+        return;
+    }
+    if (c->n->applied_lsn >= (uint64_t)lsn) {
+        reply_int(c, (long long)c->n->applied_lsn);
+        return;
+    }
+    c->wait_lsn = (uint64_t)lsn;
+    client_block(c, WAIT_LSN, timeout);
+}
+
+void clients_check_blocked(node *n, uint64_t now_ms)
+{
+    client **pp = &n->blocked;
+    while (*pp) {
+        client *c = *pp;
+        int done = 0;
+        int expired = c->wait_deadline_ms && now_ms >= c->wait_deadline_ms;
+        if (c->wait == WAIT_REPLICAS) {
+            int have = wait_replicas_now(c);
+            if (have >= c->wait_replicas || expired) {
+                reply_int(c, have);
+                done = 1;
+            }
+        } else if (c->wait == WAIT_LSN) {
+            if (n->applied_lsn >= c->wait_lsn) {
+                reply_int(c, (long long)n->applied_lsn);
+                done = 1;
+            } else if (expired) {
+                reply_error(c, "TIMEOUT applied lsn is %llu, not yet %llu",
+                            (unsigned long long)n->applied_lsn, (unsigned long long)c->wait_lsn);
+                done = 1;
+            }
+        }
+        if (done) {
+            *pp = c->wnext;
+            c->wnext = NULL;
+            c->wait = WAIT_NONE;
+            client_want_flush(c); /* resumes its input in clients_flush */
+        } else {
+            pp = &c->wnext;
+        }
+    }
+}
+
+/* ---- COMMAND ---- */
+
+static void cmd_command(client *c);
+
+static const command commands[] = {
+    {"get", 2, 0, cmd_get, 1, 1, 1},
+    {"set", -3, CMD_WRITE, cmd_set, 1, 1, 1},
+    {"del", -2, CMD_WRITE, cmd_del, 1, -1, 1},
+    {"exists", -2, 0, cmd_exists, 1, -1, 1},
+    {"dbsize", 1, 0, cmd_dbsize, 0, 0, 0},
+    {"ping", -1, 0, cmd_ping, 0, 0, 0},
+    {"echo", 2, 0, cmd_echo, 0, 0, 0},
+    {"info", -1, 0, cmd_info, 0, 0, 0},
+    {"wait", 3, 0, cmd_wait, 0, 0, 0},
+    {"waitlsn", 3, 0, cmd_waitlsn, 0, 0, 0},
+    {"lastlsn", 1, 0, cmd_lastlsn, 0, 0, 0},
+    {"debug", -2, 0, cmd_debug, 0, 0, 0},
+    {"command", -1, 0, cmd_command, 0, 0, 0},
+    {"config", -2, 0, cmd_config, 0, 0, 0},
+    {"select", 2, 0, cmd_select, 0, 0, 0},
+    {"client", -2, 0, cmd_client, 0, 0, 0},
+    {"quit", -1, 0, cmd_quit, 0, 0, 0},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void reply_command_info(client *c, const command *cmd)
+{
+    reply_array(c, 6);
+    reply_bulk(c, cmd->name, strlen(cmd->name));
+    reply_int(c, cmd->arity);
+    reply_array(c, 1);
+    const char *flag = (cmd->flags & CMD_WRITE) ? "write" : "readonly";
+    reply_status(c, flag);
+    reply_int(c, cmd->first_key);
+    reply_int(c, cmd->last_key);
+    reply_int(c, cmd->step);
+}
+
+static const command *command_lookup(const resp_arg *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (arg_eq(name, commands[i].name)) return &commands[i];
+    return NULL;
+}
+
+static void cmd_command(client *c)
+{
+    if (c->argc == 1) {
+        reply_array(c, (long long)NCOMMANDS);
+        for (size_t i = 0; i < NCOMMANDS; i++) reply_command_info(c, &commands[i]);
+    } else if (arg_eq(&c->argv[1], "count")) {
+        reply_int(c, (long long)NCOMMANDS);
+    } else if (arg_eq(&c->argv[1], "docs")) {
+        reply_array(c, 0); /* redis-cli accepts an empty map: no hints */
+    } else if (arg_eq(&c->argv[1], "info")) {
+        reply_array(c, (long long)c->argc - 2);
+        for (size_t i = 2; i < c->argc; i++) {
+            const command *cmd = command_lookup(&c->argv[i]);
+            if (cmd)
+                reply_command_info(c, cmd);
+            else
+                reply_raw(c, "*-1\r\n", 5);
+        }
+    } else {
+        reply_error(c, "ERR COMMAND supports COUNT, DOCS and INFO");
+    }
+}
+
+/* Prints at most 128 bytes of an argument for an error message, escaping
+ * what is not printable, like Redis's "unknown command" reply. */
+static void arg_printable(const resp_arg *a, char *out, size_t outlen)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < a->len && i < 128 && o + 5 < outlen; i++) {
+        unsigned char ch = (unsigned char)a->p[i];
+        if (ch >= 32 && ch < 127 && ch != '\'')
+            out[o++] = (char)ch;
+        else
+            o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", ch);
+    }
+    out[o] = 0;
+}
+
+int command_exec(client *c)
+{
+    node *n = c->n;
+    const command *cmd = command_lookup(&c->argv[0]);
+    /* Replies leave in command order: anything but another write waits until
+     * the owed write replies have been sent. */
+    if (c->owed > 0 && (!cmd || !(cmd->flags & CMD_WRITE))) return CMD_DEFERRED;
+    n->stats.commands_processed++;
+    if (!cmd) {
+        char name[600];
+        arg_printable(&c->argv[0], name, sizeof name);
+        reply_error(c, "ERR unknown command '%s'", name);
+        return CMD_DONE;
+    }
+    if ((cmd->arity > 0 && c->argc != (size_t)cmd->arity) ||
+        (cmd->arity < 0 && c->argc < (size_t)-cmd->arity)) {
+        reply_error(c, "ERR wrong number of arguments for '%s' command", cmd->name);
+        return CMD_DONE;
+    }
+    cmd->fn(c);
+    return CMD_DONE;
+}

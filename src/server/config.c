@@ -1,0 +1,330 @@
+/* config.c -- flag and config-file parsing (see config.h).
+ *
+ * One table lists every setting with its type, bounds and help text, so the
+ * flag parser, the file parser and --help cannot drift apart. */
+#include "server/config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wal/wal_record.h"
+#include "wal/wal_writer.h"
+
+enum opt_type { OPT_INT, OPT_U64, OPT_SIZE, OPT_STR, OPT_ROLE, OPT_LEVEL, OPT_PEERS, OPT_BOOL };
+
+typedef struct opt {
+    const char *name;
+    enum opt_type type;
+    size_t off;
+    long long min, max;
+    const char *help;
+} opt;
+
+#define OFF(f) offsetof(node_config, f)
+static const opt opts[] = {
+    {"node-id", OPT_INT, OFF(node_id), 1, 65535, "this node's id, unique in the cluster (default 1)"},
+    {"role", OPT_ROLE, OFF(role), 0, 0, "leader|follower (default leader)"},
+    {"bind", OPT_STR, OFF(bind), 0, CFG_HOST_MAX, "address to listen on (default 127.0.0.1)"},
+    {"port", OPT_INT, OFF(port), 0, 65535, "client (RESP) port, 0 = any free port (default 7379)"},
+    {"data-dir", OPT_STR, OFF(data_dir), 0, CFG_PATH_MAX, "WAL and checkpoints (default ./data)"},
+    {"log-level", OPT_LEVEL, OFF(log_level), 0, 0, "debug|info|warn|error (default info)"},
+    {"log-file", OPT_STR, OFF(log_file), 0, CFG_PATH_MAX, "append logs to this file (default stderr)"},
+    {"max-key-bytes", OPT_INT, OFF(key_max), 1, WAL_KEY_MAX, "longest key (default 65536)"},
+    {"max-value-bytes", OPT_INT, OFF(value_max), 0, WAL_VAL_MAX, "longest value (default 16 MiB)"},
+    {"max-args", OPT_SIZE, OFF(args_max), 1, 1024 * 1024, "most arguments per command (default 1048576)"},
+    {"max-clients", OPT_SIZE, OFF(clients_max), 1, 60000, "most client connections (default 10000)"},
+    {"max-query-buffer", OPT_SIZE, OFF(query_buf_max), 1 << 20, 1LL << 32,
+     "unread input per client before it is disconnected (default 64 MiB)"},
+    {"max-reply-buffer", OPT_SIZE, OFF(reply_buf_max), 1 << 16, 1LL << 32,
+     "unsent replies per client before it is disconnected (default 256 MiB)"},
+    {"max-pending-bytes", OPT_SIZE, OFF(pending_bytes_max), 1 << 20, 1LL << 34,
+     "uncommitted records held in memory before writes are refused (default 512 MiB)"},
+    {"wal-segment-bytes", OPT_U64, OFF(segment_bytes), 4096, 1LL << 40,
+     "WAL segment rotation size (default 64 MiB)"},
+    {"cluster-id", OPT_STR, OFF(cluster_id), 1, CFG_CLUSTER_ID_MAX, "cluster name, must match on all nodes (default rkv)"},
+    {"repl-port", OPT_INT, OFF(repl_port), 0, 65535, "follower: replication port, 0 = any free port"},
+    {"followers", OPT_PEERS, OFF(followers), 0, 0, "leader: HOST:PORT,HOST:PORT of the followers' replication ports"},
+    {"quorum", OPT_INT, OFF(quorum), 0, CFG_FOLLOWERS_MAX,
+     "follower acks a write needs before OK (default: majority of the cluster minus the leader)"},
+    {"heartbeat-ms", OPT_INT, OFF(heartbeat_ms), 1, 60000, "heartbeat period (default 100)"},
+    {"follower-timeout-ms", OPT_INT, OFF(follower_timeout_ms), 1, 3600000,
+     "silence after which a peer is marked offline (default 1000)"},
+    {"keepalive-idle-s", OPT_INT, OFF(keepalive.idle_s), 1, 7200, "TCP keepalive idle time (default 1)"},
+    {"keepalive-interval-s", OPT_INT, OFF(keepalive.interval_s), 1, 600, "TCP keepalive probe interval (default 1)"},
+    {"keepalive-count", OPT_INT, OFF(keepalive.count), 1, 100, "TCP keepalive probes (default 3)"},
+    {"quorum-timeout-ms", OPT_INT, OFF(quorum_timeout_ms), 1, 3600000,
+     "time a write waits for its quorum before an outcome-unknown error (default 5000)"},
+    {"log-lag", OPT_BOOL, OFF(log_lag), 0, 1, "leader: log every follower's lag on every write (yes|no)"},
+    {"clock-offset-us", OPT_U64, OFF(clock_offset_us), LLONG_MIN, LLONG_MAX, "test hook: skew this node's wall clock"},
+    {"max-clock-skew-ms", OPT_U64, OFF(max_clock_skew_ms), 0, 1LL << 40,
+     "records timestamped further in the future are logged (default 5000)"},
+};
+#define NOPTS (sizeof opts / sizeof opts[0])
+
+void config_defaults(node_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->node_id = 1;
+    c->role = ROLE_LEADER;
+    snprintf(c->bind, sizeof c->bind, "127.0.0.1");
+    c->port = 7379;
+    snprintf(c->data_dir, sizeof c->data_dir, "./data");
+    c->log_level = LOG_INFO;
+    c->key_max = WAL_KEY_MAX;
+    c->value_max = WAL_VAL_MAX;
+    c->args_max = 1024 * 1024;
+    c->clients_max = 10000;
+    c->query_buf_max = 64u << 20;
+    c->reply_buf_max = 256u << 20;
+    c->pending_bytes_max = 512u << 20;
+    c->segment_bytes = WAL_SEGMENT_BYTES_DEFAULT;
+    snprintf(c->cluster_id, sizeof c->cluster_id, "rkv");
+    c->repl_port = 0;
+    c->quorum = -1;
+    c->heartbeat_ms = 100;
+    c->follower_timeout_ms = 1000;
+    c->keepalive = (net_keepalive)NET_KEEPALIVE_DEFAULT;
+    c->quorum_timeout_ms = 5000;
+    c->max_clock_skew_ms = 5000;
+}
+
+static int parse_ll(const char *s, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_peers(node_config *c, const char *value, char *err, size_t errlen)
+{
+    c->nfollowers = 0;
+    const char *p = value;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        char item[CFG_HOST_MAX + 8];
+        if (n == 0 || n >= sizeof item) {
+            snprintf(err, errlen, "followers: bad entry in '%s'", value);
+            return -1;
+        }
+        if (c->nfollowers == CFG_FOLLOWERS_MAX) {
+            snprintf(err, errlen, "followers: at most %d", CFG_FOLLOWERS_MAX);
+            return -1;
+        }
+        memcpy(item, p, n);
+        item[n] = 0;
+        cfg_peer *peer = &c->followers[c->nfollowers];
+        if (net_parse_hostport(item, peer->host, sizeof peer->host, &peer->port) < 0) {
+            snprintf(err, errlen, "followers: '%s' is not HOST:PORT", item);
+            return -1;
+        }
+        c->nfollowers++;
+        p += n;
+        if (*p == ',') p++;
+    }
+    return 0;
+}
+
+int config_set(node_config *c, const char *key, const char *value, char *err, size_t errlen)
+{
+    const opt *o = NULL;
+    for (size_t i = 0; i < NOPTS; i++)
+        if (strcmp(opts[i].name, key) == 0) o = &opts[i];
+    if (!o) {
+        snprintf(err, errlen, "unknown option '%s'", key);
+        return -1;
+    }
+    char *field = (char *)c + o->off;
+    long long v;
+    switch (o->type) {
+    case OPT_INT:
+    case OPT_U64:
+    case OPT_SIZE:
+        if (parse_ll(value, &v) < 0 || v < o->min || v > o->max) {
+            snprintf(err, errlen, "--%s: '%s' is not an integer in [%lld, %lld]", key, value,
+                     o->min, o->max);
+            return -1;
+        }
+        if (o->type == OPT_INT) {
+            if (o->off == OFF(node_id) || o->off == OFF(key_max) || o->off == OFF(value_max))
+                *(unsigned *)field = (unsigned)v;
+            else
+                *(int *)field = (int)v;
+        } else if (o->type == OPT_U64) {
+            *(uint64_t *)field = (uint64_t)v;
+        } else {
+            *(size_t *)field = (size_t)v;
+        }
+        return 0;
+    case OPT_STR:
+        if (strlen(value) >= (size_t)o->max || strlen(value) < (size_t)o->min) {
+            snprintf(err, errlen, "--%s: value length must be in [%lld, %lld)", key, o->min,
+                     o->max);
+            return -1;
+        }
+        snprintf(field, (size_t)o->max, "%s", value);
+        return 0;
+    case OPT_ROLE:
+        if (strcmp(value, "leader") == 0)
+            c->role = ROLE_LEADER;
+        else if (strcmp(value, "follower") == 0)
+            c->role = ROLE_FOLLOWER;
+        else {
+            snprintf(err, errlen, "--role: '%s' is not leader|follower", value);
+            return -1;
+        }
+        return 0;
+    case OPT_LEVEL:
+        if (log_level_parse(value, &c->log_level) < 0) {
+            snprintf(err, errlen, "--log-level: '%s' is not debug|info|warn|error", value);
+            return -1;
+        }
+        return 0;
+    case OPT_PEERS:
+        return parse_peers(c, value, err, errlen);
+    case OPT_BOOL:
+        if (strcmp(value, "yes") == 0 || strcmp(value, "1") == 0)
+            *(int *)field = 1;
+        else if (strcmp(value, "no") == 0 || strcmp(value, "0") == 0)
+            *(int *)field = 0;
+        else {
+            snprintf(err, errlen, "--%s: '%s' is not yes|no", key, value);
+            return -1;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+int config_load_file(node_config *c, const char *path, char *err, size_t errlen)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        snprintf(err, errlen, "--config: cannot open '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    char line[CFG_LINE_MAX];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof line, fp)) {
+        lineno++;
+        if (lineno > CFG_FILE_LINES_MAX) {
+            snprintf(err, errlen, "%s: more than %d lines", path, CFG_FILE_LINES_MAX);
+            rc = -1;
+            break;
+        }
+        size_t n = strlen(line);
+        if (n == sizeof line - 1 && line[n - 1] != '\n') {
+            snprintf(err, errlen, "%s:%d: line longer than %d bytes", path, lineno, CFG_LINE_MAX);
+            rc = -1;
+            break;
+        }
+        char *hash = strchr(line, '#');
+        if (hash) *hash = 0;
+        char *key = line;
+        while (*key == ' ' || *key == '\t') key++;
+        char *end = key + strlen(key);
+        while (end > key && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+            *--end = 0;
+        if (!*key) continue;
+        char *val = key;
+        while (*val && *val != ' ' && *val != '\t') val++;
+        if (!*val) {
+            snprintf(err, errlen, "%s:%d: '%s' has no value", path, lineno, key);
+            rc = -1;
+            break;
+        }
+        *val++ = 0;
+        while (*val == ' ' || *val == '\t') val++;
+        char sub[512];
+        if (strcmp(key, "config") == 0 || config_set(c, key, val, sub, sizeof sub) < 0) {
+            if (strcmp(key, "config") == 0) snprintf(sub, sizeof sub, "config files do not nest");
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, sub);
+            rc = -1;
+            break;
+        }
+    }
+    fclose(fp);
+    return rc;
+}
+
+int config_parse_args(node_config *c, int argc, char **argv, char *err, size_t errlen)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            config_usage(stdout);
+            return 1;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            snprintf(err, errlen, "unexpected argument '%s' (flags start with --)", a);
+            return -1;
+        }
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        char key[64];
+        const char *val;
+        if (eq) {
+            size_t kl = (size_t)(eq - name);
+            if (kl >= sizeof key) {
+                snprintf(err, errlen, "unknown flag '%s'", a);
+                return -1;
+            }
+            memcpy(key, name, kl);
+            key[kl] = 0;
+            val = eq + 1;
+        } else {
+            if (strlen(name) >= sizeof key) {
+                snprintf(err, errlen, "unknown flag '%s'", a);
+                return -1;
+            }
+            snprintf(key, sizeof key, "%s", name);
+            if (i + 1 >= argc) {
+                snprintf(err, errlen, "flag '%s' needs a value", a);
+                return -1;
+            }
+            val = argv[++i];
+        }
+        int rc = strcmp(key, "config") == 0 ? config_load_file(c, val, err, errlen)
+                                            : config_set(c, key, val, err, errlen);
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
+int config_validate(node_config *c, char *err, size_t errlen)
+{
+    if (c->role == ROLE_LEADER) {
+        if (c->quorum < 0) c->quorum = (c->nfollowers + 1) / 2; /* majority of n+1 minus self */
+        if (c->quorum > c->nfollowers) {
+            snprintf(err, errlen, "--quorum %d is larger than the number of followers (%d)",
+                     c->quorum, c->nfollowers);
+            return -1;
+        }
+    } else {
+        if (c->nfollowers > 0) {
+            snprintf(err, errlen, "--followers is for the leader; a follower takes --repl-port");
+            return -1;
+        }
+        if (c->quorum < 0) c->quorum = 0;
+    }
+    return 0;
+}
+
+void config_usage(FILE *fp)
+{
+    fprintf(fp, "Usage: rkv-server [--config FILE] [--flag value ...]\n\n"
+                "Every flag is also a config-file key: `port 7379`, one per line, # comments.\n"
+                "  --config FILE               read settings from FILE\n");
+    for (size_t i = 0; i < NOPTS; i++) {
+        char left[64];
+        snprintf(left, sizeof left, "--%s %s", opts[i].name,
+                 opts[i].type == OPT_STR || opts[i].type == OPT_PEERS ? "S" : "N");
+        fprintf(fp, "  %-28s%s\n", left, opts[i].help);
+    }
+}

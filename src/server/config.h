@@ -1,0 +1,79 @@
+/* config.h -- every setting of an rkv-server node, from flags or a file.
+ *
+ * Flags and config-file keys share names: `--port 7379` on the command line
+ * is `port 7379` in the file given with `--config FILE` (one `key value` per
+ * line, `#` starts a comment). Flags given after --config override the
+ * file. A bad flag or value is an error naming it (the server exits with 2).
+ * The whole configuration is a value inside the node: no globals. */
+#ifndef RKV_CONFIG_H
+#define RKV_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+
+#include "common/log.h"
+#include "net/net.h"
+
+#define CFG_PATH_MAX 1024
+#define CFG_HOST_MAX 256
+#define CFG_FOLLOWERS_MAX 8
+#define CFG_CLUSTER_ID_MAX 64
+#define CFG_LINE_MAX 4096       /* longest config-file line */
+#define CFG_FILE_LINES_MAX 10000 /* most lines read from a config file */
+
+enum node_role { ROLE_LEADER = 0, ROLE_FOLLOWER = 1 };
+
+typedef struct cfg_peer {
+    char host[CFG_HOST_MAX];
+    int port;
+} cfg_peer;
+
+typedef struct node_config {
+    unsigned node_id;
+    enum node_role role;
+    char bind[CFG_HOST_MAX];
+    int port; /* client port; 0 picks a free one */
+    char data_dir[CFG_PATH_MAX];
+    enum log_level log_level;
+    char log_file[CFG_PATH_MAX]; /* empty: stderr */
+
+    /* Limits, each answered with a clear error and nothing written. */
+    uint32_t key_max;          /* longest key, bytes */
+    uint32_t value_max;        /* longest value, bytes */
+    size_t args_max;           /* most arguments in one command */
+    size_t clients_max;        /* most client connections */
+    size_t query_buf_max;      /* unread input buffered per client */
+    size_t reply_buf_max;      /* unsent replies buffered per client */
+    size_t pending_bytes_max;  /* uncommitted records held in memory */
+
+    uint64_t segment_bytes; /* WAL segment rotation size */
+
+    /* Replication. */
+    char cluster_id[CFG_CLUSTER_ID_MAX];
+    int repl_port; /* follower: replication listener; 0 picks a free one */
+    cfg_peer followers[CFG_FOLLOWERS_MAX];
+    int nfollowers;
+    int quorum; /* -1: default (majority of the cluster minus the leader) */
+    int heartbeat_ms;
+    int follower_timeout_ms;
+    net_keepalive keepalive;
+    int quorum_timeout_ms;
+    int log_lag;
+    int64_t clock_offset_us;  /* test hook: skews this node's HLC wall clock */
+    uint64_t max_clock_skew_ms;
+} node_config;
+
+void config_defaults(node_config *c);
+/* Parses argv (argv[0] is the program). Returns 0, 1 if --help was given
+ * (usage printed), or -1 with a message naming the bad flag in ERR. */
+int config_parse_args(node_config *c, int argc, char **argv, char *err, size_t errlen);
+/* Applies one `key value` setting (flag name without the dashes). */
+int config_set(node_config *c, const char *key, const char *value, char *err, size_t errlen);
+/* Reads a config file. 0 or -1 with "FILE:LINE: message" in ERR. */
+int config_load_file(node_config *c, const char *path, char *err, size_t errlen);
+/* Cross-field checks after parsing (quorum vs followers, ...). */
+int config_validate(node_config *c, char *err, size_t errlen);
+void config_usage(FILE *fp);
+
+#endif

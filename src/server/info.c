@@ -1,0 +1,145 @@
+/* info.c -- INFO sections (see info.h). Field names follow Redis where the
+ * meaning is the same, so dashboards and client libraries can read them. */
+#include "server/info.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "server/client.h"
+#include "server/node.h"
+
+#define INFO_VERSION "0.1.0"
+#define INFO_REDIS_VERSION "7.0.0" /* what RESP clients may check for */
+
+void info_printf(info_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        size_t room = b->cap - b->len;
+        va_start(ap, fmt);
+        int l = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? room : 0, fmt, ap);
+        va_end(ap);
+        if (l < 0) return;
+        if (b->p && (size_t)l < room) {
+            b->len += (size_t)l;
+            return;
+        }
+        size_t cap = b->cap ? b->cap * 2 : 1024;
+        while (cap < b->len + (size_t)l + 1) cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) return;
+        b->p = p;
+        b->cap = cap;
+    }
+}
+
+static void info_server(node *n, info_buf *b)
+{
+    uint64_t up = (ev_now_ms() - n->stats.start_ms) / 1000;
+    info_printf(b,
+                "# Server\r\nrkv_version:%s\r\nredis_version:%s\r\nredis_mode:standalone\r\n"
+                "process_id:%ld\r\nnode_id:%u\r\ntcp_port:%d\r\nuptime_in_seconds:%llu\r\n"
+                "data_dir:%s\r\n\r\n",
+                INFO_VERSION, INFO_REDIS_VERSION, (long)getpid(), n->cfg.node_id, n->port,
+                (unsigned long long)up, n->cfg.data_dir);
+}
+
+static void info_clients(node *n, info_buf *b)
+{
+    size_t blocked = 0;
+    for (client *c = n->blocked; c; c = c->wnext) blocked++;
+    info_printf(b, "# Clients\r\nconnected_clients:%zu\r\nmaxclients:%zu\r\nblocked_clients:%zu\r\n\r\n",
+                n->nclients, n->cfg.clients_max, blocked);
+}
+
+static void info_memory(node *n, info_buf *b)
+{
+    size_t bufs = n->pending.cap;
+    for (client *c = n->clients; c; c = c->next) bufs += c->in_cap + c->out_cap;
+    size_t kvb = kv_memory_bytes(n->kv);
+    size_t used = kvb + bufs + n->tk_cap * sizeof(ticket);
+    info_printf(b,
+                "# Memory\r\nused_memory:%zu\r\nused_memory_human:%.2fM\r\n"
+                "used_memory_dataset:%zu\r\nused_memory_buffers:%zu\r\npending_bytes:%zu\r\n\r\n",
+                used, (double)used / (1024.0 * 1024.0), kvb, bufs, node_pending_bytes(n));
+}
+
+static void info_persistence(node *n, info_buf *b)
+{
+    info_printf(b,
+                "# Persistence\r\naof_enabled:1\r\nlast_lsn:%llu\r\ndurable_lsn:%llu\r\n"
+                "commit_lsn:%llu\r\napplied_lsn:%llu\r\nwal_bytes:%llu\r\nwal_syncs:%llu\r\n"
+                "wal_failed:%d\r\nlast_checkpoint_lsn:%llu\r\n\r\n",
+                (unsigned long long)n->last_lsn, (unsigned long long)n->durable_lsn,
+                (unsigned long long)n->commit_lsn, (unsigned long long)n->applied_lsn,
+                (unsigned long long)wal_thread_wal_bytes(n->walt),
+                (unsigned long long)wal_thread_syncs(n->walt), n->wal_failed,
+                (unsigned long long)n->snapshot_lsn);
+}
+
+static void info_stats(node *n, info_buf *b)
+{
+    node_stats *s = &n->stats;
+    info_printf(b,
+                "# Stats\r\ntotal_connections_received:%llu\r\nrejected_connections:%llu\r\n"
+                "total_commands_processed:%llu\r\nwrites_committed:%llu\r\n"
+                "writes_rejected:%llu\r\nquorum_timeouts:%llu\r\nprotocol_errors:%llu\r\n"
+                "clients_dropped_output_limit:%llu\r\nclients_dropped_input_limit:%llu\r\n"
+                "records_rejected_crc:%llu\r\nfuture_records:%llu\r\n\r\n",
+                (unsigned long long)s->connections_received,
+                (unsigned long long)s->connections_rejected,
+                (unsigned long long)s->commands_processed, (unsigned long long)s->writes_committed,
+                (unsigned long long)s->writes_rejected, (unsigned long long)s->quorum_timeouts,
+                (unsigned long long)s->protocol_errors,
+                (unsigned long long)s->clients_dropped_output,
+                (unsigned long long)s->clients_dropped_input,
+                (unsigned long long)s->records_rejected_crc,
+                (unsigned long long)s->future_records);
+}
+
+static void info_replication(node *n, info_buf *b)
+{
+    info_printf(b, "# Replication\r\n");
+    if (n->leader) {
+        repl_leader_info(n->leader, b);
+    } else if (n->follower) {
+        repl_follower_info(n->follower, b);
+    } else {
+        info_printf(b,
+                    "role:leader\r\nnode_id:%u\r\nepoch:%llu\r\nlast_lsn:%llu\r\n"
+                    "commit_lsn:%llu\r\nquorum:0\r\nconnected_followers:0\r\n",
+                    n->cfg.node_id, (unsigned long long)n->epoch,
+                    (unsigned long long)n->last_lsn, (unsigned long long)n->commit_lsn);
+    }
+    info_printf(b, "\r\n");
+}
+
+static void info_keyspace(node *n, info_buf *b)
+{
+    info_printf(b, "# Keyspace\r\n");
+    if (kv_count(n->kv))
+        info_printf(b, "db0:keys=%zu,expires=0,avg_ttl=0,tombstones=%zu\r\n", kv_count(n->kv),
+                    kv_tombstones(n->kv));
+    info_printf(b, "\r\n");
+}
+
+void info_render(node *n, const char *section, info_buf *b)
+{
+    static const struct {
+        const char *name;
+        void (*fn)(node *, info_buf *);
+    } sections[] = {{"server", info_server},           {"clients", info_clients},
+                    {"memory", info_memory},           {"persistence", info_persistence},
+                    {"stats", info_stats},             {"replication", info_replication},
+                    {"keyspace", info_keyspace}};
+    int all = !section || strcasecmp(section, "all") == 0 ||
+              strcasecmp(section, "default") == 0 || strcasecmp(section, "everything") == 0;
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
+        if (all || strcasecmp(section, sections[i].name) == 0) sections[i].fn(n, b);
+    /* Drop the blank line after the last section, as Redis does. */
+    if (b->len >= 2 && b->p[b->len - 1] == '\n' && b->p[b->len - 2] == '\r') b->len -= 2;
+}

@@ -1,0 +1,139 @@
+/* node.h -- one rkv node: its configuration, store, WAL, event loop,
+ * clients and replication state, all in one struct (no globals), so several
+ * nodes can run in one process (tests/repl_full_test.c does).
+ *
+ * The write path (docs/ARCHITECTURE.md has the picture):
+ *   client SET -> record encoded once (LSN, epoch, HLC timestamp)
+ *             -> appended to the pending log (records not yet applied)
+ *             -> handed to the WAL thread (write + fdatasync, group commit)
+ *             -> shipped to followers (leader)
+ *   commit_lsn = min(durable_lsn, LSN acknowledged by Q followers)
+ *   records up to commit_lsn are applied to the KV store, and only then are
+ *   the writers' replies sent. Reads therefore see only committed data: a
+ *   value read from rkv is durable on the leader and Q followers.
+ * A follower runs the same path with commit_lsn = its own durable_lsn. */
+#ifndef RKV_NODE_H
+#define RKV_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/hlc.h"
+#include "common/log.h"
+#include "kv/kv_store.h"
+#include "net/ev.h"
+#include "net/resp.h"
+#include "server/config.h"
+#include "wal/wal_thread.h"
+#include "wal/wal_record.h"
+#include "wal/wal_writer.h"
+
+typedef struct node node;
+typedef struct client client;
+struct repl_leader;
+struct repl_follower;
+
+/* A write waiting for its commit: the reply owed to CLIENT once every record
+ * FIRST..LAST is committed. Kept in a FIFO in LSN order, so one commit
+ * advance releases every ticket at or below it without scanning waiters. */
+typedef struct ticket {
+    client *c; /* NULL once the client has gone */
+    uint64_t first_lsn, last_lsn;
+    uint64_t deadline_ms;
+    int kind;      /* TICKET_OK or TICKET_COUNT */
+    long long count; /* DEL: keys that existed */
+} ticket;
+enum { TICKET_OK = 0, TICKET_COUNT = 1 };
+
+/* A growable byte buffer with a consumed head, for the pending log. */
+typedef struct bytebuf {
+    uint8_t *p;
+    size_t head, len, cap; /* live bytes are p[head .. len) */
+} bytebuf;
+
+typedef struct node_stats {
+    uint64_t connections_received;
+    uint64_t connections_rejected;
+    uint64_t commands_processed;
+    uint64_t writes_committed;
+    uint64_t writes_rejected;
+    uint64_t quorum_timeouts;
+    uint64_t protocol_errors;
+    uint64_t clients_dropped_output;
+    uint64_t clients_dropped_input;
+    uint64_t records_rejected_crc; /* follower */
+    uint64_t future_records;       /* timestamps beyond max clock skew */
+    uint64_t start_ms;
+} node_stats;
+
+struct node {
+    node_config cfg;
+    rkv_log log;
+    ev_loop *loop;
+    kv_store *kv;
+    wal_writer *wal;
+    wal_thread *walt;
+    hlc clock;
+    int lfd;   /* client listener */
+    int port;  /* bound client port */
+    int stop_fd; /* eventfd: node_request_stop from any thread */
+    int stopping;
+
+    uint64_t epoch;
+    uint64_t last_lsn;    /* last LSN assigned / received */
+    uint64_t last_rec_epoch; /* epoch of record last_lsn (0: none) */
+    uint64_t durable_lsn; /* fsynced on this node */
+    uint64_t commit_lsn;  /* leader: durable here and on Q followers */
+    uint64_t applied_lsn; /* applied to kv (== commit_lsn after apply) */
+    uint64_t snapshot_lsn;
+    int wal_failed;
+    char wal_error[256];
+
+    bytebuf pending; /* encoded records applied_lsn+1 .. last_lsn */
+    ticket *tickets;
+    size_t tk_head, tk_len, tk_cap; /* ring */
+
+    client *clients; /* doubly linked */
+    size_t nclients;
+    client *flush_head; /* clients with output to write this iteration */
+    client *blocked;    /* clients in WAIT / WAITLSN (singly linked via wnext) */
+    uint64_t next_client_id;
+    uint8_t *scratch;   /* encode buffer, WAL_RECORD_MAX */
+
+    struct repl_leader *leader;     /* role leader */
+    struct repl_follower *follower; /* role follower */
+    int repl_port;                  /* bound replication port (follower) */
+
+    node_stats stats;
+};
+
+/* Creates a node: recovers the data directory, opens the WAL, starts the WAL
+ * thread and the listeners. NULL + message on failure. */
+node *node_new(const node_config *cfg, char *err, size_t errlen);
+/* Runs the loop until node_request_stop (or a fatal error). 0 or -1. */
+int node_run(node *n);
+/* One loop iteration (for tests that drive several nodes in one thread). */
+int node_run_once(node *n, int timeout_ms);
+/* Thread-safe and async-signal-safe: asks the loop to stop. */
+void node_request_stop(node *n);
+/* Flushes acknowledged state, closes the WAL, frees everything. */
+void node_free(node *n);
+
+/* ---- used by the server and replication modules ---- */
+
+/* Encodes and appends one record authored here (leader). Returns its LSN, or
+ * 0 if it could not be buffered (out of memory / too much pending). */
+uint64_t node_propose(node *n, uint8_t op, const uint8_t *key, uint32_t klen,
+                      const uint8_t *val, uint32_t vlen);
+/* Appends one already-encoded, CRC-verified record (follower). 0 or -1. */
+int node_append_encoded(node *n, const uint8_t *rec, size_t len, const wal_rec *r);
+/* Recomputes commit_lsn and applies / replies up to it. */
+void node_advance_commit(node *n);
+/* Queues the reply owed to C for records FIRST..LAST (kind TICKET_*). */
+int node_add_ticket(node *n, client *c, uint64_t first, uint64_t last, int kind);
+/* Detaches a closing client from its owed replies. */
+void node_forget_client(node *n, client *c);
+/* Bytes of pending (unapplied) records. */
+size_t node_pending_bytes(const node *n);
+
+#endif

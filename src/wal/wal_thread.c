@@ -1,0 +1,250 @@
+/* wal_thread.c -- see wal_thread.h. */
+#include "wal/wal_thread.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define WAL_THREAD_BUF_INIT (1u << 20)        /* 1 MiB per buffer to start */
+#define WAL_THREAD_BUF_MAX (1024ull << 20)    /* 1 GiB filling at most */
+
+typedef struct wal_batch {
+    uint8_t *p;
+    size_t len, cap;
+    uint64_t first_lsn, last_lsn;
+} wal_batch;
+
+struct wal_thread {
+    wal_writer *w;
+    const rkv_log *log;
+    pthread_t tid;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;      /* wakes the thread: job, call or stop */
+    pthread_cond_t done_cv; /* wakes a caller of wal_thread_call */
+    int efd;
+
+    wal_batch filling; /* loop-owned */
+    wal_batch flushing; /* thread-owned while busy */
+    int busy;           /* flushing holds a job (guarded by mu) */
+    int stop;
+    uint64_t appended_lsn; /* loop-side: last LSN appended */
+
+    int (*call_fn)(void *, wal_writer *);
+    void *call_ctx;
+    int call_rc, call_pending;
+
+    _Atomic uint64_t durable_lsn;
+    _Atomic uint64_t wal_bytes;
+    _Atomic uint64_t syncs;
+    _Atomic int failed;
+    char errmsg[256]; /* written once before failed is set */
+};
+
+static void wal_thread_notify(wal_thread *t)
+{
+    uint64_t one = 1;
+    ssize_t n;
+    do {
+        n = write(t->efd, &one, sizeof one);
+    } while (n < 0 && errno == EINTR);
+    /* EAGAIN means the counter is already nonzero: the loop will wake. */
+}
+
+static void *wal_thread_main(void *arg)
+{
+    wal_thread *t = arg;
+    pthread_mutex_lock(&t->mu);
+    for (;;) {
+        while (!t->busy && !t->call_pending && !t->stop) pthread_cond_wait(&t->cv, &t->mu);
+        if (t->call_pending) {
+            t->call_rc = t->call_fn(t->call_ctx, t->w);
+            t->call_pending = 0;
+            atomic_store(&t->wal_bytes, wal_writer_bytes(t->w));
+            pthread_cond_broadcast(&t->done_cv);
+            continue;
+        }
+        if (!t->busy) break; /* stop requested and nothing left */
+        pthread_mutex_unlock(&t->mu);
+
+        wal_batch *b = &t->flushing;
+        char err[256];
+        int rc = 0;
+        if (!atomic_load(&t->failed)) {
+            rc = wal_writer_write(t->w, b->p, b->len, b->first_lsn, b->last_lsn, err, sizeof err);
+            if (rc == 0) rc = wal_writer_sync(t->w, err, sizeof err);
+        }
+        pthread_mutex_lock(&t->mu);
+        if (rc < 0 && !atomic_load(&t->failed)) {
+            memcpy(t->errmsg, err, sizeof t->errmsg);
+            atomic_store(&t->failed, 1);
+            log_error(t->log, "wal: %s; writes are refused from now on", err);
+        } else if (rc == 0 && !atomic_load(&t->failed)) {
+            atomic_store(&t->durable_lsn, b->last_lsn);
+            atomic_fetch_add(&t->syncs, 1);
+            atomic_store(&t->wal_bytes, wal_writer_bytes(t->w));
+        }
+        b->len = 0;
+        t->busy = 0;
+        pthread_cond_broadcast(&t->done_cv);
+        wal_thread_notify(t);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return NULL;
+}
+
+wal_thread *wal_thread_start(wal_writer *w, const rkv_log *log, char *err, size_t errlen)
+{
+    wal_thread *t = calloc(1, sizeof *t);
+    if (!t) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    t->w = w;
+    t->log = log;
+    t->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (t->efd < 0) {
+        snprintf(err, errlen, "eventfd: %s", strerror(errno));
+        free(t);
+        return NULL;
+    }
+    uint64_t durable = wal_writer_durable_lsn(w);
+    atomic_store(&t->durable_lsn, durable);
+    atomic_store(&t->wal_bytes, wal_writer_bytes(w));
+    t->appended_lsn = wal_writer_next_lsn(w) - 1;
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->cv, NULL);
+    pthread_cond_init(&t->done_cv, NULL);
+    int rc = pthread_create(&t->tid, NULL, wal_thread_main, t);
+    if (rc != 0) {
+        snprintf(err, errlen, "pthread_create: %s", strerror(rc));
+        close(t->efd);
+        pthread_mutex_destroy(&t->mu);
+        pthread_cond_destroy(&t->cv);
+        pthread_cond_destroy(&t->done_cv);
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+int wal_thread_event_fd(const wal_thread *t)
+{
+    return t->efd;
+}
+
+int wal_thread_append(wal_thread *t, const uint8_t *rec, size_t len, uint64_t lsn)
+{
+    wal_batch *b = &t->filling;
+    if (b->len + len > b->cap) {
+        size_t cap = b->cap ? b->cap : WAL_THREAD_BUF_INIT;
+        while (cap < b->len + len) cap *= 2;
+        if (cap > WAL_THREAD_BUF_MAX) return -1;
+        uint8_t *p = realloc(b->p, cap);
+        if (!p) return -1;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, rec, len);
+    if (b->len == 0) b->first_lsn = lsn;
+    b->len += len;
+    b->last_lsn = lsn;
+    t->appended_lsn = lsn;
+    return 0;
+}
+
+void wal_thread_kick(wal_thread *t)
+{
+    if (t->filling.len == 0) return;
+    pthread_mutex_lock(&t->mu);
+    if (!t->busy && !t->call_pending) {
+        wal_batch tmp = t->flushing;
+        t->flushing = t->filling;
+        t->filling = tmp;
+        t->filling.len = 0;
+        t->busy = 1;
+        pthread_cond_signal(&t->cv);
+    }
+    pthread_mutex_unlock(&t->mu);
+}
+
+uint64_t wal_thread_poll(wal_thread *t, int *failed, char *msg, size_t msglen)
+{
+    uint64_t v;
+    ssize_t n;
+    do {
+        n = read(t->efd, &v, sizeof v);
+    } while (n < 0 && errno == EINTR);
+    int f = atomic_load(&t->failed);
+    if (failed) *failed = f;
+    if (f && msg && msglen) snprintf(msg, msglen, "%s", t->errmsg);
+    wal_thread_kick(t);
+    return atomic_load(&t->durable_lsn);
+}
+
+uint64_t wal_thread_durable_lsn(wal_thread *t)
+{
+    return atomic_load(&t->durable_lsn);
+}
+
+uint64_t wal_thread_last_lsn(const wal_thread *t)
+{
+    return t->appended_lsn;
+}
+
+uint64_t wal_thread_wal_bytes(wal_thread *t)
+{
+    return atomic_load(&t->wal_bytes);
+}
+
+uint64_t wal_thread_syncs(wal_thread *t)
+{
+    return atomic_load(&t->syncs);
+}
+
+int wal_thread_call(wal_thread *t, int (*fn)(void *ctx, wal_writer *w), void *ctx)
+{
+    pthread_mutex_lock(&t->mu);
+    while (t->busy || t->call_pending) pthread_cond_wait(&t->done_cv, &t->mu);
+    t->call_fn = fn;
+    t->call_ctx = ctx;
+    t->call_pending = 1;
+    pthread_cond_signal(&t->cv);
+    while (t->call_pending) pthread_cond_wait(&t->done_cv, &t->mu);
+    int rc = t->call_rc;
+    pthread_mutex_unlock(&t->mu);
+    return rc;
+}
+
+int wal_thread_stop(wal_thread *t)
+{
+    if (!t) return 0;
+    /* Drain: hand over what is filling once the thread is idle, and wait. */
+    pthread_mutex_lock(&t->mu);
+    for (;;) {
+        while (t->busy) pthread_cond_wait(&t->done_cv, &t->mu);
+        if (t->filling.len == 0) break;
+        wal_batch tmp = t->flushing;
+        t->flushing = t->filling;
+        t->filling = tmp;
+        t->filling.len = 0;
+        t->busy = 1;
+        pthread_cond_signal(&t->cv);
+    }
+    t->stop = 1;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    pthread_join(t->tid, NULL);
+    int rc = atomic_load(&t->failed) ? -1 : 0;
+    close(t->efd);
+    pthread_mutex_destroy(&t->mu);
+    pthread_cond_destroy(&t->cv);
+    pthread_cond_destroy(&t->done_cv);
+    free(t->filling.p);
+    free(t->flushing.p);
+    free(t);
+    return rc;
+}

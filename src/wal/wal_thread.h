@@ -1,0 +1,54 @@
+/* wal_thread.h -- group commit on a thread of its own, so the event loop
+ * never waits for the disk.
+ *
+ * Two buffers: the loop appends encoded records to the "filling" buffer;
+ * the thread owns the "flushing" buffer, and runs one write(2) plus one
+ * fdatasync for all of it. When the thread is idle and the loop has records,
+ * wal_thread_kick() swaps the buffers and wakes the thread. When the sync
+ * returns, the thread publishes the new durable LSN and writes to an eventfd
+ * that the loop watches. So every record that arrives while an fdatasync runs
+ * shares the next one, which is group commit with no timer and no added
+ * latency when the load is light.
+ *
+ * The loop is the only producer and the thread the only consumer of the
+ * writer while it runs; the mutex guards only the hand-off and the
+ * published results. */
+#ifndef RKV_WAL_THREAD_H
+#define RKV_WAL_THREAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/log.h"
+#include "wal/wal_writer.h"
+
+typedef struct wal_thread wal_thread;
+
+/* Starts the thread on W (ownership of W stays with the caller, who closes
+ * it after wal_thread_stop). NULL + message on error. */
+wal_thread *wal_thread_start(wal_writer *w, const rkv_log *log, char *err, size_t errlen);
+/* The eventfd that becomes readable when the durable LSN advances or the
+ * writer fails. */
+int wal_thread_event_fd(const wal_thread *t);
+
+/* Appends one encoded record (LSN must be the next one). 0, or -1 if the
+ * buffer cannot grow (out of memory). */
+int wal_thread_append(wal_thread *t, const uint8_t *rec, size_t len, uint64_t lsn);
+/* Hands the filled buffer to the thread if it is idle. Call from the loop's
+ * before-sleep hook and after each wake-up. */
+void wal_thread_kick(wal_thread *t);
+/* Clears the eventfd and returns the durable LSN (then kicks). If the writer
+ * has failed, *failed is set and MSG (if given) receives the error. */
+uint64_t wal_thread_poll(wal_thread *t, int *failed, char *msg, size_t msglen);
+uint64_t wal_thread_durable_lsn(wal_thread *t);
+uint64_t wal_thread_last_lsn(const wal_thread *t); /* last LSN appended */
+uint64_t wal_thread_wal_bytes(wal_thread *t);      /* bytes in live segments */
+uint64_t wal_thread_syncs(wal_thread *t);          /* fdatasyncs done */
+/* Runs FN(ctx, writer) on the thread between batches (e.g. removing old
+ * segments after a checkpoint), waiting for it to finish. */
+int wal_thread_call(wal_thread *t, int (*fn)(void *ctx, wal_writer *w), void *ctx);
+/* Flushes everything appended, syncs, stops and joins the thread, frees T.
+ * Returns 0, or -1 if the final flush failed. T may be NULL. */
+int wal_thread_stop(wal_thread *t);
+
+#endif

@@ -25,7 +25,7 @@ BENCH_SRC  := $(wildcard src/bench/*.c)
 # Unit and in-process tests: tests/<layer>/*_test.c, one binary each.
 TEST_SRC  := $(wildcard tests/*/*_test.c) $(wildcard tests/*_test.c)
 TEST_BIN  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
-TEST_LIB_SRC := $(wildcard tests/common/*.c)
+TEST_LIB_SRC := $(filter-out %_test.c,$(wildcard tests/common/*.c))
 TEST_LIB_OBJ := $(TEST_LIB_SRC:%.c=$(BUILD)/obj/%.o)
 
 # Tools used by tests (fault proxy and friends).

@@ -87,7 +87,13 @@ int ev_set(ev_loop *l, int fd, unsigned mask, ev_fd_fn fn, void *data)
     if (mask & EV_WRITE) ee.events |= EPOLLOUT;
     int op = h->mask == 0 ? EPOLL_CTL_ADD : (mask == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD);
     if (h->mask != 0 || mask != 0) {
-        if (epoll_ctl(l->epfd, op, fd, &ee) < 0) return -1;
+        int rc = epoll_ctl(l->epfd, op, fd, &ee);
+        /* The descriptor was closed and its number reused without ev_set(0):
+         * epoll forgot it, so register it afresh. */
+        if (rc < 0 && errno == ENOENT && op == EPOLL_CTL_MOD)
+            rc = epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ee);
+        if (rc < 0 && errno == ENOENT && op == EPOLL_CTL_DEL) rc = 0;
+        if (rc < 0) return -1;
     }
     h->mask = mask;
     h->fn = mask ? fn : NULL;

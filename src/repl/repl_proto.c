@@ -27,7 +27,7 @@ repl_status repl_frame_parse(const uint8_t *buf, size_t avail, repl_frame *f, si
     if (avail < REPL_FRAME_HDR) return REPL_NEED_MORE;
     uint32_t len = wal_get_u32(buf);
     uint8_t type = buf[4];
-    if (type < REPL_HELLO || type > REPL_ACK) {
+    if (type < REPL_HELLO || type > REPL_TYPE_MAX) {
         snprintf(err, errlen, "unknown frame type %u", type);
         return REPL_BAD;
     }
@@ -35,7 +35,9 @@ repl_status repl_frame_parse(const uint8_t *buf, size_t avail, repl_frame *f, si
         snprintf(err, errlen, "nonzero padding in frame header");
         return REPL_BAD;
     }
-    uint32_t max = type == REPL_RECORDS ? REPL_FRAME_MAX : REPL_CTRL_MAX;
+    uint32_t max = type == REPL_RECORDS      ? REPL_FRAME_MAX
+                   : type == REPL_SNAP_CHUNK ? REPL_SNAP_CHUNK_MAX
+                                             : REPL_CTRL_MAX;
     if (len > max) {
         snprintf(err, errlen, "frame length %u out of range (type %u, max %u)", len, type, max);
         return REPL_BAD;

@@ -39,7 +39,12 @@ enum repl_type {
     REPL_RECORDS = 4,   /* L->F: whole WAL records, consecutive LSNs */
     REPL_HEARTBEAT = 5, /* L->F: last lsn, commit lsn, leader time */
     REPL_ACK = 6,       /* F->L: durable lsn, applied lsn, echoed leader time */
+    REPL_SNAP_BEGIN = 7, /* L->F: checkpoint lsn, epoch, file size */
+    REPL_SNAP_CHUNK = 8, /* L->F: the next bytes of the checkpoint file */
+    REPL_SNAP_END = 9,   /* L->F: checkpoint lsn, file size: install it */
 };
+#define REPL_TYPE_MAX REPL_SNAP_END
+#define REPL_SNAP_CHUNK_MAX (256u * 1024u) /* file bytes per SNAP_CHUNK frame */
 
 typedef struct repl_hello {
     char cluster_id[REPL_CLUSTER_ID_MAX + 1];

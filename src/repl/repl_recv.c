@@ -16,6 +16,7 @@
  * acknowledges its durable LSN, batching every record made durable by one
  * fdatasync into one ACK. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,9 +53,16 @@ struct repl_follower {
     int ack_due;
     uint64_t acked_sent;
     uint64_t handshakes, refused, links_dropped_crc;
+    int snap_fd; /* incoming checkpoint being written, or -1 */
+    uint64_t snap_lsn, snap_size, snap_got;
+    uint64_t snapshots_installed;
 };
 
+#define REPL_SNAP_TMP "snapshot-incoming.tmp"
+
+
 static void fconn_on_event(ev_loop *loop, int fd, void *data, unsigned events);
+static void snap_abort(repl_follower *f);
 
 static void fconn_close(fconn *c, const char *why)
 {
@@ -65,6 +73,7 @@ static void fconn_close(fconn *c, const char *why)
     c->fd = -1;
     if (c == f->leader) {
         f->leader = NULL;
+        snap_abort(f);
         log_warn(&f->n->log, "leader link from %s closed: %s", c->peer, why);
     } else {
         log_debug(&f->n->log, "replication connection from %s closed: %s", c->peer, why);
@@ -193,6 +202,80 @@ static int follower_on_records(fconn *c, const repl_frame *fr)
     return 0;
 }
 
+
+static void snap_abort(repl_follower *f)
+{
+    if (f->snap_fd >= 0) close(f->snap_fd);
+    f->snap_fd = -1;
+}
+
+static void snap_tmp_path(const repl_follower *f, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/" REPL_SNAP_TMP, f->n->cfg.data_dir);
+}
+
+/* SNAP_BEGIN / SNAP_CHUNK / SNAP_END: the checkpoint is written to a temp
+ * file as it arrives (never held whole in memory), then validated and
+ * installed by node_install_snapshot. -1: drop the link. */
+static int follower_on_snapshot(fconn *c, const repl_frame *fr)
+{
+    repl_follower *f = c->f;
+    node *n = f->n;
+    char path[1200];
+    snap_tmp_path(f, path, sizeof path);
+    if (fr->type == REPL_SNAP_BEGIN) {
+        repl_beat b;
+        if (repl_decode_beat(fr, &b) < 0) return -1;
+        snap_abort(f);
+        f->snap_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (f->snap_fd < 0) {
+            log_error(&n->log, "cannot create %s: %s", path, strerror(errno));
+            return -1;
+        }
+        f->snap_lsn = b.a;
+        f->snap_size = b.c;
+        f->snap_got = 0;
+        log_info(&n->log, "receiving a checkpoint of lsn %llu (%llu bytes) from the leader",
+                 (unsigned long long)b.a, (unsigned long long)b.c);
+        return 0;
+    }
+    if (f->snap_fd < 0) return -1; /* chunk or end without a begin */
+    if (fr->type == REPL_SNAP_CHUNK) {
+        if (f->snap_got + fr->len > f->snap_size) return -1;
+        size_t off = 0;
+        while (off < fr->len) {
+            ssize_t w = write(f->snap_fd, fr->payload + off, fr->len - off);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) {
+                log_error(&n->log, "writing %s: %s", path, strerror(errno));
+                snap_abort(f);
+                return -1;
+            }
+            off += (size_t)w;
+        }
+        f->snap_got += fr->len;
+        return 0;
+    }
+    repl_beat b;
+    if (repl_decode_beat(fr, &b) < 0 || b.a != f->snap_lsn || f->snap_got != f->snap_size) {
+        snap_abort(f);
+        return -1;
+    }
+    int rc = fsync(f->snap_fd);
+    snap_abort(f);
+    char err[512];
+    if (rc < 0 || node_install_snapshot(n, path, err, sizeof err) < 0) {
+        log_warn(&n->log, "checkpoint from the leader rejected: %s",
+                 rc < 0 ? strerror(errno) : err);
+        unlink(path);
+        return -1;
+    }
+    f->snapshots_installed++;
+    f->acked_sent = 0;
+    follower_send_ack(f);
+    return 0;
+}
+
 static void fconn_read(fconn *c)
 {
     repl_follower *f = c->f;
@@ -245,6 +328,12 @@ static void fconn_read(fconn *c)
             f->leader_commit_lsn = b.b;
             f->echo_time = b.c;
             follower_send_ack(f); /* the answer to every heartbeat */
+            if (c->fd < 0) return;
+        } else if (fr.type >= REPL_SNAP_BEGIN && fr.type <= REPL_SNAP_END) {
+            if (follower_on_snapshot(c, &fr) < 0) {
+                fconn_close(c, "bad snapshot transfer");
+                return;
+            }
             if (c->fd < 0) return;
         } else if (fr.type == REPL_REFUSE) {
             char reason[REPL_REASON_MAX + 1];
@@ -347,14 +436,15 @@ void repl_follower_info(const repl_follower *f, info_buf *b)
                 "last_lsn:%llu\r\ndurable_lsn:%llu\r\napplied_lsn:%llu\r\nleader_id:%u\r\n"
                 "leader_link:%s\r\nleader_last_seen_ms:%llu\r\nleader_last_lsn:%llu\r\n"
                 "leader_commit_lsn:%llu\r\nrecords_rejected_crc:%llu\r\nhandshakes:%llu\r\n"
-                "refused_connections:%llu\r\n",
+                "refused_connections:%llu\r\nsnapshots_installed:%llu\r\n",
                 n->cfg.node_id, n->cfg.cluster_id, (unsigned long long)n->epoch, n->repl_port,
                 (unsigned long long)n->last_lsn, (unsigned long long)n->durable_lsn,
                 (unsigned long long)n->applied_lsn, f->leader_id, up ? "up" : "down",
                 (unsigned long long)(f->last_seen_ms ? now - f->last_seen_ms : 0),
                 (unsigned long long)f->leader_last_lsn, (unsigned long long)f->leader_commit_lsn,
                 (unsigned long long)n->stats.records_rejected_crc,
-                (unsigned long long)f->handshakes, (unsigned long long)f->refused);
+                (unsigned long long)f->handshakes, (unsigned long long)f->refused,
+                (unsigned long long)f->snapshots_installed);
 }
 
 repl_follower *repl_follower_new(node *n, char *err, size_t errlen)
@@ -365,6 +455,7 @@ repl_follower *repl_follower_new(node *n, char *err, size_t errlen)
         return NULL;
     }
     f->n = n;
+    f->snap_fd = -1;
     for (int i = 0; i < REPL_CONNS_MAX; i++) {
         f->conns[i].f = f;
         f->conns[i].fd = -1;
@@ -391,6 +482,7 @@ void repl_follower_free(repl_follower *f)
             fconn_close(c, "follower stopping");
         }
     }
+    snap_abort(f);
     ev_set(f->n->loop, f->lfd, 0, NULL, NULL);
     close(f->lfd);
     free(f);

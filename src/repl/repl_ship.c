@@ -16,7 +16,9 @@
  * follower_timeout_ms. A silent follower is marked offline (logged once at
  * the transition) and its link is closed and redialled. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,8 @@
 #include "repl/repl_rejoin.h"
 #include "server/client.h"
 #include "server/node.h"
+#include "wal/wal_checkpoint.h"
+#include "wal/wal_writer.h"
 
 #define REPL_OUT_LOW (1u << 20)       /* catch-up refills below this */
 #define REPL_OUT_HIGH (64u << 20)     /* live streaming stops above this */
@@ -37,8 +41,17 @@
 #define REPL_LAG_SAMPLES 4096         /* (lsn, time) ring for lag_ms */
 #define REPL_PROGRESS_EVERY 100000    /* catch-up progress log period, records */
 
-enum link_state { LINK_DOWN, LINK_CONNECTING, LINK_HANDSHAKE, LINK_CATCHUP, LINK_STREAMING };
-static const char *const link_state_names[] = {"down", "connecting", "handshake", "catching_up",
+enum link_state {
+    LINK_DOWN,
+    LINK_CONNECTING,
+    LINK_HANDSHAKE,
+    LINK_SNAPWAIT,  /* a checkpoint is being written for this follower */
+    LINK_SNAPSHOT,  /* sending a checkpoint file */
+    LINK_CATCHUP,   /* sending from the WAL / pending log */
+    LINK_STREAMING, /* live: every new record is appended as it is made */
+};
+static const char *const link_state_names[] = {"down",         "connecting",  "handshake",
+                                               "snapshot_wait", "snapshot",   "catching_up",
                                                "streaming"};
 
 typedef struct flink {
@@ -58,6 +71,8 @@ typedef struct flink {
     size_t frame_bytes; /* payload bytes of the open RECORDS frame */
     repl_cursor cur;
     int cur_open;
+    int snap_fd;
+    uint64_t snap_lsn, snap_epoch, snap_off, snap_size;
     uint64_t catchup_target, catchup_start, catchup_logged;
     uint64_t catchup_wal, catchup_snapshot, reconnects;
 } flink;
@@ -142,6 +157,8 @@ static void link_close(flink *lk, const char *why)
     lk->frame_bytes = 0;
     if (lk->cur_open) repl_cursor_close(&lk->cur);
     lk->cur_open = 0;
+    if (lk->snap_fd >= 0) close(lk->snap_fd);
+    lk->snap_fd = -1;
     uint64_t now = ev_now_ms();
     lk->retry_at_ms = now + lk->backoff_ms;
     lk->backoff_ms = lk->backoff_ms * 2 > REPL_BACKOFF_MAX_MS ? REPL_BACKOFF_MAX_MS
@@ -329,6 +346,118 @@ static void link_pump(flink *lk)
     }
 }
 
+
+/* ---- snapshot rejoin ---- */
+
+static void link_snapshot_begin(flink *lk)
+{
+    node *n = lk->l->n;
+    char path[WAL_PATH_MAX];
+    if (wal_checkpoint_path(path, sizeof path, n->cfg.data_dir, n->snapshot_lsn) < 0) {
+        link_close(lk, "checkpoint path too long");
+        return;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        log_warn(&n->log, "cannot open checkpoint %s: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        lk->state = LINK_SNAPWAIT; /* write a new one */
+        n->snapshot_lsn = 0;
+        node_checkpoint_start(n);
+        return;
+    }
+    lk->snap_fd = fd; /* held open: a prune may unlink the file meanwhile */
+    lk->snap_lsn = n->snapshot_lsn;
+    lk->snap_off = 0;
+    lk->snap_size = (uint64_t)st.st_size;
+    uint64_t epoch = 0;
+    node_record_epoch(n, lk->snap_lsn, &epoch);
+    lk->snap_epoch = epoch;
+    repl_beat b = {lk->snap_lsn, epoch, lk->snap_size};
+    uint8_t frame[REPL_CTRL_MAX];
+    size_t len = repl_encode_beat(frame, REPL_SNAP_BEGIN, &b);
+    lk->state = LINK_SNAPSHOT;
+    lk->state_since_ms = ev_now_ms();
+    lk->catchup_snapshot++;
+    log_info(&n->log, "sending checkpoint of lsn %llu (%llu bytes) to follower node %u",
+             (unsigned long long)lk->snap_lsn, (unsigned long long)lk->snap_size, lk->node_id);
+    if (link_send_ctrl(lk, frame, len) < 0) link_close(lk, "out of memory");
+}
+
+/* Sends the next chunks of the checkpoint file, then SNAP_END, then moves
+ * on to WAL catch-up from the checkpoint's LSN. */
+static void link_snapshot_pump(flink *lk)
+{
+    node *n = lk->l->n;
+    while (lk->state == LINK_SNAPSHOT && iobuf_used(&lk->out) < REPL_OUT_LOW) {
+        link_close_frame(lk);
+        if (lk->snap_off == lk->snap_size) {
+            repl_beat b = {lk->snap_lsn, lk->snap_size, 0};
+            uint8_t frame[REPL_CTRL_MAX];
+            size_t len = repl_encode_beat(frame, REPL_SNAP_END, &b);
+            if (link_send_ctrl(lk, frame, len) < 0) {
+                link_close(lk, "out of memory");
+                return;
+            }
+            close(lk->snap_fd);
+            lk->snap_fd = -1;
+            log_info(&n->log, "checkpoint sent to follower node %u in %.1f s", lk->node_id,
+                     (double)(ev_now_ms() - lk->state_since_ms) / 1000.0);
+            lk->sent_lsn = lk->snap_lsn;
+            lk->state = LINK_CATCHUP;
+            lk->catchup_start = lk->catchup_logged = lk->sent_lsn;
+            lk->catchup_target = n->last_lsn;
+            return;
+        }
+        size_t want = REPL_SNAP_CHUNK_MAX;
+        if (lk->snap_size - lk->snap_off < want) want = (size_t)(lk->snap_size - lk->snap_off);
+        if (iobuf_reserve(&lk->out, REPL_FRAME_HDR + want) < 0) {
+            link_close(lk, "out of memory");
+            return;
+        }
+        uint8_t *hdr = lk->out.p + lk->out.len;
+        ssize_t r = pread(lk->snap_fd, hdr + REPL_FRAME_HDR, want, (off_t)lk->snap_off);
+        if (r <= 0) {
+            log_error(&n->log, "reading checkpoint for node %u: %s", lk->node_id,
+                      r < 0 ? strerror(errno) : "file shrank");
+            link_close(lk, "checkpoint read failed");
+            return;
+        }
+        repl_frame_header(hdr, REPL_SNAP_CHUNK, hdr + REPL_FRAME_HDR, (uint32_t)r);
+        lk->out.len += REPL_FRAME_HDR + (size_t)r;
+        lk->snap_off += (uint64_t)r;
+    }
+}
+
+/* Sends a checkpoint (writing one first if there is none). */
+static void link_start_snapshot(flink *lk, const char *why)
+{
+    node *n = lk->l->n;
+    log_info(&n->log, "follower node %u rejoins by snapshot: %s", lk->node_id, why);
+    lk->acked_lsn = 0; /* it will hold only what it acknowledges from now on */
+    if (n->snapshot_lsn == 0 || n->ckpt_pid > 0) {
+        lk->state = LINK_SNAPWAIT;
+        lk->state_since_ms = ev_now_ms();
+        if (node_checkpoint_start(n) < 0) link_close(lk, "cannot write a checkpoint");
+        return;
+    }
+    link_snapshot_begin(lk);
+}
+
+/* Is record LSN still available to catch up from (WAL or memory)? */
+static int leader_has_lsn(node *n, uint64_t lsn)
+{
+    if (lsn > n->applied_lsn) return 1;
+    uint64_t *firsts = NULL;
+    size_t cnt = 0;
+    char err[128];
+    int ok = wal_segments_list(n->cfg.data_dir, &firsts, &cnt, err, sizeof err) == 0 && cnt > 0 &&
+             firsts[0] <= lsn;
+    free(firsts);
+    return ok;
+}
+
 /* ---- frames from the follower ---- */
 
 static void link_on_hello_ok(flink *lk, const repl_hello_ok *h)
@@ -337,7 +466,7 @@ static void link_on_hello_ok(flink *lk, const repl_hello_ok *h)
     node *n = l->n;
     for (int i = 0; i < l->nlinks; i++) {
         flink *o = &l->links[i];
-        if (o != lk && o->state >= LINK_CATCHUP && o->node_id == h->node_id) {
+        if (o != lk && o->state >= LINK_SNAPWAIT && o->node_id == h->node_id) {
             link_refuse(lk, "node id %u is already connected as follower %s:%d", h->node_id,
                         o->peer.host, o->peer.port);
             return;
@@ -347,18 +476,36 @@ static void link_on_hello_ok(flink *lk, const repl_hello_ok *h)
         link_refuse(lk, "follower has the leader's own node id %u", h->node_id);
         return;
     }
-    if (h->last_lsn > n->last_lsn) {
-        link_refuse(lk, "follower holds lsn %llu beyond the leader's last lsn %llu",
-                    (unsigned long long)h->last_lsn, (unsigned long long)n->last_lsn);
-        return;
-    }
     lk->node_id = h->node_id;
-    lk->acked_lsn = h->last_lsn <= h->applied_lsn ? h->applied_lsn : h->last_lsn;
-    if (lk->acked_lsn > h->last_lsn) lk->acked_lsn = h->last_lsn;
-    lk->sent_lsn = h->last_lsn;
     lk->backoff_ms = REPL_BACKOFF_MIN_MS;
     lk->last_heard_ms = ev_now_ms();
     link_set_online(lk, 1, "");
+    /* Where does the follower's log stand against ours? (epoch, lsn) names a
+     * record uniquely: one leader per epoch, epochs never reused. */
+    uint64_t F = h->last_lsn, mine = 0;
+    char why[160] = "";
+    if (F > n->last_lsn)
+        snprintf(why, sizeof why, "it holds lsn %llu beyond the leader's %llu (divergent tail)",
+                 (unsigned long long)F, (unsigned long long)n->last_lsn);
+    else if (!node_record_epoch(n, F, &mine))
+        snprintf(why, sizeof why, "its lsn %llu is no longer in the leader's WAL",
+                 (unsigned long long)F);
+    else if (mine != h->last_epoch)
+        snprintf(why, sizeof why, "its record %llu has epoch %llu, the leader's has %llu (divergent)",
+                 (unsigned long long)F, (unsigned long long)h->last_epoch, (unsigned long long)mine);
+    else if (n->last_lsn - F > n->cfg.catchup_max_lag_records)
+        snprintf(why, sizeof why, "%llu records behind (catchup-max-lag-records %llu)",
+                 (unsigned long long)(n->last_lsn - F),
+                 (unsigned long long)n->cfg.catchup_max_lag_records);
+    else if (F < n->last_lsn && !leader_has_lsn(n, F + 1))
+        snprintf(why, sizeof why, "lsn %llu was removed from the WAL by a checkpoint",
+                 (unsigned long long)(F + 1));
+    if (why[0]) {
+        link_start_snapshot(lk, why);
+        return;
+    }
+    lk->acked_lsn = F;
+    lk->sent_lsn = F;
     if (lk->sent_lsn < n->last_lsn) {
         lk->state = LINK_CATCHUP;
         lk->state_since_ms = ev_now_ms();
@@ -428,7 +575,7 @@ static void link_read(flink *lk)
             if (lk->state == LINK_DOWN) return;
             continue;
         }
-        if (f.type == REPL_ACK && lk->state >= LINK_CATCHUP) {
+        if (f.type == REPL_ACK && lk->state >= LINK_SNAPWAIT) {
             repl_beat b;
             if (repl_decode_beat(&f, &b) < 0) {
                 link_close(lk, "malformed ACK");
@@ -468,6 +615,7 @@ static void link_on_event(ev_loop *loop, int fd, void *data, unsigned events)
         link_read(lk);
         if (lk->state == LINK_DOWN) return;
     }
+    if (lk->state == LINK_SNAPSHOT) link_snapshot_pump(lk);
     if (lk->state == LINK_CATCHUP) link_pump(lk);
     if (lk->state == LINK_DOWN) return;
     link_close_frame(lk);
@@ -514,6 +662,7 @@ void repl_leader_flush(repl_leader *l)
     for (int i = 0; i < l->nlinks; i++) {
         flink *lk = &l->links[i];
         if (lk->state < LINK_HANDSHAKE) continue;
+        if (lk->state == LINK_SNAPSHOT) link_snapshot_pump(lk);
         if (lk->state == LINK_CATCHUP) link_pump(lk);
         if (lk->state == LINK_DOWN) continue;
         link_close_frame(lk);
@@ -540,6 +689,17 @@ void repl_leader_cron(repl_leader *l, uint64_t now)
             if (now - lk->state_since_ms > (uint64_t)n->cfg.follower_timeout_ms)
                 link_close(lk, "handshake timed out");
             break;
+        case LINK_SNAPWAIT:
+            if (n->ckpt_pid == 0) {
+                if (n->snapshot_lsn > 0)
+                    link_snapshot_begin(lk);
+                else
+                    link_close(lk, "no checkpoint could be written");
+                break;
+            }
+            /* heartbeats and timeouts as for a live link */
+            __attribute__((fallthrough));
+        case LINK_SNAPSHOT:
         case LINK_CATCHUP:
         case LINK_STREAMING:
             if (now - lk->last_heard_ms > (uint64_t)n->cfg.follower_timeout_ms) {
@@ -635,6 +795,7 @@ repl_leader *repl_leader_new(node *n, char *err, size_t errlen)
         lk->idx = i;
         lk->peer = n->cfg.followers[i];
         lk->fd = -1;
+        lk->snap_fd = -1;
         lk->state = LINK_DOWN;
         lk->backoff_ms = REPL_BACKOFF_MIN_MS;
         lk->retry_at_ms = 0; /* dial at the first cron */

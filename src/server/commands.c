@@ -293,6 +293,16 @@ static void cmd_info(client *c)
     free(b.p);
 }
 
+static void cmd_bgsave(client *c)
+{
+    if (c->n->ckpt_pid > 0)
+        reply_error(c, "ERR Background save already in progress");
+    else if (node_checkpoint_start(c->n) < 0)
+        reply_error(c, "ERR Background save failed to start (see the log)");
+    else
+        reply_status(c, "Background saving started");
+}
+
 static void cmd_lastlsn(client *c)
 {
     reply_int(c, (long long)c->last_write_lsn);
@@ -397,6 +407,7 @@ static const command commands[] = {
     {"wait", 3, 0, cmd_wait, 0, 0, 0},
     {"waitlsn", 3, 0, cmd_waitlsn, 0, 0, 0},
     {"lastlsn", 1, 0, cmd_lastlsn, 0, 0, 0},
+    {"bgsave", -1, 0, cmd_bgsave, 0, 0, 0},
     {"debug", -2, 0, cmd_debug, 0, 0, 0},
     {"command", -1, 0, cmd_command, 0, 0, 0},
     {"config", -2, 0, cmd_config, 0, 0, 0},

@@ -44,6 +44,12 @@ static const opt opts[] = {
      "uncommitted records held in memory before writes are refused (default 512 MiB)"},
     {"wal-segment-bytes", OPT_U64, OFF(segment_bytes), 4096, 1LL << 40,
      "WAL segment rotation size (default 64 MiB)"},
+    {"checkpoint-every-bytes", OPT_U64, OFF(checkpoint_every_bytes), 0, 1LL << 50,
+     "write a checkpoint after this much WAL, 0 = never (default 256 MiB)"},
+    {"wal-retain-bytes", OPT_U64, OFF(wal_retain_bytes), 0, 1LL << 50,
+     "WAL kept behind the checkpoints for follower catch-up (default 256 MiB)"},
+    {"catchup-max-lag-records", OPT_U64, OFF(catchup_max_lag_records), 1, 1LL << 50,
+     "a follower further behind rejoins by snapshot (default 5000000)"},
     {"cluster-id", OPT_STR, OFF(cluster_id), 1, CFG_CLUSTER_ID_MAX, "cluster name, must match on all nodes (default rkv)"},
     {"repl-port", OPT_INT, OFF(repl_port), 0, 65535, "follower: replication port, 0 = any free port"},
     {"followers", OPT_PEERS, OFF(followers), 0, 0, "leader: HOST:PORT,HOST:PORT of the followers' replication ports"},
@@ -81,6 +87,9 @@ void config_defaults(node_config *c)
     c->reply_buf_max = 256u << 20;
     c->pending_bytes_max = 512u << 20;
     c->segment_bytes = WAL_SEGMENT_BYTES_DEFAULT;
+    c->checkpoint_every_bytes = 256ull << 20;
+    c->wal_retain_bytes = 256ull << 20;
+    c->catchup_max_lag_records = 5000000;
     snprintf(c->cluster_id, sizeof c->cluster_id, "rkv");
     c->repl_port = 0;
     c->quorum = -1;

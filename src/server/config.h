@@ -48,6 +48,9 @@ typedef struct node_config {
     size_t pending_bytes_max;  /* uncommitted records held in memory */
 
     uint64_t segment_bytes; /* WAL segment rotation size */
+    uint64_t checkpoint_every_bytes; /* WAL growth that triggers a checkpoint; 0 = never */
+    uint64_t wal_retain_bytes;       /* WAL kept behind the oldest checkpoint for catch-up */
+    uint64_t catchup_max_lag_records; /* further behind: snapshot instead of WAL catch-up */
 
     /* Replication. */
     char cluster_id[CFG_CLUSTER_ID_MAX];

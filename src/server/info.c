@@ -73,12 +73,14 @@ static void info_persistence(node *n, info_buf *b)
     info_printf(b,
                 "# Persistence\r\naof_enabled:1\r\nlast_lsn:%llu\r\ndurable_lsn:%llu\r\n"
                 "commit_lsn:%llu\r\napplied_lsn:%llu\r\nwal_bytes:%llu\r\nwal_syncs:%llu\r\n"
-                "wal_failed:%d\r\nlast_checkpoint_lsn:%llu\r\n\r\n",
+                "wal_failed:%d\r\nlast_checkpoint_lsn:%llu\r\ncheckpoint_in_progress:%d\r\n"
+                "checkpoints_done:%llu\r\ncheckpoints_failed:%llu\r\n\r\n",
                 (unsigned long long)n->last_lsn, (unsigned long long)n->durable_lsn,
                 (unsigned long long)n->commit_lsn, (unsigned long long)n->applied_lsn,
                 (unsigned long long)wal_thread_wal_bytes(n->walt),
                 (unsigned long long)wal_thread_syncs(n->walt), n->wal_failed,
-                (unsigned long long)n->snapshot_lsn);
+                (unsigned long long)n->snapshot_lsn, n->ckpt_pid > 0,
+                (unsigned long long)n->checkpoints_done, (unsigned long long)n->checkpoints_failed);
 }
 
 static void info_stats(node *n, info_buf *b)

@@ -10,12 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "repl/repl.h"
 #include "repl/repl_conflict.h"
 #include "server/client.h"
+#include "repl/repl_rejoin.h"
+#include "wal/wal_checkpoint.h"
 #include "wal/wal_recovery.h"
 
 #define NODE_CRON_MS 10            /* deadline granularity: timeouts, heartbeats */
@@ -184,6 +188,8 @@ static uint64_t node_apply_next(node *n)
     b->head += used;
     if (b->head == b->len) b->head = b->len = 0;
     n->applied_lsn = r.lsn;
+    n->applied_epoch = r.epoch;
+    n->applied_ts = r.ts;
     ticket *t = ticket_front(n);
     if (t && t->first_lsn <= r.lsn && r.lsn <= t->last_lsn) {
         if (r.op == WAL_OP_DEL && existed) t->count++;
@@ -258,6 +264,216 @@ static void node_expire_tickets(node *n, uint64_t now)
     }
 }
 
+
+/* ---- checkpoints ---- */
+
+int node_checkpoint_start(node *n)
+{
+    if (n->ckpt_pid > 0) return 0;
+    if (n->applied_lsn == 0 || n->applied_lsn == n->snapshot_lsn) return 0;
+    n->ckpt_lsn = n->applied_lsn;
+    n->ckpt_epoch = n->applied_epoch;
+    n->ckpt_ts = n->clock.last;
+    n->ckpt_wal_bytes = wal_thread_wal_bytes(n->walt);
+    fflush(n->log.fp);
+    pid_t pid = fork();
+    if (pid < 0) {
+        n->checkpoints_failed++;
+        log_error(&n->log, "checkpoint: fork failed: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        /* Child: the store as of the fork, copy-on-write. Only this thread
+         * exists here; nothing else of the node is touched. */
+        char err[512];
+        int rc = wal_checkpoint_write(n->cfg.data_dir, n->kv, n->ckpt_lsn, n->ckpt_epoch,
+                                      n->ckpt_ts, &n->log, err, sizeof err);
+        if (rc < 0) log_error(&n->log, "checkpoint at lsn %llu failed: %s",
+                              (unsigned long long)n->ckpt_lsn, err);
+        fflush(n->log.fp);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    n->ckpt_pid = pid;
+    log_info(&n->log, "checkpoint of lsn %llu started (pid %d)", (unsigned long long)n->ckpt_lsn,
+             (int)pid);
+    return 0;
+}
+
+typedef struct remove_ctx {
+    uint64_t below_lsn, retain_bytes;
+    char err[256];
+} remove_ctx;
+
+static int node_remove_wal_cb(void *ctx, wal_writer *w)
+{
+    remove_ctx *rc = ctx;
+    return wal_writer_remove_below(w, rc->below_lsn, rc->retain_bytes, rc->err, sizeof rc->err);
+}
+
+/* Reaps a finished checkpoint child, then drops WAL the checkpoints cover. */
+static void node_checkpoint_cron(node *n)
+{
+    if (n->ckpt_pid > 0) {
+        int status;
+        pid_t r = waitpid(n->ckpt_pid, &status, WNOHANG);
+        if (r == 0) return;
+        n->ckpt_pid = 0;
+        if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            n->checkpoints_failed++;
+            log_error(&n->log, "checkpoint of lsn %llu failed", (unsigned long long)n->ckpt_lsn);
+            return;
+        }
+        n->checkpoints_done++;
+        n->snapshot_lsn = n->ckpt_lsn;
+        log_info(&n->log, "checkpoint of lsn %llu written", (unsigned long long)n->ckpt_lsn);
+        /* Keep the WAL the oldest retained checkpoint needs, plus
+         * wal_retain_bytes for catching followers up. */
+        uint64_t *lsns = NULL;
+        size_t cnt = 0;
+        char err[256];
+        if (wal_checkpoint_list(n->cfg.data_dir, &lsns, &cnt, err, sizeof err) == 0 && cnt > 0) {
+            remove_ctx rc = {lsns[cnt - 1] + 1, n->cfg.wal_retain_bytes, {0}};
+            int removed = wal_thread_call(n->walt, node_remove_wal_cb, &rc);
+            if (removed < 0)
+                log_warn(&n->log, "removing old WAL segments: %s", rc.err);
+            else if (removed > 0)
+                log_info(&n->log, "removed %d WAL segments below lsn %llu", removed,
+                         (unsigned long long)rc.below_lsn);
+        }
+        free(lsns);
+        size_t dropped = kv_drop_tombstones(n->kv, n->applied_ts);
+        if (dropped) log_debug(&n->log, "dropped %zu tombstones", dropped);
+        return;
+    }
+    if (n->cfg.checkpoint_every_bytes &&
+        wal_thread_wal_bytes(n->walt) >= n->ckpt_wal_bytes + n->cfg.checkpoint_every_bytes)
+        node_checkpoint_start(n);
+}
+
+/* Removes every WAL segment and every checkpoint but KEEP_LSN's. */
+static int node_wipe_storage(node *n, uint64_t keep_lsn, char *err, size_t errlen)
+{
+    uint64_t *firsts = NULL;
+    size_t cnt = 0;
+    char path[WAL_PATH_MAX];
+    if (wal_segments_list(n->cfg.data_dir, &firsts, &cnt, err, errlen) < 0) return -1;
+    for (size_t i = 0; i < cnt; i++) {
+        if (wal_segment_path(path, sizeof path, n->cfg.data_dir, firsts[i]) == 0 &&
+            unlink(path) < 0 && errno != ENOENT) {
+            snprintf(err, errlen, "unlink %s: %s", path, strerror(errno));
+            free(firsts);
+            return -1;
+        }
+    }
+    free(firsts);
+    if (wal_dir_path(path, sizeof path, n->cfg.data_dir) == 0 &&
+        wal_fsync_dir(path, err, errlen) < 0)
+        return -1;
+    uint64_t *lsns = NULL;
+    if (wal_checkpoint_list(n->cfg.data_dir, &lsns, &cnt, err, errlen) < 0) return -1;
+    for (size_t i = 0; i < cnt; i++)
+        if (lsns[i] != keep_lsn && wal_checkpoint_path(path, sizeof path, n->cfg.data_dir, lsns[i]) == 0)
+            unlink(path);
+    free(lsns);
+    return 0;
+}
+
+int node_install_snapshot(node *n, const char *tmp_path, char *err, size_t errlen)
+{
+    kv_store *kv = kv_new();
+    wal_checkpoint_info info;
+    if (!kv) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    uint64_t t0 = ev_now_us();
+    if (wal_checkpoint_load(tmp_path, kv, &info, err, errlen) < 0) {
+        kv_free(kv);
+        return -1;
+    }
+    /* Order matters for a crash in the middle: the old WAL goes first (a
+     * crash then leaves an older but consistent state to catch up from),
+     * the new checkpoint is renamed into place last. */
+    ev_set(n->loop, wal_thread_event_fd(n->walt), 0, NULL, NULL);
+    if (wal_thread_stop(n->walt) < 0) log_warn(&n->log, "flushing the old WAL failed");
+    n->walt = NULL;
+    wal_writer_close(n->wal);
+    n->wal = NULL;
+    char path[WAL_PATH_MAX];
+    int rc = node_wipe_storage(n, 0, err, errlen);
+    if (rc == 0 && wal_checkpoint_path(path, sizeof path, n->cfg.data_dir, info.lsn) < 0) {
+        snprintf(err, errlen, "path too long");
+        rc = -1;
+    }
+    if (rc == 0 && rename(tmp_path, path) < 0) {
+        snprintf(err, errlen, "rename %s: %s", tmp_path, strerror(errno));
+        rc = -1;
+    }
+    if (rc == 0) rc = wal_fsync_dir(n->cfg.data_dir, err, errlen);
+    if (rc < 0) {
+        kv_free(kv);
+        log_error(&n->log, "snapshot install failed: %s; stopping", err);
+        abort(); /* storage is in an unknown state: restart recovers it */
+    }
+    kv_free(n->kv);
+    n->kv = kv;
+    n->pending.head = n->pending.len = 0;
+    n->snapshot_lsn = info.lsn;
+    n->last_lsn = n->durable_lsn = n->commit_lsn = n->applied_lsn = info.lsn;
+    n->last_rec_epoch = n->applied_epoch = info.epoch;
+    n->applied_ts = info.max_ts;
+    hlc_observe(&n->clock, info.max_ts);
+    n->wal = wal_writer_open(n->cfg.data_dir, n->cfg.segment_bytes, info.lsn + 1, &n->log, err,
+                             errlen);
+    if (n->wal) n->walt = wal_thread_start(n->wal, &n->log, err, errlen);
+    if (!n->walt) {
+        log_error(&n->log, "reopening the WAL after a snapshot failed: %s; stopping", err);
+        abort();
+    }
+    ev_set(n->loop, wal_thread_event_fd(n->walt), EV_READ, node_on_wal, n);
+    n->ckpt_wal_bytes = 0;
+    log_info(&n->log, "installed snapshot of lsn %llu (%llu entries) in %.1f ms",
+             (unsigned long long)info.lsn, (unsigned long long)info.entries,
+             (double)(ev_now_us() - t0) / 1000.0);
+    clients_check_blocked(n, ev_now_ms());
+    return 0;
+}
+
+int node_record_epoch(node *n, uint64_t lsn, uint64_t *epoch)
+{
+    if (lsn == 0) {
+        *epoch = 0;
+        return 1;
+    }
+    if (lsn > n->last_lsn) return 0;
+    if (lsn == n->last_lsn) {
+        *epoch = n->last_rec_epoch;
+        return 1;
+    }
+    if (lsn == n->applied_lsn) {
+        *epoch = n->applied_epoch;
+        return 1;
+    }
+    if (lsn > n->applied_lsn) { /* in the pending log */
+        size_t off = n->pending.head;
+        for (uint64_t l = n->applied_lsn + 1; l < lsn; l++) off += wal_get_u32(n->pending.p + off);
+        *epoch = wal_get_u64(n->pending.p + off + 16);
+        return 1;
+    }
+    repl_cursor cur;
+    char err[256];
+    iobuf one = {0};
+    int found = 0;
+    if (repl_cursor_open(&cur, n->cfg.data_dir, lsn, err, sizeof err) == CURSOR_OK &&
+        repl_cursor_read(&cur, &one, lsn, 1, err, sizeof err) == 1) {
+        *epoch = wal_get_u64(one.p + 16);
+        found = 1;
+    }
+    repl_cursor_close(&cur);
+    iobuf_free(&one);
+    return found;
+}
+
 static void node_cron(ev_loop *loop, void *data)
 {
     node *n = data;
@@ -266,6 +482,7 @@ static void node_cron(ev_loop *loop, void *data)
     clients_check_blocked(n, now);
     if (n->leader) repl_leader_cron(n->leader, now);
     if (n->follower) repl_follower_cron(n->follower, now);
+    node_checkpoint_cron(n);
     kv_rehash_step(n->kv, NODE_REHASH_STEPS);
 }
 
@@ -344,7 +561,9 @@ static int node_open_storage(node *n, char *err, size_t errlen)
              (double)(ev_now_us() - t0) / 1000.0);
     n->snapshot_lsn = info.snapshot_lsn;
     n->last_lsn = n->durable_lsn = n->commit_lsn = n->applied_lsn = info.last_lsn;
-    n->last_rec_epoch = info.last_epoch;
+    n->last_rec_epoch = n->applied_epoch = info.last_epoch;
+    n->applied_ts = info.max_ts;
+    n->ckpt_wal_bytes = 0;
     hlc_observe(&n->clock, info.max_ts);
     uint64_t stored;
     if (node_epoch_load(n->cfg.data_dir, &stored) < 0) {
@@ -443,6 +662,10 @@ void node_free(node *n)
     /* Everything acknowledged is already durable (replies follow fsync);
      * flushing the rest costs one more sync and loses nothing. */
     clients_free_all(n);
+    if (n->ckpt_pid > 0) { /* let a running checkpoint finish: it is cheap to keep */
+        int status;
+        waitpid(n->ckpt_pid, &status, 0);
+    }
     repl_leader_free(n->leader);
     repl_follower_free(n->follower);
     if (wal_thread_stop(n->walt) < 0) log_error(&n->log, "final WAL flush failed");

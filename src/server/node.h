@@ -85,7 +85,12 @@ struct node {
     uint64_t durable_lsn; /* fsynced on this node */
     uint64_t commit_lsn;  /* leader: durable here and on Q followers */
     uint64_t applied_lsn; /* applied to kv (== commit_lsn after apply) */
-    uint64_t snapshot_lsn;
+    uint64_t snapshot_lsn;   /* newest checkpoint on disk (0: none) */
+    uint64_t applied_epoch, applied_ts; /* of record applied_lsn */
+    int ckpt_pid;            /* checkpoint child running, or 0 */
+    uint64_t ckpt_lsn, ckpt_epoch, ckpt_ts; /* what the child is writing */
+    uint64_t ckpt_wal_bytes; /* wal_bytes when the last checkpoint started */
+    uint64_t checkpoints_done, checkpoints_failed;
     int wal_failed;
     char wal_error[256];
 
@@ -133,6 +138,17 @@ void node_advance_commit(node *n);
 int node_add_ticket(node *n, client *c, uint64_t first, uint64_t last, int kind);
 /* Detaches a closing client from its owed replies. */
 void node_forget_client(node *n, client *c);
+/* Starts a checkpoint of the applied state in a forked child (the loop goes
+ * on; copy-on-write keeps the child's view fixed). 0 started or running,
+ * -1 failed to fork. */
+int node_checkpoint_start(node *n);
+/* Replaces the whole state with the checkpoint file at PATH (follower
+ * snapshot install): validates it, removes the WAL, installs the file and
+ * restarts the WAL after its LSN. 0 or -1 + message (old state kept when the
+ * file is invalid). */
+int node_install_snapshot(node *n, const char *tmp_path, char *err, size_t errlen);
+/* Epoch of the record at LSN on this node: 1 found, 0 not held. */
+int node_record_epoch(node *n, uint64_t lsn, uint64_t *epoch);
 /* Bytes of pending (unapplied) records. */
 size_t node_pending_bytes(const node *n);
 

@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# bench/compare.sh -- rkv vs Redis (with WAIT) vs etcd, same machine, one run.
+#
+# Starts, on loopback: rkv (leader + 2 followers, quorum 1), Redis 7 primary +
+# 2 replicas twice (no persistence; appendonly yes + appendfsync always on all
+# nodes) and etcd 3.4 (three members), runs the same workloads one after the
+# other with rkv-bench (RESP; for Redis every SET is followed by WAIT 1 0) and
+# wrk against etcd's HTTP gateway, and prints a table of ratios. Missing
+# Redis/etcd are skipped (install them with --install).
+#
+#   bench/compare.sh [--install] [--quick] [--out DIR]
+#
+# Results: DIR/results.md (the table), DIR/latency.svg (latency CDF of the
+# main workload), raw outputs in DIR. Speed is compared as ratios measured in
+# this one run; absolute numbers on a shared 2-core machine vary run to run.
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD=${BUILD:-build}
+OUT=bench/out
+INSTALL=0
+QUICK=0
+while [ $# -gt 0 ]; do
+    case $1 in
+        --install) INSTALL=1 ;;
+        --quick) QUICK=1 ;;
+        --out) OUT=$2; shift ;;
+        *) echo "usage: $0 [--install] [--quick] [--out DIR]" >&2; exit 2 ;;
+    esac
+    shift
+done
+if [ $INSTALL = 1 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq redis-server redis-tools etcd-server etcd-client wrk >/dev/null
+fi
+make -s -j2 BUILD="$BUILD" "$BUILD/rkv-server" "$BUILD/rkv-cli" "$BUILD/rkv-bench" >/dev/null || exit 1
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+WORK=$(mktemp -d /tmp/rkv-compare-XXXXXX)
+BENCH="$ROOT/$BUILD/rkv-bench"
+SERVER="$ROOT/$BUILD/rkv-server"
+N=${N:-200000}; NP=${NP:-1000000}; NG=${NG:-400000}; DUR=${DUR:-10}
+[ $QUICK = 1 ] && { N=40000; NP=200000; NG=100000; DUR=4; }
+BASE=${BASE_PORT:-17300}
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT INT TERM
+
+log() { echo "[compare] $*" >&2; }
+wait_port() { # port: until it answers PING (RESP), 10 s
+    for _ in $(seq 100); do
+        "$ROOT/$BUILD/rkv-cli" -p "$1" -t 1 ping >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    log "port $1 did not come up"; return 1
+}
+run_bench() { # label, args...: prints the summary line, saves it
+    local label=$1; shift
+    local line
+    line=$("$BENCH" --quiet "$@" 2>&1 | tail -n 1)
+    echo "$line" > "$OUT/$label.txt"
+    log "$label: $line"
+}
+rps() { sed -n 's/.*: \([0-9.]*\) req\/s.*/\1/p' "$OUT/$1.txt" 2>/dev/null; }
+pct() { sed -n "s/.*$2=\([0-9.]*\) ms.*/\1/p" "$OUT/$1.txt" 2>/dev/null; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+
+# ---- rkv: leader + 2 followers ----
+start_rkv() {
+    local p=$BASE
+    "$SERVER" --node-id 2 --role follower --port $((p+1)) --repl-port $((p+11)) --data-dir "$WORK/rkv2" --log-level warn &
+    pids+=($!)
+    "$SERVER" --node-id 3 --role follower --port $((p+2)) --repl-port $((p+12)) --data-dir "$WORK/rkv3" --log-level warn &
+    pids+=($!)
+    "$SERVER" --node-id 1 --port $p --data-dir "$WORK/rkv1" --quorum 1 --log-level warn \
+        --followers 127.0.0.1:$((p+11)),127.0.0.1:$((p+12)) &
+    pids+=($!)
+    wait_port $p && wait_port $((p+1)) && wait_port $((p+2))
+    for _ in $(seq 50); do
+        "$ROOT/$BUILD/rkv-cli" -p $p cluster check >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+}
+# ---- Redis: primary + 2 replicas; $1 = "none" or "aof" ----
+start_redis() {
+    local mode=$1 p=$2 persist="--appendonly no"
+    [ "$mode" = aof ] && persist="--appendonly yes --appendfsync always"
+    for i in 0 1 2; do
+        mkdir -p "$WORK/redis-$mode-$i"
+        local repl=""
+        [ $i -gt 0 ] && repl="--replicaof 127.0.0.1 $p"
+        redis-server --port $((p+i)) --dir "$WORK/redis-$mode-$i" --save '' $persist $repl \
+            --daemonize no --logfile "$WORK/redis-$mode-$i/log" &
+        pids+=($!)
+    done
+    wait_port $p && wait_port $((p+1)) && wait_port $((p+2))
+    for _ in $(seq 100); do
+        [ "$(redis-cli -p $p info replication | tr -d '\r' | sed -n 's/^connected_slaves://p')" = 2 ] && break
+        sleep 0.1
+    done
+    # Let the initial full syncs settle before measuring.
+    redis-cli -p $p wait 2 5000 >/dev/null
+}
+start_etcd() {
+    local p=$1 cluster=""
+    for i in 0 1 2; do cluster+="e$i=http://127.0.0.1:$((p+10+i)),"; done
+    for i in 0 1 2; do
+        etcd --name e$i --data-dir "$WORK/etcd$i" \
+            --listen-client-urls http://127.0.0.1:$((p+i)) --advertise-client-urls http://127.0.0.1:$((p+i)) \
+            --listen-peer-urls http://127.0.0.1:$((p+10+i)) --initial-advertise-peer-urls http://127.0.0.1:$((p+10+i)) \
+            --initial-cluster "${cluster%,}" --initial-cluster-state new --log-level error >"$WORK/etcd$i.log" 2>&1 &
+        pids+=($!)
+    done
+    for _ in $(seq 100); do
+        ETCDCTL_API=3 etcdctl --endpoints=127.0.0.1:$p endpoint health >/dev/null 2>&1 && return 0
+        sleep 0.2
+    done
+    log "etcd did not become healthy"; return 1
+}
+
+RK=$BASE
+log "rkv cluster"
+start_rkv || exit 1
+run_bench rkv_set -p $RK -c 50 -n $N -d 100 -r 100000 --latency-out "$OUT/rkv_set.hist"
+run_bench rkv_set_1 -p $RK -c 1 -n $((N / 10)) -d 100 -r 100000
+run_bench rkv_set_p16 -p $RK -c 50 -P 16 -n $NP -d 100 -r 100000
+run_bench rkv_get -p $RK -c 50 -n $NG -r 100000 --mix get
+run_bench rkv_get_f -p $((RK+1)) -c 50 -n $NG -r 100000 --mix get
+run_bench rkv_get_all --target 127.0.0.1:$RK --target 127.0.0.1:$((RK+1)) --target 127.0.0.1:$((RK+2)) -c 50 -n $NG -r 100000 --mix get
+run_bench rkv_get_1 -p $RK -c 1 -n $((NG / 10)) -r 100000 --mix get
+run_bench rkv_get_f1 -p $((RK+1)) -c 1 -n $((NG / 10)) -r 100000 --mix get
+mkdir -p "$WORK/fsync"
+mkdir -p "$WORK/fsync"
+"$BENCH" storage --records 2000 --batch 1 --dir "$WORK/fsync" > "$OUT/fsync.txt" 2>&1
+kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null; pids=()
+
+if command -v redis-server >/dev/null; then
+    RN=$((BASE + 100))
+    log "Redis, no persistence, WAIT 1"
+    start_redis none $RN
+    run_bench redis_set -p $RN -c 50 -n $N -d 100 -r 100000 --wait 1 --latency-out "$OUT/redis_set.hist"
+    run_bench redis_set_1 -p $RN -c 1 -n $((N / 10)) -d 100 -r 100000 --wait 1
+    run_bench redis_set_p16 -p $RN -c 50 -P 16 -n $NP -d 100 -r 100000
+    run_bench redis_get -p $RN -c 50 -n $NG -r 100000 --mix get
+    run_bench redis_get_f -p $((RN+1)) -c 50 -n $NG -r 100000 --mix get
+    kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null; pids=()
+    RA=$((BASE + 200))
+    log "Redis, appendfsync always, WAIT 1"
+    start_redis aof $RA
+    run_bench redis_aof_set -p $RA -c 50 -n $N -d 100 -r 100000 --wait 1 --latency-out "$OUT/redis_aof_set.hist"
+    kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null; pids=()
+else
+    log "redis-server not installed: skipped (--install)"
+fi
+
+ETCD_RPS=""
+if command -v etcd >/dev/null && command -v wrk >/dev/null; then
+    EP=$((BASE + 300))
+    log "etcd"
+    if start_etcd $EP; then
+        wrk -t 2 -c 50 -d ${DUR}s -s bench/etcd_put.lua http://127.0.0.1:$EP/v3/kv/put > "$OUT/etcd_put.txt" 2>&1
+        ETCD_RPS=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$OUT/etcd_put.txt")
+        grep -q '"header"' "$OUT/etcd_put.txt" 2>/dev/null
+        log "etcd put: $ETCD_RPS req/s"
+    fi
+    kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null; pids=()
+else
+    log "etcd or wrk not installed: skipped (--install)"
+fi
+
+# ---- memory and recovery: 1M keys, 100-byte values ----
+MK=$((BASE + 400))
+log "memory: 1M keys"
+"$SERVER" --port $MK --data-dir "$WORK/mem" --log-level warn &
+pids+=($!)
+wait_port $MK
+"$BENCH" --quiet -p $MK -c 50 -P 64 --prefill --mix get -n 1000 -r 1000000 -d 100 > /dev/null
+RKV_KEYS=$("$ROOT/$BUILD/rkv-cli" -p $MK dbsize | sed 's/[^0-9]//g')
+RKV_MEM=$("$ROOT/$BUILD/rkv-cli" -p $MK info memory | tr -d '\r' | sed -n 's/^used_memory://p')
+kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null; pids=()
+T0=$(date +%s%N)
+"$SERVER" --port $MK --data-dir "$WORK/mem" --log-file "$WORK/mem.log" &
+pids+=($!)
+wait_port $MK
+T1=$(date +%s%N)
+RECOVER_MS=$(( (T1 - T0) / 1000000 ))
+RECOVER_LOG=$(sed -n 's/.*recovered .* in \([0-9.]*\) ms.*/\1/p' "$WORK/mem.log" | tail -n 1)
+kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null; pids=()
+REDIS_MEM="" REDIS_KEYS=""
+if command -v redis-server >/dev/null; then
+    redis-server --port $((MK+1)) --save '' --daemonize no --logfile "$WORK/redis-mem.log" &
+    pids+=($!)
+    wait_port $((MK+1))
+    "$BENCH" --quiet -p $((MK+1)) -c 50 -P 64 --prefill --mix get -n 1000 -r 1000000 -d 100 > /dev/null
+    REDIS_KEYS=$(redis-cli -p $((MK+1)) dbsize)
+    REDIS_MEM=$(redis-cli -p $((MK+1)) info memory | tr -d '\r' | sed -n 's/^used_memory://p')
+    kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null; pids=()
+fi
+
+# ---- table ----
+# One fdatasync: the storage benchmark's batch-1 rate; one loopback round
+# trip: the single-client GET p50 on the leader (a read does no I/O).
+FSYNC_US=$(sed -n 's/^append batch=1 .*fdatasyncs\/s=\([0-9.]*\).*/\1/p' "$OUT/fsync.txt" | head -n 1 |
+    awk '{ if ($1 > 0) printf "%.0f", 1000000 / $1 }')
+RTT_MS=$(pct rkv_get_1 p50)
+P50_1=$(pct rkv_set_1 p50)
+BOUND=$(awk -v r="$RTT_MS" -v f="$FSYNC_US" 'BEGIN { if (r == "" || f == "") print ""; else printf "%.3f", 2 * r + f / 1000 }')
+per_key() { awk -v m="$1" -v k="$2" 'BEGIN { if (m == "" || k == "" || k == 0) print "n/a"; else printf "%.0f", m / k }'; }
+{
+    echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r), command: bench/compare.sh$([ $QUICK = 1 ] && echo ' --quick')"
+    echo
+    echo "| workload | rkv | comparison | ratio (rkv / other) | target |"
+    echo "|---|---|---|---|---|"
+    echo "| SET, 50 clients, quorum durable vs Redis SET+WAIT 1, appendfsync always | $(rps rkv_set) req/s | $(rps redis_aof_set) req/s | $(ratio "$(rps rkv_set)" "$(rps redis_aof_set)") | >= 1.6 |"
+    echo "| SET, 50 clients, quorum durable vs Redis SET+WAIT 1, no persistence | $(rps rkv_set) req/s | $(rps redis_set) req/s | $(ratio "$(rps rkv_set)" "$(rps redis_set)") | >= 1.0 |"
+    echo "| p99 of the above (ms) | $(pct rkv_set p99) | $(pct redis_set p99) (no persistence), $(pct redis_aof_set p99) (aof) | $(ratio "$(pct redis_set p99)" "$(pct rkv_set p99)") (theirs / ours) | >= 1.0 |"
+    echo "| single client p50 quorum SET (ms) vs 2 RTT + 1 fdatasync | $P50_1 | $BOUND (RTT p50 $RTT_MS ms, fdatasync $FSYNC_US us) | $(ratio "$P50_1" "$BOUND") | <= 1.3 |"
+    echo "| pipelined 16, 50 clients: quorum SET vs Redis SET (no WAIT) | $(rps rkv_set_p16) req/s | $(rps redis_set_p16) req/s | $(ratio "$(rps rkv_set_p16)" "$(rps redis_set_p16)") | >= 1.0 |"
+    echo "| put, 50 clients: rkv quorum SET vs etcd put | $(rps rkv_set) req/s | ${ETCD_RPS:-n/a} req/s | $(ratio "$(rps rkv_set)" "$ETCD_RPS") | >= 10 |"
+    echo "| GET, 50 clients, leader | $(rps rkv_get) req/s | $(rps redis_get) req/s | $(ratio "$(rps rkv_get)" "$(rps redis_get)") | >= 1.0 |"
+    echo "| GET, 50 clients, follower | $(rps rkv_get_f) req/s | $(rps redis_get_f) req/s (replica) | $(ratio "$(rps rkv_get_f)" "$(rps redis_get_f)") | >= 1.0 |"
+    echo "| memory, bytes per key (1M keys, 100-byte values) | $(per_key "$RKV_MEM" "$RKV_KEYS") ($RKV_KEYS keys) | $(per_key "$REDIS_MEM" "$REDIS_KEYS") ($REDIS_KEYS keys) | $(ratio "$(per_key "$REDIS_MEM" "$REDIS_KEYS")" "$(per_key "$RKV_MEM" "$RKV_KEYS")") (theirs / ours) | >= 1.0 |"
+    echo "| startup recovery of that data set | ${RECOVER_LOG:-?} ms (process ready in $RECOVER_MS ms) | | | < 1000 ms |"
+    echo
+    echo "Follower reads (B1), 50 clients: leader only $(rps rkv_get) req/s; spread over leader + 2 followers $(rps rkv_get_all) req/s ($(ratio "$(rps rkv_get_all)" "$(rps rkv_get)")x). Single client p50: leader $(pct rkv_get_1 p50) ms, follower $(pct rkv_get_f1 p50) ms."
+} > "$OUT/results.md"
+cat "$OUT/results.md"
+
+# ---- latency CDF chart of the main workload ----
+if [ -f "$OUT/rkv_set.hist" ]; then
+    bench/latency_svg.sh "$OUT/latency.svg" "rkv quorum SET" "$OUT/rkv_set.hist" \
+        "Redis SET+WAIT 1 (no persistence)" "$OUT/redis_set.hist" \
+        "Redis SET+WAIT 1 (appendfsync always)" "$OUT/redis_aof_set.hist"
+    log "chart: $OUT/latency.svg"
+fi

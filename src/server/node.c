@@ -274,6 +274,7 @@ int node_checkpoint_start(node *n)
     n->ckpt_lsn = n->applied_lsn;
     n->ckpt_epoch = n->applied_epoch;
     n->ckpt_ts = n->clock.last;
+    n->ckpt_applied_ts = n->applied_ts;
     n->ckpt_wal_bytes = wal_thread_wal_bytes(n->walt);
     fflush(n->log.fp);
     pid_t pid = fork();
@@ -341,7 +342,8 @@ static void node_checkpoint_cron(node *n)
                          (unsigned long long)rc.below_lsn);
         }
         free(lsns);
-        size_t dropped = kv_drop_tombstones(n->kv, n->applied_ts);
+        /* Only tombstones the checkpoint holds (timestamps rise with LSN). */
+        size_t dropped = kv_drop_tombstones(n->kv, n->ckpt_applied_ts);
         if (dropped) log_debug(&n->log, "dropped %zu tombstones", dropped);
         return;
     }

@@ -89,6 +89,7 @@ struct node {
     uint64_t applied_epoch, applied_ts; /* of record applied_lsn */
     int ckpt_pid;            /* checkpoint child running, or 0 */
     uint64_t ckpt_lsn, ckpt_epoch, ckpt_ts; /* what the child is writing */
+    uint64_t ckpt_applied_ts; /* timestamp of record ckpt_lsn */
     uint64_t ckpt_wal_bytes; /* wal_bytes when the last checkpoint started */
     uint64_t checkpoints_done, checkpoints_failed;
     int wal_failed;

@@ -15,10 +15,11 @@
  * next batch in another buffer (see src/server and docs/ARCHITECTURE.md).
  *
  * Errors (ENOSPC, EIO, short writes) come back as -1 with a message. After a
- * failed write the segment is truncated back to its last durable size, so the
- * log stays recoverable; after a failed fdatasync the writer is poisoned (the
- * page cache can no longer be trusted, the PostgreSQL "fsyncgate" lesson) and
- * every later call fails: nothing unsynced is ever reported durable. */
+ * failed write the segment is truncated back to its size before the batch
+ * (whole records only), so the log stays recoverable; after a failed
+ * fdatasync the writer is poisoned (the page cache can no longer be trusted,
+ * the PostgreSQL "fsyncgate" lesson) and every later call fails: nothing
+ * unsynced is ever reported durable. */
 #ifndef RKV_WAL_WRITER_H
 #define RKV_WAL_WRITER_H
 
@@ -35,8 +36,9 @@ typedef struct wal_writer wal_writer;
 /* Opens the writer for appending records from NEXT_LSN on (1 for an empty
  * log; recovery's last_lsn + 1 otherwise). Creates <data_dir>/wal if needed
  * and starts a fresh segment named NEXT_LSN (recovery has verified that a
- * segment of that name, if any, holds no valid record). NULL + message on
- * error. */
+ * segment of that name, if any, holds no valid record). A non-empty segment
+ * of that name, or any segment named above it, is refused: run recovery
+ * first. NULL + message on error. */
 wal_writer *wal_writer_open(const char *data_dir, uint64_t segment_bytes, uint64_t next_lsn,
                             const rkv_log *log, char *err, size_t errlen);
 
@@ -63,5 +65,31 @@ int wal_writer_close(wal_writer *w);
  * segments removed, or -1 + message. */
 int wal_writer_remove_below(wal_writer *w, uint64_t below_lsn, uint64_t retain_bytes, char *err,
                             size_t errlen);
+
+/* ---- Segment files: names, listing, directory sync ----
+ * Shared by the writer, recovery and (later) replication catch-up, which
+ * reads old segments to ship their records to a lagging follower. */
+
+#define WAL_DIR_NAME "wal"          /* <data_dir>/wal holds the segments */
+#define WAL_PATH_MAX 4096           /* longest path any WAL module builds */
+#define WAL_SEGMENTS_MAX (1u << 20) /* segments in one directory: 64 TiB at 64 MiB */
+
+/* Formats <data_dir>/wal into BUF. 0, or -1 if it does not fit. */
+int wal_dir_path(char *buf, size_t buflen, const char *data_dir);
+/* Formats <data_dir>/wal/<FIRST_LSN as %020llu>.wal. 0, or -1 if it does
+ * not fit. */
+int wal_segment_path(char *buf, size_t buflen, const char *data_dir, uint64_t first_lsn);
+/* Parses a segment file name: exactly 20 digits then ".wal". Returns 1 and
+ * sets *first_lsn, or 0 for any other name (temp files, foreign files). */
+int wal_segment_name_parse(const char *name, uint64_t *first_lsn);
+/* Lists the segments of DATA_DIR by first LSN, ascending. *FIRST_LSNS is
+ * malloc'd (free() it; NULL when *N is 0). A missing wal directory is not an
+ * error: zero segments. 0, or -1 + message (more than WAL_SEGMENTS_MAX
+ * segments, I/O error, out of memory). */
+int wal_segments_list(const char *data_dir, uint64_t **first_lsns, size_t *n, char *err,
+                      size_t errlen);
+/* fsyncs the directory PATH, making creations, renames and removals in it
+ * durable. 0, or -1 + message. */
+int wal_fsync_dir(const char *path, char *err, size_t errlen);
 
 #endif

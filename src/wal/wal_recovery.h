@@ -1,0 +1,53 @@
+/* wal_recovery.h -- start-up: newest valid checkpoint + the WAL after it.
+ *
+ * Rules (docs/WAL-FORMAT.md has the reasons):
+ *   - Checkpoints are tried newest first; one that fails verification (or
+ *     whose header LSN differs from its name) is skipped with a WARN line,
+ *     falling back to an older one and finally to the whole WAL.
+ *   - Segments whose records are all <= the checkpoint LSN are not read.
+ *     Every other record must carry the next LSN (dense, increasing across
+ *     segments; the first segment read may start at or below checkpoint+1)
+ *     and an epoch no lower than the record before it.
+ *   - Torn tail: the first undecodable record (incomplete, bad checksum or
+ *     bad length) of the LAST segment, when no complete record with an LSN
+ *     at or above the one it should have had decodes anywhere after it in
+ *     that segment. The segment is cut back to the record's offset
+ *     (ftruncate + fsync) and a WARN line gives the file and bytes dropped.
+ *   - Anything else is corruption and fails with the file and byte offset:
+ *     an undecodable record followed by a valid later one, any bad record in
+ *     a non-final segment, a checksummed record with a wrong LSN, epoch, op
+ *     or field, an LSN gap between segments or after the checkpoint.
+ *   - A missing or empty data directory recovers to an empty store. */
+#ifndef RKV_WAL_RECOVERY_H
+#define RKV_WAL_RECOVERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/log.h"
+#include "kv/kv_store.h"
+
+/* Segment bytes read per read(2): large enough that syscalls cost nothing
+ * per record; the buffer grows past it only to hold one larger record. */
+#define WAL_RECOVERY_READ_BYTES (1u << 20)
+
+typedef struct wal_recovery_info {
+    uint64_t snapshot_lsn;        /* checkpoint loaded, 0 for none */
+    uint64_t last_lsn;            /* last LSN in the state (0: empty log) */
+    uint64_t last_epoch;          /* epoch of record last_lsn (0: empty log) */
+    uint64_t max_ts;              /* highest timestamp in checkpoint and WAL */
+    uint64_t records_replayed;    /* WAL records applied after the checkpoint */
+    uint64_t truncated_bytes;     /* torn tail dropped */
+    uint64_t wal_bytes;           /* bytes in live segments afterwards */
+    uint64_t segments;            /* segment files found */
+    uint64_t checkpoints_skipped; /* corrupt checkpoints passed over */
+} wal_recovery_info;
+
+/* Rebuilds KV (which must be empty) from DATA_DIR, truncating a torn tail.
+ * Afterwards the writer is opened at info->last_lsn + 1. On failure KV holds
+ * part of the state (discard it) and ERR names the file and byte offset.
+ * LOG may be NULL. 0 or -1. */
+int wal_recover(const char *data_dir, kv_store *kv, wal_recovery_info *info, const rkv_log *log,
+                char *err, size_t errlen);
+
+#endif

@@ -85,6 +85,7 @@ int ev_set(ev_loop *l, int fd, unsigned mask, ev_fd_fn fn, void *data)
     ee.data.fd = fd;
     if (mask & EV_READ) ee.events |= EPOLLIN;
     if (mask & EV_WRITE) ee.events |= EPOLLOUT;
+    if (mask) ee.events |= EPOLLRDHUP;
     int op = h->mask == 0 ? EPOLL_CTL_ADD : (mask == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD);
     if (h->mask != 0 || mask != 0) {
         int rc = epoll_ctl(l->epfd, op, fd, &ee);
@@ -145,9 +146,10 @@ int ev_run_once(ev_loop *l, int timeout_ms)
         unsigned mask = 0;
         if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) mask |= EV_READ;
         if (evs[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) mask |= EV_WRITE;
+        if (evs[i].events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP)) mask |= EV_HUP;
         /* Re-check each time: an earlier handler may have closed this fd. */
         if (fd < l->nh && l->h[fd].fn) {
-            mask &= l->h[fd].mask | EV_READ;
+            mask &= l->h[fd].mask | EV_READ | EV_HUP;
             l->h[fd].fn(l, fd, l->h[fd].data, mask);
         }
     }

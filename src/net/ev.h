@@ -15,11 +15,13 @@
 
 #define EV_READ 1u
 #define EV_WRITE 2u
+#define EV_HUP 4u /* the peer closed or the socket failed (always watched) */
 #define EV_MAX_FDS (1024 * 64) /* highest descriptor number a loop accepts */
 
 typedef struct ev_loop ev_loop;
-/* events: EV_READ / EV_WRITE, plus EV_READ on error/hangup so the handler's
- * read sees the EOF or error. */
+/* events: EV_READ / EV_WRITE, plus EV_READ and EV_HUP on error/hangup so the
+ * handler's read sees the EOF or error. A descriptor registered with only
+ * EV_HUP is told about hangups and nothing else (a paused client). */
 typedef void (*ev_fd_fn)(ev_loop *loop, int fd, void *data, unsigned events);
 typedef void (*ev_hook_fn)(ev_loop *loop, void *data);
 

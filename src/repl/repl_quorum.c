@@ -10,7 +10,7 @@ uint64_t repl_quorum_lsn(const uint64_t *acked, int n, int q)
 {
     if (q <= 0) return UINT64_MAX;
     assert(q <= n && n <= REPL_QUORUM_N_MAX);
-    uint64_t v[REPL_QUORUM_N_MAX];
+    uint64_t v[REPL_QUORUM_N_MAX] = {0};
     for (int i = 0; i < n; i++) {
         uint64_t x = acked[i];
         int j = i;

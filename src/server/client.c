@@ -27,7 +27,7 @@ static void client_on_event(ev_loop *loop, int fd, void *data, unsigned events);
 
 static void client_update_events(client *c)
 {
-    unsigned mask = 0;
+    unsigned mask = EV_HUP; /* even a paused client must notice a hangup */
     if (c->reading) mask |= EV_READ;
     if (c->out_len > c->out_sent) mask |= EV_WRITE;
     if (ev_mask(c->n->loop, c->fd) != mask) ev_set(c->n->loop, c->fd, mask, client_on_event, c);
@@ -100,7 +100,7 @@ void client_accept(node *n)
         if (n->clients) n->clients->prev = c;
         n->clients = c;
         n->nclients++;
-        if (ev_set(n->loop, fd, EV_READ, client_on_event, c) < 0) {
+        if (ev_set(n->loop, fd, EV_READ | EV_HUP, client_on_event, c) < 0) {
             client_free(c);
             continue;
         }
@@ -225,6 +225,13 @@ void reply_bulk(client *c, const void *p, size_t len)
     client_want_flush(c);
 }
 
+/* A half-closed client is done once no reply is owed or blocked and its
+ * output is sent: what is left in its input can never complete. */
+static int client_finished(const client *c)
+{
+    return c->peer_closed && c->owed == 0 && c->wait == WAIT_NONE && c->out_sent == c->out_len;
+}
+
 /* Writes what can be written now. Returns -1 if the client must go. */
 static int client_write(client *c)
 {
@@ -244,7 +251,7 @@ static int client_write(client *c)
             c->out = NULL;
             c->out_cap = 0;
         }
-        if (c->close_after) return -1;
+        if (c->close_after || client_finished(c)) return -1;
     }
     client_update_events(c);
     return 0;
@@ -256,7 +263,7 @@ static void client_process_input(client *c);
 
 void client_resume(client *c)
 {
-    if (!c->reading && !c->close_after) {
+    if (!c->reading && !c->close_after && !c->peer_closed) {
         c->reading = 1;
         client_update_events(c);
     }
@@ -299,6 +306,11 @@ static void client_process_input(client *c)
         resp_status st = resp_parse_request(c->in + pos, c->in_len - pos, &lim, c->argv,
                                             c->argv_cap, &c->argc, &consumed, &need, err,
                                             sizeof err);
+        /* A protocol error is answered after the owed write replies, in
+         * order: leave the bad bytes until those are sent. */
+        if ((st == RESP_ERROR || (st == RESP_TOO_MANY && c->argc > n->cfg.args_max)) &&
+            c->owed > 0)
+            break;
         if (st == RESP_TOO_MANY) {
             if (client_grow_argv(c, c->argc) < 0) {
                 reply_error(c, "ERR Protocol error: too many arguments (max %zu)",
@@ -360,7 +372,15 @@ static void client_read(client *c)
     }
     ssize_t r = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
     if (r == 0) {
-        c->close_asap = 1;
+        /* The peer half-closed (shutdown, `nc -N`): answer what it sent,
+         * then close; at once if nothing is left to answer. */
+        c->peer_closed = 1;
+        if (client_finished(c)) {
+            c->close_asap = 1;
+        } else if (c->reading) {
+            c->reading = 0;
+            client_update_events(c);
+        }
         return;
     }
     if (r < 0) {
@@ -380,6 +400,8 @@ static void client_on_event(ev_loop *loop, int fd, void *data, unsigned events)
 {
     client *c = data;
     if ((events & EV_READ) && c->reading) client_read(c);
+    /* Paused (waiting) and the peer is gone: nobody will read the reply. */
+    if ((events & EV_HUP) && !c->reading) c->close_asap = 1;
     if (!c->close_asap && (events & EV_WRITE) && client_write(c) < 0) c->close_asap = 1;
     if (c->close_asap) client_free(c);
 }
@@ -398,12 +420,13 @@ void clients_flush(node *n)
             if (!c->close_asap && c->wait == WAIT_NONE && c->owed == 0 && c->in_len > 0 &&
                 c->in_len >= c->in_need) {
                 client_process_input(c);
-                if (!c->reading && c->wait == WAIT_NONE && !c->close_after) {
+                if (!c->reading && c->wait == WAIT_NONE && !c->close_after &&
+                    !c->peer_closed) {
                     c->reading = 1;
                     client_update_events(c);
                 }
             } else if (!c->reading && c->wait == WAIT_NONE && c->owed < CLIENT_TICKETS_MAX &&
-                       !c->close_after) {
+                       !c->close_after && !c->peer_closed) {
                 c->reading = 1;
                 client_update_events(c);
             }

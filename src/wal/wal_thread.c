@@ -27,7 +27,8 @@ struct wal_thread {
     pthread_cond_t done_cv; /* wakes a caller of wal_thread_call */
     int efd;
 
-    wal_batch filling; /* loop-owned */
+    wal_batch filling;  /* loop-owned */
+    wal_batch queued;   /* handed over while the thread was busy (guarded by mu) */
     wal_batch flushing; /* thread-owned while busy */
     int busy;           /* flushing holds a job (guarded by mu) */
     int stop;
@@ -59,13 +60,21 @@ static void *wal_thread_main(void *arg)
     wal_thread *t = arg;
     pthread_mutex_lock(&t->mu);
     for (;;) {
-        while (!t->busy && !t->call_pending && !t->stop) pthread_cond_wait(&t->cv, &t->mu);
-        if (t->call_pending) {
+        while (!t->busy && !t->call_pending && !t->stop && t->queued.len == 0)
+            pthread_cond_wait(&t->cv, &t->mu);
+        if (!t->busy && t->call_pending) { /* between batches, before queued ones */
             t->call_rc = t->call_fn(t->call_ctx, t->w);
             t->call_pending = 0;
             atomic_store(&t->wal_bytes, wal_writer_bytes(t->w));
             pthread_cond_broadcast(&t->done_cv);
             continue;
+        }
+        if (!t->busy && t->queued.len > 0) {
+            wal_batch tmp = t->flushing;
+            t->flushing = t->queued;
+            t->queued = tmp;
+            t->queued.len = 0;
+            t->busy = 1;
         }
         if (!t->busy) break; /* stop requested and nothing left */
         pthread_mutex_unlock(&t->mu);
@@ -89,6 +98,15 @@ static void *wal_thread_main(void *arg)
         }
         b->len = 0;
         t->busy = 0;
+        /* Records handed over during that sync go next, at once: no round
+         * trip through the loop between two fdatasyncs. */
+        if (t->queued.len > 0 && !t->call_pending) {
+            wal_batch tmp = t->flushing;
+            t->flushing = t->queued;
+            t->queued = tmp;
+            t->queued.len = 0;
+            t->busy = 1;
+        }
         pthread_cond_broadcast(&t->done_cv);
         wal_thread_notify(t);
     }
@@ -156,18 +174,44 @@ int wal_thread_append(wal_thread *t, const uint8_t *rec, size_t len, uint64_t ls
     return 0;
 }
 
+/* Appends batch SRC to DST (both hold consecutive records). -1: no memory. */
+static int batch_append(wal_batch *dst, const wal_batch *src)
+{
+    if (dst->len + src->len > dst->cap) {
+        size_t cap = dst->cap ? dst->cap : WAL_THREAD_BUF_INIT;
+        while (cap < dst->len + src->len) cap *= 2;
+        uint8_t *p = realloc(dst->p, cap);
+        if (!p) return -1;
+        dst->p = p;
+        dst->cap = cap;
+    }
+    memcpy(dst->p + dst->len, src->p, src->len);
+    if (dst->len == 0) dst->first_lsn = src->first_lsn;
+    dst->len += src->len;
+    dst->last_lsn = src->last_lsn;
+    return 0;
+}
+
 void wal_thread_kick(wal_thread *t)
 {
     if (t->filling.len == 0) return;
     pthread_mutex_lock(&t->mu);
-    if (!t->busy && !t->call_pending) {
-        wal_batch tmp = t->flushing;
+    wal_batch tmp;
+    if (!t->busy && !t->call_pending && t->queued.len == 0) {
+        tmp = t->flushing; /* idle: the thread takes this batch now */
         t->flushing = t->filling;
         t->filling = tmp;
         t->filling.len = 0;
         t->busy = 1;
         pthread_cond_signal(&t->cv);
-    }
+    } else if (t->queued.len == 0) {
+        tmp = t->queued; /* busy: queue it for right after the sync */
+        t->queued = t->filling;
+        t->filling = tmp;
+        t->filling.len = 0;
+    } else if (batch_append(&t->queued, &t->filling) == 0) {
+        t->filling.len = 0;
+    } /* else: out of memory; the records stay in filling for the next kick */
     pthread_mutex_unlock(&t->mu);
 }
 
@@ -208,10 +252,10 @@ uint64_t wal_thread_syncs(wal_thread *t)
 int wal_thread_call(wal_thread *t, int (*fn)(void *ctx, wal_writer *w), void *ctx)
 {
     pthread_mutex_lock(&t->mu);
-    while (t->busy || t->call_pending) pthread_cond_wait(&t->done_cv, &t->mu);
+    while (t->call_pending) pthread_cond_wait(&t->done_cv, &t->mu);
     t->call_fn = fn;
     t->call_ctx = ctx;
-    t->call_pending = 1;
+    t->call_pending = 1; /* runs after the batch being synced, if any */
     pthread_cond_signal(&t->cv);
     while (t->call_pending) pthread_cond_wait(&t->done_cv, &t->mu);
     int rc = t->call_rc;
@@ -226,6 +270,15 @@ int wal_thread_stop(wal_thread *t)
     pthread_mutex_lock(&t->mu);
     for (;;) {
         while (t->busy) pthread_cond_wait(&t->done_cv, &t->mu);
+        if (t->queued.len > 0) {
+            wal_batch tmp = t->flushing;
+            t->flushing = t->queued;
+            t->queued = tmp;
+            t->queued.len = 0;
+            t->busy = 1;
+            pthread_cond_signal(&t->cv);
+            continue;
+        }
         if (t->filling.len == 0) break;
         wal_batch tmp = t->flushing;
         t->flushing = t->filling;
@@ -244,6 +297,7 @@ int wal_thread_stop(wal_thread *t)
     pthread_cond_destroy(&t->cv);
     pthread_cond_destroy(&t->done_cv);
     free(t->filling.p);
+    free(t->queued.p);
     free(t->flushing.p);
     free(t);
     return rc;

@@ -36,6 +36,15 @@ static uint64_t wait_durable(wal_thread *t, uint64_t want)
     return d;
 }
 
+static int probe_calls;
+
+static int call_probe(void *ctx, wal_writer *w)
+{
+    (void)w;
+    (*(int *)ctx)++;
+    return 42;
+}
+
 int main(void)
 {
     char dir[] = "/tmp/rkv-walthread-XXXXXX";
@@ -70,8 +79,18 @@ int main(void)
     printf("   1000 records in %llu fdatasyncs\n", (unsigned long long)syncs);
     test_cond("at most one sync per kick", syncs <= 11);
 
+    test_section("a call runs on the thread between batches");
+    for (uint64_t lsn = 1002; lsn <= 1050; lsn++) {
+        len = make_rec(buf, lsn);
+        wal_thread_append(t, buf, len, lsn);
+    }
+    wal_thread_kick(t);
+    test_cond("call returns its result", wal_thread_call(t, call_probe, &probe_calls) == 42);
+    test_cond("call ran once", probe_calls == 1);
+    test_cond("records appended before still become durable", wait_durable(t, 1050) == 1050);
+
     test_section("stop flushes what was appended");
-    for (uint64_t lsn = 1002; lsn <= 1100; lsn++) {
+    for (uint64_t lsn = 1051; lsn <= 1100; lsn++) {
         len = make_rec(buf, lsn);
         wal_thread_append(t, buf, len, lsn);
     }

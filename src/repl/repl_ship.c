@@ -504,7 +504,11 @@ static void link_on_hello_ok(flink *lk, const repl_hello_ok *h)
         link_start_snapshot(lk, why);
         return;
     }
-    lk->acked_lsn = F;
+    /* Count as acknowledged only what the follower has applied, which it
+     * does only once durable: its last_lsn may include records still in its
+     * group commit, and no OK may count those. Its next ACK (at the latest,
+     * the answer to the next heartbeat) reports its durable LSN. */
+    lk->acked_lsn = h->applied_lsn < F ? h->applied_lsn : F;
     lk->sent_lsn = F;
     if (lk->sent_lsn < n->last_lsn) {
         lk->state = LINK_CATCHUP;

@@ -1,0 +1,436 @@
+/* proc.c -- process-level test helpers (see proc.h for the how and why).
+ *
+ * The client is deliberately simple and blocking from the test's point of
+ * view: one command, one reply. Underneath, the socket is nonblocking and
+ * every send and read waits in poll() against one deadline, so a server that
+ * hangs fails the test after the timeout instead of hanging the suite. */
+#include "proc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net/net.h"
+
+#define TC_INBUF_INITIAL (16u * 1024u) /* first reply buffer; grows to TC_INBUF_MAX */
+#define TC_READ_CHUNK (16u * 1024u)    /* least free space offered to one recv() */
+#define PROC_RMTREE_FDS 32             /* descriptors nftw may keep open */
+
+/* ---- processes ---- */
+
+long long proc_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int proc_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = 0;
+    socklen_t sl = sizeof(sa);
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+        port = ntohs(sa.sin_port);
+    close(fd);
+    return port;
+}
+
+/* In the child: stdio redirection, death signal, clean signal state, exec.
+ * Only async-signal-safe calls between fork and exec. */
+static void spawn_child(const char *const argv[], const char *log_path, pid_t parent)
+{
+    /* Die with the test binary, so a crashed test leaves no server behind. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+        _exit(127);
+    int in = open("/dev/null", O_RDONLY);
+    if (in < 0 || dup2(in, 0) < 0)
+        _exit(127);
+    if (log_path != NULL) {
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+            _exit(127);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    char *const *av;
+    memcpy(&av, &argv, sizeof(av)); /* execvp's prototype predates const */
+    execvp(argv[0], av);
+    static const char msg[] = "proc_spawn: exec failed\n";
+    ssize_t w = write(2, msg, sizeof(msg) - 1);
+    (void)w;
+    _exit(127);
+}
+
+pid_t proc_spawn(const char *const argv[], const char *log_path)
+{
+    if (argv == NULL || argv[0] == NULL)
+        return -1;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0)
+        spawn_child(argv, log_path, parent);
+    return pid;
+}
+
+static int encode_status(int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return -1;
+}
+
+int proc_exited(pid_t pid)
+{
+    int status;
+    pid_t r;
+    do {
+        r = waitpid(pid, &status, WNOHANG);
+    } while (r < 0 && errno == EINTR);
+    if (r == 0)
+        return -2;
+    if (r < 0)
+        return -1;
+    return encode_status(status);
+}
+
+typedef struct exit_wait {
+    pid_t pid;
+    int code; /* proc_exited() result */
+} exit_wait;
+
+static int has_exited(void *ctx)
+{
+    exit_wait *w = ctx;
+    w->code = proc_exited(w->pid);
+    return w->code != -2;
+}
+
+int proc_stop(pid_t pid, int sig, int timeout_ms)
+{
+    if (pid <= 0)
+        return -1;
+    if (sig != 0 && kill(pid, sig) != 0 && errno != ESRCH)
+        return -1;
+    exit_wait w = {pid, -2};
+    if (proc_wait_until(has_exited, &w, timeout_ms))
+        return w.code;
+    /* Past the deadline: it is stuck. Kill it for good and reap it. */
+    if (kill(pid, SIGKILL) != 0 && errno != ESRCH)
+        return -1;
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return -1;
+}
+
+int proc_wait_until(int (*cond)(void *), void *ctx, int timeout_ms)
+{
+    long long deadline = proc_now_ms() + timeout_ms;
+    for (;;) {
+        if (cond(ctx))
+            return 1;
+        if (proc_now_ms() >= deadline)
+            return 0;
+        poll(NULL, 0, PROC_POLL_MS);
+    }
+}
+
+int proc_build_path(char *out, size_t outlen, const char *name)
+{
+    const char *build = getenv("RKV_BUILD");
+    if (build == NULL || build[0] == '\0')
+        build = "build";
+    int n = snprintf(out, outlen, "%s/%s", build, name);
+    return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+char *proc_tmpdir(const char *tag)
+{
+    char tmpl[PROC_PATH_MAX];
+    int n = snprintf(tmpl, sizeof(tmpl), "/tmp/rkv-%s-XXXXXX", tag ? tag : "test");
+    if (n < 0 || (size_t)n >= sizeof(tmpl))
+        return NULL;
+    if (mkdtemp(tmpl) == NULL)
+        return NULL;
+    return strdup(tmpl);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+int proc_rmtree(const char *path)
+{
+    if (access(path, F_OK) != 0)
+        return errno == ENOENT ? 0 : -1;
+    return nftw(path, rm_entry, PROC_RMTREE_FDS, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
+
+/* ---- the blocking RESP client ---- */
+
+struct tclient {
+    int fd;
+    int timeout_ms;
+    int eof;
+    char *buf; /* unparsed input is buf[off, len) */
+    size_t off, len, cap;
+    char err[TC_ERR_MAX];
+};
+
+/* Records why the last call failed: "WHAT" or "WHAT: DETAIL". */
+static void tc_fail(tclient *c, const char *what, const char *detail)
+{
+    snprintf(c->err, sizeof(c->err), "%s%s%s", what, detail ? ": " : "", detail ? detail : "");
+}
+
+tclient *tc_connect(const char *host, int port, int timeout_ms)
+{
+    tclient *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->timeout_ms = timeout_ms;
+    long long deadline = proc_now_ms() + timeout_ms;
+    for (;;) {
+        c->fd = net_connect(host, port, 0, NULL, c->err, sizeof(c->err));
+        if (c->fd >= 0 || proc_now_ms() >= deadline)
+            break;
+        poll(NULL, 0, PROC_POLL_MS); /* not listening yet: retry until the deadline */
+    }
+    if (c->fd < 0 || net_set_nonblock(c->fd, 1) != 0) {
+        if (c->fd >= 0)
+            close(c->fd);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+int tc_set_timeout(tclient *c, int timeout_ms)
+{
+    if (timeout_ms < 0)
+        return -1;
+    c->timeout_ms = timeout_ms;
+    return 0;
+}
+
+int tc_fd(const tclient *c)
+{
+    return c->fd;
+}
+
+int tc_eof(const tclient *c)
+{
+    return c->eof;
+}
+
+const char *tc_error(const tclient *c)
+{
+    return c->err;
+}
+
+/* Waits for EVENTS on the socket until DEADLINE; 0 ready, -1 timeout/error. */
+static int tc_poll(tclient *c, short events, long long deadline)
+{
+    for (;;) {
+        long long left = deadline - proc_now_ms();
+        if (left <= 0) {
+            tc_fail(c, "timeout", NULL);
+            return -1;
+        }
+        struct pollfd p = {c->fd, events, 0};
+        int r = poll(&p, 1, (int)left);
+        if (r > 0)
+            return 0;
+        if (r < 0 && errno != EINTR) {
+            tc_fail(c, "poll", strerror(errno));
+            return -1;
+        }
+    }
+}
+
+int tc_send_raw(tclient *c, const void *buf, size_t len)
+{
+    const char *p = buf;
+    long long deadline = proc_now_ms() + c->timeout_ms;
+    c->err[0] = '\0';
+    while (len > 0) {
+        ssize_t w = send(c->fd, p, len, MSG_NOSIGNAL);
+        if (w > 0) {
+            p += w;
+            len -= (size_t)w;
+        } else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+            if (errno == EAGAIN && tc_poll(c, POLLOUT, deadline) != 0)
+                return -1;
+        } else {
+            tc_fail(c, "send", strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Makes room for at least TC_READ_CHUNK more bytes, within TC_INBUF_MAX. */
+static int tc_make_room(tclient *c)
+{
+    if (c->off > 0) {
+        memmove(c->buf, c->buf + c->off, c->len - c->off);
+        c->len -= c->off;
+        c->off = 0;
+    }
+    if (c->cap - c->len >= TC_READ_CHUNK)
+        return 0;
+    size_t cap = c->cap ? c->cap * 2 : TC_INBUF_INITIAL;
+    if (cap > TC_INBUF_MAX) {
+        tc_fail(c, "reply larger than TC_INBUF_MAX", NULL);
+        return -1;
+    }
+    char *p = realloc(c->buf, cap);
+    if (p == NULL) {
+        tc_fail(c, "out of memory", NULL);
+        return -1;
+    }
+    c->buf = p;
+    c->cap = cap;
+    return 0;
+}
+
+resp_value *tc_read(tclient *c)
+{
+    long long deadline = proc_now_ms() + c->timeout_ms;
+    c->err[0] = '\0';
+    for (;;) {
+        resp_value *v = NULL;
+        size_t used = 0;
+        char perr[TC_ERR_MAX];
+        resp_status st = resp_parse_reply(c->buf + c->off, c->len - c->off, &v, &used, perr,
+                                          sizeof(perr));
+        if (st == RESP_OK) {
+            c->off += used;
+            return v;
+        }
+        if (st == RESP_ERROR) {
+            tc_fail(c, perr, NULL);
+            return NULL;
+        }
+        if (c->eof || tc_make_room(c) != 0) {
+            if (c->eof)
+                tc_fail(c, "connection closed by server", NULL);
+            return NULL;
+        }
+        ssize_t r = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+        if (r > 0) {
+            c->len += (size_t)r;
+        } else if (r == 0) {
+            c->eof = 1;
+        } else if (errno == EAGAIN) {
+            if (tc_poll(c, POLLIN, deadline) != 0)
+                return NULL;
+        } else if (errno != EINTR) {
+            tc_fail(c, "recv", strerror(errno));
+            return NULL;
+        }
+    }
+}
+
+resp_value *tc_cmdv(tclient *c, int argc, const char *const *argv, const size_t *arglen)
+{
+    resp_buf b = {0};
+    if (resp_encode_command(&b, argc, argv, arglen) != 0) {
+        resp_buf_free(&b);
+        tc_fail(c, "cannot encode command", NULL);
+        return NULL;
+    }
+    int rc = tc_send_raw(c, b.p, b.len);
+    resp_buf_free(&b);
+    return rc == 0 ? tc_read(c) : NULL;
+}
+
+resp_value *tc_cmd_list(tclient *c, const char *arg0, ...)
+{
+    const char *argv[TC_MAX_ARGS];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, arg0);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang-tidy 14 false positive */
+    for (const char *a = arg0; a != NULL; a = va_arg(ap, const char *)) {
+        if (argc == TC_MAX_ARGS) {
+            va_end(ap);
+            tc_fail(c, "more than TC_MAX_ARGS arguments", NULL);
+            return NULL;
+        }
+        argv[argc++] = a;
+    }
+    va_end(ap);
+    return tc_cmdv(c, argc, argv, NULL);
+}
+
+void tc_close(tclient *c)
+{
+    if (c == NULL)
+        return;
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c->buf);
+    free(c);
+}
+
+char *tc_info_field(tclient *c, const char *section, const char *field)
+{
+    resp_value *r = section ? tc_cmd(c, "INFO", section) : tc_cmd(c, "INFO");
+    if (r == NULL)
+        return NULL;
+    char *out = NULL;
+    size_t flen = strlen(field);
+    if (r->type == RESP_T_BULK) {
+        const char *end = r->str + r->len;
+        for (const char *line = r->str; line < end && out == NULL;) {
+            const char *nl = memchr(line, '\n', (size_t)(end - line));
+            const char *stop = nl ? nl : end;
+            if ((size_t)(stop - line) > flen && memcmp(line, field, flen) == 0 &&
+                line[flen] == ':') {
+                const char *v = line + flen + 1;
+                const char *ve = stop > v && stop[-1] == '\r' ? stop - 1 : stop;
+                out = strndup(v, (size_t)(ve - v));
+            }
+            line = nl ? nl + 1 : end;
+        }
+    } else {
+        tc_fail(c, "INFO did not answer with a bulk string", NULL);
+    }
+    resp_value_free(r);
+    return out;
+}

@@ -86,7 +86,8 @@ typedef struct tclient tclient;
 
 /* Connects to HOST:PORT, retrying until TIMEOUT_MS passes (this is how a
  * test waits for a server to come up). TIMEOUT_MS also bounds every later
- * send and read. NULL on failure. */
+ * send and read. NULL on failure; the calls below accept that NULL and
+ * fail (NULL / -1), so a server that died fails a test, not the binary. */
 tclient *tc_connect(const char *host, int port, int timeout_ms);
 /* Changes the I/O timeout (e.g. before a WAIT that is meant to block). */
 int tc_set_timeout(tclient *c, int timeout_ms);

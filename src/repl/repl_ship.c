@@ -73,6 +73,7 @@ typedef struct flink {
     int cur_open;
     int snap_fd;
     uint64_t snap_lsn, snap_epoch, snap_off, snap_size;
+    int snap_unacked; /* a snapshot was started: ACKs count from its install on */
     uint64_t catchup_target, catchup_start, catchup_logged;
     uint64_t catchup_wal, catchup_snapshot, reconnects;
 } flink;
@@ -436,6 +437,7 @@ static void link_start_snapshot(flink *lk, const char *why)
     node *n = lk->l->n;
     log_info(&n->log, "follower node %u rejoins by snapshot: %s", lk->node_id, why);
     lk->acked_lsn = 0; /* it will hold only what it acknowledges from now on */
+    lk->snap_unacked = 1;
     if (n->snapshot_lsn == 0 || n->ckpt_pid > 0) {
         lk->state = LINK_SNAPWAIT;
         lk->state_since_ms = ev_now_ms();
@@ -477,6 +479,7 @@ static void link_on_hello_ok(flink *lk, const repl_hello_ok *h)
         return;
     }
     lk->node_id = h->node_id;
+    lk->snap_unacked = 0;
     lk->backoff_ms = REPL_BACKOFF_MIN_MS;
     lk->last_heard_ms = ev_now_ms();
     link_set_online(lk, 1, "");
@@ -533,6 +536,15 @@ static void link_on_ack(flink *lk, const repl_beat *b)
 {
     node *n = lk->l->n;
     uint64_t durable = b->a;
+    /* Until the follower has installed the snapshot, its ACKs report its old
+     * log (a divergent tail, perhaps), and one sent before it read SNAP_BEGIN
+     * can arrive after we have shipped records up to that LSN. The install's
+     * own ACK (durable = the checkpoint's LSN, sent before it reads anything
+     * after SNAP_END) is the first that speaks of our records. */
+    if (lk->snap_unacked) {
+        if (lk->state < LINK_CATCHUP || durable != lk->snap_lsn) return;
+        lk->snap_unacked = 0;
+    }
     if (durable > lk->sent_lsn) return; /* acks what we never sent: ignore */
     if (durable > lk->acked_lsn) {
         lk->acked_lsn = durable;

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WL_CHECK_BATCH 512 /* GETs per pipelined round trip */
-#define WL_EXISTS_BATCH 256 /* keys per EXISTS */
-#define WL_PRINT_MAX 5     /* bad keys printed per wl_verify call */
+#define WL_CHECK_BATCH 512              /* GETs per pipelined round trip */
+#define WL_EXISTS_BATCH 256             /* keys per EXISTS */
+#define WL_PRINT_MAX 5                  /* bad keys printed per wl_verify call */
 #define WL_CMD_MAX (WL_VALUE_MAX + 128) /* one encoded SET, generously */
 
 size_t wl_value(long j, size_t value_bytes, char *buf)
@@ -16,7 +16,8 @@ size_t wl_value(long j, size_t value_bytes, char *buf)
     int n = snprintf(buf, 32, "v%ld", j);
     size_t len = (size_t)n;
     if (value_bytes > WL_VALUE_MAX) value_bytes = WL_VALUE_MAX;
-    for (; len < value_bytes; len++) buf[len] = (char)('a' + (size_t)(j + (long)len) % 26);
+    for (; len < value_bytes; len++)
+        buf[len] = (char)('a' + (size_t)(j + (long)len) % 26);
     buf[len] = 0;
     return len;
 }
@@ -89,6 +90,9 @@ static void *writer_main(void *arg)
                 goto out;
             }
             int ok = r->type == RESP_T_STATUS && r->len == 2 && memcmp(r->str, "OK", 2) == 0;
+            if (!ok && !w->first_error[0])
+                snprintf(w->first_error, sizeof w->first_error, "%.*s",
+                         (int)(r->str && r->len < 100 ? r->len : 100), r->str ? r->str : "?");
             w->outcome[read++] = ok ? WL_OK : WL_ERR;
             atomic_fetch_add(ok ? &w->ok : &w->errors, 1);
             atomic_store(&w->replied, read);
@@ -154,8 +158,8 @@ static int check_reply(const resp_value *r, const char *who, const char *prefix,
             printf("%s: key %s%ld acknowledged OK but missing\n", who, prefix, j);
         else
             printf("%s: key %s%ld acknowledged OK but holds %.*s (type %c), want %.*s\n", who,
-                   prefix, j, (int)(r->len > 40 ? 40 : r->len), r->str ? r->str : "",
-                   (char)r->type, (int)(wl > 40 ? 40 : wl), want);
+                   prefix, j, (int)(r->len > 40 ? 40 : r->len), r->str ? r->str : "", (char)r->type,
+                   (int)(wl > 40 ? 40 : wl), want);
     }
     return 1;
 }

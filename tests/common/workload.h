@@ -31,19 +31,20 @@
 #define WL_NO_REPLY 0
 #define WL_OK 'O'
 #define WL_ERR 'E'
-#define WL_DEPTH 256          /* SETs in flight per writer */
-#define WL_VALUE_MAX 4096     /* largest padded value */
-#define WL_IO_MS 15000        /* client I/O timeout */
+#define WL_DEPTH 256      /* SETs in flight per writer */
+#define WL_VALUE_MAX 4096 /* largest padded value */
+#define WL_IO_MS 15000    /* client I/O timeout */
 
 typedef struct wl_writer {
     int port;
     char prefix[32];
-    long max;            /* keys 0..max-1 at most */
-    size_t value_bytes;  /* 0: "v<j>" */
-    char *outcome;       /* max bytes */
+    long max;           /* keys 0..max-1 at most */
+    size_t value_bytes; /* 0: "v<j>" */
+    char *outcome;      /* max bytes */
     atomic_long sent, replied, ok, errors;
     atomic_int stop, done;
-    char err[TC_ERR_MAX]; /* why the writer ended early ("" if it did not) */
+    char err[TC_ERR_MAX];  /* why the writer ended early ("" if it did not) */
+    char first_error[128]; /* the first error reply, for the test's log */
     pthread_t thread;
     int started;
 } wl_writer;

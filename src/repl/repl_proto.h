@@ -42,8 +42,9 @@ enum repl_type {
     REPL_SNAP_BEGIN = 7, /* L->F: checkpoint lsn, epoch, file size */
     REPL_SNAP_CHUNK = 8, /* L->F: the next bytes of the checkpoint file */
     REPL_SNAP_END = 9,   /* L->F: checkpoint lsn, file size: install it */
+    REPL_SNAP_ACK = 10,  /* F->L: checkpoint lsn installed; ACKs from here on speak of it */
 };
-#define REPL_TYPE_MAX REPL_SNAP_END
+#define REPL_TYPE_MAX REPL_SNAP_ACK
 #define REPL_SNAP_CHUNK_MAX (256u * 1024u) /* file bytes per SNAP_CHUNK frame */
 
 typedef struct repl_hello {

@@ -271,8 +271,13 @@ static int follower_on_snapshot(fconn *c, const repl_frame *fr)
         return -1;
     }
     f->snapshots_installed++;
-    f->acked_sent = 0;
-    follower_send_ack(f);
+    /* SNAP_ACK tells the leader that every ACK after it is about the new
+     * state: the ones before it described the log the snapshot replaced. */
+    repl_beat ack = {n->durable_lsn, n->applied_lsn, 0};
+    uint8_t frame[REPL_CTRL_MAX];
+    size_t len = repl_encode_beat(frame, REPL_SNAP_ACK, &ack);
+    if (iobuf_append(&c->out, frame, len) < 0) return -1;
+    f->acked_sent = n->durable_lsn;
     return 0;
 }
 

@@ -538,13 +538,10 @@ static void link_on_ack(flink *lk, const repl_beat *b)
     uint64_t durable = b->a;
     /* Until the follower has installed the snapshot, its ACKs report its old
      * log (a divergent tail, perhaps), and one sent before it read SNAP_BEGIN
-     * can arrive after we have shipped records up to that LSN. The install's
-     * own ACK (durable = the checkpoint's LSN, sent before it reads anything
-     * after SNAP_END) is the first that speaks of our records. */
-    if (lk->snap_unacked) {
-        if (lk->state < LINK_CATCHUP || durable != lk->snap_lsn) return;
-        lk->snap_unacked = 0;
-    }
+     * can arrive after we have shipped records up to that LSN. SNAP_ACK
+     * (link_read) marks the point in the ordered stream after which ACKs
+     * speak of our records. */
+    if (lk->snap_unacked) return;
     if (durable > lk->sent_lsn) return; /* acks what we never sent: ignore */
     if (durable > lk->acked_lsn) {
         lk->acked_lsn = durable;
@@ -597,6 +594,14 @@ static void link_read(flink *lk)
                 link_close(lk, "malformed ACK");
                 return;
             }
+            link_on_ack(lk, &b);
+        } else if (f.type == REPL_SNAP_ACK && lk->state >= LINK_SNAPWAIT) {
+            repl_beat b;
+            if (repl_decode_beat(&f, &b) < 0 || !lk->snap_unacked || b.a != lk->snap_lsn) {
+                link_close(lk, "unexpected SNAP_ACK");
+                return;
+            }
+            lk->snap_unacked = 0;
             link_on_ack(lk, &b);
         } else if (f.type == REPL_REFUSE) {
             char reason[REPL_REASON_MAX + 1];

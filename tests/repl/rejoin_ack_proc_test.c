@@ -109,6 +109,14 @@ static int fake_ack(fake *f, uint64_t durable)
     return fake_send(f, frame, repl_encode_beat(frame, REPL_ACK, &b));
 }
 
+/* The follower's "snapshot installed" marker (REPL_SNAP_ACK). */
+static int fake_snap_ack(fake *f, uint64_t lsn)
+{
+    uint8_t frame[REPL_CTRL_MAX];
+    repl_beat b = {lsn, lsn, 0};
+    return fake_send(f, frame, repl_encode_beat(frame, REPL_SNAP_ACK, &b));
+}
+
 static void fake_close(fake *f)
 {
     if (f->fd >= 0) close(f->fd);
@@ -203,6 +211,7 @@ int main(void)
     test_cond("the leader ships lsn 11", fake_next(&f, REPL_RECORDS, &fr, &used) == 0);
     fake_consume(&f, used);
     test_cond("stale ACK(11) sent", fake_ack(&f, 11) == 0);
+    test_cond("stale ACK of exactly the snapshot's lsn sent", fake_ack(&f, f.snap_lsn) == 0);
     resp_value *r = tc_read(c);
     printf("SET x answered: %c%.*s\n", r ? (char)r->type : '?', r ? (int)r->len : 0,
            r && r->str ? r->str : "");
@@ -215,7 +224,7 @@ int main(void)
     test_cond("the leader does not count lsn 11 as acknowledged", acked < 11);
 
     test_section("after the install's ACK, the follower's ACKs count again");
-    test_cond("install ACK sent", fake_ack(&f, f.snap_lsn) == 0 && fake_ack(&f, 11) == 0);
+    test_cond("install marker and ACK sent", fake_snap_ack(&f, f.snap_lsn) == 0 && fake_ack(&f, 11) == 0);
     static const char set2[] = "*3\r\n$3\r\nSET\r\n$1\r\ny\r\n$1\r\n2\r\n";
     test_cond("SET y sent", tc_send_raw(c, set2, sizeof set2 - 1) == 0);
     test_cond("the leader ships lsn 12", fake_next(&f, REPL_RECORDS, &fr, &used) == 0);

@@ -17,7 +17,11 @@
  * the transition) and its link is closed and redialled. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,8 +58,22 @@ static const char *const link_state_names[] = {"down",         "connecting",  "h
                                                "snapshot_wait", "snapshot",   "catching_up",
                                                "streaming"};
 
+/* B2, --ship-threads yes: a sender thread per follower does the write(2)s
+ * of its link, the loop only hands buffers over. See docs/PERFORMANCE.md for
+ * why the loop-only sender is the default. */
+typedef struct ship_thread {
+    pthread_t tid;
+    pthread_mutex_t mu;
+    pthread_cond_t cv, idle_cv;
+    iobuf tx;             /* handed over by the loop (guarded by mu) */
+    int fd;               /* socket to write, -1 none (guarded) */
+    int busy, quit, failed;
+    _Atomic size_t backlog; /* bytes handed over, not yet written */
+} ship_thread;
+
 typedef struct flink {
     repl_leader *l;
+    ship_thread *st; /* NULL: the loop writes (default) */
     int idx;
     cfg_peer peer;
     int fd;
@@ -91,6 +109,8 @@ struct repl_leader {
 };
 
 static void link_on_event(ev_loop *loop, int fd, void *data, unsigned events);
+static void ship_thread_detach(ship_thread *st, int fd);
+static void link_close_frame(flink *lk);
 
 static uint64_t acked_array(const repl_leader *l, uint64_t *out)
 {
@@ -145,6 +165,7 @@ static void link_close(flink *lk, const char *why)
     node *n = lk->l->n;
     if (lk->fd >= 0) {
         ev_set(n->loop, lk->fd, 0, NULL, NULL);
+        if (lk->st) ship_thread_detach(lk->st, lk->fd);
         close(lk->fd);
         lk->fd = -1;
     }
@@ -170,7 +191,7 @@ static void link_close(flink *lk, const char *why)
 static void link_update_events(flink *lk)
 {
     unsigned mask = EV_READ;
-    if (lk->state == LINK_CONNECTING || iobuf_used(&lk->out) > 0) mask |= EV_WRITE;
+    if (lk->state == LINK_CONNECTING || (!lk->st && iobuf_used(&lk->out) > 0)) mask |= EV_WRITE;
     if (ev_mask(lk->l->n->loop, lk->fd) != mask)
         ev_set(lk->l->n->loop, lk->fd, mask, link_on_event, lk);
 }
@@ -203,6 +224,144 @@ static int link_send_ctrl(flink *lk, const uint8_t *frame, size_t len)
 {
     link_close_frame(lk);
     return iobuf_append(&lk->out, frame, len);
+}
+
+
+/* ---- sender threads (--ship-threads) ---- */
+
+static void *ship_thread_main(void *arg)
+{
+    ship_thread *st = arg;
+    iobuf mine = {0};
+    pthread_mutex_lock(&st->mu);
+    for (;;) {
+        while (!st->quit && (iobuf_used(&st->tx) == 0 || st->fd < 0 || st->failed))
+            pthread_cond_wait(&st->cv, &st->mu);
+        if (st->quit) break;
+        iobuf tmp = mine;
+        mine = st->tx;
+        st->tx = tmp;
+        iobuf_reset(&st->tx);
+        int fd = st->fd;
+        st->busy = 1;
+        pthread_mutex_unlock(&st->mu);
+        int failed = 0;
+        while (iobuf_used(&mine) > 0 && !failed) {
+            size_t before = iobuf_used(&mine);
+            if (iobuf_write_fd(&mine, fd) < 0) {
+                failed = 1;
+                break;
+            }
+            size_t wrote = before - iobuf_used(&mine);
+            atomic_fetch_sub(&st->backlog, wrote);
+            if (iobuf_used(&mine) > 0) { /* socket full: wait for room */
+                struct pollfd p = {fd, POLLOUT, 0};
+                if (poll(&p, 1, 1000) < 0 && errno != EINTR) failed = 1;
+                if (p.revents & (POLLERR | POLLHUP | POLLNVAL)) failed = 1;
+            }
+        }
+        iobuf_reset(&mine);
+        pthread_mutex_lock(&st->mu);
+        if (failed) st->failed = 1;
+        st->busy = 0;
+        pthread_cond_broadcast(&st->idle_cv);
+    }
+    pthread_mutex_unlock(&st->mu);
+    iobuf_free(&mine);
+    return NULL;
+}
+
+static ship_thread *ship_thread_new(void)
+{
+    ship_thread *st = calloc(1, sizeof *st);
+    if (!st) return NULL;
+    st->fd = -1;
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->cv, NULL);
+    pthread_cond_init(&st->idle_cv, NULL);
+    if (pthread_create(&st->tid, NULL, ship_thread_main, st) != 0) {
+        pthread_mutex_destroy(&st->mu);
+        pthread_cond_destroy(&st->cv);
+        pthread_cond_destroy(&st->idle_cv);
+        free(st);
+        return NULL;
+    }
+    return st;
+}
+
+static void ship_thread_free(ship_thread *st)
+{
+    if (!st) return;
+    pthread_mutex_lock(&st->mu);
+    st->quit = 1;
+    pthread_cond_signal(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+    pthread_join(st->tid, NULL);
+    iobuf_free(&st->tx);
+    pthread_mutex_destroy(&st->mu);
+    pthread_cond_destroy(&st->cv);
+    pthread_cond_destroy(&st->idle_cv);
+    free(st);
+}
+
+/* The link's socket is ready for data: the thread may write to it. */
+static void ship_thread_attach(ship_thread *st, int fd)
+{
+    pthread_mutex_lock(&st->mu);
+    st->fd = fd;
+    st->failed = 0;
+    iobuf_reset(&st->tx);
+    atomic_store(&st->backlog, 0);
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* Before FD is closed: drop what is queued, break a blocked write, and wait
+ * until the thread no longer touches the descriptor. */
+static void ship_thread_detach(ship_thread *st, int fd)
+{
+    pthread_mutex_lock(&st->mu);
+    st->fd = -1;
+    iobuf_reset(&st->tx);
+    shutdown(fd, SHUT_RDWR);
+    while (st->busy) pthread_cond_wait(&st->idle_cv, &st->mu);
+    atomic_store(&st->backlog, 0);
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* Hands the link's output to its thread. -1: the thread's writes failed. */
+static int ship_thread_handoff(ship_thread *st, iobuf *out)
+{
+    size_t n = iobuf_used(out);
+    pthread_mutex_lock(&st->mu);
+    int failed = st->failed;
+    if (!failed && n > 0) {
+        if (iobuf_used(&st->tx) == 0) {
+            iobuf tmp = st->tx;
+            st->tx = *out;
+            *out = tmp;
+        } else if (iobuf_append(&st->tx, out->p + out->pos, n) < 0) {
+            failed = 1;
+        }
+        atomic_fetch_add(&st->backlog, n);
+        pthread_cond_signal(&st->cv);
+    }
+    pthread_mutex_unlock(&st->mu);
+    iobuf_reset(out);
+    return failed ? -1 : 0;
+}
+
+/* Bytes queued for this follower and not yet written to its socket. */
+static size_t link_out_bytes(const flink *lk)
+{
+    return iobuf_used(&lk->out) + (lk->st ? atomic_load(&lk->st->backlog) : 0);
+}
+
+/* Writes (or hands over) the link's output. 0, or -1 if the link failed. */
+static int link_send_out(flink *lk)
+{
+    link_close_frame(lk);
+    if (lk->st) return ship_thread_handoff(lk->st, &lk->out);
+    return iobuf_write_fd(&lk->out, lk->fd);
 }
 
 static void link_dial(flink *lk, uint64_t now)
@@ -252,8 +411,10 @@ static void link_refuse(flink *lk, const char *fmt, ...)
     log_warn(&lk->l->n->log, "refusing follower %s:%d: %s", lk->peer.host, lk->peer.port, reason);
     uint8_t frame[REPL_CTRL_MAX];
     size_t len = repl_encode_refuse(frame, reason);
-    ssize_t w = write(lk->fd, frame, len); /* best effort: we close right after */
-    (void)w;
+    if (!lk->st) { /* a sender thread may be mid-write: then only the close tells */
+        ssize_t w = write(lk->fd, frame, len); /* best effort: we close right after */
+        (void)w;
+    }
     link_close(lk, reason);
 }
 
@@ -294,7 +455,7 @@ static void link_pump(flink *lk)
 {
     node *n = lk->l->n;
     char err[256];
-    while (lk->state == LINK_CATCHUP && iobuf_used(&lk->out) < REPL_OUT_LOW) {
+    while (lk->state == LINK_CATCHUP && link_out_bytes(lk) < REPL_OUT_LOW) {
         uint64_t next = lk->sent_lsn + 1;
         if (next > n->last_lsn) {
             link_start_streaming(lk);
@@ -391,7 +552,7 @@ static void link_snapshot_begin(flink *lk)
 static void link_snapshot_pump(flink *lk)
 {
     node *n = lk->l->n;
-    while (lk->state == LINK_SNAPSHOT && iobuf_used(&lk->out) < REPL_OUT_LOW) {
+    while (lk->state == LINK_SNAPSHOT && link_out_bytes(lk) < REPL_OUT_LOW) {
         link_close_frame(lk);
         if (lk->snap_off == lk->snap_size) {
             repl_beat b = {lk->snap_lsn, lk->snap_size, 0};
@@ -630,6 +791,7 @@ static void link_on_event(ev_loop *loop, int fd, void *data, unsigned events)
             link_close(lk, err);
             return;
         }
+        if (lk->st) ship_thread_attach(lk->st, lk->fd);
         link_send_hello(lk);
         if (lk->state == LINK_DOWN) return;
     } else if (events & EV_READ) {
@@ -639,9 +801,8 @@ static void link_on_event(ev_loop *loop, int fd, void *data, unsigned events)
     if (lk->state == LINK_SNAPSHOT) link_snapshot_pump(lk);
     if (lk->state == LINK_CATCHUP) link_pump(lk);
     if (lk->state == LINK_DOWN) return;
-    link_close_frame(lk);
-    if (iobuf_write_fd(&lk->out, lk->fd) < 0) {
-        link_close(lk, strerror(errno));
+    if (link_send_out(lk) < 0) {
+        link_close(lk, lk->st ? "sender thread: write failed" : strerror(errno));
         return;
     }
     link_update_events(lk);
@@ -654,7 +815,7 @@ void repl_leader_ship(repl_leader *l, const uint8_t *rec, size_t len, uint64_t l
     for (int i = 0; i < l->nlinks; i++) {
         flink *lk = &l->links[i];
         if (lk->state != LINK_STREAMING || lk->sent_lsn + 1 != lsn) continue;
-        if (iobuf_used(&lk->out) > REPL_OUT_HIGH) {
+        if (link_out_bytes(lk) > REPL_OUT_HIGH) {
             /* Too far behind to buffer: continue from the log later. */
             lk->state = LINK_CATCHUP;
             lk->catchup_target = 0;
@@ -687,9 +848,9 @@ void repl_leader_flush(repl_leader *l)
         if (lk->state == LINK_CATCHUP) link_pump(lk);
         if (lk->state == LINK_DOWN) continue;
         link_close_frame(lk);
-        if (iobuf_used(&lk->out) == 0) continue;
-        if (iobuf_write_fd(&lk->out, lk->fd) < 0) {
-            link_close(lk, strerror(errno));
+        if (iobuf_used(&lk->out) == 0 && !(lk->st && lk->st->failed)) continue;
+        if (link_send_out(lk) < 0) {
+            link_close(lk, lk->st ? "sender thread: write failed" : strerror(errno));
             continue;
         }
         link_update_events(lk);
@@ -820,6 +981,11 @@ repl_leader *repl_leader_new(node *n, char *err, size_t errlen)
         lk->state = LINK_DOWN;
         lk->backoff_ms = REPL_BACKOFF_MIN_MS;
         lk->retry_at_ms = 0; /* dial at the first cron */
+        if (n->cfg.ship_threads && !(lk->st = ship_thread_new())) {
+            snprintf(err, errlen, "cannot start a sender thread");
+            repl_leader_free(l);
+            return NULL;
+        }
     }
     return l;
 }
@@ -829,13 +995,14 @@ void repl_leader_free(repl_leader *l)
     if (!l) return;
     for (int i = 0; i < l->nlinks; i++) {
         flink *lk = &l->links[i];
-        if (lk->fd >= 0) {
+        if (lk->fd >= 0 && !lk->st) {
             /* Push out what is queued (best effort) before closing. */
             link_close_frame(lk);
             (void)iobuf_write_fd(&lk->out, lk->fd);
         }
         lk->state = LINK_DOWN;
         link_close(lk, "leader stopping");
+        ship_thread_free(lk->st);
     }
     free(l);
 }

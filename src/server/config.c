@@ -63,6 +63,8 @@ static const opt opts[] = {
     {"keepalive-count", OPT_INT, OFF(keepalive.count), 1, 100, "TCP keepalive probes (default 3)"},
     {"quorum-timeout-ms", OPT_INT, OFF(quorum_timeout_ms), 1, 3600000,
      "time a write waits for its quorum before an outcome-unknown error (default 5000)"},
+    {"ship-threads", OPT_BOOL, OFF(ship_threads), 0, 1,
+     "leader: write to each follower from its own thread instead of the loop (yes|no, default no)"},
     {"log-lag", OPT_BOOL, OFF(log_lag), 0, 1, "leader: log every follower's lag on every write (yes|no)"},
     {"clock-offset-us", OPT_U64, OFF(clock_offset_us), LLONG_MIN, LLONG_MAX, "test hook: skew this node's wall clock"},
     {"max-clock-skew-ms", OPT_U64, OFF(max_clock_skew_ms), 0, 1LL << 40,

@@ -63,6 +63,7 @@ typedef struct node_config {
     net_keepalive keepalive;
     int quorum_timeout_ms;
     int log_lag;
+    int ship_threads; /* B2: one sender thread per follower instead of the loop */
     int64_t clock_offset_us;  /* test hook: skews this node's HLC wall clock */
     uint64_t max_clock_skew_ms;
 } node_config;

@@ -72,7 +72,7 @@ start_rkv() {
     pids+=($!)
     "$SERVER" --node-id 3 --role follower --port $((p+2)) --repl-port $((p+12)) --data-dir "$WORK/rkv3" --log-level warn &
     pids+=($!)
-    "$SERVER" --node-id 1 --port $p --data-dir "$WORK/rkv1" --quorum 1 --log-level warn \
+    "$SERVER" --node-id 1 --port $p --data-dir "$WORK/rkv1" --quorum 1 --log-level warn ${RKV_LEADER_EXTRA:-} \
         --followers 127.0.0.1:$((p+11)),127.0.0.1:$((p+12)) &
     pids+=($!)
     wait_port $p && wait_port $((p+1)) && wait_port $((p+2))
@@ -132,6 +132,30 @@ run_bench rkv_get_f1 -p $((RK+1)) -c 1 -n $((NG / 10)) -r 100000 --mix get
 mkdir -p "$WORK/fsync"
 mkdir -p "$WORK/fsync"
 "$BENCH" storage --records 2000 --batch 1 --dir "$WORK/fsync" > "$OUT/fsync.txt" 2>&1
+kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null; pids=()
+
+# B2: the same quorum SET workloads with one sender thread per follower.
+log "rkv cluster, --ship-threads yes"
+RKV_LEADER_EXTRA="--ship-threads yes" start_rkv || exit 1
+run_bench rkv_set_thr -p $RK -c 50 -n $N -d 100 -r 100000
+run_bench rkv_set_p16_thr -p $RK -c 50 -P 16 -n $NP -d 100 -r 100000
+kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null; pids=()
+rm -rf "$WORK"/rkv1 "$WORK"/rkv2 "$WORK"/rkv3
+
+# Single node: durable SET vs Redis appendfsync always, one process each.
+log "single node: rkv vs Redis appendfsync always"
+"$SERVER" --port $((BASE + 50)) --data-dir "$WORK/single" --log-level warn &
+pids+=($!)
+wait_port $((BASE + 50))
+run_bench single_rkv_set -p $((BASE + 50)) -c 50 -n $N -d 100 -r 100000
+if command -v redis-server >/dev/null; then
+    mkdir -p "$WORK/redis-single"
+    redis-server --port $((BASE + 51)) --dir "$WORK/redis-single" --save '' --appendonly yes \
+        --appendfsync always --daemonize no --logfile "$WORK/redis-single/log" &
+    pids+=($!)
+    wait_port $((BASE + 51))
+    run_bench single_redis_aof_set -p $((BASE + 51)) -c 50 -n $N -d 100 -r 100000
+fi
 kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null; pids=()
 
 if command -v redis-server >/dev/null; then
@@ -221,6 +245,10 @@ per_key() { awk -v m="$1" -v k="$2" 'BEGIN { if (m == "" || k == "" || k == 0) p
     echo "| GET, 50 clients, follower | $(rps rkv_get_f) req/s | $(rps redis_get_f) req/s (replica) | $(ratio "$(rps rkv_get_f)" "$(rps redis_get_f)") | >= 1.0 |"
     echo "| memory, bytes per key (1M keys, 100-byte values) | $(per_key "$RKV_MEM" "$RKV_KEYS") ($RKV_KEYS keys) | $(per_key "$REDIS_MEM" "$REDIS_KEYS") ($REDIS_KEYS keys) | $(ratio "$(per_key "$REDIS_MEM" "$REDIS_KEYS")" "$(per_key "$RKV_MEM" "$RKV_KEYS")") (theirs / ours) | >= 1.0 |"
     echo "| startup recovery of that data set | ${RECOVER_LOG:-?} ms (process ready in $RECOVER_MS ms) | | | < 1000 ms |"
+    echo
+    echo "| single node: durable SET, 50 clients vs Redis appendfsync always | $(rps single_rkv_set) req/s | $(rps single_redis_aof_set) req/s | $(ratio "$(rps single_rkv_set)" "$(rps single_redis_aof_set)") | >= 1.0 |"
+    echo
+    echo "Parallel shipping (B2): quorum SET, 50 clients: event loop $(rps rkv_set) req/s, sender thread per follower $(rps rkv_set_thr) req/s ($(ratio "$(rps rkv_set_thr)" "$(rps rkv_set)")x); pipelined 16: loop $(rps rkv_set_p16) req/s, threads $(rps rkv_set_p16_thr) req/s ($(ratio "$(rps rkv_set_p16_thr)" "$(rps rkv_set_p16)")x)."
     echo
     echo "Follower reads (B1), 50 clients: leader only $(rps rkv_get) req/s; spread over leader + 2 followers $(rps rkv_get_all) req/s ($(ratio "$(rps rkv_get_all)" "$(rps rkv_get)")x). Single client p50: leader $(pct rkv_get_1 p50) ms, follower $(pct rkv_get_f1 p50) ms."
 } > "$OUT/results.md"

@@ -23,7 +23,11 @@ CLI_SRC    := $(wildcard src/cli/*.c)
 BENCH_SRC  := $(wildcard src/bench/*.c)
 
 # Unit and in-process tests: tests/<layer>/*_test.c, one binary each.
-TEST_SRC  := $(wildcard tests/*/*_test.c) $(wildcard tests/*_test.c)
+# tests/repl_full_test.c (the brief's six categories in one process) builds to
+# $(BUILD)/repl_full_test, the path the brief names; tests/repl_valgrind_test.sh
+# and tests/test_harness.sh run it.
+REPL_FULL := $(BUILD)/repl_full_test
+TEST_SRC  := $(filter-out tests/repl_full_test.c,$(wildcard tests/*/*_test.c) $(wildcard tests/*_test.c))
 TEST_BIN  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TEST_LIB_SRC := $(filter-out %_test.c,$(wildcard tests/common/*.c))
 TEST_LIB_OBJ := $(TEST_LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -35,7 +39,7 @@ TOOL_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 PROGS := $(BUILD)/rkv-server $(BUILD)/rkv-cli $(BUILD)/rkv-bench
 
 .PHONY: all check unit proc asan tsan valgrind lint format clean run fuzz bench
-all: $(PROGS) $(TEST_BIN) $(TOOL_BIN)
+all: $(PROGS) $(TEST_BIN) $(REPL_FULL) $(TOOL_BIN)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -58,7 +62,10 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_LIB_OBJ) $(BUILD)/librkv.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS)
 
-$(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/librkv.a
+$(REPL_FULL): $(BUILD)/obj/tests/repl_full_test.o $(TEST_LIB_OBJ) $(BUILD)/librkv.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS)
+
+$(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(TEST_LIB_OBJ) $(BUILD)/librkv.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS)
 
@@ -94,5 +101,48 @@ format:
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
+
+# ---- Fuzzing (tests/fuzz/) ----
+# Every target tests/fuzz/fuzz_<t>.c is linked twice: with libFuzzer by clang
+# (`make fuzz` -> build-fuzz/fuzz_<t>; `make fuzz-run FUZZ_SECONDS=N` runs each
+# for N seconds on a scratch copy of its corpus), and with replay_main.c by
+# $(CC) into $(BUILD)/tests/fuzz/replay_<t>, which `make check` runs with no
+# arguments to replay tests/fuzz/corpus/<t>/ (no clang needed in CI).
+# `make fuzz-corpus` regenerates the seed-* files with the real encoders.
+FUZZ_TARGETS := resp wal_record repl_frame checkpoint config
+FUZZ_CC      ?= clang
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= 1
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+REPLAY_BIN   := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/replay_%)
+
+.PHONY: fuzz-bins fuzz-run fuzz-corpus
+all: $(REPLAY_BIN)
+
+$(REPLAY_BIN): $(BUILD)/tests/fuzz/replay_%: $(BUILD)/obj/tests/fuzz/replay_main.o \
+		$(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/librkv.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS)
+
+fuzz:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) \
+		OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+		EXTRA_LDFLAGS="$(FUZZ_SAN)" fuzz-bins
+
+fuzz-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzz_%)
+
+$(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/librkv.a
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDFLAGS)
+
+fuzz-run: fuzz
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_JOBS=$(FUZZ_JOBS) ./tests/fuzz/fuzz_run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-corpus: $(BUILD)/fuzz/gen_corpus
+	$(BUILD)/fuzz/gen_corpus tests/fuzz/corpus
+
+$(BUILD)/fuzz/gen_corpus: $(BUILD)/obj/tests/fuzz/gen_corpus.o $(BUILD)/librkv.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

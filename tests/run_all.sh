@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test binary under $BUILD/tests and every process-level script
-# tests/*/*_test.sh, adds up their "N passed, M failed" lines and prints the
-# totals. Exit status is non-zero if any test failed or any binary crashed.
+# Runs every test binary under $BUILD/tests, every process-level script
+# tests/*/*_test.sh and tests/*_test.sh, then tests/test_harness.sh, adds up
+# their "N passed, M failed" lines and prints the totals. Exit status is
+# non-zero if any test failed or any binary crashed.
 #
 #   ONLY=unit      unit and in-process binaries only (not *_proc_test)
 #   ONLY=threaded  the same set, used by `make tsan`
@@ -37,10 +38,19 @@ for bin in $(find "$BUILD/tests" -type f -perm -u+x 2>/dev/null | sort); do
     esac
 done
 
+# $BUILD/repl_full_test (three nodes in one process): in `make check` the
+# harness runs it and tests/repl_valgrind_test.sh runs it under valgrind; the
+# unit and threaded sets (make valgrind, make tsan) run it here.
+if [ "$ONLY" != all ] && [ -x "$BUILD/repl_full_test" ]; then
+    if [ -n "$WRAP" ]; then run_one repl_full_test $WRAP "$BUILD/repl_full_test"; else run_one repl_full_test "$BUILD/repl_full_test"; fi
+fi
+
 if [ "$ONLY" = all ]; then
     for sh in $(find tests -name '*_test.sh' | sort); do
         run_one "$sh" bash "$sh"
     done
+    # The brief's regression harness: its name is the brief's, not *_test.sh.
+    run_one tests/test_harness.sh bash tests/test_harness.sh
 fi
 
 echo

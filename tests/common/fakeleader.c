@@ -108,8 +108,9 @@ static int fl_read_more(fake_leader *fl, long long deadline)
     }
 }
 
-/* The next frame from the follower (copied into *F's storage: OUT_PAYLOAD
- * holds up to REPL_CTRL_MAX bytes). 0 or -1. */
+/* The next frame from the follower: its type, and its payload copied into
+ * PAYLOAD (room for REPL_CTRL_MAX bytes; follower frames are control
+ * frames). 0 or -1. */
 static int fl_next_frame(fake_leader *fl, uint8_t *type, uint8_t *payload, uint32_t *plen,
                          long long deadline)
 {

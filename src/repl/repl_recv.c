@@ -149,7 +149,13 @@ static void follower_on_hello(fconn *c, const repl_hello *h)
     f->leader_last_lsn = h->last_lsn;
     f->leader_commit_lsn = h->commit_lsn;
     f->last_seen_ms = ev_now_ms();
-    if (h->epoch > n->epoch) n->epoch = h->epoch;
+    if (h->epoch > n->epoch) {
+        /* Remembered across restarts, so a stale leader stays refused. */
+        char err[256];
+        if (node_epoch_store(n->cfg.data_dir, h->epoch, err, sizeof err) < 0)
+            log_warn(&n->log, "%s", err);
+        n->epoch = h->epoch;
+    }
     repl_hello_ok ok = {n->cfg.node_id, n->last_lsn, n->last_rec_epoch, n->applied_lsn};
     uint8_t frame[REPL_CTRL_MAX];
     size_t len = repl_encode_hello_ok(frame, &ok);

@@ -517,7 +517,7 @@ static int node_epoch_load(const char *dir, uint64_t *out)
     return 0;
 }
 
-static int node_epoch_store(const char *dir, uint64_t epoch, char *err, size_t errlen)
+int node_epoch_store(const char *dir, uint64_t epoch, char *err, size_t errlen)
 {
     char path[CFG_PATH_MAX + 16], tmp[CFG_PATH_MAX + 24];
     snprintf(path, sizeof path, "%s/" NODE_EPOCH_FILE, dir);

@@ -150,6 +150,8 @@ int node_checkpoint_start(node *n);
 int node_install_snapshot(node *n, const char *tmp_path, char *err, size_t errlen);
 /* Epoch of the record at LSN on this node: 1 found, 0 not held. */
 int node_record_epoch(node *n, uint64_t lsn, uint64_t *epoch);
+/* Persists EPOCH in DIR/epoch (temp file, fsync, rename, fsync dir). */
+int node_epoch_store(const char *dir, uint64_t epoch, char *err, size_t errlen);
 /* Bytes of pending (unapplied) records. */
 size_t node_pending_bytes(const node *n);
 

@@ -114,9 +114,9 @@ static resp_status parse_multibulk(const char *buf, size_t len, const resp_limit
     return RESP_OK;
 }
 
-static resp_status parse_inline(const char *buf, size_t len, resp_arg *argv, size_t argv_cap,
-                                size_t *argc, size_t *consumed, size_t *need, char *err,
-                                size_t errlen)
+static resp_status parse_inline(const char *buf, size_t len, const resp_limits *lim,
+                                resp_arg *argv, size_t argv_cap, size_t *argc, size_t *consumed,
+                                size_t *need, char *err, size_t errlen)
 {
     const char *nlp = memchr(buf, '\n', len < RESP_MAX_INLINE ? len : RESP_MAX_INLINE);
     if (!nlp) {
@@ -133,6 +133,7 @@ static resp_status parse_inline(const char *buf, size_t len, resp_arg *argv, siz
         if (p == end) break;
         const char *s = p;
         while (p < end && *p != ' ' && *p != '\t') p++;
+        if (n == lim->max_args) return perr(err, errlen, "too many arguments");
         if (n == argv_cap) {
             /* Count them all so the caller can grow argv once. */
             size_t more = n + 1;
@@ -165,5 +166,5 @@ resp_status resp_parse_request(const char *buf, size_t len, const resp_limits *l
     if (buf[0] == '*')
         return parse_multibulk(buf, len, lim, argv, argv_cap, argc, consumed, need, err,
                                errlen);
-    return parse_inline(buf, len, argv, argv_cap, argc, consumed, need, err, errlen);
+    return parse_inline(buf, len, lim, argv, argv_cap, argc, consumed, need, err, errlen);
 }

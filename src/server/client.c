@@ -27,7 +27,10 @@ static void client_on_event(ev_loop *loop, int fd, void *data, unsigned events);
 
 static void client_update_events(client *c)
 {
-    unsigned mask = EV_HUP; /* even a paused client must notice a hangup */
+    /* Even a paused client must notice a hangup; one whose EOF was read
+     * already must not, or the level-triggered RDHUP would spin the loop
+     * until its owed replies are out. */
+    unsigned mask = c->peer_closed ? 0 : EV_HUP;
     if (c->reading) mask |= EV_READ;
     if (c->out_len > c->out_sent) mask |= EV_WRITE;
     if (ev_mask(c->n->loop, c->fd) != mask) ev_set(c->n->loop, c->fd, mask, client_on_event, c);
@@ -400,8 +403,10 @@ static void client_on_event(ev_loop *loop, int fd, void *data, unsigned events)
 {
     client *c = data;
     if ((events & EV_READ) && c->reading) client_read(c);
-    /* Paused (waiting) and the peer is gone: nobody will read the reply. */
-    if ((events & EV_HUP) && !c->reading) c->close_asap = 1;
+    /* Paused (waiting) and the peer is gone: nobody will read the reply.
+     * Not after a read saw the EOF: a half-closed peer still gets the
+     * replies it is owed (client_read). */
+    if ((events & EV_HUP) && !c->reading && !c->peer_closed) c->close_asap = 1;
     if (!c->close_asap && (events & EV_WRITE) && client_write(c) < 0) c->close_asap = 1;
     if (c->close_asap) client_free(c);
 }

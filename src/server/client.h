@@ -49,6 +49,7 @@ typedef struct client {
 
     int close_asap;     /* drop now (limit exceeded, protocol error) */
     int close_after;    /* QUIT: close once output is sent */
+    int peer_closed;    /* read EOF: finish owed replies, then close */
     int in_flush;       /* on node->flush list */
     int reading;        /* EV_READ registered */
     struct client *prev, *next; /* node->clients */

@@ -51,24 +51,33 @@ static int arg_ll(const resp_arg *a, long long *out)
 
 /* ---- write checks shared by SET and DEL ---- */
 
+enum write_refusal { WRITE_OK = 0, WRITE_READONLY, WRITE_MISCONF, WRITE_NOREPLICAS };
+
+/* Why the node refuses writes right now (no side effects). */
+static enum write_refusal write_refusal(const node *n)
+{
+    if (n->cfg.role == ROLE_FOLLOWER) return WRITE_READONLY;
+    if (n->wal_failed) return WRITE_MISCONF;
+    if (n->leader && repl_leader_online(n->leader) < n->cfg.quorum) return WRITE_NOREPLICAS;
+    return WRITE_OK;
+}
+
 static int write_allowed(client *c)
 {
     node *n = c->n;
-    if (n->cfg.role == ROLE_FOLLOWER) {
-        reply_error(c, "READONLY You can't write against a follower");
-        return 0;
-    }
-    if (n->wal_failed) {
+    switch (write_refusal(n)) {
+    case WRITE_OK: return 1;
+    case WRITE_READONLY: reply_error(c, "READONLY You can't write against a follower"); break;
+    case WRITE_MISCONF:
         reply_error(c, "MISCONF WAL write failed (%s); writes are refused until restart",
                     n->wal_error);
-        return 0;
-    }
-    if (n->leader && repl_leader_online(n->leader) < n->cfg.quorum) {
+        break;
+    case WRITE_NOREPLICAS:
         n->stats.writes_rejected++;
         reply_error(c, "NOREPLICAS Not enough good followers to write");
-        return 0;
+        break;
     }
-    return 1;
+    return 0;
 }
 
 static int key_ok(client *c, const resp_arg *k)
@@ -460,6 +469,28 @@ static void cmd_command(client *c)
     }
 }
 
+/* Would this write (arity checked) be refused without proposing a record?
+ * The same checks as cmd_set / cmd_del, without replies or counters: such a
+ * command has to wait for the client's owed replies, like a read. */
+static int write_refused_now(client *c, const command *cmd)
+{
+    node *n = c->n;
+    size_t rec_bytes;
+    if (write_refusal(n) != WRITE_OK) return 1;
+    if (cmd->fn == cmd_set) {
+        if (c->argc > 3 || c->argv[1].len > n->cfg.key_max || c->argv[2].len > n->cfg.value_max)
+            return 1;
+        rec_bytes = wal_record_size((uint32_t)c->argv[1].len, (uint32_t)c->argv[2].len);
+    } else if (cmd->fn == cmd_del) {
+        for (size_t i = 1; i < c->argc; i++)
+            if (c->argv[i].len > n->cfg.key_max) return 1;
+        rec_bytes = wal_record_size((uint32_t)c->argv[1].len, 0); /* DEL fails on its first */
+    } else {
+        return 0;
+    }
+    return node_pending_bytes(n) + rec_bytes > n->cfg.pending_bytes_max;
+}
+
 /* Prints at most 128 bytes of an argument for an error message, escaping
  * what is not printable, like Redis's "unknown command" reply. */
 static void arg_printable(const resp_arg *a, char *out, size_t outlen)
@@ -479,9 +510,14 @@ int command_exec(client *c)
 {
     node *n = c->n;
     const command *cmd = command_lookup(&c->argv[0]);
-    /* Replies leave in command order: anything but another write waits until
-     * the owed write replies have been sent. */
-    if (c->owed > 0 && (!cmd || !(cmd->flags & CMD_WRITE))) return CMD_DEFERRED;
+    int arity_ok = cmd && ((cmd->arity > 0 && c->argc == (size_t)cmd->arity) ||
+                           (cmd->arity < 0 && c->argc >= (size_t)-cmd->arity));
+    /* Replies leave in command order: anything but another write that will
+     * be proposed waits until the owed write replies have been sent (a
+     * refused write answers at once, so it must wait too). */
+    if (c->owed > 0 &&
+        (!cmd || !(cmd->flags & CMD_WRITE) || !arity_ok || write_refused_now(c, cmd)))
+        return CMD_DEFERRED;
     n->stats.commands_processed++;
     if (!cmd) {
         char name[600];
@@ -489,8 +525,7 @@ int command_exec(client *c)
         reply_error(c, "ERR unknown command '%s'", name);
         return CMD_DONE;
     }
-    if ((cmd->arity > 0 && c->argc != (size_t)cmd->arity) ||
-        (cmd->arity < 0 && c->argc < (size_t)-cmd->arity)) {
+    if (!arity_ok) {
         reply_error(c, "ERR wrong number of arguments for '%s' command", cmd->name);
         return CMD_DONE;
     }

@@ -34,8 +34,9 @@
  * reserved zero, CRC), every chunk's CRC matches, every length is within its
  * maximum and the entries fill each payload exactly, and the file ends with
  * exactly one trailer whose counts match the entries read and whose lsn is
- * the header's. A truncated file has no trailer and so is never taken for a
- * smaller valid state.
+ * the header's. No key appears twice (checked when loading into a store,
+ * not by a verify-only load). A truncated file has no trailer and so is
+ * never taken for a smaller valid state.
  *
  * The chunk framing is self-describing (length, CRC and kind up front), so a
  * later issue can stream a checkpoint file to a follower chunk by chunk as

@@ -41,9 +41,18 @@ PROGS := $(BUILD)/rkv-server $(BUILD)/rkv-cli $(BUILD)/rkv-bench
 .PHONY: all check unit proc asan tsan valgrind lint format clean run fuzz bench
 all: $(PROGS) $(TEST_BIN) $(REPL_FULL) $(TOOL_BIN)
 
+# `make V=1` shows the full commands.
+V ?= 0
+ifeq ($(V),0)
+Q := @
+else
+Q :=
+endif
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC    $<")
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/librkv.a: $(LIB_OBJ)
 	@rm -f $@
@@ -88,13 +97,19 @@ tsan:
 	$(MAKE) BUILD=build-tsan OPT="-O1 -g -fsanitize=thread" EXTRA_LDFLAGS="-fsanitize=thread" all
 	@BUILD=build-tsan ONLY=threaded ./tests/run_all.sh
 
-run: all
+run: $(PROGS)
 	@./tests/tools/run_cluster.sh
 
+# clang-tidy runs once per file: given several files in one run, clang-tidy 14's
+# analyzer reports every vsnprintf(..., ap) after the first file as called with
+# an "uninitialized va_list" (LLVM bug 41311, llvm/llvm-project#40656). Every
+# file is still checked, and any finding makes the target fail.
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -Isrc src tests
-	clang-tidy --quiet $(LIB_SRC) $(SERVER_SRC) $(CLI_SRC) $(BENCH_SRC) -- -std=c11 -D_GNU_SOURCE -Isrc
+	@rc=0; for f in $(LIB_SRC) $(SERVER_SRC) $(CLI_SRC) $(BENCH_SRC); do \
+		clang-tidy --quiet $$f -- -std=c11 -D_GNU_SOURCE -Isrc || rc=1; \
+	done; exit $$rc
 
 format:
 	clang-format -i $$(find src tests -name '*.[ch]')

@@ -211,7 +211,7 @@ static long long follower_field(tclient *c, int idx, const char *key)
 /* SET KEY VAL; 0 if the reply is +OK, else -1 with WHY. */
 static int set_ok(tclient *c, const char *key, const char *val, char *why, size_t wl)
 {
-    resp_value *r = tc_cmd(c, "SET", key, val, NULL);
+    resp_value *r = tc_cmd(c, "SET", key, val);
     int ok = r && r->type == RESP_T_STATUS && strcmp(r->str, "OK") == 0;
     if (!ok)
         snprintf(why, wl, "SET %s: %s", key,
@@ -223,7 +223,7 @@ static int set_ok(tclient *c, const char *key, const char *val, char *why, size_
 /* GET KEY: 0 with a malloc'd *OUT (NULL for nil), or -1. */
 static int get_value(tclient *c, const char *key, char **out)
 {
-    resp_value *r = tc_cmd(c, "GET", key, NULL);
+    resp_value *r = tc_cmd(c, "GET", key);
     int rc = -1;
     *out = NULL;
     if (r && r->type == RESP_T_BULK) {
@@ -239,7 +239,7 @@ static int get_value(tclient *c, const char *key, char **out)
 /* DEBUG DIGEST into OUT (17 bytes); 0 or -1. */
 static int digest_of(tclient *c, char *out, size_t len)
 {
-    resp_value *r = tc_cmd(c, "DEBUG", "DIGEST", NULL);
+    resp_value *r = tc_cmd(c, "DEBUG", "DIGEST");
     int ok = r && r->type == RESP_T_STATUS;
     snprintf(out, len, "%s", ok ? r->str : "?");
     resp_value_free(r);
@@ -335,7 +335,7 @@ static int compare_nodes(tnode *const *nodes, int nn, char keys[][T_KEY_LEN], in
     }
     long long s0 = -1;
     for (int i = 0; i < nn; i++) {
-        resp_value *r = tc_cmd(c[i], "DBSIZE", NULL);
+        resp_value *r = tc_cmd(c[i], "DBSIZE");
         long long s = r && r->type == RESP_T_INT ? r->integer : -2;
         resp_value_free(r);
         if (i == 0) s0 = s;

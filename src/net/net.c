@@ -105,7 +105,7 @@ int net_listen(const char *addr, int port, int *bound_port, char *err, size_t er
 int net_accept(int lfd, const net_keepalive *ka, char *peer, size_t peerlen, char *err,
                size_t errlen)
 {
-    struct sockaddr_in sa;
+    struct sockaddr_in sa = {0}; /* accept4 may fill less than sizeof sa */
     socklen_t sl = sizeof sa;
     int fd;
     do {

@@ -124,7 +124,7 @@ long repl_cursor_read(repl_cursor *c, iobuf *out, uint64_t upto_lsn, size_t max_
         if (d != WAL_DEC_OK) {
             snprintf(err, errlen, "WAL segment %llu at offset %llu: %s",
                      (unsigned long long)c->seg_first,
-                     (unsigned long long)(c->file_off + c->buf_pos), wal_dec_str(d));
+                     (unsigned long long)c->file_off + c->buf_pos, wal_dec_str(d));
             return -1;
         }
         c->buf_pos += used;

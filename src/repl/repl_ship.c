@@ -663,7 +663,7 @@ static void link_on_hello_ok(flink *lk, const repl_hello_ok *h)
                  (unsigned long long)n->cfg.catchup_max_lag_records);
     else if (F < n->last_lsn && !leader_has_lsn(n, F + 1))
         snprintf(why, sizeof why, "lsn %llu was removed from the WAL by a checkpoint",
-                 (unsigned long long)(F + 1));
+                 (unsigned long long)F + 1);
     if (why[0]) {
         link_start_snapshot(lk, why);
         return;

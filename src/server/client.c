@@ -277,8 +277,11 @@ void client_resume(client *c)
 void client_ticket_done(client *c)
 {
     c->owed--;
-    if (c->owed == 0 && c->in_len > 0) client_want_flush(c); /* resume in flush */
-    else if (c->owed == CLIENT_TICKETS_MAX - 1 && !c->reading) client_want_flush(c);
+    /* Resume in flush when this reply unblocks the client: input waited for
+     * the last owed reply, or a full ticket table had stopped reading. */
+    int input_waits = c->owed == 0 && c->in_len > 0;
+    int table_freed = c->owed == CLIENT_TICKETS_MAX - 1 && !c->reading;
+    if (input_waits || table_freed) client_want_flush(c);
 }
 
 static int client_grow_argv(client *c, size_t need)

@@ -630,9 +630,9 @@ node *node_new(const node_config *cfg, char *err, size_t errlen)
     }
     ev_set_cron(n->loop, NODE_CRON_MS, node_cron, n);
     ev_set_before_sleep(n->loop, node_before_sleep, n);
-    log_info(&n->log, "node %u ready: role=%s epoch=%llu clients on %s:%d%s", cfg->node_id,
+    log_info(&n->log, "node %u ready: role=%s epoch=%llu clients on %s:%d", cfg->node_id,
              cfg->role == ROLE_LEADER ? "leader" : "follower", (unsigned long long)n->epoch,
-             cfg->bind, n->port, n->follower ? "" : "");
+             cfg->bind, n->port);
     return n;
 fail:
     node_free(n);

@@ -313,7 +313,7 @@ int cl_digest(cluster *c, int i, char *out, size_t outlen)
 {
     tclient *t = cl_connect(c, i);
     if (!t) return -1;
-    resp_value *r = tc_cmd(t, "DEBUG", "DIGEST", NULL);
+    resp_value *r = tc_cmd(t, "DEBUG", "DIGEST");
     int rc = -1;
     if (r && (r->type == RESP_T_STATUS || r->type == RESP_T_BULK) && r->len < outlen) {
         memcpy(out, r->str, r->len);
@@ -335,7 +335,7 @@ int cl_converged(cluster *c)
         size[i] = -1;
         if (c->n[i].pid <= 0 || c->n[i].stopped) continue;
         tclient *t = cl_connect(c, i);
-        resp_value *r = t ? tc_cmd(t, "DBSIZE", NULL) : NULL;
+        resp_value *r = t ? tc_cmd(t, "DBSIZE") : NULL;
         if (r && r->type == RESP_T_INT) size[i] = r->integer;
         resp_value_free(r);
         tc_close(t);

@@ -32,7 +32,7 @@ static int is_error_prefix(const resp_value *r, const char *prefix)
 
 static long long lastlsn(tclient *t)
 {
-    resp_value *r = tc_cmd(t, "LASTLSN", NULL);
+    resp_value *r = tc_cmd(t, "LASTLSN");
     long long v = r && r->type == RESP_T_INT ? r->integer : -1;
     resp_value_free(r);
     return v;
@@ -56,10 +56,10 @@ static int keys_equal_everywhere(cluster *c, const char *prefix, int n)
     for (int k = 0; k < n && same; k++) {
         char key[64];
         snprintf(key, sizeof key, "%s%d", prefix, k);
-        resp_value *r0 = t[0] ? tc_cmd(t[0], "GET", key, NULL) : NULL;
+        resp_value *r0 = t[0] ? tc_cmd(t[0], "GET", key) : NULL;
         same = r0 && r0->type == RESP_T_BULK;
         for (int i = 1; i < CL_NODES && same; i++) {
-            resp_value *ri = t[i] ? tc_cmd(t[i], "GET", key, NULL) : NULL;
+            resp_value *ri = t[i] ? tc_cmd(t[i], "GET", key) : NULL;
             same = ri && ri->type == RESP_T_BULK && ri->len == r0->len &&
                    memcmp(ri->str, r0->str, r0->len) == 0;
             if (!same)
@@ -90,7 +90,7 @@ static void test_startup_and_shipping(void)
         char key[32], val[32];
         snprintf(key, sizeof key, "k%d", k);
         snprintf(val, sizeof val, "value-%d", k * 7);
-        resp_value *r = tc_cmd(l, "SET", key, val, NULL);
+        resp_value *r = tc_cmd(l, "SET", key, val);
         ok &= is_status(r, "OK");
         resp_value_free(r);
     }
@@ -100,7 +100,7 @@ static void test_startup_and_shipping(void)
     tclient *f = cl_connect(&c, 1);
     char lsnstr[32];
     snprintf(lsnstr, sizeof lsnstr, "%lld", lsn);
-    resp_value *w = f ? tc_cmd(f, "WAITLSN", lsnstr, "5000", NULL) : NULL;
+    resp_value *w = f ? tc_cmd(f, "WAITLSN", lsnstr, "5000") : NULL;
     test_cond("LASTLSN is 10 and WAITLSN on a follower reaches it",
               lsn == 10 && w && w->type == RESP_T_INT && w->integer >= lsn);
     resp_value_free(w);
@@ -151,7 +151,7 @@ static void test_quorum_two(void)
     test_cond("cluster starts", cl_start(&c, "repl-q2", &o) == 0);
     test_cond("both followers online", cl_wait_online(&c, 2, ONLINE_MS * 5));
     tclient *l = cl_connect(&c, 0);
-    resp_value *r = l ? tc_cmd(l, "SET", "before", "1", NULL) : NULL;
+    resp_value *r = l ? tc_cmd(l, "SET", "before", "1") : NULL;
     test_cond("a write with both followers up is OK", is_status(r, "OK"));
     resp_value_free(r);
 
@@ -178,7 +178,7 @@ static void test_quorum_two(void)
     for (int k = 0; k < SEQ_WRITES && ok; k++) {
         char key[32];
         snprintf(key, sizeof key, "seq%d", k);
-        r = tc_cmd(l, "SET", key, "v", NULL);
+        r = tc_cmd(l, "SET", key, "v");
         ok = is_status(r, "OK") && durable_on_both(&p, lastlsn(l));
         resp_value_free(r);
     }
@@ -204,7 +204,7 @@ static void test_quorum_one_and_noreplicas(void)
 
     test_cond("SIGSTOP follower 2", cl_signal(&c, 2, SIGSTOP) == 0);
     long long t0 = proc_now_ms();
-    resp_value *r = l ? tc_cmd(l, "SET", "while-stopped", "1", NULL) : NULL;
+    resp_value *r = l ? tc_cmd(l, "SET", "while-stopped", "1") : NULL;
     long long took = proc_now_ms() - t0;
     printf("   write with one follower stopped answered in %lld ms\n", took);
     test_cond("with quorum 1 the write returns OK at once", is_status(r, "OK") && took < AT_ONCE_MS);
@@ -213,23 +213,23 @@ static void test_quorum_one_and_noreplicas(void)
     test_cond("followers caught up", cl_wait_caught_up(&c, CATCHUP_MS));
     test_cond("digests equal", cl_converged(&c));
 
-    r = l ? tc_cmd(l, "DBSIZE", NULL) : NULL;
+    r = l ? tc_cmd(l, "DBSIZE") : NULL;
     long long size_before = r && r->type == RESP_T_INT ? r->integer : -1;
     resp_value_free(r);
     test_cond("kill -9 follower 1", cl_signal(&c, 1, SIGKILL) == 128 + SIGKILL);
     test_cond("kill -9 follower 2", cl_signal(&c, 2, SIGKILL) == 128 + SIGKILL);
     test_cond("leader sees no follower online", cl_wait_follower_online(&c, 0, 0, 5000) &&
                                                     cl_wait_follower_online(&c, 1, 0, 5000));
-    r = l ? tc_cmd(l, "SET", "rejected", "1", NULL) : NULL;
+    r = l ? tc_cmd(l, "SET", "rejected", "1") : NULL;
     test_cond("a write with both followers down gets -NOREPLICAS", is_error_prefix(r, "NOREPLICAS"));
     resp_value_free(r);
-    r = l ? tc_cmd(l, "GET", "a:42", NULL) : NULL;
+    r = l ? tc_cmd(l, "GET", "a:42") : NULL;
     test_cond("an earlier key still reads back", r && r->type == RESP_T_BULK && strcmp(r->str, "v42") == 0);
     resp_value_free(r);
-    r = l ? tc_cmd(l, "GET", "rejected", NULL) : NULL;
+    r = l ? tc_cmd(l, "GET", "rejected") : NULL;
     test_cond("the rejected write was not applied", r && r->type == RESP_T_NIL);
     resp_value_free(r);
-    r = l ? tc_cmd(l, "DBSIZE", NULL) : NULL;
+    r = l ? tc_cmd(l, "DBSIZE") : NULL;
     test_cond("DBSIZE unchanged", r && r->type == RESP_T_INT && r->integer == size_before &&
                                       size_before == 101);
     resp_value_free(r);

@@ -49,7 +49,7 @@ static int acked_present_everywhere(cluster *c, const char *prefix, long from, l
             char key[64], want[32];
             snprintf(key, sizeof key, "%s%ld", prefix, from + j);
             snprintf(want, sizeof want, "v%ld", from + j);
-            resp_value *r = tc_cmd(t, "GET", key, NULL);
+            resp_value *r = tc_cmd(t, "GET", key);
             ok = r && r->type == RESP_T_BULK && strcmp(r->str, want) == 0;
             if (!ok) printf("acknowledged key %s missing or wrong on node %d\n", key, i);
             resp_value_free(r);
@@ -92,7 +92,7 @@ static void test_flipped_record(void)
                                           cl_follower_ll(l, 1, "reconnects") > rc0);
     test_cond("follower 2 back online", cl_wait_follower_online(&c, 1, 1, REJOIN_MS));
     test_cond("most writes succeed once the link is back", ok > 0);
-    resp_value *r = l ? tc_cmd(l, "SET", "after", "1", NULL) : NULL;
+    resp_value *r = l ? tc_cmd(l, "SET", "after", "1") : NULL;
     test_cond("a write after the fault is OK", is_status(r, "OK"));
     resp_value_free(r);
     test_cond("followers caught up", cl_wait_caught_up(&c, CATCHUP_MS));

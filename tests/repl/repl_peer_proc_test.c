@@ -127,17 +127,17 @@ static void test_bad_peers(void)
               f && cl_info_ll(f, "replication", "handshakes") == hs0);
     test_cond("no record was rejected", f && cl_info_ll(f, "replication", "records_rejected_crc") == 0);
     test_cond("the leader still has it online", cl_wait_follower_online(&c, 0, 1, 1000));
-    resp_value *v = l ? tc_cmd(l, "SET", "after-bad-peers", "yes", NULL) : NULL;
+    resp_value *v = l ? tc_cmd(l, "SET", "after-bad-peers", "yes") : NULL;
     test_cond("a write after the bad peers is OK", v && v->type == RESP_T_STATUS);
     resp_value_free(v);
-    resp_value *lsn = l ? tc_cmd(l, "LASTLSN", NULL) : NULL;
+    resp_value *lsn = l ? tc_cmd(l, "LASTLSN") : NULL;
     char lsnstr[32];
     snprintf(lsnstr, sizeof lsnstr, "%lld", lsn && lsn->type == RESP_T_INT ? lsn->integer : -1);
     resp_value_free(lsn);
-    v = f ? tc_cmd(f, "WAITLSN", lsnstr, "5000", NULL) : NULL;
+    v = f ? tc_cmd(f, "WAITLSN", lsnstr, "5000") : NULL;
     test_cond("it reaches follower 1", v && v->type == RESP_T_INT);
     resp_value_free(v);
-    v = f ? tc_cmd(f, "GET", "after-bad-peers", NULL) : NULL;
+    v = f ? tc_cmd(f, "GET", "after-bad-peers") : NULL;
     test_cond("and reads back there", v && v->type == RESP_T_BULK && strcmp(v->str, "yes") == 0);
     resp_value_free(v);
     test_cond("caught up", cl_wait_caught_up(&c, 10000));
@@ -296,7 +296,7 @@ static void test_cluster_id_mismatch(void)
     test_cond("no follower online", l && cl_info_ll(l, "replication", "connected_followers") == 0);
     test_cond("never online: the leader never logged online=1",
               !cl_wait_log(c.n[0].log, "online=1", 0));
-    resp_value *r = l ? tc_cmd(l, "SET", "k", "v", NULL) : NULL;
+    resp_value *r = l ? tc_cmd(l, "SET", "k", "v") : NULL;
     test_cond("writes get -NOREPLICAS", r && r->type == RESP_T_ERROR && strncmp(r->str, "NOREPLICAS", 10) == 0);
     resp_value_free(r);
     tclient *f = cl_connect(&c, 1);

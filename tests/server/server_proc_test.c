@@ -350,7 +350,7 @@ static long long info_ll(tclient *c, const char *section, const char *field)
 
 static long long dbsize(tclient *c)
 {
-    resp_value *r = tc_cmd(c, "DBSIZE", NULL);
+    resp_value *r = tc_cmd(c, "DBSIZE");
     long long n = r && r->type == RESP_T_INT ? r->integer : -1;
     resp_value_free(r);
     return n;
@@ -358,7 +358,7 @@ static long long dbsize(tclient *c)
 
 static char *digest(tclient *c)
 {
-    resp_value *r = tc_cmd(c, "DEBUG", "DIGEST", NULL);
+    resp_value *r = tc_cmd(c, "DEBUG", "DIGEST");
     char *d = r && r->type == RESP_T_STATUS ? strdup(r->str) : NULL;
     resp_value_free(r);
     return d;
@@ -371,63 +371,63 @@ static char *digest(tclient *c)
  * iteration was handled. */
 static int barrier(tclient *other)
 {
-    return want_status(tc_cmd(other, "PING", NULL), "PONG");
+    return want_status(tc_cmd(other, "PING"), "PONG");
 }
 
 /* ---- every command ---- */
 
 static void test_basic_commands(tclient *c)
 {
-    test_cond("PING", want_status(tc_cmd(c, "PING", NULL), "PONG"));
-    test_cond("PING msg", want_str(tc_cmd(c, "PING", "hello there", NULL), "hello there"));
+    test_cond("PING", want_status(tc_cmd(c, "PING"), "PONG"));
+    test_cond("PING msg", want_str(tc_cmd(c, "PING", "hello there"), "hello there"));
     test_cond("PING a b: arity",
-              want_error_exact(tc_cmd(c, "PING", "a", "b", NULL),
+              want_error_exact(tc_cmd(c, "PING", "a", "b"),
                                "ERR wrong number of arguments for 'ping' command"));
-    test_cond("ECHO", want_str(tc_cmd(c, "ECHO", "echoed", NULL), "echoed"));
+    test_cond("ECHO", want_str(tc_cmd(c, "ECHO", "echoed"), "echoed"));
     const char *bin[] = {"ECHO", "a\0b\r\nc"};
     size_t binlen[] = {4, 7};
     test_cond("ECHO binary", want_bulk(tc_cmdv(c, 2, bin, binlen), "a\0b\r\nc", 7));
-    test_cond("commands are case-insensitive", want_status(tc_cmd(c, "pInG", NULL), "PONG"));
-    test_cond("GET missing", want_nil(tc_cmd(c, "GET", "nosuch", NULL)));
-    test_cond("SET", want_status(tc_cmd(c, "SET", "k1", "v1", NULL), "OK"));
-    test_cond("GET", want_str(tc_cmd(c, "GET", "k1", NULL), "v1"));
-    test_cond("SET overwrite", want_status(tc_cmd(c, "set", "k1", "v1b", NULL), "OK"));
-    test_cond("GET overwritten", want_str(tc_cmd(c, "get", "k1", NULL), "v1b"));
+    test_cond("commands are case-insensitive", want_status(tc_cmd(c, "pInG"), "PONG"));
+    test_cond("GET missing", want_nil(tc_cmd(c, "GET", "nosuch")));
+    test_cond("SET", want_status(tc_cmd(c, "SET", "k1", "v1"), "OK"));
+    test_cond("GET", want_str(tc_cmd(c, "GET", "k1"), "v1"));
+    test_cond("SET overwrite", want_status(tc_cmd(c, "set", "k1", "v1b"), "OK"));
+    test_cond("GET overwritten", want_str(tc_cmd(c, "get", "k1"), "v1b"));
 
     long long lsn0 = info_ll(c, "persistence", "last_lsn");
     long long n0 = dbsize(c);
     test_cond("SET EX: clear error",
-              want_error(tc_cmd(c, "SET", "k1", "x", "EX", "10", NULL), "ERR syntax error"));
+              want_error(tc_cmd(c, "SET", "k1", "x", "EX", "10"), "ERR syntax error"));
     test_cond("SET NX: clear error",
-              want_error(tc_cmd(c, "SET", "k9", "x", "NX", NULL), "ERR syntax error"));
+              want_error(tc_cmd(c, "SET", "k9", "x", "NX"), "ERR syntax error"));
     test_cond("SET GET: clear error",
-              want_error(tc_cmd(c, "SET", "k9", "x", "GET", NULL), "ERR syntax error"));
+              want_error(tc_cmd(c, "SET", "k9", "x", "GET"), "ERR syntax error"));
     test_cond("SET with options wrote nothing: old value",
-              want_str(tc_cmd(c, "GET", "k1", NULL), "v1b"));
-    test_cond("SET with options wrote nothing: no key", want_nil(tc_cmd(c, "GET", "k9", NULL)));
+              want_str(tc_cmd(c, "GET", "k1"), "v1b"));
+    test_cond("SET with options wrote nothing: no key", want_nil(tc_cmd(c, "GET", "k9")));
     test_cond("SET with options wrote nothing: last_lsn",
               info_ll(c, "persistence", "last_lsn") == lsn0);
     test_cond("SET with options wrote nothing: DBSIZE", dbsize(c) == n0);
 
-    test_cond("SET k2", want_status(tc_cmd(c, "SET", "k2", "v2", NULL), "OK"));
-    test_cond("DEL k1 k2 -> 2", want_int(tc_cmd(c, "DEL", "k1", "k2", NULL), 2));
-    test_cond("DEL k1 k2 again -> 0", want_int(tc_cmd(c, "DEL", "k1", "k2", NULL), 0));
-    test_cond("DEL gone", want_nil(tc_cmd(c, "GET", "k1", NULL)));
-    test_cond("SET k3", want_status(tc_cmd(c, "SET", "k3", "v3", NULL), "OK"));
-    test_cond("DEL k3 nosuch -> 1", want_int(tc_cmd(c, "DEL", "k3", "nosuch", NULL), 1));
-    test_cond("SET dup", want_status(tc_cmd(c, "SET", "dup", "x", NULL), "OK"));
-    test_cond("DEL dup dup -> 1", want_int(tc_cmd(c, "DEL", "dup", "dup", NULL), 1));
+    test_cond("SET k2", want_status(tc_cmd(c, "SET", "k2", "v2"), "OK"));
+    test_cond("DEL k1 k2 -> 2", want_int(tc_cmd(c, "DEL", "k1", "k2"), 2));
+    test_cond("DEL k1 k2 again -> 0", want_int(tc_cmd(c, "DEL", "k1", "k2"), 0));
+    test_cond("DEL gone", want_nil(tc_cmd(c, "GET", "k1")));
+    test_cond("SET k3", want_status(tc_cmd(c, "SET", "k3", "v3"), "OK"));
+    test_cond("DEL k3 nosuch -> 1", want_int(tc_cmd(c, "DEL", "k3", "nosuch"), 1));
+    test_cond("SET dup", want_status(tc_cmd(c, "SET", "dup", "x"), "OK"));
+    test_cond("DEL dup dup -> 1", want_int(tc_cmd(c, "DEL", "dup", "dup"), 1));
 
-    test_cond("SET e1", want_status(tc_cmd(c, "SET", "e1", "1", NULL), "OK"));
-    test_cond("SET e2", want_status(tc_cmd(c, "SET", "e2", "2", NULL), "OK"));
-    test_cond("EXISTS one", want_int(tc_cmd(c, "EXISTS", "e1", NULL), 1));
-    test_cond("EXISTS none", want_int(tc_cmd(c, "EXISTS", "nosuch", NULL), 0));
+    test_cond("SET e1", want_status(tc_cmd(c, "SET", "e1", "1"), "OK"));
+    test_cond("SET e2", want_status(tc_cmd(c, "SET", "e2", "2"), "OK"));
+    test_cond("EXISTS one", want_int(tc_cmd(c, "EXISTS", "e1"), 1));
+    test_cond("EXISTS none", want_int(tc_cmd(c, "EXISTS", "nosuch"), 0));
     test_cond("EXISTS e1 e2 nosuch e1 -> 3 (repeats count)",
-              want_int(tc_cmd(c, "EXISTS", "e1", "e2", "nosuch", "e1", NULL), 3));
-    test_cond("EXISTS a deleted key", want_int(tc_cmd(c, "EXISTS", "k1", "k3", NULL), 0));
-    test_cond("DBSIZE counts live keys", want_int(tc_cmd(c, "DBSIZE", NULL), 2));
-    test_cond("SET e3", want_status(tc_cmd(c, "SET", "e3", "3", NULL), "OK"));
-    test_cond("DBSIZE after SET", want_int(tc_cmd(c, "DBSIZE", NULL), 3));
+              want_int(tc_cmd(c, "EXISTS", "e1", "e2", "nosuch", "e1"), 3));
+    test_cond("EXISTS a deleted key", want_int(tc_cmd(c, "EXISTS", "k1", "k3"), 0));
+    test_cond("DBSIZE counts live keys", want_int(tc_cmd(c, "DBSIZE"), 2));
+    test_cond("SET e3", want_status(tc_cmd(c, "SET", "e3", "3"), "OK"));
+    test_cond("DBSIZE after SET", want_int(tc_cmd(c, "DBSIZE"), 3));
 }
 
 static void test_info(tclient *c)
@@ -438,13 +438,13 @@ static void test_info(tclient *c)
         {"stats", "# Stats"},       {"replication", "# Replication"},
         {"keyspace", "# Keyspace"},
     };
-    resp_value *all = tc_cmd(c, "INFO", NULL);
+    resp_value *all = tc_cmd(c, "INFO");
     test_cond("INFO is a bulk string", all && all->type == RESP_T_BULK);
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
         char d[96];
         snprintf(d, sizeof d, "INFO lists section %s", sections[i][1]);
         test_cond(d, all && all->type == RESP_T_BULK && strstr(all->str, sections[i][1]));
-        resp_value *one = tc_cmd(c, "INFO", sections[i][0], NULL);
+        resp_value *one = tc_cmd(c, "INFO", sections[i][0]);
         snprintf(d, sizeof d, "INFO %s answers its section", sections[i][0]);
         test_cond(d, one && one->type == RESP_T_BULK && strstr(one->str, sections[i][1]) &&
                          (i == 0 || !strstr(one->str, "# Server")));
@@ -459,28 +459,28 @@ static void test_info(tclient *c)
     free(keys);
 
     long long before = info_ll(c, "persistence", "last_lsn");
-    test_cond("SET for last_lsn", want_status(tc_cmd(c, "SET", "lsnkey", "x", NULL), "OK"));
+    test_cond("SET for last_lsn", want_status(tc_cmd(c, "SET", "lsnkey", "x"), "OK"));
     long long after = info_ll(c, "persistence", "last_lsn");
     test_cond("INFO persistence last_lsn moves by one per SET", before > 0 && after == before + 1);
-    resp_value *r = tc_cmd(c, "LASTLSN", NULL);
+    resp_value *r = tc_cmd(c, "LASTLSN");
     test_cond("LASTLSN equals INFO last_lsn", r && r->type == RESP_T_INT && r->integer == after);
     resp_value_free(r);
 
     char lsn[32], far[32];
     snprintf(lsn, sizeof lsn, "%lld", after);
     snprintf(far, sizeof far, "%lld", after + 1000);
-    r = tc_cmd(c, "WAITLSN", lsn, "1000", NULL);
+    r = tc_cmd(c, "WAITLSN", lsn, "1000");
     test_cond("WAITLSN of an applied LSN", r && r->type == RESP_T_INT && r->integer >= after);
     resp_value_free(r);
     long long t0 = proc_now_ms();
     test_cond("WAITLSN of a future LSN times out",
-              want_error(tc_cmd(c, "WAITLSN", far, "100", NULL), "TIMEOUT"));
+              want_error(tc_cmd(c, "WAITLSN", far, "100"), "TIMEOUT"));
     test_cond("WAITLSN waited about its timeout", proc_now_ms() - t0 >= 90);
-    test_cond("WAITLSN bad argument", want_error(tc_cmd(c, "WAITLSN", "abc", "0", NULL), "ERR"));
-    test_cond("WAIT 0 0", want_int(tc_cmd(c, "WAIT", "0", "0", NULL), 0));
+    test_cond("WAITLSN bad argument", want_error(tc_cmd(c, "WAITLSN", "abc", "0"), "ERR"));
+    test_cond("WAIT 0 0", want_int(tc_cmd(c, "WAIT", "0", "0"), 0));
     test_cond("WAIT 1 50 without followers -> 0 after the timeout",
-              want_int(tc_cmd(c, "WAIT", "1", "50", NULL), 0));
-    test_cond("WAIT bad argument", want_error(tc_cmd(c, "WAIT", "x", "0", NULL), "ERR"));
+              want_int(tc_cmd(c, "WAIT", "1", "50"), 0));
+    test_cond("WAIT bad argument", want_error(tc_cmd(c, "WAIT", "x", "0"), "ERR"));
 }
 
 static const resp_value *elem(const resp_value *r, size_t i)
@@ -495,8 +495,8 @@ static int is_bulk_str(const resp_value *r, const char *s)
 
 static void test_command_config_client(tclient *c)
 {
-    resp_value *all = tc_cmd(c, "COMMAND", NULL);
-    resp_value *count = tc_cmd(c, "COMMAND", "COUNT", NULL);
+    resp_value *all = tc_cmd(c, "COMMAND");
+    resp_value *count = tc_cmd(c, "COMMAND", "COUNT");
     test_cond("COMMAND COUNT is an int", count && count->type == RESP_T_INT && count->integer > 10);
     test_cond("COMMAND lists COUNT commands",
               all && all->type == RESP_T_ARRAY && count && (long long)all->nelem == count->integer);
@@ -515,10 +515,10 @@ static void test_command_config_client(tclient *c)
     resp_value_free(all);
     resp_value_free(count);
 
-    resp_value *r = tc_cmd(c, "COMMAND", "DOCS", NULL);
+    resp_value *r = tc_cmd(c, "COMMAND", "DOCS");
     test_cond("COMMAND DOCS answers an array", r && r->type == RESP_T_ARRAY);
     resp_value_free(r);
-    r = tc_cmd(c, "COMMAND", "INFO", "get", "nosuch", NULL);
+    r = tc_cmd(c, "COMMAND", "INFO", "get", "nosuch");
     test_cond("COMMAND INFO get nosuch: two entries",
               r && r->type == RESP_T_ARRAY && r->nelem == 2);
     const resp_value *g = elem(r, 0);
@@ -528,48 +528,48 @@ static void test_command_config_client(tclient *c)
     test_cond("COMMAND INFO nosuch: nil", elem(r, 1) && elem(r, 1)->type == RESP_T_NIL);
     resp_value_free(r);
 
-    r = tc_cmd(c, "CONFIG", "GET", "save", NULL);
+    r = tc_cmd(c, "CONFIG", "GET", "save");
     test_cond("CONFIG GET save -> [save, \"\"]", r && r->type == RESP_T_ARRAY && r->nelem == 2 &&
                                                      is_bulk_str(elem(r, 0), "save") &&
                                                      is_bulk_str(elem(r, 1), ""));
     resp_value_free(r);
-    r = tc_cmd(c, "CONFIG", "GET", "appendonly", NULL);
+    r = tc_cmd(c, "CONFIG", "GET", "appendonly");
     test_cond("CONFIG GET appendonly -> [appendonly, yes]",
               r && r->type == RESP_T_ARRAY && r->nelem == 2 &&
                   is_bulk_str(elem(r, 0), "appendonly") && is_bulk_str(elem(r, 1), "yes"));
     resp_value_free(r);
-    r = tc_cmd(c, "CONFIG", "GET", "no-such-setting", NULL);
+    r = tc_cmd(c, "CONFIG", "GET", "no-such-setting");
     test_cond("CONFIG GET unknown -> empty array", r && r->type == RESP_T_ARRAY && r->nelem == 0);
     resp_value_free(r);
     test_cond("CONFIG SET is refused",
-              want_error(tc_cmd(c, "CONFIG", "SET", "save", "", NULL), "ERR"));
+              want_error(tc_cmd(c, "CONFIG", "SET", "save", ""), "ERR"));
 
-    test_cond("SELECT 0", want_status(tc_cmd(c, "SELECT", "0", NULL), "OK"));
+    test_cond("SELECT 0", want_status(tc_cmd(c, "SELECT", "0"), "OK"));
     test_cond("SELECT 1 -> error",
-              want_error_exact(tc_cmd(c, "SELECT", "1", NULL), "ERR DB index is out of range"));
-    test_cond("SELECT x -> error", want_error(tc_cmd(c, "SELECT", "x", NULL), "ERR"));
+              want_error_exact(tc_cmd(c, "SELECT", "1"), "ERR DB index is out of range"));
+    test_cond("SELECT x -> error", want_error(tc_cmd(c, "SELECT", "x"), "ERR"));
 
-    test_cond("CLIENT GETNAME before SETNAME", want_nil(tc_cmd(c, "CLIENT", "GETNAME", NULL)));
-    test_cond("CLIENT SETNAME", want_status(tc_cmd(c, "CLIENT", "SETNAME", "tester", NULL), "OK"));
-    test_cond("CLIENT GETNAME", want_str(tc_cmd(c, "CLIENT", "GETNAME", NULL), "tester"));
+    test_cond("CLIENT GETNAME before SETNAME", want_nil(tc_cmd(c, "CLIENT", "GETNAME")));
+    test_cond("CLIENT SETNAME", want_status(tc_cmd(c, "CLIENT", "SETNAME", "tester"), "OK"));
+    test_cond("CLIENT GETNAME", want_str(tc_cmd(c, "CLIENT", "GETNAME"), "tester"));
     test_cond("CLIENT SETNAME with a space -> error",
-              want_error(tc_cmd(c, "CLIENT", "SETNAME", "a b", NULL), "ERR"));
+              want_error(tc_cmd(c, "CLIENT", "SETNAME", "a b"), "ERR"));
     test_cond("CLIENT GETNAME kept the old name",
-              want_str(tc_cmd(c, "CLIENT", "GETNAME", NULL), "tester"));
+              want_str(tc_cmd(c, "CLIENT", "GETNAME"), "tester"));
 
     char *d = digest(c);
     int hex = d && strlen(d) == 16 && strspn(d, "0123456789abcdef") == 16;
     test_cond("DEBUG DIGEST is 16 hex digits", hex);
     free(d);
-    test_cond("DEBUG other -> error", want_error(tc_cmd(c, "DEBUG", "SEGFAULT", NULL), "ERR"));
+    test_cond("DEBUG other -> error", want_error(tc_cmd(c, "DEBUG", "SEGFAULT"), "ERR"));
 }
 
 static void test_errors(tclient *c)
 {
     test_cond("unknown command text",
-              want_error_exact(tc_cmd(c, "foo", NULL), "ERR unknown command 'foo'"));
+              want_error_exact(tc_cmd(c, "foo"), "ERR unknown command 'foo'"));
     test_cond("unknown command with arguments",
-              want_error_exact(tc_cmd(c, "foo", "bar", NULL), "ERR unknown command 'foo'"));
+              want_error_exact(tc_cmd(c, "foo", "bar"), "ERR unknown command 'foo'"));
     static const char *const arity[][4] = {
         {"get", "GET", NULL},
         {"get", "GET", "a", "b"},
@@ -596,7 +596,7 @@ static void test_errors(tclient *c)
         test_cond(d, want_error_exact(tc_cmdv(c, argc, &arity[i][1], NULL), want));
     }
     test_cond("the connection survives command errors",
-              want_status(tc_cmd(c, "PING", NULL), "PONG"));
+              want_status(tc_cmd(c, "PING"), "PONG"));
 }
 
 static void test_commands(void)
@@ -611,16 +611,16 @@ static void test_commands(void)
     tclient *q = srv_client(&s);
     test_cond("connect", c && q);
     if (c && q) {
-        resp_value *r = tc_cmd(q, "LASTLSN", NULL);
+        resp_value *r = tc_cmd(q, "LASTLSN");
         test_cond("LASTLSN before any write is 0", r && r->type == RESP_T_INT && r->integer == 0);
         resp_value_free(r);
         test_basic_commands(c);
         test_info(c);
         test_command_config_client(c);
         test_errors(c);
-        test_cond("QUIT -> OK", want_status(tc_cmd(q, "QUIT", NULL), "OK"));
+        test_cond("QUIT -> OK", want_status(tc_cmd(q, "QUIT"), "OK"));
         test_cond("QUIT closes the connection", closed_by_server(q));
-        test_cond("other clients unaffected by QUIT", want_status(tc_cmd(c, "PING", NULL), "PONG"));
+        test_cond("other clients unaffected by QUIT", want_status(tc_cmd(c, "PING"), "PONG"));
     }
     tc_close(c);
     tc_close(q);
@@ -641,17 +641,17 @@ static void test_digest(void)
         test_cond("empty servers: equal digests", empty_a && empty_b && !strcmp(empty_a, empty_b));
         const char *binkey[] = {"SET", "bin\0key", "v\r\n\0"};
         size_t binlen[] = {3, 7, 4};
-        int ok = want_status(tc_cmd(ca, "SET", "a", "1", NULL), "OK") &&
-                 want_status(tc_cmd(ca, "SET", "b", "2", NULL), "OK") &&
-                 want_status(tc_cmd(ca, "SET", "c", "3", NULL), "OK") &&
+        int ok = want_status(tc_cmd(ca, "SET", "a", "1"), "OK") &&
+                 want_status(tc_cmd(ca, "SET", "b", "2"), "OK") &&
+                 want_status(tc_cmd(ca, "SET", "c", "3"), "OK") &&
                  want_status(tc_cmdv(ca, 3, binkey, binlen), "OK");
         ok = ok && want_status(tc_cmdv(cb, 3, binkey, binlen), "OK") &&
-             want_status(tc_cmd(cb, "SET", "c", "3", NULL), "OK") &&
-             want_status(tc_cmd(cb, "SET", "a", "old", NULL), "OK") &&
-             want_status(tc_cmd(cb, "SET", "tmp", "gone", NULL), "OK") &&
-             want_status(tc_cmd(cb, "SET", "b", "2", NULL), "OK") &&
-             want_int(tc_cmd(cb, "DEL", "tmp", NULL), 1) &&
-             want_status(tc_cmd(cb, "SET", "a", "1", NULL), "OK");
+             want_status(tc_cmd(cb, "SET", "c", "3"), "OK") &&
+             want_status(tc_cmd(cb, "SET", "a", "old"), "OK") &&
+             want_status(tc_cmd(cb, "SET", "tmp", "gone"), "OK") &&
+             want_status(tc_cmd(cb, "SET", "b", "2"), "OK") &&
+             want_int(tc_cmd(cb, "DEL", "tmp"), 1) &&
+             want_status(tc_cmd(cb, "SET", "a", "1"), "OK");
         test_cond("writes on both servers", ok);
         char *da = digest(ca), *db = digest(cb);
         int same = da && db && strcmp(da, db) == 0;
@@ -660,7 +660,7 @@ static void test_digest(void)
         test_cond("and equal DBSIZE", dbsize(ca) == 4 && dbsize(cb) == 4);
         test_cond("digest of contents differs from the empty one",
                   da && empty_a && strcmp(da, empty_a) != 0);
-        test_cond("change a value on one", want_status(tc_cmd(cb, "SET", "a", "2", NULL), "OK"));
+        test_cond("change a value on one", want_status(tc_cmd(cb, "SET", "a", "2"), "OK"));
         char *db2 = digest(cb);
         test_cond("different value: different digest", da && db2 && strcmp(da, db2) != 0);
         free(empty_a);
@@ -721,7 +721,7 @@ static void test_pipelining(const srv *s)
     test_cond("inline ECHO with tabs and spaces", want_str(tc_read(c), "hi"));
     test_cond("inline EXISTS with LF only", want_int(tc_read(c), 1));
     test_cond("inline DEL", want_int(tc_read(c), 1));
-    test_cond("no reply for empty lines", want_status(tc_cmd(c, "PING", NULL), "PONG"));
+    test_cond("no reply for empty lines", want_status(tc_cmd(c, "PING"), "PONG"));
     static const char mixed[] = "PING\r\n*2\r\n$4\r\nECHO\r\n$3\r\nr\r\n\r\nECHO inline\r\n";
     test_cond("RESP and inline mixed in one write", tc_send_raw(c, mixed, sizeof mixed - 1) == 0);
     test_cond("mixed 1", want_status(tc_read(c), "PONG"));
@@ -838,8 +838,8 @@ static void test_half_close(const srv *s)
     }
     tclient *c = srv_client(s);
     test_cond("half-closed writes were applied", c &&
-                                                     want_str(tc_cmd(c, "GET", "hc3", NULL), "b") &&
-                                                     want_nil(tc_cmd(c, "GET", "hc2", NULL)));
+                                                     want_str(tc_cmd(c, "GET", "hc3"), "b") &&
+                                                     want_nil(tc_cmd(c, "GET", "hc2")));
     long long blocked = c ? info_ll(c, "clients", "blocked_clients") : -1;
     test_cond("no client left blocked", blocked == 0);
     tc_close(c);
@@ -880,7 +880,7 @@ static void test_many_clients(const srv *s)
     }
     test_cond("64 clients x 100 pipelined SETs all acknowledged", ok);
     test_cond("DBSIZE grew by 6400", ok && dbsize(c[0]) == n0 + MANY_CLIENTS * MANY_SETS);
-    test_cond("a sample reads back", ok && want_str(tc_cmd(c[5], "GET", "mc:63:99", NULL), "6399"));
+    test_cond("a sample reads back", ok && want_str(tc_cmd(c[5], "GET", "mc:63:99"), "6399"));
     for (int i = 0; i < MANY_CLIENTS; i++)
         tc_close(c[i]);
 }
@@ -979,7 +979,7 @@ static void test_default_limits(const srv *s)
               want_error(tc_cmdv(c, 3, set, setlen), "ERR key too large"));
     test_cond("refused ones wrote nothing",
               lsn1 == lsn0 + 1 && info_ll(c, "persistence", "last_lsn") == lsn1);
-    test_cond("clean up", want_int(tc_cmd(c, "DEL", "dl", NULL), 1));
+    test_cond("clean up", want_int(tc_cmd(c, "DEL", "dl"), 1));
     free(buf);
     tc_close(c);
 }
@@ -1071,16 +1071,16 @@ static void test_binary(tclient *c)
     const char *get2[] = {"GET", "\r\n"};
     test_cond("GET it back",
               want_bulk(tc_cmdv(c, 2, get2, set2len), proto_like, sizeof proto_like - 1));
-    test_cond("SET empty value", want_status(tc_cmd(c, "SET", "ev", "", NULL), "OK"));
-    resp_value *r = tc_cmd(c, "GET", "ev", NULL);
+    test_cond("SET empty value", want_status(tc_cmd(c, "SET", "ev", ""), "OK"));
+    resp_value *r = tc_cmd(c, "GET", "ev");
     test_cond("GET empty value is an empty bulk, not nil",
               r && r->type == RESP_T_BULK && r->len == 0);
     resp_value_free(r);
-    test_cond("EXISTS empty value", want_int(tc_cmd(c, "EXISTS", "ev", NULL), 1));
-    test_cond("SET empty key", want_status(tc_cmd(c, "SET", "", "empty-key", NULL), "OK"));
-    test_cond("GET empty key", want_str(tc_cmd(c, "GET", "", NULL), "empty-key"));
-    test_cond("DEL empty key", want_int(tc_cmd(c, "DEL", "", NULL), 1));
-    test_cond("GET deleted empty key", want_nil(tc_cmd(c, "GET", "", NULL)));
+    test_cond("EXISTS empty value", want_int(tc_cmd(c, "EXISTS", "ev"), 1));
+    test_cond("SET empty key", want_status(tc_cmd(c, "SET", "", "empty-key"), "OK"));
+    test_cond("GET empty key", want_str(tc_cmd(c, "GET", ""), "empty-key"));
+    test_cond("DEL empty key", want_int(tc_cmd(c, "DEL", ""), 1));
+    test_cond("GET deleted empty key", want_nil(tc_cmd(c, "GET", "")));
 }
 
 /* Sends CMD in two parts at every split point (and once byte by byte), with
@@ -1165,19 +1165,19 @@ static void test_size_limits(tclient *c)
     char key[LIM_KEY_MAX + 2];
     memset(key, 'k', sizeof key - 1);
     key[LIM_KEY_MAX] = 0;
-    test_cond("key of max-key-bytes accepted", want_status(tc_cmd(c, "SET", key, "v", NULL), "OK"));
+    test_cond("key of max-key-bytes accepted", want_status(tc_cmd(c, "SET", key, "v"), "OK"));
     key[LIM_KEY_MAX] = 'k';
     key[LIM_KEY_MAX + 1] = 0;
     lsn0 = info_ll(m, "persistence", "last_lsn");
     n0 = dbsize(m);
     test_cond("SET key over max-key-bytes -> error",
-              want_error(tc_cmd(c, "SET", key, "v", NULL), "ERR key too large"));
+              want_error(tc_cmd(c, "SET", key, "v"), "ERR key too large"));
     test_cond("DEL key over max-key-bytes -> error",
-              want_error(tc_cmd(c, "DEL", "ok", key, NULL), "ERR key too large"));
+              want_error(tc_cmd(c, "DEL", "ok", key), "ERR key too large"));
     test_cond("long key: nothing written (last_lsn)",
               info_ll(m, "persistence", "last_lsn") == lsn0);
     test_cond("long key: nothing written (DBSIZE)", dbsize(m) == n0);
-    test_cond("long key: not stored", want_nil(tc_cmd(c, "GET", key, NULL)));
+    test_cond("long key: not stored", want_nil(tc_cmd(c, "GET", key)));
 
     char *val = malloc(LIM_VALUE_MAX + 2048);
     if (!val) {
@@ -1198,9 +1198,9 @@ static void test_size_limits(tclient *c)
     test_cond("long value: nothing written (last_lsn)",
               info_ll(m, "persistence", "last_lsn") == lsn0);
     test_cond("long value: nothing written (DBSIZE)", dbsize(m) == n0);
-    test_cond("long value: not stored", want_nil(tc_cmd(c, "GET", "bigv2", NULL)));
+    test_cond("long value: not stored", want_nil(tc_cmd(c, "GET", "bigv2")));
     test_cond("the value at the limit is intact",
-              want_bulk(tc_cmd(c, "GET", "bigv", NULL), val, LIM_VALUE_MAX));
+              want_bulk(tc_cmd(c, "GET", "bigv"), val, LIM_VALUE_MAX));
     free(val);
 }
 
@@ -1209,9 +1209,9 @@ static void test_args_limit(const srv *s, tclient *m)
     long long lsn0 = info_ll(m, "persistence", "last_lsn"), n0 = dbsize(m);
     tclient *c = srv_client(s);
     test_cond("max-args arguments accepted",
-              c && want_int(tc_cmd(c, "EXISTS", "a", "b", "c", "d", "e", NULL), 0));
+              c && want_int(tc_cmd(c, "EXISTS", "a", "b", "c", "d", "e"), 0));
     test_cond("max-args + 1 (RESP) -> error",
-              c && want_error(tc_cmd(c, "SET", "k", "v", "a", "b", "c", "d", NULL), "ERR"));
+              c && want_error(tc_cmd(c, "SET", "k", "v", "a", "b", "c", "d"), "ERR"));
     test_cond("max-args + 1 (RESP): connection closed", c && closed_by_server(c));
     tc_close(c);
     c = srv_client(s);
@@ -1269,8 +1269,8 @@ static void test_reply_limit(const srv *s, tclient *m)
     test_cond("hog sends many GETs of a big value", hog && tc_send_raw(hog, b.p, b.len) == 0);
     resp_buf_free(&b);
     test_cond("others are served while the hog does not read",
-              want_status(tc_cmd(m, "SET", "other", "works", NULL), "OK") &&
-                  want_str(tc_cmd(m, "GET", "other", NULL), "works"));
+              want_status(tc_cmd(m, "SET", "other", "works"), "OK") &&
+                  want_str(tc_cmd(m, "GET", "other"), "works"));
     counter_wait w = {m, "clients_dropped_output_limit", dropped0 + 1};
     test_cond("hog dropped (INFO clients_dropped_output_limit)",
               dropped0 >= 0 && proc_wait_until(counter_reached, &w, IO_TIMEOUT_MS));
@@ -1287,7 +1287,7 @@ static void test_reply_limit(const srv *s, tclient *m)
     printf("   hog received %d of %d replies before the close\n", got, HOG_GETS);
     test_cond("hog's connection closed before all replies", closed && got < HOG_GETS);
     tc_close(hog);
-    test_cond("server still serves after the drop", want_status(tc_cmd(m, "PING", NULL), "PONG"));
+    test_cond("server still serves after the drop", want_status(tc_cmd(m, "PING"), "PONG"));
     free(big);
 }
 
@@ -1370,7 +1370,7 @@ static int client_admitted(void *arg)
 {
     accept_wait *w = arg;
     tclient *c = tc_connect(HOST, w->port, IO_TIMEOUT_MS);
-    resp_value *r = c ? tc_cmd(c, "PING", NULL) : NULL;
+    resp_value *r = c ? tc_cmd(c, "PING") : NULL;
     int ok = r && r->type == RESP_T_STATUS;
     resp_value_free(r);
     if (ok) {
@@ -1403,7 +1403,7 @@ static void test_max_clients(const srv *s)
     int ok = 1;
     for (int i = 1; i < LIM_CLIENTS; i++) {
         c[i] = srv_client(s);
-        ok = ok && c[i] && want_status(tc_cmd(c[i], "PING", NULL), "PONG");
+        ok = ok && c[i] && want_status(tc_cmd(c[i], "PING"), "PONG");
     }
     test_cond("max-clients clients served", ok);
     tclient *extra = srv_client(s);
@@ -1412,7 +1412,7 @@ static void test_max_clients(const srv *s)
     test_cond("... and is closed", extra && closed_by_server(extra));
     tc_close(extra);
     test_cond("existing clients unaffected",
-              c[0] && want_status(tc_cmd(c[0], "PING", NULL), "PONG"));
+              c[0] && want_status(tc_cmd(c[0], "PING"), "PONG"));
     test_cond("INFO stats rejected_connections",
               c[0] && info_ll(c[0], "stats", "rejected_connections") >= 1);
     tc_close(c[LIM_CLIENTS - 1]);
@@ -1448,8 +1448,8 @@ static void test_query_limit(const srv *s)
               dropped0 >= 0 && proc_wait_until(counter_reached, &cw, IO_TIMEOUT_MS));
     test_cond("... its connection is closed", c && closed_by_server(c));
     tc_close(c);
-    test_cond("... nothing written", want_nil(tc_cmd(m, "GET", "q", NULL)));
-    test_cond("... others still served", want_status(tc_cmd(m, "PING", NULL), "PONG"));
+    test_cond("... nothing written", want_nil(tc_cmd(m, "GET", "q")));
+    test_cond("... others still served", want_status(tc_cmd(m, "PING"), "PONG"));
     tc_close(m);
 }
 
@@ -1471,7 +1471,7 @@ static void test_client_limits(void)
 
 static int write_accepted(void *arg)
 {
-    resp_value *r = tc_cmd(arg, "SET", "online", "1", NULL);
+    resp_value *r = tc_cmd(arg, "SET", "online", "1");
     int ok = r && r->type == RESP_T_STATUS;
     resp_value_free(r);
     return ok;
@@ -1773,7 +1773,7 @@ static void test_durability(void)
     test_cond("every acknowledged key present with its value after kill -9", missing == 0);
     test_cond("no keys beyond those written", n == present && present >= nacked && n <= next);
     test_cond("restarted server takes writes",
-              c && want_status(tc_cmd(c, "SET", "after", "restart", NULL), "OK"));
+              c && want_status(tc_cmd(c, "SET", "after", "restart"), "OK"));
     char *d_stop = c ? digest(c) : NULL;
     tc_close(c);
     test_cond("SIGTERM after recovery exits 0", srv_stop(&r, SIGTERM, STOP_TIMEOUT_MS) == 0);
@@ -1784,7 +1784,7 @@ static void test_durability(void)
         c = srv_client(&r2);
         char *d2 = c ? digest(c) : NULL;
         test_cond("after SIGTERM: the last write survived",
-                  c && want_str(tc_cmd(c, "GET", "after", NULL), "restart"));
+                  c && want_str(tc_cmd(c, "GET", "after"), "restart"));
         int same = d_stop && d2 && strcmp(d_stop, d2) == 0;
         if (!same)
             printf("   digest before stop %s, after restart %s\n", d_stop ? d_stop : "?",
@@ -1861,12 +1861,12 @@ static void test_config_file(void)
     char *dd = c ? tc_info_field(c, "server", "data_dir") : NULL;
     test_cond("--config FILE: uses the file's data-dir", dd && strcmp(dd, dir) == 0);
     free(dd);
-    resp_value *r = c ? tc_cmd(c, "CONFIG", "GET", "maxclients", NULL) : NULL;
+    resp_value *r = c ? tc_cmd(c, "CONFIG", "GET", "maxclients") : NULL;
     test_cond("--config FILE: max-clients from the file",
               r && r->type == RESP_T_ARRAY && r->nelem == 2 && is_bulk_str(elem(r, 1), "77"));
     resp_value_free(r);
     test_cond("--config FILE: writes work",
-              c && want_status(tc_cmd(c, "SET", "cfg", "ok", NULL), "OK"));
+              c && want_status(tc_cmd(c, "SET", "cfg", "ok"), "OK"));
     tc_close(c);
     test_cond("--config server: SIGTERM exits 0", srv_stop(&s, SIGTERM, STOP_TIMEOUT_MS) == 0);
 }
@@ -1987,16 +1987,16 @@ static void test_valgrind(void)
     tclient *half = tc_connect(HOST, s.port, VG_TIMEOUT_MS);
     tclient *unread = tc_connect(HOST, s.port, VG_TIMEOUT_MS);
     int ok = c && half && unread;
-    ok = ok && want_status(tc_cmd(c, "SET", "vg1", "one", NULL), "OK") &&
-         want_status(tc_cmd(c, "SET", "vg2", "two", NULL), "OK") &&
-         want_str(tc_cmd(c, "GET", "vg1", NULL), "one") &&
-         want_int(tc_cmd(c, "DEL", "vg2", "nosuch", NULL), 1) &&
-         want_int(tc_cmd(c, "EXISTS", "vg1", "vg2", NULL), 1) &&
-         want_status(tc_cmd(c, "CLIENT", "SETNAME", "vg", NULL), "OK");
-    resp_value *r = ok ? tc_cmd(c, "INFO", NULL) : NULL;
+    ok = ok && want_status(tc_cmd(c, "SET", "vg1", "one"), "OK") &&
+         want_status(tc_cmd(c, "SET", "vg2", "two"), "OK") &&
+         want_str(tc_cmd(c, "GET", "vg1"), "one") &&
+         want_int(tc_cmd(c, "DEL", "vg2", "nosuch"), 1) &&
+         want_int(tc_cmd(c, "EXISTS", "vg1", "vg2"), 1) &&
+         want_status(tc_cmd(c, "CLIENT", "SETNAME", "vg"), "OK");
+    resp_value *r = ok ? tc_cmd(c, "INFO") : NULL;
     ok = ok && r && r->type == RESP_T_BULK;
     resp_value_free(r);
-    r = ok ? tc_cmd(c, "COMMAND", NULL) : NULL;
+    r = ok ? tc_cmd(c, "COMMAND") : NULL;
     ok = ok && r && r->type == RESP_T_ARRAY;
     resp_value_free(r);
     resp_buf b = {0};
@@ -2044,9 +2044,9 @@ static void test_valgrind(void)
     }
     c = tc_connect(HOST, r2.port, VG_TIMEOUT_MS);
     test_cond("recovered under valgrind",
-              c && want_str(tc_cmd(c, "GET", "vg1", NULL), "one") &&
-                  want_nil(tc_cmd(c, "GET", "vg2", NULL)) &&
-                  want_str(tc_cmd(c, "GET", "vgp:199", NULL), "pipelined"));
+              c && want_str(tc_cmd(c, "GET", "vg1"), "one") &&
+                  want_nil(tc_cmd(c, "GET", "vg2")) &&
+                  want_str(tc_cmd(c, "GET", "vgp:199"), "pipelined"));
     tc_close(c);
     vg_clean(&r2, srv_stop(&r2, SIGTERM, VG_TIMEOUT_MS), "after recovery");
 }

@@ -425,8 +425,8 @@ static void link_refuse(flink *lk, const char *fmt, ...)
 static int link_copy_pending(flink *lk, uint64_t from)
 {
     node *n = lk->l->n;
-    bytebuf *b = &n->pending;
-    size_t off = b->head;
+    iobuf *b = &n->pending;
+    size_t off = b->pos;
     uint64_t lsn = n->applied_lsn + 1;
     while (lsn < from && off < b->len) { /* skip what the follower has */
         off += wal_get_u32(b->p + off);

@@ -30,27 +30,9 @@
 
 /* ---- pending log ---- */
 
-static int bytebuf_reserve(bytebuf *b, size_t extra)
-{
-    if (b->len + extra <= b->cap) return 0;
-    if (b->head > 0) { /* reclaim consumed space first */
-        memmove(b->p, b->p + b->head, b->len - b->head);
-        b->len -= b->head;
-        b->head = 0;
-        if (b->len + extra <= b->cap) return 0;
-    }
-    size_t cap = b->cap ? b->cap : (1u << 16);
-    while (cap < b->len + extra) cap *= 2;
-    uint8_t *p = realloc(b->p, cap);
-    if (!p) return -1;
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-
 size_t node_pending_bytes(const node *n)
 {
-    return n->pending.len - n->pending.head;
+    return iobuf_used(&n->pending);
 }
 
 /* ---- tickets ---- */
@@ -126,7 +108,7 @@ uint64_t node_propose(node *n, uint8_t op, const uint8_t *key, uint32_t klen,
 {
     size_t size = wal_record_size(klen, vlen);
     if (node_pending_bytes(n) + size > n->cfg.pending_bytes_max) return 0;
-    if (bytebuf_reserve(&n->pending, size) < 0) return 0;
+    if (iobuf_reserve(&n->pending, size) < 0) return 0;
     wal_rec r = {.lsn = n->last_lsn + 1,
                  .epoch = n->epoch,
                  .ts = hlc_now(&n->clock),
@@ -150,7 +132,7 @@ uint64_t node_propose(node *n, uint8_t op, const uint8_t *key, uint32_t klen,
 int node_append_encoded(node *n, const uint8_t *rec, size_t len, const wal_rec *r)
 {
     if (r->lsn != n->last_lsn + 1) return -1;
-    if (bytebuf_reserve(&n->pending, len) < 0) return -1;
+    if (iobuf_reserve(&n->pending, len) < 0) return -1;
     memcpy(n->pending.p + n->pending.len, rec, len);
     if (wal_thread_append(n->walt, rec, len, r->lsn) < 0) return -1;
     n->pending.len += len;
@@ -174,8 +156,8 @@ static uint64_t node_apply_next(node *n)
 {
     wal_rec r;
     size_t used;
-    bytebuf *b = &n->pending;
-    wal_dec d = wal_record_decode(b->p + b->head, b->len - b->head, &r, &used);
+    iobuf *b = &n->pending;
+    wal_dec d = wal_record_decode(b->p + b->pos, iobuf_used(b), &r, &used);
     /* These bytes were encoded or CRC-verified by this node. */
     assert(d == WAL_DEC_OK && r.lsn == n->applied_lsn + 1);
     (void)d;
@@ -185,8 +167,7 @@ static uint64_t node_apply_next(node *n)
                   (unsigned long long)r.lsn);
         abort();
     }
-    b->head += used;
-    if (b->head == b->len) b->head = b->len = 0;
+    iobuf_consume(b, used);
     n->applied_lsn = r.lsn;
     n->applied_epoch = r.epoch;
     n->applied_ts = r.ts;
@@ -419,7 +400,7 @@ int node_install_snapshot(node *n, const char *tmp_path, char *err, size_t errle
     }
     kv_free(n->kv);
     n->kv = kv;
-    n->pending.head = n->pending.len = 0;
+    iobuf_reset(&n->pending);
     n->snapshot_lsn = info.lsn;
     n->last_lsn = n->durable_lsn = n->commit_lsn = n->applied_lsn = info.lsn;
     n->last_rec_epoch = n->applied_epoch = info.epoch;
@@ -457,7 +438,7 @@ int node_record_epoch(node *n, uint64_t lsn, uint64_t *epoch)
         return 1;
     }
     if (lsn > n->applied_lsn) { /* in the pending log */
-        size_t off = n->pending.head;
+        size_t off = n->pending.pos;
         for (uint64_t l = n->applied_lsn + 1; l < lsn; l++) off += wal_get_u32(n->pending.p + off);
         *epoch = wal_get_u64(n->pending.p + off + 16);
         return 1;
@@ -675,7 +656,7 @@ void node_free(node *n)
     if (n->stop_fd >= 0) close(n->stop_fd);
     ev_free(n->loop);
     kv_free(n->kv);
-    free(n->pending.p);
+    iobuf_free(&n->pending);
     free(n->tickets);
     log_info(&n->log, "node %u stopped", n->cfg.node_id);
     log_close(&n->log);

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "kv/kv_store.h"
 #include "net/ev.h"
+#include "net/iobuf.h"
 #include "net/resp.h"
 #include "server/config.h"
 #include "wal/wal_thread.h"
@@ -45,11 +46,6 @@ typedef struct ticket {
 } ticket;
 enum { TICKET_OK = 0, TICKET_COUNT = 1 };
 
-/* A growable byte buffer with a consumed head, for the pending log. */
-typedef struct bytebuf {
-    uint8_t *p;
-    size_t head, len, cap; /* live bytes are p[head .. len) */
-} bytebuf;
 
 typedef struct node_stats {
     uint64_t connections_received;
@@ -95,7 +91,7 @@ struct node {
     int wal_failed;
     char wal_error[256];
 
-    bytebuf pending; /* encoded records applied_lsn+1 .. last_lsn */
+    iobuf pending; /* encoded records applied_lsn+1 .. last_lsn */
     ticket *tickets;
     size_t tk_head, tk_len, tk_cap; /* ring */
 

@@ -45,6 +45,16 @@ struct wal_thread {
     char errmsg[256]; /* written once before failed is set */
 };
 
+/* Makes the queued batch the one to flush (mu held, thread idle). */
+static void take_queued(wal_thread *t)
+{
+    wal_batch tmp = t->flushing;
+    t->flushing = t->queued;
+    t->queued = tmp;
+    t->queued.len = 0;
+    t->busy = 1;
+}
+
 static void wal_thread_notify(wal_thread *t)
 {
     uint64_t one = 1;
@@ -69,13 +79,7 @@ static void *wal_thread_main(void *arg)
             pthread_cond_broadcast(&t->done_cv);
             continue;
         }
-        if (!t->busy && t->queued.len > 0) {
-            wal_batch tmp = t->flushing;
-            t->flushing = t->queued;
-            t->queued = tmp;
-            t->queued.len = 0;
-            t->busy = 1;
-        }
+        if (!t->busy && t->queued.len > 0) take_queued(t);
         if (!t->busy) break; /* stop requested and nothing left */
         pthread_mutex_unlock(&t->mu);
 
@@ -100,13 +104,7 @@ static void *wal_thread_main(void *arg)
         t->busy = 0;
         /* Records handed over during that sync go next, at once: no round
          * trip through the loop between two fdatasyncs. */
-        if (t->queued.len > 0 && !t->call_pending) {
-            wal_batch tmp = t->flushing;
-            t->flushing = t->queued;
-            t->queued = tmp;
-            t->queued.len = 0;
-            t->busy = 1;
-        }
+        if (t->queued.len > 0 && !t->call_pending) take_queued(t);
         pthread_cond_broadcast(&t->done_cv);
         wal_thread_notify(t);
     }
@@ -192,26 +190,30 @@ static int batch_append(wal_batch *dst, const wal_batch *src)
     return 0;
 }
 
+/* Moves the filling batch to the back of the queue (mu held). 0, or -1 if
+ * the queue cannot grow: the records then stay in filling for next time. */
+static int queue_filling(wal_thread *t)
+{
+    if (t->queued.len == 0) {
+        wal_batch tmp = t->queued;
+        t->queued = t->filling;
+        t->filling = tmp;
+    } else if (batch_append(&t->queued, &t->filling) < 0) {
+        return -1;
+    }
+    t->filling.len = 0;
+    return 0;
+}
+
 void wal_thread_kick(wal_thread *t)
 {
     if (t->filling.len == 0) return;
     pthread_mutex_lock(&t->mu);
-    wal_batch tmp;
-    if (!t->busy && !t->call_pending && t->queued.len == 0) {
-        tmp = t->flushing; /* idle: the thread takes this batch now */
-        t->flushing = t->filling;
-        t->filling = tmp;
-        t->filling.len = 0;
-        t->busy = 1;
+    /* Busy: the thread takes the queue itself right after its sync. */
+    if (queue_filling(t) == 0 && !t->busy && !t->call_pending) {
+        take_queued(t);
         pthread_cond_signal(&t->cv);
-    } else if (t->queued.len == 0) {
-        tmp = t->queued; /* busy: queue it for right after the sync */
-        t->queued = t->filling;
-        t->filling = tmp;
-        t->filling.len = 0;
-    } else if (batch_append(&t->queued, &t->filling) == 0) {
-        t->filling.len = 0;
-    } /* else: out of memory; the records stay in filling for the next kick */
+    }
     pthread_mutex_unlock(&t->mu);
 }
 
@@ -270,21 +272,9 @@ int wal_thread_stop(wal_thread *t)
     pthread_mutex_lock(&t->mu);
     for (;;) {
         while (t->busy) pthread_cond_wait(&t->done_cv, &t->mu);
-        if (t->queued.len > 0) {
-            wal_batch tmp = t->flushing;
-            t->flushing = t->queued;
-            t->queued = tmp;
-            t->queued.len = 0;
-            t->busy = 1;
-            pthread_cond_signal(&t->cv);
-            continue;
-        }
-        if (t->filling.len == 0) break;
-        wal_batch tmp = t->flushing;
-        t->flushing = t->filling;
-        t->filling = tmp;
-        t->filling.len = 0;
-        t->busy = 1;
+        if (t->filling.len > 0 && queue_filling(t) < 0) break;
+        if (t->queued.len == 0) break;
+        take_queued(t);
         pthread_cond_signal(&t->cv);
     }
     t->stop = 1;

@@ -1,14 +1,15 @@
 /* wal_thread.h -- group commit on a thread of its own, so the event loop
  * never waits for the disk.
  *
- * Two buffers: the loop appends encoded records to the "filling" buffer;
- * the thread owns the "flushing" buffer, and runs one write(2) plus one
- * fdatasync for all of it. When the thread is idle and the loop has records,
- * wal_thread_kick() swaps the buffers and wakes the thread. When the sync
+ * The loop appends encoded records to a "filling" buffer it owns and, once
+ * per loop iteration, hands it over (wal_thread_kick): to the thread at once
+ * if it is idle, else to a queue the thread takes by itself the moment its
+ * fdatasync returns, so consecutive syncs need no round trip through the
+ * loop. Each batch costs one write(2) and one fdatasync. When the sync
  * returns, the thread publishes the new durable LSN and writes to an eventfd
  * that the loop watches. So every record that arrives while an fdatasync runs
- * shares the next one, which is group commit with no timer and no added
- * latency when the load is light.
+ * shares the next one: group commit with no timer and no added latency when
+ * the load is light.
  *
  * The loop is the only producer and the thread the only consumer of the
  * writer while it runs; the mutex guards only the hand-off and the

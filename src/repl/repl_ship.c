@@ -938,14 +938,15 @@ void repl_leader_info(const repl_leader *l, info_buf *b)
         info_printf(b,
                     "follower%d:id=%u,addr=%s:%d,online=%d,state=%s,acked_lsn=%llu,lag=%llu,"
                     "lag_ms=%llu,last_heard_ms=%llu,catchup_wal=%llu,catchup_snapshot=%llu,"
-                    "reconnects=%llu\r\n",
+                    "reconnects=%llu,sent_lsn=%llu,snapshot_sent_bytes=%llu/%llu\r\n",
                     i, lk->node_id, lk->peer.host, lk->peer.port, lk->online,
                     link_state_names[lk->state], (unsigned long long)lk->acked_lsn,
                     (unsigned long long)lag, (unsigned long long)lag_ms(l, lk->acked_lsn, now),
                     (unsigned long long)(lk->last_heard_ms ? now - lk->last_heard_ms : 0),
                     (unsigned long long)lk->catchup_wal,
                     (unsigned long long)lk->catchup_snapshot,
-                    (unsigned long long)lk->reconnects);
+                    (unsigned long long)lk->reconnects, (unsigned long long)lk->sent_lsn,
+                    (unsigned long long)lk->snap_off, (unsigned long long)lk->snap_size);
     }
 }
 

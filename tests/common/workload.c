@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define WL_CHECK_BATCH 512              /* GETs per pipelined round trip */
 #define WL_EXISTS_BATCH 256             /* keys per EXISTS */
@@ -83,6 +84,7 @@ static void *writer_main(void *arg)
         /* Keep half the window in flight; drain it all when stopping. */
         long target = stopping || sent == w->max ? sent : sent - WL_DEPTH / 2;
         if (read >= sent && (stopping || sent == w->max)) break;
+        long errors_before = atomic_load(&w->errors);
         while (read < target) {
             resp_value *r = tc_read(t);
             if (!r) {
@@ -98,6 +100,11 @@ static void *writer_main(void *arg)
             atomic_store(&w->replied, read);
             resp_value_free(r);
         }
+        /* The client's pacing, not the server's: errors come back at once
+         * (NOREPLICAS), and a writer that does not slow down spends its key
+         * space on them. */
+        if (w->error_pause_us > 0 && atomic_load(&w->errors) > errors_before)
+            usleep((useconds_t)w->error_pause_us);
     }
 out:
     tc_close(t);

@@ -44,6 +44,7 @@ typedef struct wl_writer {
     atomic_long sent, replied, ok, errors;
     atomic_int stop, done;
     char err[TC_ERR_MAX];  /* why the writer ended early ("" if it did not) */
+    int error_pause_us;    /* after a window with an error reply, pause (0: never) */
     char first_error[128]; /* the first error reply, for the test's log */
     pthread_t thread;
     int started;

@@ -68,6 +68,7 @@ static int gen_start(generation *g, int gi, int port)
     for (int i = 0; i < CHAOS_WRITERS; i++) {
         snprintf(g->prefix[i], sizeof g->prefix[i], "g%dw%d:", gi, i);
         if (wl_writer_init(&g->w[i], port, g->prefix[i], CHAOS_KEYS_PER_WRITER, 16) < 0) return -1;
+        g->w[i].error_pause_us = 20000;
         if (wl_writer_start(&g->w[i]) < 0) return -1;
     }
     g->started = 1;

@@ -105,6 +105,8 @@ static void *writer_main(void *arg)
          * space on them. */
         if (w->error_pause_us > 0 && atomic_load(&w->errors) > errors_before)
             usleep((useconds_t)w->error_pause_us);
+        else if (w->pace_us > 0 && !stopping)
+            usleep((useconds_t)w->pace_us);
     }
 out:
     tc_close(t);

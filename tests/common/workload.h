@@ -45,6 +45,7 @@ typedef struct wl_writer {
     atomic_int stop, done;
     char err[TC_ERR_MAX];  /* why the writer ended early ("" if it did not) */
     int error_pause_us;    /* after a window with an error reply, pause (0: never) */
+    int pace_us;           /* pause after every window of replies (0: full speed) */
     char first_error[128]; /* the first error reply, for the test's log */
     pthread_t thread;
     int started;

@@ -69,6 +69,9 @@ static int gen_start(generation *g, int gi, int port)
         snprintf(g->prefix[i], sizeof g->prefix[i], "g%dw%d:", gi, i);
         if (wl_writer_init(&g->w[i], port, g->prefix[i], CHAOS_KEYS_PER_WRITER, 16) < 0) return -1;
         g->w[i].error_pause_us = 20000;
+        /* ~1.3k writes/s per writer: enough to keep every path busy, few
+         * enough that a restart's recovery stays quick after ten minutes. */
+        g->w[i].pace_us = 100000;
         if (wl_writer_start(&g->w[i]) < 0) return -1;
     }
     g->started = 1;

@@ -9,8 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/eventfd.h>
-#include <dirent.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -258,6 +259,7 @@ int node_checkpoint_start(node *n)
     n->ckpt_applied_ts = n->applied_ts;
     n->ckpt_wal_bytes = wal_thread_wal_bytes(n->walt);
     fflush(n->log.fp);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         n->checkpoints_failed++;
@@ -266,7 +268,10 @@ int node_checkpoint_start(node *n)
     }
     if (pid == 0) {
         /* Child: the store as of the fork, copy-on-write. Only this thread
-         * exists here; nothing else of the node is touched. */
+         * exists here; nothing else of the node is touched. It dies with its
+         * parent: a checkpoint nobody waits for would race the next
+         * incarnation's in the same directory. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) _exit(1);
         char err[512];
         int rc = wal_checkpoint_write(n->cfg.data_dir, n->kv, n->ckpt_lsn, n->ckpt_epoch,
                                       n->ckpt_ts, &n->log, err, sizeof err);

@@ -449,6 +449,8 @@ static int ckpt_load_chunks(int fd, const char *path, wal_ckpt_loader *ld, char 
         return -1;
     }
     int rc = 0;
+    struct stat st;
+    uint64_t file_bytes = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : UINT64_MAX;
     while (!ld->done && rc == 0) {
         uint64_t off = ld->info.bytes;
         uint8_t h[WAL_CKPT_CHUNK_HDR_SIZE];
@@ -458,6 +460,14 @@ static int ckpt_load_chunks(int fd, const char *path, wal_ckpt_loader *ld, char 
         if (rc != 0) break;
         if (wal_ckpt_loader_chunk_header(ld, h, &c, why, sizeof why) != 0) {
             snprintf(err, errlen, "checkpoint %s: chunk at offset %" PRIu64 ": %s", path, off, why);
+            rc = -1;
+            break;
+        }
+        /* A length the file cannot hold is refused before anything is
+         * allocated for it. */
+        if (off + WAL_CKPT_CHUNK_HDR_SIZE + c.payload_len > file_bytes) {
+            snprintf(err, errlen, "checkpoint %s: chunk at offset %" PRIu64
+                     " claims %u bytes past the end of the file", path, off, c.payload_len);
             rc = -1;
             break;
         }

@@ -466,7 +466,7 @@ static int ckpt_load_chunks(int fd, const char *path, wal_ckpt_loader *ld, char 
         /* A length the file cannot hold is refused before anything is
          * allocated for it. */
         if (off + WAL_CKPT_CHUNK_HDR_SIZE + c.payload_len > file_bytes) {
-            snprintf(err, errlen, "checkpoint %s: chunk at offset %" PRIu64
+            snprintf(err, errlen, "checkpoint %s: truncated: the chunk at offset %" PRIu64
                      " claims %u bytes past the end of the file", path, off, c.payload_len);
             rc = -1;
             break;

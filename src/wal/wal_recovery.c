@@ -164,6 +164,22 @@ static int replay_apply(replay *rp, const wal_rec *rec, char *err, size_t errlen
     return 0;
 }
 
+/* 1 if bytes [FROM, SIZE) of FD are all zero: the writer's preallocated
+ * space (wal_writer.c), not a torn record. */
+static int rd_tail_is_zero(int fd, uint64_t from, uint64_t size)
+{
+    uint8_t buf[64 * 1024];
+    while (from < size) {
+        size_t want = size - from < sizeof buf ? (size_t)(size - from) : sizeof buf;
+        ssize_t n = pread(fd, buf, want, (off_t)from);
+        if (n <= 0) return 0;
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i]) return 0;
+        from += (uint64_t)n;
+    }
+    return 1;
+}
+
 /* Decides what a bad record at offset BAD in the last segment is: a torn
  * tail (cut it off) or corruption (error). */
 static int replay_bad_tail(replay *rp, uint64_t bad, const char *why, char *err, size_t errlen)
@@ -180,12 +196,23 @@ static int replay_bad_tail(replay *rp, uint64_t bad, const char *why, char *err,
         return -1;
     }
     struct stat st;
-    if (fstat(r->fd, &st) != 0 || ftruncate(r->fd, (off_t)bad) != 0 || fsync(r->fd) != 0) {
+    if (fstat(r->fd, &st) != 0) {
+        snprintf(err, errlen, "wal: stat %s: %s", r->path, strerror(errno));
+        return -1;
+    }
+    int zeros = rd_tail_is_zero(r->fd, bad, (uint64_t)st.st_size);
+    if (ftruncate(r->fd, (off_t)bad) != 0 || fsync(r->fd) != 0) {
         snprintf(err, errlen, "wal: truncating torn tail of %s at offset %" PRIu64 ": %s", r->path,
                  bad, strerror(errno));
         return -1;
     }
-    rp->truncated = (uint64_t)st.st_size - bad;
+    uint64_t dropped = (uint64_t)st.st_size - bad;
+    if (zeros) { /* preallocated, never written: nothing was lost */
+        log_info(rp->log, "wal: %s: released %" PRIu64 " bytes of preallocated space at offset %" PRIu64,
+                 r->path, dropped, bad);
+        return 0;
+    }
+    rp->truncated = dropped;
     log_warn(rp->log,
              "wal: %s: dropped %" PRIu64 " bytes of torn tail at offset %" PRIu64
              " (%s, expected LSN %" PRIu64 ")",

@@ -51,6 +51,10 @@ int wal_writer_write(wal_writer *w, const uint8_t *buf, size_t len, uint64_t fir
 /* fdatasync of everything written; then durable_lsn = last written LSN. */
 int wal_writer_sync(wal_writer *w, char *err, size_t errlen);
 
+/* Zero-filled space kept ahead of the write position (default 1 MiB; 0
+ * turns it off): fdatasync is cheaper when appends do not grow the file. */
+void wal_writer_set_prealloc(wal_writer *w, uint64_t bytes);
+
 uint64_t wal_writer_durable_lsn(const wal_writer *w);
 uint64_t wal_writer_next_lsn(const wal_writer *w);
 uint64_t wal_writer_bytes(const wal_writer *w); /* bytes in all live segments */

@@ -284,9 +284,9 @@ static void test_torn_tail_every_offset(void)
     uint8_t *z = calloc(1, len + 4096);
     memcpy(z, orig, len);
     write_file(path, z, len + 4096);
-    test_cond("zero tail dropped", recover(dir, NULL, &info, err, sizeof err) == 0 &&
-                                       info.truncated_bytes == 4096 &&
-                                       file_size(path) == (long long)len);
+    test_cond("zero tail released, not counted as a torn write",
+              recover(dir, NULL, &info, err, sizeof err) == 0 && info.truncated_bytes == 0 &&
+                  file_size(path) == (long long)len);
     free(z);
     free(orig);
     kv_free(want);

@@ -97,11 +97,22 @@ int repl_cursor_open(repl_cursor *c, const char *data_dir, uint64_t from_lsn, ch
     return cursor_open_segment(c, from_lsn, err, errlen);
 }
 
+/* 1 if the first bytes of a would-be record are all zero (a length of 0
+ * cannot be a record: the writer's preallocated space). */
+static int zero_header(const uint8_t *p, size_t avail)
+{
+    size_t n = avail < WAL_HDR_SIZE ? avail : WAL_HDR_SIZE;
+    for (size_t i = 0; i < n; i++)
+        if (p[i]) return 0;
+    return n > 0;
+}
+
 long repl_cursor_read(repl_cursor *c, iobuf *out, uint64_t upto_lsn, size_t max_bytes,
                       char *err, size_t errlen)
 {
     long count = 0;
     size_t bytes = 0;
+    int refreshed = 0;
     while (c->next_lsn <= upto_lsn && bytes < max_bytes) {
         wal_rec r;
         size_t used;
@@ -121,6 +132,16 @@ long repl_cursor_read(repl_cursor *c, iobuf *out, uint64_t upto_lsn, size_t max_
             if (c->seg_first != c->next_lsn) break; /* same segment: not written yet */
             continue;
         }
+        if (d == WAL_DEC_BAD_LENGTH && zero_header(c->buf + c->buf_pos, c->buf_len - c->buf_pos)) {
+            /* Preallocated space: either the buffer holds zeros read before
+             * the record was written (read again, once), or the record is
+             * not on disk yet (stop here for now). */
+            if (refreshed) break;
+            refreshed = 1;
+            c->buf_len = c->buf_pos;
+            if (cursor_fill(c, WAL_HDR_SIZE, err, errlen) < 0) return -1;
+            continue;
+        }
         if (d != WAL_DEC_OK) {
             snprintf(err, errlen, "WAL segment %llu at offset %llu: %s",
                      (unsigned long long)c->seg_first,
@@ -128,6 +149,7 @@ long repl_cursor_read(repl_cursor *c, iobuf *out, uint64_t upto_lsn, size_t max_
             return -1;
         }
         c->buf_pos += used;
+        refreshed = 0;
         if (r.lsn < c->next_lsn) continue; /* before the start point */
         if (r.lsn != c->next_lsn) {
             snprintf(err, errlen, "WAL gap: expected lsn %llu, found %llu",

@@ -479,7 +479,9 @@ static void link_pump(flink *lk)
             lk->cur_open = 1;
         }
         link_close_frame(lk);
-        size_t before = lk->out.len;
+        /* Offsets from the unsent start: appending may compact the buffer
+         * (memmove to the front), which moves absolute offsets but not these. */
+        size_t hdr_at = iobuf_used(&lk->out);
         uint8_t hdr[REPL_FRAME_HDR] = {0};
         if (iobuf_append(&lk->out, hdr, sizeof hdr) < 0) {
             link_close(lk, "out of memory");
@@ -489,16 +491,16 @@ static void link_pump(flink *lk)
         long got = repl_cursor_read(&lk->cur, &lk->out, n->applied_lsn, REPL_BATCH_TARGET, err,
                                     sizeof err);
         if (got <= 0) {
-            lk->out.len = before;
+            lk->out.len = lk->out.pos + hdr_at;
             if (got < 0) {
                 log_error(&n->log, "catch-up of node %u: %s", lk->node_id, err);
                 link_close(lk, "catch-up read failed");
             }
             return;
         }
-        size_t plen = lk->out.len - before - REPL_FRAME_HDR;
-        repl_frame_header(lk->out.p + before, REPL_RECORDS, lk->out.p + before + REPL_FRAME_HDR,
-                          (uint32_t)plen);
+        uint8_t *frame = lk->out.p + lk->out.pos + hdr_at;
+        size_t plen = iobuf_used(&lk->out) - hdr_at - REPL_FRAME_HDR;
+        repl_frame_header(frame, REPL_RECORDS, frame + REPL_FRAME_HDR, (uint32_t)plen);
         lk->sent_lsn += (uint64_t)got;
         if (lk->sent_lsn - lk->catchup_logged >= REPL_PROGRESS_EVERY) {
             lk->catchup_logged = lk->sent_lsn;

@@ -93,6 +93,7 @@ typedef struct flink {
     uint64_t snap_lsn, snap_epoch, snap_off, snap_size;
     int snap_unacked; /* a snapshot was started: ACKs count from its install on */
     uint64_t catchup_target, catchup_start, catchup_logged;
+    uint64_t catchup_bytes; /* record bytes sent by the current catch-up */
     uint64_t catchup_wal, catchup_snapshot, reconnects;
 } flink;
 
@@ -433,6 +434,7 @@ static int link_copy_pending(flink *lk, uint64_t from)
         lsn++;
     }
     if (off < b->len && link_append_records(lk, b->p + off, b->len - off) < 0) return -1;
+    lk->catchup_bytes += b->len - off;
     lk->sent_lsn = n->last_lsn;
     return 0;
 }
@@ -440,10 +442,17 @@ static int link_copy_pending(flink *lk, uint64_t from)
 static void link_start_streaming(flink *lk)
 {
     node *n = lk->l->n;
-    if (lk->state == LINK_CATCHUP && lk->catchup_target)
-        log_info(&n->log, "follower node %u caught up: %llu records in %.1f s", lk->node_id,
-                 (unsigned long long)(lk->sent_lsn - lk->catchup_start),
-                 (double)(ev_now_ms() - lk->state_since_ms) / 1000.0);
+    if (lk->state == LINK_CATCHUP && lk->catchup_target) {
+        uint64_t ms = ev_now_ms() - lk->state_since_ms;
+        double secs = ms ? (double)ms / 1000.0 : 0.001;
+        uint64_t recs = lk->sent_lsn - lk->catchup_start;
+        log_info(&n->log,
+                 "follower node %u caught up: %llu records, %.1f MB in %llu ms (%.0f records/s, "
+                 "%.0f MB/s)",
+                 lk->node_id, (unsigned long long)recs, (double)lk->catchup_bytes / 1e6,
+                 (unsigned long long)ms, (double)recs / secs,
+                 (double)lk->catchup_bytes / 1e6 / secs);
+    }
     lk->state = LINK_STREAMING;
     lk->state_since_ms = ev_now_ms();
     if (lk->cur_open) repl_cursor_close(&lk->cur);
@@ -501,6 +510,7 @@ static void link_pump(flink *lk)
         uint8_t *frame = lk->out.p + lk->out.pos + hdr_at;
         size_t plen = iobuf_used(&lk->out) - hdr_at - REPL_FRAME_HDR;
         repl_frame_header(frame, REPL_RECORDS, frame + REPL_FRAME_HDR, (uint32_t)plen);
+        lk->catchup_bytes += plen;
         lk->sent_lsn += (uint64_t)got;
         if (lk->sent_lsn - lk->catchup_logged >= REPL_PROGRESS_EVERY) {
             lk->catchup_logged = lk->sent_lsn;
@@ -571,6 +581,7 @@ static void link_snapshot_pump(flink *lk)
             lk->sent_lsn = lk->snap_lsn;
             lk->state = LINK_CATCHUP;
             lk->catchup_start = lk->catchup_logged = lk->sent_lsn;
+            lk->catchup_bytes = 0;
             lk->catchup_target = n->last_lsn;
             return;
         }
@@ -680,6 +691,7 @@ static void link_on_hello_ok(flink *lk, const repl_hello_ok *h)
         lk->state = LINK_CATCHUP;
         lk->state_since_ms = ev_now_ms();
         lk->catchup_start = lk->catchup_logged = lk->sent_lsn;
+        lk->catchup_bytes = 0;
         lk->catchup_target = n->last_lsn;
         if (lk->sent_lsn < n->applied_lsn) {
             lk->catchup_wal++;

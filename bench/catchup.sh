@@ -69,6 +69,14 @@ sleep 1
 BASE=$(write_rate 3)
 wait $bpid
 
+log "idle catch-up: follower 2 down, $RECORDS records written, restarted with no client load"
+kill $f2; wait $f2 2>/dev/null; f2=""
+IDLE_FROM=$(lsn)
+"$BENCH" --quiet -p $P -c 50 -P 64 -n "$RECORDS" -r 1000000 -d 100 > /dev/null
+start_f2
+wait_streaming "$IDLE_FROM"
+IDLE_LINE=$(grep "caught up:" "$WORK/l.log" | tail -n 1 | sed 's/.*caught up: //')
+
 log "follower 2 down; writing $RECORDS records"
 kill $f2; wait $f2 2>/dev/null; f2=""
 F2_LSN=$(lsn)
@@ -111,10 +119,11 @@ SNAP_MS=$(( $(now_ms) - T2 ))
 SNAPS=$(f2_field catchup_snapshot)
 
 awk -v r="$SHIPPED" -v behind="$BEHIND" -v ms="$CATCHUP_MS" -v bpr="$BYTES_PER_REC" -v base="$BASE" \
-    -v during="$DURING" -v leader="$LEADER_LINE" -v keys="$KEYS" -v sms="$SNAP_MS" -v wc="$WAL_CATCHUPS" -v sc="$SNAPS" 'BEGIN {
+    -v during="$DURING" -v leader="$LEADER_LINE" -v idle="$IDLE_LINE" -v keys="$KEYS" -v sms="$SNAP_MS" -v wc="$WAL_CATCHUPS" -v sc="$SNAPS" 'BEGIN {
     printf "WAL catch-up of a follower %d records behind: %d records (%.0f MB) shipped in %d ms, %.0f records/s, %.0f MB/s (catchup_wal=%s)\n",
         behind, r, r * bpr / 1e6, ms, r / (ms / 1000), r * bpr / 1e6 / (ms / 1000), wc
     printf "  leader: %s\n", leader
+    printf "the same with no client load, measured by the leader: %s\n", idle
     printf "client writes during the catch-up: %.0f/s vs %.0f/s without (%.0f%%)\n",
         during, base, 100 * during / base
     printf "snapshot rejoin of a wiped follower, %d keys: %d ms (catchup_snapshot=%s)\n", keys, sms, sc

@@ -162,8 +162,12 @@ static uint64_t node_apply_next(node *n)
     /* These bytes were encoded or CRC-verified by this node. */
     assert(d == WAL_DEC_OK && r.lsn == n->applied_lsn + 1);
     (void)d;
+    /* Only a DEL owed to a client needs to know whether the key existed
+     * (its reply counts them); everything else skips that extra lookup. */
+    ticket *t = ticket_front(n);
+    int owed = t && t->first_lsn <= r.lsn && r.lsn <= t->last_lsn;
     int existed = 0;
-    if (repl_apply_record(n->kv, &r, &existed) == KV_NOMEM) {
+    if (repl_apply_record(n->kv, &r, owed && r.op == WAL_OP_DEL ? &existed : NULL) == KV_NOMEM) {
         log_error(&n->log, "out of memory applying lsn=%llu; stopping (the WAL has it)",
                   (unsigned long long)r.lsn);
         abort();
@@ -172,8 +176,7 @@ static uint64_t node_apply_next(node *n)
     n->applied_lsn = r.lsn;
     n->applied_epoch = r.epoch;
     n->applied_ts = r.ts;
-    ticket *t = ticket_front(n);
-    if (t && t->first_lsn <= r.lsn && r.lsn <= t->last_lsn) {
+    if (owed) {
         if (r.op == WAL_OP_DEL && existed) t->count++;
         if (r.lsn == t->last_lsn) ticket_complete(n, t, 1);
     }

@@ -39,6 +39,10 @@ TOOL_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 PROGS := $(BUILD)/rkv-server $(BUILD)/rkv-cli $(BUILD)/rkv-bench
 
 .PHONY: all check unit proc asan tsan valgrind lint format clean run fuzz bench
+# Objects built through pattern rules (test and tool objects) are kept: make
+# would otherwise delete them as intermediates after the build (printing an
+# `rm` line after the test totals) and recompile them all next time.
+.SECONDARY:
 all: $(PROGS) $(TEST_BIN) $(REPL_FULL) $(TOOL_BIN)
 
 # `make V=1` shows the full commands.

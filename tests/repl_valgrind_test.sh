@@ -15,7 +15,7 @@ TIMEOUT_S=900 # a hung run fails instead of hanging `make check`
 
 if ! command -v valgrind >/dev/null 2>&1; then
     echo "SKIP: valgrind is not installed"
-    echo "0 passed, 0 failed"
+    echo "0 passed, 0 failed, 1 skipped"
     exit 0
 fi
 if [ ! -x "$BIN" ]; then
@@ -25,7 +25,7 @@ if [ ! -x "$BIN" ]; then
 fi
 if grep -qa -e __asan_init -e __tsan_init "$BIN"; then
     echo "SKIP: $BIN is a sanitizer build"
-    echo "0 passed, 0 failed"
+    echo "0 passed, 0 failed, 1 skipped"
     exit 0
 fi
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test binary under $BUILD/tests, every process-level script
 # tests/*/*_test.sh and tests/*_test.sh, then tests/test_harness.sh, adds up
-# their "N passed, M failed" lines and prints the totals. Exit status is
-# non-zero if any test failed or any binary crashed.
+# their "N passed, M failed[, K skipped]" lines and prints the totals. Exit
+# status is non-zero if any test failed, any binary crashed, or any test
+# printed no summary line (a test that says nothing has not passed). A skip
+# is counted as a skip, never as a pass.
 #
 #   ONLY=unit      unit and in-process binaries only (not *_proc_test)
 #   ONLY=threaded  the same set, used by `make tsan`
@@ -12,7 +14,7 @@ BUILD=${BUILD:-build}
 ONLY=${ONLY:-all}
 WRAP=${WRAP:-}
 export RKV_BUILD="$BUILD"
-total_pass=0 total_fail=0 crashed=()
+total_pass=0 total_fail=0 total_skip=0 crashed=() silent=()
 
 run_one() { # name, command...
     local name=$1; shift
@@ -21,12 +23,17 @@ run_one() { # name, command...
     out=$("$@" 2>&1); rc=$?
     printf '%s\n' "$out" | grep -v '^$' | sed 's/^/   /' | tail -n 40
     local line p f
-    line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
+    line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' | tail -n 1)
+    f=0
     if [ -n "$line" ]; then
         p=${line%% passed*}; f=${line#*passed, }; f=${f%% failed*}
-        total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+        k=0
+        case "$line" in *skipped) k=${line##*failed, }; k=${k%% skipped} ;; esac
+        total_pass=$((total_pass + p)); total_fail=$((total_fail + f)); total_skip=$((total_skip + k))
+    else
+        silent+=("$name")
     fi
-    if [ $rc -ne 0 ] && { [ -z "$line" ] || [ "${f:-0}" = 0 ]; }; then
+    if [ $rc -ne 0 ] && [ -n "$line" ] && [ "$f" = 0 ]; then
         crashed+=("$name (exit $rc)")
     fi
 }
@@ -55,5 +62,6 @@ fi
 
 echo
 for c in "${crashed[@]+"${crashed[@]}"}"; do echo "ERROR: $c exited non-zero without reporting a failure"; done
-echo "TOTAL: $total_pass passed, $total_fail failed"
-[ $total_fail -eq 0 ] && [ ${#crashed[@]} -eq 0 ]
+for c in "${silent[@]+"${silent[@]}"}"; do echo "ERROR: $c printed no 'N passed, M failed' summary line"; done
+echo "TOTAL: $total_pass passed, $((total_fail + ${#crashed[@]} + ${#silent[@]})) failed, $total_skip skipped"
+[ $total_fail -eq 0 ] && [ ${#crashed[@]} -eq 0 ] && [ ${#silent[@]} -eq 0 ]

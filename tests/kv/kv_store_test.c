@@ -638,7 +638,7 @@ static void test_nomem(void)
 {
     test_section("KV_NOMEM leaves the store unchanged");
     if (under_instrumentation()) {
-        printf("note: skipped under a sanitizer or valgrind\n");
+        test_skip("KV_NOMEM test: allocators of sanitizers and valgrind abort instead");
         return;
     }
     enum { BIG = 64 << 20 };
@@ -670,7 +670,7 @@ static void test_nomem(void)
     if (vmdata_kb == 0 || setrlimit(RLIMIT_DATA, &lim) != 0 || (probe = malloc(BIG)) != NULL) {
         free(probe);
         setrlimit(RLIMIT_DATA, &old);
-        printf("note: RLIMIT_DATA not enforced here, KV_NOMEM test skipped\n");
+        test_skip("KV_NOMEM test: RLIMIT_DATA not enforced here");
         free(bigval);
         kv_free(kv);
         return;

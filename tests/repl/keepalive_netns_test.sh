@@ -14,14 +14,15 @@ BUILD=${RKV_BUILD:-build}
 SERVER="$PWD/$BUILD/rkv-server" CLI="$PWD/$BUILD/rkv-cli"
 pass=0 fail=0
 ok() { if eval "$2"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1"; fi; }
-finish() { echo "$pass passed, $fail failed"; [ $fail -eq 0 ]; exit $?; }
+skip=0
+finish() { echo "$pass passed, $fail failed, $skip skipped"; [ $fail -eq 0 ]; exit $?; }
 
 tag=$$
 ns=rkvka$tag vA=rkA$tag vB=rkB$tag
 net=10.231.$((tag % 250)).
 if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || ! ip netns add "$ns" 2>/dev/null; then
-    echo "skipped: cannot create a network namespace here (needs root and iproute2)"
-    finish
+    echo "SKIP: cannot create a network namespace here (needs root and iproute2)"
+    skip=1; finish
 fi
 work=$(mktemp -d /tmp/rkv-keepalive-XXXXXX)
 pids=()
@@ -38,7 +39,7 @@ ip link add "$vA" type veth peer name "$vB" &&
     ip addr add "${net}1/30" dev "$vA" && ip link set "$vA" up &&
     ip netns exec "$ns" ip addr add "${net}2/30" dev "$vB" &&
     ip netns exec "$ns" ip link set "$vB" up && ip netns exec "$ns" ip link set lo up ||
-    { echo "skipped: veth setup failed"; finish; }
+    { echo "SKIP: veth setup failed"; skip=1; finish; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null ||
     echo $((20000 + RANDOM % 20000)); }

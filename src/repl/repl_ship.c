@@ -113,23 +113,31 @@ static void link_on_event(ev_loop *loop, int fd, void *data, unsigned events);
 static void ship_thread_detach(ship_thread *st, int fd);
 static void link_close_frame(flink *lk);
 
-static uint64_t acked_array(const repl_leader *l, uint64_t *out)
+/* Is LK the link that counts for its node? A quorum counts nodes, not
+ * links: if one node answered on two addresses (a --followers list naming
+ * it twice under different names), only the first link that claimed its
+ * node id counts (link_on_hello_ok refuses the other). */
+static int link_counts(const flink *lk)
 {
-    for (int i = 0; i < l->nlinks; i++) out[i] = l->links[i].acked_lsn;
-    return 0;
+    if (lk->node_id == 0) return 0; /* never completed a handshake */
+    const repl_leader *l = lk->l;
+    for (int i = 0; i < lk->idx; i++)
+        if (l->links[i].node_id == lk->node_id) return 0;
+    return 1;
 }
 
 uint64_t repl_leader_quorum_lsn(const repl_leader *l)
 {
-    uint64_t acked[CFG_FOLLOWERS_MAX];
-    acked_array(l, acked);
+    uint64_t acked[CFG_FOLLOWERS_MAX] = {0};
+    for (int i = 0; i < l->nlinks; i++)
+        if (link_counts(&l->links[i])) acked[i] = l->links[i].acked_lsn;
     return repl_quorum_lsn(acked, l->nlinks, l->n->cfg.quorum);
 }
 
 int repl_leader_online(const repl_leader *l)
 {
     int k = 0;
-    for (int i = 0; i < l->nlinks; i++) k += l->links[i].online;
+    for (int i = 0; i < l->nlinks; i++) k += l->links[i].online && link_counts(&l->links[i]);
     return k;
 }
 
@@ -142,7 +150,7 @@ int repl_leader_acked_at_least(const repl_leader *l, uint64_t lsn)
 {
     int k = 0;
     for (int i = 0; i < l->nlinks; i++)
-        k += l->links[i].online && l->links[i].acked_lsn >= lsn;
+        k += l->links[i].online && link_counts(&l->links[i]) && l->links[i].acked_lsn >= lsn;
     return k;
 }
 
@@ -640,11 +648,15 @@ static void link_on_hello_ok(flink *lk, const repl_hello_ok *h)
 {
     repl_leader *l = lk->l;
     node *n = l->n;
+    /* One node, one vote: a node id already claimed by another link (up or
+     * down) is the same node reached under a second address. */
     for (int i = 0; i < l->nlinks; i++) {
         flink *o = &l->links[i];
-        if (o != lk && o->state >= LINK_SNAPWAIT && o->node_id == h->node_id) {
-            link_refuse(lk, "node id %u is already connected as follower %s:%d", h->node_id,
-                        o->peer.host, o->peer.port);
+        if (o != lk && o->node_id == h->node_id) {
+            link_refuse(lk,
+                        "node id %u already answers as follower %s:%d: --followers names one "
+                        "node twice, and a node counts once toward the quorum",
+                        h->node_id, o->peer.host, o->peer.port);
             return;
         }
     }

@@ -5,6 +5,7 @@
  * work unchanged (docs/PROTOCOL.md lists every command). Writes go through
  * node_propose and reply only when their records commit (node.h); a command
  * that is not a write waits until the client's owed write replies are out. */
+#include <assert.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,23 +125,33 @@ static void cmd_set(client *c)
         reply_error(c, "ERR out of memory queueing the reply: the write's outcome is unknown");
 }
 
+/* Bytes of the records a DEL of every argument would propose. */
+static size_t del_bytes(const client *c)
+{
+    size_t total = 0;
+    for (size_t i = 1; i < c->argc; i++) total += wal_record_size((uint32_t)c->argv[i].len, 0);
+    return total;
+}
+
 static void cmd_del(client *c)
 {
     node *n = c->n;
     for (size_t i = 1; i < c->argc; i++)
         if (!key_ok(c, &c->argv[i])) return;
     if (!write_allowed(c)) return;
+    /* All or nothing: room for every record is made before the first is
+     * proposed, so a DEL of many keys is never applied in part. */
+    if (node_propose_reserve(n, del_bytes(c)) < 0) {
+        reply_pending_full(c);
+        return;
+    }
     uint64_t first = 0, last = 0;
     for (size_t i = 1; i < c->argc; i++) {
         uint64_t lsn = node_propose(n, WAL_OP_DEL, (const uint8_t *)c->argv[i].p,
                                     (uint32_t)c->argv[i].len, NULL, 0);
-        if (lsn == 0) break;
+        assert(lsn != 0); /* reserved above */
         if (!first) first = lsn;
         last = lsn;
-    }
-    if (last == 0) {
-        reply_pending_full(c);
-        return;
     }
     c->last_write_lsn = last;
     if (node_add_ticket(n, c, first, last, TICKET_COUNT) < 0)
@@ -484,7 +495,7 @@ static int write_refused_now(client *c, const command *cmd)
     } else if (cmd->fn == cmd_del) {
         for (size_t i = 1; i < c->argc; i++)
             if (c->argv[i].len > n->cfg.key_max) return 1;
-        rec_bytes = wal_record_size((uint32_t)c->argv[1].len, 0); /* DEL fails on its first */
+        rec_bytes = del_bytes(c); /* refused whole if it does not all fit */
     } else {
         return 0;
     }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "wal/wal_record.h"
 #include "wal/wal_writer.h"
@@ -135,6 +136,14 @@ static int parse_peers(node_config *c, const char *value, char *err, size_t errl
             snprintf(err, errlen, "followers: '%s' is not HOST:PORT", item);
             return -1;
         }
+        for (int j = 0; j < c->nfollowers; j++)
+            if (c->followers[j].port == peer->port &&
+                strcasecmp(c->followers[j].host, peer->host) == 0) {
+                snprintf(err, errlen,
+                         "followers: '%s' is listed twice (a node counts once toward the quorum)",
+                         item);
+                return -1;
+            }
         c->nfollowers++;
         p += n;
         if (*p == ',') p++;

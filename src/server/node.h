@@ -127,6 +127,11 @@ void node_free(node *n);
  * 0 if it could not be buffered (out of memory / too much pending). */
 uint64_t node_propose(node *n, uint8_t op, const uint8_t *key, uint32_t klen,
                       const uint8_t *val, uint32_t vlen);
+/* Makes sure records totalling BYTES (sum of wal_record_size) can be
+ * proposed now without any of them failing: within max-pending-bytes, and
+ * memory reserved. A multi-key write calls it first, so it is proposed whole
+ * or refused whole. 0 or -1. */
+int node_propose_reserve(node *n, size_t bytes);
 /* Appends one already-encoded, CRC-verified record (follower). 0 or -1. */
 int node_append_encoded(node *n, const uint8_t *rec, size_t len, const wal_rec *r);
 /* Recomputes commit_lsn and applies / replies up to it. */

@@ -152,18 +152,26 @@ int wal_thread_event_fd(const wal_thread *t)
     return t->efd;
 }
 
-int wal_thread_append(wal_thread *t, const uint8_t *rec, size_t len, uint64_t lsn)
+int wal_thread_reserve(wal_thread *t, size_t len)
 {
     wal_batch *b = &t->filling;
+    if (len > WAL_THREAD_BUF_MAX || b->len > WAL_THREAD_BUF_MAX - len) return -1;
     if (b->len + len > b->cap) {
         size_t cap = b->cap ? b->cap : WAL_THREAD_BUF_INIT;
         while (cap < b->len + len) cap *= 2;
-        if (cap > WAL_THREAD_BUF_MAX) return -1;
+        if (cap > WAL_THREAD_BUF_MAX) cap = WAL_THREAD_BUF_MAX;
         uint8_t *p = realloc(b->p, cap);
         if (!p) return -1;
         b->p = p;
         b->cap = cap;
     }
+    return 0;
+}
+
+int wal_thread_append(wal_thread *t, const uint8_t *rec, size_t len, uint64_t lsn)
+{
+    wal_batch *b = &t->filling;
+    if (wal_thread_reserve(t, len) < 0) return -1;
     memcpy(b->p + b->len, rec, len);
     if (b->len == 0) b->first_lsn = lsn;
     b->len += len;

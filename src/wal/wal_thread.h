@@ -35,6 +35,10 @@ int wal_thread_event_fd(const wal_thread *t);
 /* Appends one encoded record (LSN must be the next one). 0, or -1 if the
  * buffer cannot grow (out of memory). */
 int wal_thread_append(wal_thread *t, const uint8_t *rec, size_t len, uint64_t lsn);
+/* Makes room for LEN more bytes in the filling batch, so that appends
+ * totalling LEN cannot fail (a multi-record write is appended whole or not
+ * at all). 0 or -1 (the batch would exceed its maximum, or no memory). */
+int wal_thread_reserve(wal_thread *t, size_t len);
 /* Hands the filled buffer to the thread if it is idle. Call from the loop's
  * before-sleep hook and after each wake-up. */
 void wal_thread_kick(wal_thread *t);

@@ -48,6 +48,9 @@ repl_follower *repl_follower_new(node *n, char *err, size_t errlen);
 void repl_follower_free(repl_follower *f);
 /* The node made records durable up to LSN: acknowledge. */
 void repl_follower_durable(repl_follower *f, uint64_t lsn);
+/* Highest LSN the follower may apply and serve: committed by the leader and
+ * known to be the leader's record (min of its commit and match LSNs). */
+uint64_t repl_follower_commit_bound(const repl_follower *f);
 void repl_follower_flush(repl_follower *f);
 void repl_follower_cron(repl_follower *f, uint64_t now_ms);
 void repl_follower_info(const repl_follower *f, info_buf *b);

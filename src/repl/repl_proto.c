@@ -103,16 +103,19 @@ size_t repl_encode_hello_ok(uint8_t *out, const repl_hello_ok *h)
     wal_put_u64(p + 4, h->last_lsn);
     wal_put_u64(p + 12, h->last_epoch);
     wal_put_u64(p + 20, h->applied_lsn);
-    return finish(out, REPL_HELLO_OK, 28);
+    wal_put_u64(p + 28, h->commit_lsn);
+    return finish(out, REPL_HELLO_OK, 36);
 }
 
 int repl_decode_hello_ok(const repl_frame *f, repl_hello_ok *h)
 {
-    if (f->len != 28) return -1;
+    if (f->len != 36) return -1;
     h->node_id = wal_get_u32(f->payload);
     h->last_lsn = wal_get_u64(f->payload + 4);
     h->last_epoch = wal_get_u64(f->payload + 12);
     h->applied_lsn = wal_get_u64(f->payload + 20);
+    h->commit_lsn = wal_get_u64(f->payload + 28);
+    if (h->applied_lsn > h->last_lsn) return -1;
     return 0;
 }
 

@@ -43,8 +43,10 @@ enum repl_type {
     REPL_SNAP_CHUNK = 8, /* L->F: the next bytes of the checkpoint file */
     REPL_SNAP_END = 9,   /* L->F: checkpoint lsn, file size: install it */
     REPL_SNAP_ACK = 10,  /* F->L: checkpoint lsn installed; ACKs from here on speak of it */
+    REPL_COMMIT = 11,    /* L->F: commit lsn, match lsn (the follower's log equals the
+                            leader's up to it), 0: apply and serve up to min of the two */
 };
-#define REPL_TYPE_MAX REPL_SNAP_ACK
+#define REPL_TYPE_MAX REPL_COMMIT
 #define REPL_SNAP_CHUNK_MAX (256u * 1024u) /* file bytes per SNAP_CHUNK frame */
 
 typedef struct repl_hello {
@@ -60,6 +62,7 @@ typedef struct repl_hello_ok {
     uint64_t last_lsn;   /* last durable record on the follower */
     uint64_t last_epoch; /* epoch of that record (0 if none) */
     uint64_t applied_lsn;
+    uint64_t commit_lsn; /* highest commit LSN the follower has heard of (from any leader) */
 } repl_hello_ok;
 
 typedef struct repl_beat {

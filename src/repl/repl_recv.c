@@ -48,6 +48,12 @@ struct repl_follower {
     fconn *leader; /* the authenticated link, or NULL */
     uint32_t leader_id;
     uint64_t leader_epoch, leader_last_lsn, leader_commit_lsn;
+    /* Our log equals the current leader's up to match_lsn: set to what we
+     * have applied (committed, hence the same everywhere) at each handshake,
+     * then raised by the leader's COMMIT frames, which follow in the stream
+     * the records they vouch for. Records above it may be a dead leader's
+     * uncommitted tail and are never applied. */
+    uint64_t match_lsn;
     uint64_t last_seen_ms;
     uint64_t echo_time; /* leader time of the last heartbeat, echoed in ACK */
     int ack_due;
@@ -147,7 +153,8 @@ static void follower_on_hello(fconn *c, const repl_hello *h)
     f->leader_id = h->node_id;
     f->leader_epoch = h->epoch;
     f->leader_last_lsn = h->last_lsn;
-    f->leader_commit_lsn = h->commit_lsn;
+    if (h->commit_lsn > f->leader_commit_lsn) f->leader_commit_lsn = h->commit_lsn;
+    f->match_lsn = n->applied_lsn;
     f->last_seen_ms = ev_now_ms();
     if (h->epoch > n->epoch) {
         /* Remembered across restarts, so a stale leader stays refused. */
@@ -156,7 +163,9 @@ static void follower_on_hello(fconn *c, const repl_hello *h)
             log_warn(&n->log, "%s", err);
         n->epoch = h->epoch;
     }
-    repl_hello_ok ok = {n->cfg.node_id, n->last_lsn, n->last_rec_epoch, n->applied_lsn};
+    uint64_t known = f->leader_commit_lsn > n->commit_hint ? f->leader_commit_lsn : n->commit_hint;
+    if (n->commit_lsn > known) known = n->commit_lsn;
+    repl_hello_ok ok = {n->cfg.node_id, n->last_lsn, n->last_rec_epoch, n->applied_lsn, known};
     uint8_t frame[REPL_CTRL_MAX];
     size_t len = repl_encode_hello_ok(frame, &ok);
     if (iobuf_append(&c->out, frame, len) < 0) {
@@ -277,6 +286,7 @@ static int follower_on_snapshot(fconn *c, const repl_frame *fr)
         return -1;
     }
     f->snapshots_installed++;
+    f->match_lsn = n->applied_lsn; /* the snapshot is the leader's committed state */
     /* SNAP_ACK tells the leader that every ACK after it is about the new
      * state: the ones before it described the log the snapshot replaced. */
     repl_beat ack = {n->durable_lsn, n->applied_lsn, 0};
@@ -336,10 +346,20 @@ static void fconn_read(fconn *c)
                 return;
             }
             f->leader_last_lsn = b.a;
-            f->leader_commit_lsn = b.b;
+            if (b.b > f->leader_commit_lsn) f->leader_commit_lsn = b.b;
             f->echo_time = b.c;
             follower_send_ack(f); /* the answer to every heartbeat */
             if (c->fd < 0) return;
+            node_advance_commit(n);
+        } else if (fr.type == REPL_COMMIT) {
+            repl_beat b;
+            if (repl_decode_beat(&fr, &b) < 0 || b.b > n->last_lsn) {
+                fconn_close(c, "malformed COMMIT");
+                return;
+            }
+            if (b.a > f->leader_commit_lsn) f->leader_commit_lsn = b.a;
+            if (b.b > f->match_lsn) f->match_lsn = b.b;
+            node_advance_commit(n);
         } else if (fr.type >= REPL_SNAP_BEGIN && fr.type <= REPL_SNAP_END) {
             if (follower_on_snapshot(c, &fr) < 0) {
                 fconn_close(c, "bad snapshot transfer");
@@ -405,6 +425,11 @@ static void follower_on_accept(ev_loop *loop, int lfd, void *data, unsigned even
         snprintf(slot->peer, sizeof slot->peer, "%s", peer);
         if (ev_set(n->loop, fd, EV_READ, fconn_on_event, slot) < 0) fconn_close(slot, "epoll");
     }
+}
+
+uint64_t repl_follower_commit_bound(const repl_follower *f)
+{
+    return f->leader_commit_lsn < f->match_lsn ? f->leader_commit_lsn : f->match_lsn;
 }
 
 void repl_follower_durable(repl_follower *f, uint64_t lsn)

@@ -82,6 +82,7 @@ typedef struct flink {
     uint32_t node_id; /* reported by the follower */
     uint64_t acked_lsn;
     uint64_t sent_lsn;
+    uint64_t commit_sent, match_sent; /* last COMMIT frame's values */
     int online;
     uint64_t last_heard_ms, last_beat_ms;
     iobuf in, out;
@@ -427,6 +428,25 @@ static void link_refuse(flink *lk, const char *fmt, ...)
     link_close(lk, reason);
 }
 
+/* Tells the follower the commit LSN and how far its log is known to be ours
+ * (sent_lsn: every record up to it precedes this frame in the stream). The
+ * follower applies and serves only up to the smaller of the two. */
+static int link_send_commit(flink *lk)
+{
+    node *n = lk->l->n;
+    if (lk->state != LINK_CATCHUP && lk->state != LINK_STREAMING) return 0;
+    if (lk->snap_unacked) return 0;
+    uint64_t match = lk->sent_lsn;
+    if (n->commit_lsn == lk->commit_sent && match == lk->match_sent) return 0;
+    repl_beat b = {n->commit_lsn, match, 0};
+    uint8_t frame[REPL_CTRL_MAX];
+    size_t len = repl_encode_beat(frame, REPL_COMMIT, &b);
+    if (link_send_ctrl(lk, frame, len) < 0) return -1;
+    lk->commit_sent = n->commit_lsn;
+    lk->match_sent = match;
+    return 0;
+}
+
 /* ---- catch-up ---- */
 
 /* Copies records FROM..last_lsn out of the node's pending log (records not
@@ -664,8 +684,26 @@ static void link_on_hello_ok(flink *lk, const repl_hello_ok *h)
         link_refuse(lk, "follower has the leader's own node id %u", h->node_id);
         return;
     }
+    if (n->fenced) {
+        link_refuse(lk, "the leader refuses to lead: %.150s", n->fence_reason);
+        return;
+    }
+    if (h->commit_lsn > n->last_lsn) {
+        /* The follower knows of a commit beyond our log's end: our log lost
+         * committed records. Rebuilding anyone from it would make the
+         * cluster forget them. */
+        char why[256];
+        snprintf(why, sizeof why,
+                 "follower node %u knows lsn %llu was committed, but this leader's log ends at "
+                 "lsn %llu: committed records are missing here",
+                 h->node_id, (unsigned long long)h->commit_lsn, (unsigned long long)n->last_lsn);
+        node_fence(n, why);
+        link_refuse(lk, "%s", why);
+        return;
+    }
     lk->node_id = h->node_id;
     lk->snap_unacked = 0;
+    lk->commit_sent = lk->match_sent = 0;
     lk->backoff_ms = REPL_BACKOFF_MIN_MS;
     lk->last_heard_ms = ev_now_ms();
     link_set_online(lk, 1, "");
@@ -827,6 +865,10 @@ static void link_on_event(ev_loop *loop, int fd, void *data, unsigned events)
     if (lk->state == LINK_SNAPSHOT) link_snapshot_pump(lk);
     if (lk->state == LINK_CATCHUP) link_pump(lk);
     if (lk->state == LINK_DOWN) return;
+    if (link_send_commit(lk) < 0) {
+        link_close(lk, "out of memory");
+        return;
+    }
     if (link_send_out(lk) < 0) {
         link_close(lk, lk->st ? "sender thread: write failed" : strerror(errno));
         return;
@@ -873,6 +915,10 @@ void repl_leader_flush(repl_leader *l)
         if (lk->state == LINK_SNAPSHOT) link_snapshot_pump(lk);
         if (lk->state == LINK_CATCHUP) link_pump(lk);
         if (lk->state == LINK_DOWN) continue;
+        if (link_send_commit(lk) < 0) {
+            link_close(lk, "out of memory");
+            continue;
+        }
         link_close_frame(lk);
         if (iobuf_used(&lk->out) == 0 && !(lk->st && lk->st->failed)) continue;
         if (link_send_out(lk) < 0) {

@@ -20,6 +20,7 @@
 enum {
     CMD_WRITE = 1,     /* appends records; refused on a follower */
     CMD_ANY_ROLE = 2,  /* (documentation) */
+    CMD_READ = 4,      /* reads the store: refused while fenced or catching up (-LOADING) */
 };
 
 typedef struct command {
@@ -52,12 +53,13 @@ static int arg_ll(const resp_arg *a, long long *out)
 
 /* ---- write checks shared by SET and DEL ---- */
 
-enum write_refusal { WRITE_OK = 0, WRITE_READONLY, WRITE_MISCONF, WRITE_NOREPLICAS };
+enum write_refusal { WRITE_OK = 0, WRITE_READONLY, WRITE_MISCONF, WRITE_NOREPLICAS, WRITE_FENCED };
 
 /* Why the node refuses writes right now (no side effects). */
 static enum write_refusal write_refusal(const node *n)
 {
     if (n->cfg.role == ROLE_FOLLOWER) return WRITE_READONLY;
+    if (n->fenced) return WRITE_FENCED;
     if (n->wal_failed) return WRITE_MISCONF;
     if (n->leader && repl_leader_online(n->leader) < n->cfg.quorum) return WRITE_NOREPLICAS;
     return WRITE_OK;
@@ -72,6 +74,10 @@ static int write_allowed(client *c)
     case WRITE_MISCONF:
         reply_error(c, "MISCONF WAL write failed (%s); writes are refused until restart",
                     n->wal_error);
+        break;
+    case WRITE_FENCED:
+        n->stats.writes_rejected++;
+        reply_error(c, "ERR this node refuses to lead: %s", n->fence_reason);
         break;
     case WRITE_NOREPLICAS:
         n->stats.writes_rejected++;
@@ -416,11 +422,11 @@ void clients_check_blocked(node *n, uint64_t now_ms)
 static void cmd_command(client *c);
 
 static const command commands[] = {
-    {"get", 2, 0, cmd_get, 1, 1, 1},
+    {"get", 2, CMD_READ, cmd_get, 1, 1, 1},
     {"set", -3, CMD_WRITE, cmd_set, 1, 1, 1},
     {"del", -2, CMD_WRITE, cmd_del, 1, -1, 1},
-    {"exists", -2, 0, cmd_exists, 1, -1, 1},
-    {"dbsize", 1, 0, cmd_dbsize, 0, 0, 0},
+    {"exists", -2, CMD_READ, cmd_exists, 1, -1, 1},
+    {"dbsize", 1, CMD_READ, cmd_dbsize, 0, 0, 0},
     {"ping", -1, 0, cmd_ping, 0, 0, 0},
     {"echo", 2, 0, cmd_echo, 0, 0, 0},
     {"info", -1, 0, cmd_info, 0, 0, 0},
@@ -539,6 +545,13 @@ int command_exec(client *c)
     if (!arity_ok) {
         reply_error(c, "ERR wrong number of arguments for '%s' command", cmd->name);
         return CMD_DONE;
+    }
+    if (cmd->flags & CMD_READ) {
+        char why[sizeof n->fence_reason + 64];
+        if (node_read_refusal(n, why, sizeof why)) {
+            reply_error(c, "%s", why);
+            return CMD_DONE;
+        }
     }
     cmd->fn(c);
     return CMD_DONE;

@@ -29,6 +29,8 @@
 #define NODE_REHASH_STEPS 100       /* buckets moved per cron while idle */
 #define NODE_EPOCH_FILE "epoch"
 
+static void node_hint_save(node *n, int force);
+
 /* ---- pending log ---- */
 
 size_t node_pending_bytes(const node *n)
@@ -198,12 +200,19 @@ void node_advance_commit(node *n)
         uint64_t q = repl_leader_quorum_lsn(n->leader);
         if (q < target) target = q;
     }
+    if (n->follower) { /* only what the leader says is committed, and is its record */
+        uint64_t b = repl_follower_commit_bound(n->follower);
+        if (b < target) target = b;
+    }
     if (target > n->commit_lsn) n->commit_lsn = target;
+    assert(n->commit_lsn <= n->durable_lsn); /* nothing is committed before it is on our disk */
     int applied = 0;
     while (n->applied_lsn < n->commit_lsn) {
         node_apply_next(n);
         applied = 1;
     }
+    assert(n->applied_lsn == n->commit_lsn);
+    if (n->applied_lsn > n->served_lsn) n->served_lsn = n->applied_lsn;
     if (applied) {
         clients_check_blocked(n, ev_now_ms());
         if (n->leader && n->cfg.log_lag) repl_leader_log_lag(n->leader);
@@ -482,6 +491,7 @@ static void node_cron(ev_loop *loop, void *data)
     if (n->leader) repl_leader_cron(n->leader, now);
     if (n->follower) repl_follower_cron(n->follower, now);
     node_checkpoint_cron(n);
+    node_hint_save(n, 0);
     kv_rehash_step(n->kv, NODE_REHASH_STEPS);
 }
 
@@ -505,15 +515,21 @@ static void node_before_sleep(ev_loop *loop, void *data)
     }
 }
 
-/* ---- epoch ---- */
+/* ---- epoch and commit hint: one number in a small file ---- */
 
 /* The epoch file holds the last epoch this node led (or followed). A leader
  * takes max(file, log) + 1 at every start and persists it before serving, so
- * records of different incarnations are always told apart. */
-static int node_epoch_load(const char *dir, uint64_t *out)
+ * records of different incarnations are always told apart.
+ * The commit file holds the commit hint (node.h). */
+#define NODE_COMMIT_FILE "commit"
+#define NODE_HINT_EVERY_MS 1000
+
+/* Reads the number in DIR/NAME into *OUT (0 if the file does not exist).
+ * 0, or -1 if it exists but cannot be read or parsed. */
+static int node_u64_load(const char *dir, const char *name, uint64_t *out)
 {
     char path[CFG_PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/" NODE_EPOCH_FILE, dir);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
     FILE *fp = fopen(path, "r");
     *out = 0;
     if (!fp) return errno == ENOENT ? 0 : -1;
@@ -525,21 +541,26 @@ static int node_epoch_load(const char *dir, uint64_t *out)
     return 0;
 }
 
-int node_epoch_store(const char *dir, uint64_t epoch, char *err, size_t errlen)
+/* Writes V to DIR/NAME through a temp file and a rename; with SYNC, the
+ * file and the directory are fsynced first (the epoch must survive a power
+ * cut; the commit hint may be stale and is written without). */
+static int node_u64_store(const char *dir, const char *name, uint64_t v, int sync, char *err,
+                          size_t errlen)
 {
     char path[CFG_PATH_MAX + 16], tmp[CFG_PATH_MAX + 24];
-    snprintf(path, sizeof path, "%s/" NODE_EPOCH_FILE, dir);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) goto fail;
     char line[32];
-    int len = snprintf(line, sizeof line, "%llu\n", (unsigned long long)epoch);
-    if (write(fd, line, (size_t)len) != len || fsync(fd) < 0) {
+    int len = snprintf(line, sizeof line, "%llu\n", (unsigned long long)v);
+    if (write(fd, line, (size_t)len) != len || (sync && fsync(fd) < 0)) {
         close(fd);
         goto fail;
     }
     close(fd);
     if (rename(tmp, path) < 0) goto fail;
+    if (!sync) return 0;
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) goto fail;
     int rc = fsync(dfd);
@@ -547,11 +568,74 @@ int node_epoch_store(const char *dir, uint64_t epoch, char *err, size_t errlen)
     if (rc < 0) goto fail;
     return 0;
 fail:
-    snprintf(err, errlen, "persisting epoch in %s: %s", path, strerror(errno));
+    snprintf(err, errlen, "persisting %s: %s", path, strerror(errno));
     return -1;
 }
 
+static int node_epoch_load(const char *dir, uint64_t *out)
+{
+    return node_u64_load(dir, NODE_EPOCH_FILE, out);
+}
+
+int node_epoch_store(const char *dir, uint64_t epoch, char *err, size_t errlen)
+{
+    return node_u64_store(dir, NODE_EPOCH_FILE, epoch, 1, err, errlen);
+}
+
+/* Persists the commit hint when it moved (at most every NODE_HINT_EVERY_MS
+ * unless FORCE). A failure is logged and retried: the hint is advisory. */
+static void node_hint_save(node *n, int force)
+{
+    uint64_t now = ev_now_ms();
+    uint64_t v = n->commit_lsn > n->commit_hint ? n->commit_lsn : n->commit_hint;
+    if (v == n->hint_written || (!force && now - n->hint_written_ms < NODE_HINT_EVERY_MS)) return;
+    char err[CFG_PATH_MAX + 64];
+    n->hint_written_ms = now;
+    if (node_u64_store(n->cfg.data_dir, NODE_COMMIT_FILE, v, force, err, sizeof err) < 0) {
+        log_warn(&n->log, "%s (the commit hint is advisory; retrying)", err);
+        return;
+    }
+    n->hint_written = v;
+}
+
+void node_fence(node *n, const char *reason)
+{
+    if (n->fenced) return;
+    n->fenced = 1;
+    snprintf(n->fence_reason, sizeof n->fence_reason, "%s", reason);
+    log_error(&n->log, "refusing to lead: %s", reason);
+}
+
+const char *node_read_refusal(const node *n, char *buf, size_t len)
+{
+    if (n->fenced) {
+        snprintf(buf, len, "ERR this node refuses to serve: %s", n->fence_reason);
+        return buf;
+    }
+    if (n->applied_lsn < n->read_floor) {
+        snprintf(buf, len,
+                 "LOADING rkv is catching up after a resync (applied lsn %llu of %llu already "
+                 "served); reads resume when it is back there",
+                 (unsigned long long)n->applied_lsn, (unsigned long long)n->read_floor);
+        return buf;
+    }
+    return NULL;
+}
+
 /* ---- life cycle ---- */
+
+/* Recovery's hold callback: a record above the commit hint goes to the
+ * pending log (it is on disk already) instead of the store. */
+static int node_hold_record(void *ctx, const wal_rec *r)
+{
+    node *n = ctx;
+    size_t size = wal_record_size(r->klen, r->vlen);
+    if (iobuf_reserve(&n->pending, size) < 0) return -1;
+    size_t wrote = wal_record_encode(r, n->pending.p + n->pending.len);
+    assert(wrote == size);
+    n->pending.len += wrote;
+    return 0;
+}
 
 static int node_open_storage(node *n, char *err, size_t errlen)
 {
@@ -562,17 +646,36 @@ static int node_open_storage(node *n, char *err, size_t errlen)
     }
     wal_recovery_info info;
     uint64_t t0 = ev_now_us();
-    if (wal_recover(n->cfg.data_dir, n->kv, &info, &n->log, err, errlen) < 0) return -1;
+    /* Only what is known committed (the commit hint) is applied; the rest of
+     * the log waits in the pending log, unreadable and uncounted, until a
+     * quorum acknowledges it (a write that timed out before a restart must
+     * not become readable because this node alone has it). */
+    if (node_u64_load(n->cfg.data_dir, NODE_COMMIT_FILE, &n->commit_hint) < 0) {
+        log_warn(&n->log, "unreadable commit hint in %s: ignored (it is advisory)",
+                 n->cfg.data_dir);
+        n->commit_hint = 0;
+    }
+    n->hint_written = n->commit_hint;
+    if (wal_recover_held(n->cfg.data_dir, n->kv, n->commit_hint, node_hold_record, n, &info,
+                         &n->log, err, errlen) < 0)
+        return -1;
     log_info(&n->log,
              "recovered %zu keys from %s: snapshot lsn=%llu, %llu WAL records replayed, "
-             "last lsn=%llu in %.1f ms",
+             "last lsn=%llu in %.1f ms; %llu records above the commit hint %llu are held "
+             "until a quorum confirms them",
              kv_count(n->kv), n->cfg.data_dir, (unsigned long long)info.snapshot_lsn,
              (unsigned long long)info.records_replayed, (unsigned long long)info.last_lsn,
-             (double)(ev_now_us() - t0) / 1000.0);
+             (double)(ev_now_us() - t0) / 1000.0,
+             (unsigned long long)(info.last_lsn - info.applied_lsn),
+             (unsigned long long)n->commit_hint);
+    assert(info.applied_lsn <= info.last_lsn);
+    assert(iobuf_used(&n->pending) == 0 || info.applied_lsn < info.last_lsn);
     n->snapshot_lsn = info.snapshot_lsn;
-    n->last_lsn = n->durable_lsn = n->commit_lsn = n->applied_lsn = info.last_lsn;
-    n->last_rec_epoch = n->applied_epoch = info.last_epoch;
-    n->applied_ts = info.max_ts;
+    n->last_lsn = n->durable_lsn = info.last_lsn;
+    n->commit_lsn = n->applied_lsn = n->served_lsn = info.applied_lsn;
+    n->last_rec_epoch = info.last_epoch;
+    n->applied_epoch = info.applied_epoch;
+    n->applied_ts = info.applied_ts;
     n->ckpt_wal_bytes = 0;
     hlc_observe(&n->clock, info.max_ts);
     uint64_t stored;
@@ -581,7 +684,25 @@ static int node_open_storage(node *n, char *err, size_t errlen)
         return -1;
     }
     n->epoch = stored > info.last_epoch ? stored : info.last_epoch;
+    if (n->commit_hint > info.last_lsn) {
+        char why[CFG_PATH_MAX + 256];
+        snprintf(why, sizeof why,
+                 "the log in %s ends at lsn %llu, but lsn %llu was committed: committed records "
+                 "are missing (a damaged or deleted WAL segment?)",
+                 n->cfg.data_dir, (unsigned long long)info.last_lsn,
+                 (unsigned long long)n->commit_hint);
+        if (n->cfg.role == ROLE_LEADER)
+            node_fence(n, why);
+        else /* a follower fetches them back from its leader */
+            log_warn(&n->log, "%s; they will be fetched from the leader", why);
+    }
     if (n->cfg.role == ROLE_LEADER) {
+        if (n->epoch >= NODE_EPOCH_MAX) {
+            snprintf(err, errlen, "epoch %llu in %s is beyond the largest (%llu)",
+                     (unsigned long long)n->epoch, n->cfg.data_dir,
+                     (unsigned long long)NODE_EPOCH_MAX);
+            return -1;
+        }
         n->epoch++;
         if (node_epoch_store(n->cfg.data_dir, n->epoch, err, errlen) < 0) return -1;
     }
@@ -636,6 +757,7 @@ node *node_new(const node_config *cfg, char *err, size_t errlen)
         n->follower = repl_follower_new(n, err, errlen);
         if (!n->follower) goto fail;
     }
+    node_advance_commit(n); /* a lone node commits what it recovered at once */
     ev_set_cron(n->loop, NODE_CRON_MS, node_cron, n);
     ev_set_before_sleep(n->loop, node_before_sleep, n);
     log_info(&n->log, "node %u ready: role=%s epoch=%llu clients on %s:%d", cfg->node_id,
@@ -678,6 +800,7 @@ void node_free(node *n)
     }
     repl_leader_free(n->leader);
     repl_follower_free(n->follower);
+    if (n->walt) node_hint_save(n, 1);
     if (wal_thread_stop(n->walt) < 0) log_error(&n->log, "final WAL flush failed");
     if (wal_writer_close(n->wal) < 0) log_error(&n->log, "closing the WAL failed");
     if (n->stop_fd >= 0) close(n->stop_fd);

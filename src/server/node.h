@@ -30,6 +30,10 @@
 #include "wal/wal_writer.h"
 
 typedef struct node node;
+
+/* Largest epoch a node takes or accepts: far beyond any real count of
+ * elections, and far enough below 2^64 that epoch + 1 never wraps. */
+#define NODE_EPOCH_MAX (1ull << 62)
 typedef struct client client;
 struct repl_leader;
 struct repl_follower;
@@ -82,6 +86,21 @@ struct node {
     uint64_t commit_lsn;  /* leader: durable here and on Q followers */
     uint64_t applied_lsn; /* applied to kv (== commit_lsn after apply) */
     uint64_t snapshot_lsn;   /* newest checkpoint on disk (0: none) */
+    /* Commit hint: a lower bound of the cluster's commit LSN, kept in
+     * <data-dir>/commit (written at most once a second and at stop; stale is
+     * safe, too high never is: it is only ever a value commit_lsn had). A
+     * log that ends below it has lost committed records. */
+    uint64_t commit_hint, hint_written;
+    uint64_t hint_written_ms;
+    /* Reads are served only from applied_lsn >= served_lsn's floor: after
+     * a rebuild from an older snapshot the node answers reads with -LOADING
+     * until it is back where it was, so reads never go backwards. */
+    uint64_t served_lsn;  /* highest LSN ever applied by this process */
+    uint64_t read_floor;  /* reads wait until applied_lsn >= read_floor */
+    /* Fenced: this node must not lead (its log lacks committed records);
+     * writes and reads are refused with the reason. */
+    int fenced;
+    char fence_reason[CFG_PATH_MAX + 256];
     uint64_t applied_epoch, applied_ts; /* of record applied_lsn */
     int ckpt_pid;            /* checkpoint child running, or 0 */
     uint64_t ckpt_lsn, ckpt_epoch, ckpt_ts; /* what the child is writing */
@@ -153,6 +172,12 @@ int node_install_snapshot(node *n, const char *tmp_path, char *err, size_t errle
 int node_record_epoch(node *n, uint64_t lsn, uint64_t *epoch);
 /* Persists EPOCH in DIR/epoch (temp file, fsync, rename, fsync dir). */
 int node_epoch_store(const char *dir, uint64_t epoch, char *err, size_t errlen);
+/* Stops this node from leading: logs REASON once, refuses writes and reads
+ * with it, and the replication links refuse followers (so no follower is
+ * ever rebuilt from a log that lacks committed records). */
+void node_fence(node *n, const char *reason);
+/* Why a read cannot be served now (NULL: it can). */
+const char *node_read_refusal(const node *n, char *buf, size_t len);
 /* Bytes of pending (unapplied) records. */
 size_t node_pending_bytes(const node *n);
 

@@ -143,6 +143,10 @@ typedef struct replay {
     uint64_t max_ts;
     uint64_t replayed;
     uint64_t truncated;
+    uint64_t apply_upto; /* records above it (and the checkpoint) go to hold */
+    uint64_t applied_lsn, applied_epoch, applied_ts; /* last record put in the store */
+    wal_hold_fn hold;
+    void *hold_ctx;
     seg_reader rd;
 } replay;
 
@@ -152,6 +156,14 @@ static int replay_apply(replay *rp, const wal_rec *rec, char *err, size_t errlen
     rp->last_epoch = rec->epoch;
     rp->want++;
     if (rec->lsn <= rp->snapshot_lsn) return 0; /* already in the checkpoint */
+    if (rp->hold && rec->lsn > rp->apply_upto) {
+        if (rp->hold(rp->hold_ctx, rec) < 0) {
+            snprintf(err, errlen, "wal: cannot hold LSN %" PRIu64 " for its commit (out of memory)",
+                     rec->lsn);
+            return -1;
+        }
+        return 0;
+    }
     kv_version ver = {rec->ts, rec->node_id};
     int r = rec->op == WAL_OP_PUT
                 ? kv_apply_put(rp->kv, rec->key, rec->klen, rec->val, rec->vlen, ver)
@@ -161,6 +173,9 @@ static int replay_apply(replay *rp, const wal_rec *rec, char *err, size_t errlen
         return -1;
     }
     rp->replayed++;
+    rp->applied_lsn = rec->lsn;
+    rp->applied_epoch = rec->epoch;
+    rp->applied_ts = rec->ts;
     return 0;
 }
 
@@ -369,6 +384,13 @@ static double rec_now_s(void)
 int wal_recover(const char *data_dir, kv_store *kv, wal_recovery_info *info, const rkv_log *log,
                 char *err, size_t errlen)
 {
+    return wal_recover_held(data_dir, kv, UINT64_MAX, NULL, NULL, info, log, err, errlen);
+}
+
+int wal_recover_held(const char *data_dir, kv_store *kv, uint64_t apply_upto, wal_hold_fn hold,
+                     void *ctx, wal_recovery_info *info, const rkv_log *log, char *err,
+                     size_t errlen)
+{
     memset(info, 0, sizeof *info);
     if (kv_count(kv) != 0 || kv_tombstones(kv) != 0) {
         snprintf(err, errlen, "wal: recovery needs an empty store");
@@ -384,6 +406,9 @@ int wal_recover(const char *data_dir, kv_store *kv, wal_recovery_info *info, con
                  .want = ck.lsn + 1,
                  .last_epoch = 0,
                  .max_ts = ck.max_ts,
+                 .apply_upto = apply_upto,
+                 .hold = hold,
+                 .hold_ctx = ctx,
                  .rd = {.fd = -1}};
     if (replay_wal(&rp, data_dir, info, err, errlen) != 0) return -1;
 
@@ -394,6 +419,15 @@ int wal_recover(const char *data_dir, kv_store *kv, wal_recovery_info *info, con
     info->last_epoch = rp.want - 1 >= ck.lsn && rp.last_epoch ? rp.last_epoch : ck.epoch;
     info->max_ts = rp.max_ts;
     info->records_replayed = rp.replayed;
+    if (rp.applied_lsn > ck.lsn) {
+        info->applied_lsn = rp.applied_lsn;
+        info->applied_epoch = rp.applied_epoch;
+        info->applied_ts = rp.applied_ts;
+    } else {
+        info->applied_lsn = ck.lsn;
+        info->applied_epoch = ck.epoch;
+        info->applied_ts = ck.max_ts;
+    }
     info->truncated_bytes = rp.truncated;
 
     uint64_t *lsns;

@@ -26,6 +26,7 @@
 
 #include "common/log.h"
 #include "kv/kv_store.h"
+#include "wal/wal_record.h"
 
 /* Segment bytes read per read(2): large enough that syscalls cost nothing
  * per record; the buffer grows past it only to hold one larger record. */
@@ -41,6 +42,8 @@ typedef struct wal_recovery_info {
     uint64_t wal_bytes;           /* bytes in live segments afterwards */
     uint64_t segments;            /* segment files found */
     uint64_t checkpoints_skipped; /* corrupt checkpoints passed over */
+    uint64_t applied_lsn;         /* last record in the store (the rest was held) */
+    uint64_t applied_epoch, applied_ts; /* its epoch and timestamp (checkpoint's if none) */
 } wal_recovery_info;
 
 /* Rebuilds KV (which must be empty) from DATA_DIR, truncating a torn tail.
@@ -49,5 +52,15 @@ typedef struct wal_recovery_info {
  * LOG may be NULL. 0 or -1. */
 int wal_recover(const char *data_dir, kv_store *kv, wal_recovery_info *info, const rkv_log *log,
                 char *err, size_t errlen);
+
+/* Records not known to be committed are not applied at start-up: they wait
+ * in the caller's pending log until a quorum confirms them. HOLD gets every
+ * valid record with an LSN above both APPLY_UPTO and the checkpoint's, in
+ * LSN order, instead of the store (0, or -1 to fail recovery, e.g. out of
+ * memory); everything else is as wal_recover. */
+typedef int (*wal_hold_fn)(void *ctx, const wal_rec *rec);
+int wal_recover_held(const char *data_dir, kv_store *kv, uint64_t apply_upto, wal_hold_fn hold,
+                     void *ctx, wal_recovery_info *info, const rkv_log *log, char *err,
+                     size_t errlen);
 
 #endif

@@ -193,7 +193,7 @@ int main(void)
     fake_consume(&f, used);
     test_cond("the leader is at lsn 10", h.last_lsn == 10);
     uint8_t frame[REPL_CTRL_MAX];
-    repl_hello_ok ok = {2, 11, h.epoch - 1, 11}; /* lsn 11 of an older epoch */
+    repl_hello_ok ok = {2, 11, h.epoch - 1, 11, 0}; /* lsn 11 of an older epoch */
     test_cond("HELLO_OK sent", fake_send(&f, frame, repl_encode_hello_ok(frame, &ok)) == 0);
     repl_beat b = {0};
     test_cond("SNAP_BEGIN arrives",

@@ -1,0 +1,238 @@
+/* commit_proc_test.c -- what is readable is what is committed, on every node,
+ * across restarts and damage (issue 10 items 3, 4 and 5), with real
+ * rkv-server processes:
+ *
+ *  1. a follower never serves a record the leader has not committed: with
+ *     --quorum 2 and one follower stopped, a SET is durable on the other
+ *     follower but not committed, and a GET there returns nil until the
+ *     stopped follower is back (item 4);
+ *  2. a restarted leader does not serve a record that never reached a
+ *     quorum: a SET that answered -TIMEOUT is not readable after a restart
+ *     with no follower reachable, and commits once they are back (item 5);
+ *  3. a leader whose newest WAL segment was deleted refuses to lead, and
+ *     the followers, which hold the records it lost, keep every one of them
+ *     (they are not rebuilt from the shorter log) (item 3): once detected by
+ *     the followers (a kill -9 leaves the leader's own hint stale), once by
+ *     the leader's own commit hint after a clean stop.
+ * Every wait is a condition with a deadline; every server is stopped by PID. */
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/cluster.h"
+#include "../testhelp.h"
+
+#define WATCHDOG_S 240
+
+static int get_is(tclient *t, const char *key, const char *want)
+{
+    resp_value *r = tc_cmd(t, "GET", key);
+    int ok = want ? (r && r->type == RESP_T_BULK && strcmp(r->str, want) == 0)
+                  : (r && r->type == RESP_T_NIL);
+    resp_value_free(r);
+    return ok;
+}
+
+typedef struct get_wait {
+    cluster *c;
+    int node;
+    const char *key, *want;
+} get_wait;
+
+static int get_becomes(void *arg)
+{
+    get_wait *g = arg;
+    tclient *t = cl_connect(g->c, g->node);
+    int ok = t && get_is(t, g->key, g->want);
+    tc_close(t);
+    return ok;
+}
+
+typedef struct info_wait {
+    cluster *c;
+    int node;
+    const char *field;
+    long long at_least;
+} info_wait;
+
+static int info_reaches(void *arg)
+{
+    info_wait *w = arg;
+    tclient *t = cl_connect(w->c, w->node);
+    long long v = t ? cl_info_ll(t, "replication", w->field) : -1;
+    tc_close(t);
+    return v >= w->at_least;
+}
+
+/* ---- 1: followers serve only what is committed ---- */
+
+static void test_follower_reads_committed(void)
+{
+    test_section("a follower does not serve a durable but uncommitted record");
+    cluster c;
+    cl_opts o = CL_OPTS_DEFAULT;
+    o.quorum = 2;
+    o.follower_timeout_ms = 10000; /* the stopped follower stays online: writes wait */
+    o.quorum_timeout_ms = 20000;
+    test_cond("cluster starts", cl_start(&c, "fread", &o) == 0);
+    test_cond("both followers online", cl_wait_online(&c, 2, 5000));
+    tclient *l = cl_connect(&c, 0);
+    resp_value *r = tc_cmd(l, "SET", "a", "1");
+    test_cond("first SET committed", r && r->type == RESP_T_STATUS);
+    resp_value_free(r);
+    cl_signal(&c, 2, SIGSTOP);
+    long long last = cl_info_ll(l, "replication", "last_lsn");
+    test_cond("SET sent", tc_send_raw(l, "*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n", 29) == 0);
+    info_wait w = {&c, 1, "durable_lsn", last + 1};
+    test_cond("the record is durable on follower 1", proc_wait_until(info_reaches, &w, 5000));
+    tclient *f = cl_connect(&c, 1);
+    test_cond("follower 1 does not serve it before the commit", get_is(f, "b", NULL));
+    test_cond("nor does the leader", !cl_readable_within(l, 300));
+    cl_signal(&c, 2, SIGCONT);
+    r = tc_read(l);
+    test_cond("the SET commits when follower 2 is back", r && r->type == RESP_T_STATUS);
+    resp_value_free(r);
+    get_wait g = {&c, 1, "b", "2"};
+    test_cond("follower 1 serves it once the leader says it is committed",
+              proc_wait_until(get_becomes, &g, 5000));
+    tc_close(f);
+    tc_close(l);
+    test_cond("all nodes exit cleanly", cl_stop(&c, test_failed_ > 0) == 0);
+}
+
+/* ---- 2: a restarted leader holds what no quorum confirmed ---- */
+
+static void test_restart_holds_uncommitted(void)
+{
+    test_section("a restarted leader does not serve a write that timed out");
+    cluster c;
+    cl_opts o = CL_OPTS_DEFAULT;
+    o.quorum_timeout_ms = 300;
+    o.follower_timeout_ms = 500;
+    test_cond("cluster starts", cl_start(&c, "hold", &o) == 0);
+    test_cond("both followers online", cl_wait_online(&c, 2, 5000));
+    tclient *l = cl_connect(&c, 0);
+    resp_value *r = tc_cmd(l, "SET", "a", "1");
+    test_cond("SET a committed", r && r->type == RESP_T_STATUS);
+    resp_value_free(r);
+    test_cond("followers caught up", cl_wait_caught_up(&c, 5000));
+    cl_signal(&c, 1, SIGSTOP);
+    cl_signal(&c, 2, SIGSTOP);
+    r = tc_cmd(l, "SET", "x", "v");
+    test_cond("SET x times out (no quorum)", r && r->type == RESP_T_ERROR &&
+                                                  strncmp(r->str, "TIMEOUT", 7) == 0);
+    resp_value_free(r);
+    tc_close(l);
+    cl_signal(&c, 0, SIGKILL);
+    cl_signal(&c, 1, SIGKILL);
+    cl_signal(&c, 2, SIGKILL);
+    test_cond("leader restarts alone", cl_start_node(&c, 0) == 0);
+    l = cl_connect(&c, 0);
+    test_cond("a is readable (committed before)", get_is(l, "a", "1"));
+    test_cond("x is not readable: no quorum has it", get_is(l, "x", NULL));
+    test_cond("followers restart", cl_start_node(&c, 1) == 0 && cl_start_node(&c, 2) == 0);
+    get_wait g = {&c, 0, "x", "v"};
+    test_cond("x commits once a quorum has it", proc_wait_until(get_becomes, &g, 10000));
+    test_cond("cluster converges", cl_wait_caught_up(&c, 10000) && cl_converged(&c));
+    tc_close(l);
+    test_cond("all nodes exit cleanly", cl_stop(&c, test_failed_ > 0) == 0);
+}
+
+/* ---- 3: a leader that lost committed records must not lead ---- */
+
+#define DAMAGE_KEYS 300
+
+/* Removes the newest WAL segment of DIR (the one with the largest name). */
+static int delete_newest_segment(const char *dir)
+{
+    char wal[PROC_PATH_MAX + 8], best[256] = "", path[PROC_PATH_MAX + 300];
+    snprintf(wal, sizeof wal, "%s/wal", dir);
+    DIR *d = opendir(wal);
+    if (!d) return -1;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strstr(e->d_name, ".wal") && strcmp(e->d_name, best) > 0)
+            snprintf(best, sizeof best, "%s", e->d_name);
+    closedir(d);
+    if (!best[0]) return -1;
+    snprintf(path, sizeof path, "%s/%s", wal, best);
+    printf("   removing %s\n", path);
+    return unlink(path);
+}
+
+static long keys_present(cluster *c, int i, const char *prefix)
+{
+    tclient *t = cl_connect(c, i);
+    long n = 0;
+    for (int j = 0; t && j < DAMAGE_KEYS; j++) {
+        char k[32], v[32];
+        snprintf(k, sizeof k, "%s%d", prefix, j);
+        snprintf(v, sizeof v, "v%d", j);
+        n += get_is(t, k, v);
+    }
+    tc_close(t);
+    return n;
+}
+
+static void test_damaged_leader(int clean_stop)
+{
+    test_section(clean_stop ? "a leader whose own commit hint shows lost records refuses to lead"
+                            : "a leader whose followers know of lost records refuses to lead");
+    cluster c;
+    cl_opts o = CL_OPTS_DEFAULT;
+    o.leader_extra[0] = "--wal-segment-bytes";
+    o.leader_extra[1] = "4096";
+    test_cond("cluster starts", cl_start(&c, "damage", &o) == 0);
+    test_cond("both followers online", cl_wait_online(&c, 2, 5000));
+    tclient *l = cl_connect(&c, 0);
+    test_cond("300 SETs acknowledged", cl_pipeline_set(l, "d", 0, DAMAGE_KEYS, 16, NULL) == DAMAGE_KEYS);
+    tc_close(l);
+    test_cond("followers caught up", cl_wait_caught_up(&c, 5000));
+    if (clean_stop) {
+        cl_signal(&c, 1, SIGTERM);
+        cl_signal(&c, 2, SIGTERM);
+        cl_signal(&c, 0, SIGTERM);
+    } else {
+        cl_signal(&c, 0, SIGKILL);
+    }
+    test_cond("newest segment of the leader removed", delete_newest_segment(c.n[0].dir) == 0);
+    test_cond("leader restarts", cl_start_node(&c, 0) == 0);
+    if (clean_stop) {
+        test_cond("the leader says why at start",
+                  cl_wait_log(c.n[0].log, "committed records are missing", 5000));
+        test_cond("followers restart", cl_start_node(&c, 1) == 0 && cl_start_node(&c, 2) == 0);
+    } else {
+        test_cond("the leader learns it from a follower and says why",
+                  cl_wait_log(c.n[0].log, "committed records are missing", 5000));
+    }
+    l = cl_connect(&c, 0);
+    resp_value *r = tc_cmd(l, "SET", "after", "1");
+    test_cond("writes are refused with the reason",
+              r && r->type == RESP_T_ERROR && strstr(r->str, "refuses to lead"));
+    resp_value_free(r);
+    r = tc_cmd(l, "GET", "d0");
+    test_cond("reads too", r && r->type == RESP_T_ERROR);
+    resp_value_free(r);
+    tc_close(l);
+    /* Give a (wrong) rebuild every chance to happen before looking. */
+    cl_wait_log(c.n[1].log, "installed snapshot", 2000);
+    for (int i = 1; i <= 2; i++) {
+        long n = keys_present(&c, i, "d");
+        printf("   follower %d holds %ld of %d acknowledged keys\n", i, n, DAMAGE_KEYS);
+        test_cond("every acknowledged write is still on the follower", n == DAMAGE_KEYS);
+    }
+    test_cond("all nodes exit", cl_stop(&c, test_failed_ > 0) >= 0);
+}
+
+int main(void)
+{
+    cl_watchdog(WATCHDOG_S);
+    test_follower_reads_committed();
+    test_restart_holds_uncommitted();
+    test_damaged_leader(0);
+    test_damaged_leader(1);
+    return test_report();
+}

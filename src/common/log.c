@@ -63,3 +63,46 @@ void log_msg(const rkv_log *log, enum log_level level, const char *fmt, ...)
     fprintf(log->fp, "%s.%03ldZ node=%u %s %s\n", ts, (long)(tv.tv_usec / 1000), log->node_id,
             tags[level], msg);
 }
+
+static long long log_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void log_msg_limited(const rkv_log *log, log_limit *lim, enum log_level level, const char *fmt,
+                     ...)
+{
+    if (!log || level < log->level) return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    long long now = log_mono_ms();
+    if (lim->window_start_ms && now - lim->window_start_ms < LOG_LIMIT_WINDOW_MS) {
+        lim->suppressed++;
+        lim->level = level;
+        size_t l = strnlen(msg, sizeof lim->last - 1);
+        memcpy(lim->last, msg, l);
+        lim->last[l] = 0;
+        return;
+    }
+    if (lim->suppressed)
+        log_msg(log, level, "%s (%llu more like this in the last %d s)", msg, lim->suppressed,
+                LOG_LIMIT_WINDOW_MS / 1000);
+    else
+        log_msg(log, level, "%s", msg);
+    lim->window_start_ms = now;
+    lim->suppressed = 0;
+}
+
+void log_limit_flush(const rkv_log *log, log_limit *lim)
+{
+    if (!lim->suppressed || log_mono_ms() - lim->window_start_ms < LOG_LIMIT_WINDOW_MS) return;
+    log_msg(log, lim->level, "%llu more like this in the last %d s, the last: %s", lim->suppressed,
+            LOG_LIMIT_WINDOW_MS / 1000, lim->last);
+    lim->suppressed = 0;
+    lim->window_start_ms = 0;
+}

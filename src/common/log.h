@@ -36,6 +36,29 @@ int log_level_parse(const char *s, enum log_level *out);
 
 void log_msg(const rkv_log *log, enum log_level level, const char *fmt, ...) RKV_PRINTF(3, 4);
 
+/* A rate limit for one kind of repeated message (a per-record warning, a
+ * peer retrying a refused handshake): the first is printed, the rest of the
+ * window are counted, and the next one printed after the window (or
+ * log_limit_flush from a cron) says how many were not:
+ *   WARN record lsn=7 is 3600000 ms in the future (63854 more like this in the last 60 s)
+ * A limiter belongs to its owner (a node), never to the process. */
+#define LOG_LIMIT_WINDOW_MS 60000
+#define LOG_LIMIT_TEXT_MAX 160 /* of the last suppressed message, for the flush line */
+typedef struct log_limit {
+    long long window_start_ms; /* 0: nothing printed yet */
+    unsigned long long suppressed;
+    enum log_level level;
+    char last[LOG_LIMIT_TEXT_MAX];
+} log_limit;
+
+void log_msg_limited(const rkv_log *log, log_limit *lim, enum log_level level, const char *fmt,
+                     ...) RKV_PRINTF(4, 5);
+/* Prints the count of messages suppressed in a window that has ended. */
+void log_limit_flush(const rkv_log *log, log_limit *lim);
+
+#define log_warn_limited(l, lim, ...) log_msg_limited((l), (lim), LOG_WARN, __VA_ARGS__)
+#define log_error_limited(l, lim, ...) log_msg_limited((l), (lim), LOG_ERROR, __VA_ARGS__)
+
 #define log_debug(l, ...) log_msg((l), LOG_DEBUG, __VA_ARGS__)
 #define log_info(l, ...) log_msg((l), LOG_INFO, __VA_ARGS__)
 #define log_warn(l, ...) log_msg((l), LOG_WARN, __VA_ARGS__)

@@ -93,7 +93,7 @@ static void fconn_refuse(fconn *c, const char *reason)
 {
     repl_follower *f = c->f;
     f->refused++;
-    log_warn(&f->n->log, "refusing replication connection from %s: %s", c->peer, reason);
+    log_warn_limited(&f->n->log, &f->n->limits[NL_REPL_REFUSED], "refusing replication connection from %s: %s", c->peer, reason);
     uint8_t frame[REPL_CTRL_MAX];
     size_t len = repl_encode_refuse(frame, reason);
     ssize_t w = write(c->fd, frame, len); /* best effort: we close right after */
@@ -190,21 +190,21 @@ static int follower_on_records(fconn *c, const repl_frame *fr)
         if (d == WAL_DEC_BAD_CRC) {
             n->stats.records_rejected_crc++;
             f->links_dropped_crc++;
-            log_warn(&n->log, "rejected record lsn=%llu: bad CRC; dropping the link so the leader "
+            log_warn_limited(&n->log, &n->limits[NL_REPL_BAD_INPUT], "rejected record lsn=%llu: bad CRC; dropping the link so the leader "
                               "resends from lsn %llu",
                      (unsigned long long)r.lsn, (unsigned long long)(n->last_lsn + 1));
             return -1;
         }
         if (d != WAL_DEC_OK) {
             n->stats.records_rejected_crc += d != WAL_DEC_NEED_MORE;
-            log_warn(&n->log, "rejected records frame: %s at byte %zu; dropping the link",
+            log_warn_limited(&n->log, &n->limits[NL_REPL_BAD_INPUT], "rejected records frame: %s at byte %zu; dropping the link",
                      wal_dec_str(d), off);
             return -1;
         }
         off += used;
         if (r.lsn <= n->last_lsn) continue; /* already have it (resent after a reconnect) */
         if (r.lsn != n->last_lsn + 1) {
-            log_warn(&n->log, "gap in the stream: got lsn %llu after %llu; dropping the link",
+            log_warn_limited(&n->log, &n->limits[NL_REPL_BAD_INPUT], "gap in the stream: got lsn %llu after %llu; dropping the link",
                      (unsigned long long)r.lsn, (unsigned long long)n->last_lsn);
             return -1;
         }
@@ -318,7 +318,7 @@ static void fconn_read(fconn *c)
                                           err, sizeof err);
         if (st == REPL_NEED_MORE) return;
         if (st == REPL_BAD) {
-            log_warn(&n->log, "bad frame from %s: %s", c->peer, err);
+            log_warn_limited(&n->log, &n->limits[NL_REPL_BAD_INPUT], "bad frame from %s: %s", c->peer, err);
             fconn_close(c, "protocol error");
             return;
         }
@@ -369,7 +369,7 @@ static void fconn_read(fconn *c)
         } else if (fr.type == REPL_REFUSE) {
             char reason[REPL_REASON_MAX + 1];
             repl_decode_refuse(&fr, reason, sizeof reason);
-            log_warn(&n->log, "leader refused this follower: %s", reason);
+            log_warn_limited(&n->log, &n->limits[NL_REPL_REFUSED], "leader refused this follower: %s", reason);
             fconn_close(c, "refused by leader");
             return;
         } else {
@@ -402,7 +402,8 @@ static void follower_on_accept(ev_loop *loop, int lfd, void *data, unsigned even
         ka.user_timeout_ms = (ka.idle_s + ka.interval_s * ka.count) * 1000;
         int fd = net_accept(lfd, &ka, peer, sizeof peer, err, sizeof err);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK) log_warn(&n->log, "repl accept: %s", err);
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                log_warn_limited(&n->log, &n->limits[NL_ACCEPT], "repl accept: %s", err);
             return;
         }
         fconn *slot = NULL;

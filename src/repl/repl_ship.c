@@ -418,7 +418,7 @@ static void link_refuse(flink *lk, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(reason, sizeof reason, fmt, ap);
     va_end(ap);
-    log_warn(&lk->l->n->log, "refusing follower %s:%d: %s", lk->peer.host, lk->peer.port, reason);
+    log_warn_limited(&lk->l->n->log, &lk->l->n->limits[NL_LINK], "refusing follower %s:%d: %s", lk->peer.host, lk->peer.port, reason);
     uint8_t frame[REPL_CTRL_MAX];
     size_t len = repl_encode_refuse(frame, reason);
     if (!lk->st) { /* a sender thread may be mid-write: then only the close tells */
@@ -530,7 +530,7 @@ static void link_pump(flink *lk)
         if (got <= 0) {
             lk->out.len = lk->out.pos + hdr_at;
             if (got < 0) {
-                log_error(&n->log, "catch-up of node %u: %s", lk->node_id, err);
+                log_error_limited(&n->log, &n->limits[NL_CATCHUP], "catch-up of node %u: %s", lk->node_id, err);
                 link_close(lk, "catch-up read failed");
             }
             return;
@@ -797,7 +797,7 @@ static void link_read(flink *lk)
                                           err, sizeof err);
         if (st == REPL_NEED_MORE) break;
         if (st == REPL_BAD) {
-            log_warn(&n->log, "follower %s:%d sent a bad frame: %s", lk->peer.host, lk->peer.port,
+            log_warn_limited(&n->log, &n->limits[NL_LINK], "follower %s:%d sent a bad frame: %s", lk->peer.host, lk->peer.port,
                      err);
             link_close(lk, "protocol error");
             return;
@@ -831,7 +831,7 @@ static void link_read(flink *lk)
         } else if (f.type == REPL_REFUSE) {
             char reason[REPL_REASON_MAX + 1];
             repl_decode_refuse(&f, reason, sizeof reason);
-            log_warn(&n->log, "follower %s:%d refused the link: %s", lk->peer.host, lk->peer.port,
+            log_warn_limited(&n->log, &n->limits[NL_LINK], "follower %s:%d refused the link: %s", lk->peer.host, lk->peer.port,
                      reason);
             link_close(lk, "refused by follower");
             return;

@@ -77,7 +77,7 @@ void client_accept(node *n)
         int fd = net_accept(n->lfd, &n->cfg.keepalive, peer, sizeof peer, err, sizeof err);
         if (fd < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK)
-                log_warn(&n->log, "accept failed: %s", err);
+                log_warn_limited(&n->log, &n->limits[NL_ACCEPT], "accept failed: %s", err);
             return;
         }
         n->stats.connections_received++;
@@ -126,7 +126,7 @@ static int out_reserve(client *c, size_t extra)
     if (c->out_len + extra > c->n->cfg.reply_buf_max) {
         if (!c->close_asap) {
             c->n->stats.clients_dropped_output++;
-            log_warn(&c->n->log,
+            log_warn_limited(&c->n->log, &c->n->limits[NL_CLIENT],
                      "client %llu (%s) dropped: more than %zu bytes of unread replies",
                      (unsigned long long)c->id, c->peer, c->n->cfg.reply_buf_max);
         }
@@ -359,7 +359,7 @@ static void client_read(client *c)
     if (c->in_len + want > n->cfg.query_buf_max) want = n->cfg.query_buf_max - c->in_len;
     if (want == 0) {
         n->stats.clients_dropped_input++;
-        log_warn(&n->log, "client %llu (%s) dropped: more than %zu bytes of unparsed input",
+        log_warn_limited(&n->log, &n->limits[NL_CLIENT], "client %llu (%s) dropped: more than %zu bytes of unparsed input",
                  (unsigned long long)c->id, c->peer, n->cfg.query_buf_max);
         c->close_asap = 1;
         return;

@@ -68,8 +68,10 @@ static const opt opts[] = {
      "leader: write to each follower from its own thread instead of the loop (yes|no, default no)"},
     {"log-lag", OPT_BOOL, OFF(log_lag), 0, 1, "leader: log every follower's lag on every write (yes|no)"},
     {"clock-offset-us", OPT_U64, OFF(clock_offset_us), LLONG_MIN, LLONG_MAX, "test hook: skew this node's wall clock"},
-    {"max-clock-skew-ms", OPT_U64, OFF(max_clock_skew_ms), 0, 1LL << 40,
-     "records timestamped further in the future are logged (default 5000)"},
+    {"max-clock-offset-ms", OPT_U64, OFF(max_clock_offset_ms), 0, 1LL << 40,
+     "a record stamped further ahead of this node's clock is reported, rate-limited, and counted in INFO (default 500, CockroachDB's max-offset)"},
+    {"max-clock-skew-ms", OPT_U64, OFF(max_clock_offset_ms), 0, 1LL << 40,
+     "old name of --max-clock-offset-ms"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
@@ -100,7 +102,7 @@ void config_defaults(node_config *c)
     c->follower_timeout_ms = 1000;
     c->keepalive = (net_keepalive)NET_KEEPALIVE_DEFAULT;
     c->quorum_timeout_ms = 5000;
-    c->max_clock_skew_ms = 5000;
+    c->max_clock_offset_ms = 500;
 }
 
 static int parse_ll(const char *s, long long *out)

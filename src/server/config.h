@@ -65,7 +65,7 @@ typedef struct node_config {
     int log_lag;
     int ship_threads; /* B2: one sender thread per follower instead of the loop */
     int64_t clock_offset_us;  /* test hook: skews this node's HLC wall clock */
-    uint64_t max_clock_skew_ms;
+    uint64_t max_clock_offset_ms; /* records stamped further ahead of our clock are reported */
 } node_config;
 
 void config_defaults(node_config *c);

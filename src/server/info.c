@@ -74,13 +74,16 @@ static void info_persistence(node *n, info_buf *b)
                 "# Persistence\r\naof_enabled:1\r\nlast_lsn:%llu\r\ndurable_lsn:%llu\r\n"
                 "commit_lsn:%llu\r\napplied_lsn:%llu\r\nwal_bytes:%llu\r\nwal_syncs:%llu\r\n"
                 "wal_failed:%d\r\nlast_checkpoint_lsn:%llu\r\ncheckpoint_in_progress:%d\r\n"
-                "checkpoints_done:%llu\r\ncheckpoints_failed:%llu\r\n\r\n",
+                "checkpoints_done:%llu\r\ncheckpoints_failed:%llu\r\ncommit_hint:%llu\r\n"
+                "fenced:%d\r\nfence_reason:%s\r\nread_floor_lsn:%llu\r\n\r\n",
                 (unsigned long long)n->last_lsn, (unsigned long long)n->durable_lsn,
                 (unsigned long long)n->commit_lsn, (unsigned long long)n->applied_lsn,
                 (unsigned long long)wal_thread_wal_bytes(n->walt),
                 (unsigned long long)wal_thread_syncs(n->walt), n->wal_failed,
                 (unsigned long long)n->snapshot_lsn, n->ckpt_pid > 0,
-                (unsigned long long)n->checkpoints_done, (unsigned long long)n->checkpoints_failed);
+                (unsigned long long)n->checkpoints_done, (unsigned long long)n->checkpoints_failed,
+                (unsigned long long)n->hint_written, n->fenced, n->fenced ? n->fence_reason : "",
+                (unsigned long long)n->read_floor);
 }
 
 static void info_stats(node *n, info_buf *b)
@@ -91,7 +94,8 @@ static void info_stats(node *n, info_buf *b)
                 "total_commands_processed:%llu\r\nwrites_committed:%llu\r\n"
                 "writes_rejected:%llu\r\nquorum_timeouts:%llu\r\nprotocol_errors:%llu\r\n"
                 "clients_dropped_output_limit:%llu\r\nclients_dropped_input_limit:%llu\r\n"
-                "records_rejected_crc:%llu\r\nfuture_records:%llu\r\n\r\n",
+                "records_rejected_crc:%llu\r\nfuture_records:%llu\r\n"
+                "max_clock_offset_ms:%llu\r\nmax_clock_offset_seen_ms:%llu\r\n\r\n",
                 (unsigned long long)s->connections_received,
                 (unsigned long long)s->connections_rejected,
                 (unsigned long long)s->commands_processed, (unsigned long long)s->writes_committed,
@@ -100,7 +104,9 @@ static void info_stats(node *n, info_buf *b)
                 (unsigned long long)s->clients_dropped_output,
                 (unsigned long long)s->clients_dropped_input,
                 (unsigned long long)s->records_rejected_crc,
-                (unsigned long long)s->future_records);
+                (unsigned long long)s->future_records,
+                (unsigned long long)n->cfg.max_clock_offset_ms,
+                (unsigned long long)(n->max_clock_offset_seen_us / 1000u));
 }
 
 static void info_replication(node *n, info_buf *b)

@@ -151,12 +151,18 @@ int node_append_encoded(node *n, const uint8_t *rec, size_t len, const wal_rec *
     n->last_rec_epoch = r->epoch;
     if (r->epoch > n->epoch) n->epoch = r->epoch;
     uint64_t now = hlc_wall_us(NULL);
-    if (r->ts > now + n->cfg.max_clock_skew_ms * 1000u) {
+    if (r->ts > now && r->ts - now > n->max_clock_offset_seen_us)
+        n->max_clock_offset_seen_us = r->ts - now;
+    if (r->ts > now + n->cfg.max_clock_offset_ms * 1000u) {
+        /* Reported, and the record kept: LWW order is the leader's to
+         * decide, and the HLC absorbs the lead (hlc.h). */
         n->stats.future_records++;
-        log_warn(&n->log, "record lsn=%llu from node %u is %llu ms in the future (max skew %llu ms)",
-                 (unsigned long long)r->lsn, r->node_id,
-                 (unsigned long long)((r->ts - now) / 1000u),
-                 (unsigned long long)n->cfg.max_clock_skew_ms);
+        log_warn_limited(&n->log, &n->limits[NL_FUTURE_RECORD],
+                         "record lsn=%llu from node %u is %llu ms ahead of this node's clock "
+                         "(--max-clock-offset-ms %llu): check the clocks",
+                         (unsigned long long)r->lsn, r->node_id,
+                         (unsigned long long)((r->ts - now) / 1000u),
+                         (unsigned long long)n->cfg.max_clock_offset_ms);
     }
     hlc_observe(&n->clock, r->ts);
     return 0;
@@ -259,7 +265,7 @@ static void node_expire_tickets(node *n, uint64_t now)
     ticket *t;
     while ((t = ticket_front(n)) && t->deadline_ms <= now) {
         n->stats.quorum_timeouts++;
-        log_warn(&n->log, "write lsn=%llu..%llu: no quorum within %d ms (outcome unknown)",
+        log_warn_limited(&n->log, &n->limits[NL_QUORUM], "write lsn=%llu..%llu: no quorum within %d ms (outcome unknown)",
                  (unsigned long long)t->first_lsn, (unsigned long long)t->last_lsn,
                  n->cfg.quorum_timeout_ms);
         ticket_complete(n, t, 0);
@@ -492,6 +498,7 @@ static void node_cron(ev_loop *loop, void *data)
     if (n->follower) repl_follower_cron(n->follower, now);
     node_checkpoint_cron(n);
     node_hint_save(n, 0);
+    for (int i = 0; i < NL_COUNT; i++) log_limit_flush(&n->log, &n->limits[i]);
     kv_rehash_step(n->kv, NODE_REHASH_STEPS);
 }
 
@@ -592,7 +599,7 @@ static void node_hint_save(node *n, int force)
     char err[CFG_PATH_MAX + 64];
     n->hint_written_ms = now;
     if (node_u64_store(n->cfg.data_dir, NODE_COMMIT_FILE, v, force, err, sizeof err) < 0) {
-        log_warn(&n->log, "%s (the commit hint is advisory; retrying)", err);
+        log_warn_limited(&n->log, &n->limits[NL_DISK], "%s (the commit hint is advisory; retrying)", err);
         return;
     }
     n->hint_written = v;

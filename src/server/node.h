@@ -51,6 +51,21 @@ typedef struct ticket {
 enum { TICKET_OK = 0, TICKET_COUNT = 1 };
 
 
+/* One rate limiter per kind of message that a peer, a client, the disk or
+ * the clock can make repeat (common/log.h). */
+enum node_limit {
+    NL_FUTURE_RECORD,  /* records stamped beyond --max-clock-offset-ms */
+    NL_REPL_REFUSED,   /* replication connections refused (follower) */
+    NL_REPL_BAD_INPUT, /* bad frames and records from the leader */
+    NL_LINK,           /* follower links refused / failing (leader) */
+    NL_CATCHUP,        /* catch-up reads that fail */
+    NL_QUORUM,         /* writes that timed out waiting for a quorum */
+    NL_ACCEPT,         /* accept(2) failures */
+    NL_CLIENT,         /* clients dropped for their input */
+    NL_DISK,           /* retried disk operations (hint, WAL restarts) */
+    NL_COUNT
+};
+
 typedef struct node_stats {
     uint64_t connections_received;
     uint64_t connections_rejected;
@@ -126,6 +141,8 @@ struct node {
     int repl_port;                  /* bound replication port (follower) */
 
     node_stats stats;
+    log_limit limits[NL_COUNT];
+    uint64_t max_clock_offset_seen_us; /* largest lead of a record's timestamp on our clock */
 };
 
 /* Creates a node: recovers the data directory, opens the WAL, starts the WAL

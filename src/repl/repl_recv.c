@@ -31,6 +31,13 @@
 #define REPL_CONNS_MAX 4            /* leader link + connections in handshake */
 #define REPL_FOLLOWER_IN_MAX (REPL_FRAME_MAX + REPL_FRAME_HDR + (1u << 20))
 #define REPL_FOLLOWER_OUT_MAX (1u << 20)
+/* Before its HELLO a connection may buffer one control frame, no more: a
+ * stranger does not get to park a full 18 MiB records frame in memory. */
+#define REPL_HANDSHAKE_IN_MAX (REPL_FRAME_HDR + REPL_CTRL_MAX)
+/* A record stamped this far ahead of our clock is refused: accepted, it
+ * would win every later write of its key by last-writer-wins (a timestamp
+ * of 2^64-1 froze a key forever). Clocks off by less are reported only. */
+#define REPL_TS_AHEAD_MAX_US (24ull * 3600 * 1000000)
 
 typedef struct fconn {
     repl_follower *f;
@@ -140,6 +147,12 @@ static void follower_on_hello(fconn *c, const repl_hello *h)
         fconn_refuse(c, reason);
         return;
     }
+    if (h->epoch > NODE_EPOCH_MAX) {
+        snprintf(reason, sizeof reason, "epoch %llu is beyond the largest accepted (%llu)",
+                 (unsigned long long)h->epoch, (unsigned long long)NODE_EPOCH_MAX);
+        fconn_refuse(c, reason);
+        return;
+    }
     if (h->epoch < n->epoch) {
         snprintf(reason, sizeof reason, "stale leader: epoch %llu is older than %llu",
                  (unsigned long long)h->epoch, (unsigned long long)n->epoch);
@@ -203,6 +216,20 @@ static int follower_on_records(fconn *c, const repl_frame *fr)
         }
         off += used;
         if (r.lsn <= n->last_lsn) continue; /* already have it (resent after a reconnect) */
+        uint64_t now = hlc_wall_us(NULL);
+        if (r.epoch > NODE_EPOCH_MAX || r.epoch > f->leader_epoch ||
+            r.ts > now + REPL_TS_AHEAD_MAX_US) {
+            n->stats.records_rejected_crc++;
+            log_warn_limited(&n->log, &n->limits[NL_REPL_BAD_INPUT],
+                             "rejected record lsn=%llu: epoch %llu (leader's %llu) or timestamp "
+                             "%llu us (%llu s ahead of this node's clock, at most %llu s) out of "
+                             "range; dropping the link",
+                             (unsigned long long)r.lsn, (unsigned long long)r.epoch,
+                             (unsigned long long)f->leader_epoch, (unsigned long long)r.ts,
+                             (unsigned long long)(r.ts > now ? (r.ts - now) / 1000000u : 0),
+                             (unsigned long long)(REPL_TS_AHEAD_MAX_US / 1000000u));
+            return -1;
+        }
         if (r.lsn != n->last_lsn + 1) {
             log_warn_limited(&n->log, &n->limits[NL_REPL_BAD_INPUT], "gap in the stream: got lsn %llu after %llu; dropping the link",
                      (unsigned long long)r.lsn, (unsigned long long)n->last_lsn);
@@ -301,7 +328,7 @@ static void fconn_read(fconn *c)
 {
     repl_follower *f = c->f;
     node *n = f->n;
-    long r = iobuf_read_fd(&c->in, c->fd, REPL_FOLLOWER_IN_MAX);
+    long r = iobuf_read_fd(&c->in, c->fd, c->authed ? REPL_FOLLOWER_IN_MAX : REPL_HANDSHAKE_IN_MAX);
     if (r == 0) {
         fconn_close(c, "closed by peer");
         return;
@@ -314,6 +341,13 @@ static void fconn_read(fconn *c)
         repl_frame fr;
         size_t used;
         char err[160];
+        if (!c->authed && iobuf_used(&c->in) >= REPL_FRAME_HDR) {
+            const uint8_t *h = c->in.p + c->in.pos;
+            if (h[4] != REPL_HELLO || wal_get_u32(h) > REPL_CTRL_MAX) {
+                fconn_refuse(c, "expected a HELLO frame first");
+                return;
+            }
+        }
         repl_status st = repl_frame_parse(c->in.p + c->in.pos, iobuf_used(&c->in), &fr, &used,
                                           err, sizeof err);
         if (st == REPL_NEED_MORE) return;

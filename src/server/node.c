@@ -703,6 +703,12 @@ static int node_open_storage(node *n, char *err, size_t errlen)
         else /* a follower fetches them back from its leader */
             log_warn(&n->log, "%s; they will be fetched from the leader", why);
     }
+    if (n->epoch > NODE_EPOCH_MAX) {
+        snprintf(err, errlen, "epoch %llu in %s is beyond the largest accepted (%llu)",
+                 (unsigned long long)n->epoch, n->cfg.data_dir,
+                 (unsigned long long)NODE_EPOCH_MAX);
+        return -1;
+    }
     if (n->cfg.role == ROLE_LEADER) {
         if (n->epoch >= NODE_EPOCH_MAX) {
             snprintf(err, errlen, "epoch %llu in %s is beyond the largest (%llu)",

@@ -142,6 +142,13 @@ static void follower_on_hello(fconn *c, const repl_hello *h)
         fconn_refuse(c, reason);
         return;
     }
+    if (n->wal_failed) {
+        /* Unhealthy: the leader counts us offline until the disk works. */
+        snprintf(reason, sizeof reason, "this follower's WAL is failing (%.120s); retrying",
+                 n->wal_error);
+        fconn_refuse(c, reason);
+        return;
+    }
     if (h->node_id == n->cfg.node_id) {
         snprintf(reason, sizeof reason, "leader has this follower's node id %u", h->node_id);
         fconn_refuse(c, reason);
@@ -236,8 +243,12 @@ static int follower_on_records(fconn *c, const repl_frame *fr)
             return -1;
         }
         if (node_append_encoded(n, fr->payload + off - used, used, &r) < 0) {
-            log_error(&n->log, "cannot buffer record lsn=%llu (out of memory)",
-                      (unsigned long long)r.lsn);
+            log_warn_limited(&n->log, &n->limits[NL_REPL_BAD_INPUT],
+                             "cannot take record lsn=%llu: %s; dropping the link (the leader "
+                             "resends from lsn %llu)",
+                             (unsigned long long)r.lsn,
+                             n->wal_failed ? "the WAL is failing" : "max-pending-bytes reached",
+                             (unsigned long long)(n->last_lsn + 1));
             return -1;
         }
     }

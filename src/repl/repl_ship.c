@@ -113,6 +113,7 @@ struct repl_leader {
 static void link_on_event(ev_loop *loop, int fd, void *data, unsigned events);
 static void ship_thread_detach(ship_thread *st, int fd);
 static void link_close_frame(flink *lk);
+static void link_start_snapshot(flink *lk, const char *why);
 
 /* Is LK the link that counts for its node? A quorum counts nodes, not
  * links: if one node answered on two addresses (a --followers list naming
@@ -530,8 +531,21 @@ static void link_pump(flink *lk)
         if (got <= 0) {
             lk->out.len = lk->out.pos + hdr_at;
             if (got < 0) {
-                log_error_limited(&n->log, &n->limits[NL_CATCHUP], "catch-up of node %u: %s", lk->node_id, err);
-                link_close(lk, "catch-up read failed");
+                /* Bit rot found at run time (recovery checked this log at
+                 * start): say so loudly, count it, and serve this follower
+                 * from a snapshot at or past the damage instead of retrying
+                 * the same bad bytes forever. */
+                uint64_t bad = lk->sent_lsn + 1;
+                n->stats.wal_corruptions++;
+                snprintf(n->wal_corruption, sizeof n->wal_corruption, "%s", err);
+                log_error_limited(&n->log, &n->limits[NL_CATCHUP],
+                                  "WAL damage found at run time while catching up node %u from "
+                                  "lsn %llu: %s; it rejoins by snapshot",
+                                  lk->node_id, (unsigned long long)bad, err);
+                repl_cursor_close(&lk->cur);
+                lk->cur_open = 0;
+                if (n->snapshot_lsn < bad) n->snapshot_lsn = 0; /* too old: write a fresh one */
+                link_start_snapshot(lk, "the WAL it needs is damaged here");
             }
             return;
         }

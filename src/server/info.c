@@ -75,7 +75,8 @@ static void info_persistence(node *n, info_buf *b)
                 "commit_lsn:%llu\r\napplied_lsn:%llu\r\nwal_bytes:%llu\r\nwal_syncs:%llu\r\n"
                 "wal_failed:%d\r\nlast_checkpoint_lsn:%llu\r\ncheckpoint_in_progress:%d\r\n"
                 "checkpoints_done:%llu\r\ncheckpoints_failed:%llu\r\ncommit_hint:%llu\r\n"
-                "fenced:%d\r\nfence_reason:%s\r\nread_floor_lsn:%llu\r\n\r\n",
+                "fenced:%d\r\nfence_reason:%s\r\nread_floor_lsn:%llu\r\n"
+                "wal_corruptions:%llu\r\nwal_last_corruption:%s\r\n\r\n",
                 (unsigned long long)n->last_lsn, (unsigned long long)n->durable_lsn,
                 (unsigned long long)n->commit_lsn, (unsigned long long)n->applied_lsn,
                 (unsigned long long)wal_thread_wal_bytes(n->walt),
@@ -83,7 +84,8 @@ static void info_persistence(node *n, info_buf *b)
                 (unsigned long long)n->snapshot_lsn, n->ckpt_pid > 0,
                 (unsigned long long)n->checkpoints_done, (unsigned long long)n->checkpoints_failed,
                 (unsigned long long)n->hint_written, n->fenced, n->fenced ? n->fence_reason : "",
-                (unsigned long long)n->read_floor);
+                (unsigned long long)n->read_floor,
+                (unsigned long long)n->stats.wal_corruptions, n->wal_corruption);
 }
 
 static void info_stats(node *n, info_buf *b)

@@ -143,7 +143,9 @@ uint64_t node_propose(node *n, uint8_t op, const uint8_t *key, uint32_t klen,
 int node_append_encoded(node *n, const uint8_t *rec, size_t len, const wal_rec *r)
 {
     if (r->lsn != n->last_lsn + 1) return -1;
-    if (iobuf_reserve(&n->pending, len) < 0) return -1;
+    /* A follower's pending log is bounded like the leader's: past it the
+     * link drops and the leader resends from our last LSN later. */
+    if (n->wal_failed || node_propose_reserve(n, len) < 0) return -1;
     memcpy(n->pending.p + n->pending.len, rec, len);
     if (wal_thread_append(n->walt, rec, len, r->lsn) < 0) return -1;
     n->pending.len += len;

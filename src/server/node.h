@@ -78,6 +78,7 @@ typedef struct node_stats {
     uint64_t clients_dropped_input;
     uint64_t records_rejected_crc; /* follower */
     uint64_t future_records;       /* timestamps beyond max clock skew */
+    uint64_t wal_corruptions;      /* damaged WAL found at run time (catch-up reads) */
     uint64_t start_ms;
 } node_stats;
 
@@ -124,6 +125,7 @@ struct node {
     uint64_t checkpoints_done, checkpoints_failed;
     int wal_failed;
     char wal_error[256];
+    char wal_corruption[256]; /* the last damage found at run time ("" none) */
 
     iobuf pending; /* encoded records applied_lsn+1 .. last_lsn */
     ticket *tickets;

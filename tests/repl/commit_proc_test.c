@@ -13,7 +13,11 @@
  *     the followers, which hold the records it lost, keep every one of them
  *     (they are not rebuilt from the shorter log) (item 3): once detected by
  *     the followers (a kill -9 leaves the leader's own hint stale), once by
- *     the leader's own commit hint after a clean stop.
+ *     the leader's own commit hint after a clean stop;
+ *  4. a byte flipped in a running leader's WAL (after recovery checked it)
+ *     is reported in the log and INFO, and the follower that needs that
+ *     range rejoins by a fresh snapshot instead of retrying forever
+ *     (item 11).
  * Every wait is a condition with a deadline; every server is stopped by PID. */
 #include <dirent.h>
 #include <signal.h>
@@ -227,6 +231,70 @@ static void test_damaged_leader(int clean_stop)
     test_cond("all nodes exit", cl_stop(&c, test_failed_ > 0) >= 0);
 }
 
+/* ---- 4: bit rot in a running leader's WAL ---- */
+
+/* Flips one byte in the middle of the written part of DIR's first segment. */
+static int flip_byte_in_wal(const char *dir)
+{
+    char wal[PROC_PATH_MAX + 8], first[256] = "", path[PROC_PATH_MAX + 300];
+    snprintf(wal, sizeof wal, "%s/wal", dir);
+    DIR *d = opendir(wal);
+    if (!d) return -1;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strstr(e->d_name, ".wal") && (!first[0] || strcmp(e->d_name, first) < 0))
+            snprintf(first, sizeof first, "%s", e->d_name);
+    closedir(d);
+    snprintf(path, sizeof path, "%s/%s", wal, first);
+    FILE *fp = fopen(path, "r+b");
+    if (!fp) return -1;
+    long last = -1, off = 0;
+    int ch;
+    while ((ch = fgetc(fp)) != EOF) {
+        if (ch) last = off;
+        off++;
+    }
+    int rc = -1;
+    if (last > 1000 && fseek(fp, last / 2, SEEK_SET) == 0) {
+        int old = fgetc(fp);
+        if (old != EOF && fseek(fp, last / 2, SEEK_SET) == 0 && fputc(old ^ 0x5a, fp) != EOF)
+            rc = 0;
+        printf("   flipped the byte at offset %ld of %s\n", last / 2, path);
+    }
+    if (fclose(fp) != 0) rc = -1;
+    return rc;
+}
+
+static int corruption_counted(void *arg)
+{
+    cluster *c = arg;
+    tclient *t = cl_connect(c, 0);
+    long long v = t ? cl_info_ll(t, "persistence", "wal_corruptions") : -1;
+    tc_close(t);
+    return v > 0;
+}
+
+static void test_runtime_wal_damage(void)
+{
+    test_section("a flipped byte in a running leader's WAL: the follower rejoins by snapshot");
+    cluster c;
+    cl_opts o = CL_OPTS_DEFAULT;
+    test_cond("cluster starts", cl_start(&c, "rot", &o) == 0);
+    test_cond("both followers online", cl_wait_online(&c, 2, 5000));
+    cl_signal(&c, 2, SIGKILL);
+    tclient *l = cl_connect(&c, 0);
+    test_cond("2000 SETs while follower 2 is down",
+              cl_pipeline_set(l, "r", 0, 2000, 64, NULL) == 2000);
+    tc_close(l);
+    test_cond("a byte of the leader's WAL flipped", flip_byte_in_wal(c.n[0].dir) == 0);
+    test_cond("follower 2 restarts", cl_start_node(&c, 2) == 0);
+    test_cond("the leader reports the damage in INFO", proc_wait_until(corruption_counted, &c, 10000));
+    test_cond("and in its log", cl_wait_log(c.n[0].log, "WAL damage found at run time", 1000));
+    test_cond("follower 2 catches up (by snapshot)", cl_wait_caught_up(&c, 20000));
+    test_cond("digests equal", cl_converged(&c));
+    test_cond("all nodes exit cleanly", cl_stop(&c, test_failed_ > 0) == 0);
+}
+
 int main(void)
 {
     cl_watchdog(WATCHDOG_S);
@@ -234,5 +302,6 @@ int main(void)
     test_restart_holds_uncommitted();
     test_damaged_leader(0);
     test_damaged_leader(1);
+    test_runtime_wal_damage();
     return test_report();
 }

@@ -37,6 +37,10 @@ int repl_leader_online(const repl_leader *l);
 int repl_leader_count(const repl_leader *l);
 /* Highest LSN durable on Q followers (UINT64_MAX when Q == 0). */
 uint64_t repl_leader_quorum_lsn(const repl_leader *l);
+/* Oldest LSN a connected follower still needs from the WAL: the next
+ * record of a catch-up, or the record after the snapshot being sent
+ * (UINT64_MAX: none). WAL garbage collection keeps it, within a budget. */
+uint64_t repl_leader_retain_lsn(const repl_leader *l);
 /* Followers whose acknowledged LSN is >= LSN. */
 int repl_leader_acked_at_least(const repl_leader *l, uint64_t lsn);
 void repl_leader_info(const repl_leader *l, info_buf *b);

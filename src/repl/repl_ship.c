@@ -148,6 +148,19 @@ int repl_leader_count(const repl_leader *l)
     return l->nlinks;
 }
 
+uint64_t repl_leader_retain_lsn(const repl_leader *l)
+{
+    uint64_t need = UINT64_MAX;
+    for (int i = 0; i < l->nlinks; i++) {
+        const flink *lk = &l->links[i];
+        uint64_t v = UINT64_MAX;
+        if (lk->state == LINK_CATCHUP) v = lk->sent_lsn + 1;
+        else if (lk->state == LINK_SNAPSHOT) v = lk->snap_lsn + 1;
+        if (v < need) need = v;
+    }
+    return need;
+}
+
 int repl_leader_acked_at_least(const repl_leader *l, uint64_t lsn)
 {
     int k = 0;

@@ -49,6 +49,8 @@ static const opt opts[] = {
      "write a checkpoint after this much WAL, 0 = never (default 256 MiB)"},
     {"wal-retain-bytes", OPT_U64, OFF(wal_retain_bytes), 0, 1LL << 50,
      "WAL kept behind the checkpoints for follower catch-up (default 256 MiB)"},
+    {"wal-catchup-max-bytes", OPT_U64, OFF(wal_catchup_max_bytes), 0, 1LL << 50,
+     "WAL kept for followers in catch-up or snapshot transfer, at most (default 1 GiB)"},
     {"catchup-max-lag-records", OPT_U64, OFF(catchup_max_lag_records), 1, 1LL << 50,
      "a follower further behind rejoins by snapshot (default 5000000)"},
     {"cluster-id", OPT_STR, OFF(cluster_id), 1, CFG_CLUSTER_ID_MAX, "cluster name, must match on all nodes (default rkv)"},
@@ -94,6 +96,7 @@ void config_defaults(node_config *c)
     c->segment_bytes = WAL_SEGMENT_BYTES_DEFAULT;
     c->checkpoint_every_bytes = 256ull << 20;
     c->wal_retain_bytes = 256ull << 20;
+    c->wal_catchup_max_bytes = 1ull << 30;
     c->catchup_max_lag_records = 5000000;
     snprintf(c->cluster_id, sizeof c->cluster_id, "rkv");
     c->repl_port = 0;

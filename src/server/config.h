@@ -50,6 +50,7 @@ typedef struct node_config {
     uint64_t segment_bytes; /* WAL segment rotation size */
     uint64_t checkpoint_every_bytes; /* WAL growth that triggers a checkpoint; 0 = never */
     uint64_t wal_retain_bytes;       /* WAL kept behind the oldest checkpoint for catch-up */
+    uint64_t wal_catchup_max_bytes;  /* WAL kept for followers being caught up, at most */
     uint64_t catchup_max_lag_records; /* further behind: snapshot instead of WAL catch-up */
 
     /* Replication. */

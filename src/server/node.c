@@ -348,6 +348,21 @@ static void node_checkpoint_cron(node *n)
         char err[256];
         if (wal_checkpoint_list(n->cfg.data_dir, &lsns, &cnt, err, sizeof err) == 0 && cnt > 0) {
             remove_ctx rc = {lsns[cnt - 1] + 1, n->cfg.wal_retain_bytes, {0}};
+            /* Keep what a follower being caught up still needs, while the
+             * WAL stays within --wal-catchup-max-bytes; past that it rejoins
+             * by snapshot instead of the disk filling. */
+            uint64_t need = n->leader ? repl_leader_retain_lsn(n->leader) : UINT64_MAX;
+            if (need < rc.below_lsn) {
+                if (wal_thread_wal_bytes(n->walt) <= n->cfg.wal_catchup_max_bytes)
+                    rc.below_lsn = need;
+                else
+                    log_warn_limited(&n->log, &n->limits[NL_CATCHUP],
+                                     "the WAL kept for a follower's catch-up (from lsn %llu) "
+                                     "exceeds --wal-catchup-max-bytes %llu: released; that "
+                                     "follower will rejoin by snapshot",
+                                     (unsigned long long)need,
+                                     (unsigned long long)n->cfg.wal_catchup_max_bytes);
+            }
             int removed = wal_thread_call(n->walt, node_remove_wal_cb, &rc);
             if (removed < 0)
                 log_warn(&n->log, "removing old WAL segments: %s", rc.err);

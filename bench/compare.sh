@@ -64,6 +64,23 @@ run_bench() { # label, args...: prints the summary line, saves it
 rps() { sed -n 's/.*: \([0-9.]*\) req\/s.*/\1/p' "$OUT/$1.txt" 2>/dev/null; }
 pct() { sed -n "s/.*$2=\([0-9.]*\) ms.*/\1/p" "$OUT/$1.txt" 2>/dev/null; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+# Write-then-read pipeline (issue 10 item 17): PAIRS "SET k v" / "GET k"
+# pairs through `redis-cli --pipe`; saves "<ms> ms" for label $1.
+PAIRS=${PAIRS:-100000}
+[ $QUICK = 1 ] && PAIRS=20000
+PIPE_FILE=$WORK/pairs.resp
+awk -v n="$PAIRS" 'BEGIN { for (i = 0; i < n; i++) { v = "v" i;
+    printf "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%d\r\n%s\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", length(v), v } }' > "$PIPE_FILE"
+run_pipe() { # label, port
+    command -v redis-cli >/dev/null || { log "$1: redis-cli not installed, skipped"; return; }
+    local t0 t1 out
+    t0=$(date +%s%N)
+    out=$(redis-cli -p "$2" --pipe < "$PIPE_FILE" 2>&1 | tail -n 1)
+    t1=$(date +%s%N)
+    echo "$(( (t1 - t0) / 1000000 )) ms ($out)" > "$OUT/$1.txt"
+    log "$1: $(cat "$OUT/$1.txt")"
+}
+pipe_ms() { sed -n 's/^\([0-9]*\) ms.*/\1/p' "$OUT/$1.txt" 2>/dev/null; }
 
 # ---- rkv: leader + 2 followers ----
 start_rkv() {
@@ -129,6 +146,7 @@ run_bench rkv_get_f -p $((RK+1)) -c 50 -n $NG -r 100000 --mix get
 run_bench rkv_get_all --target 127.0.0.1:$RK --target 127.0.0.1:$((RK+1)) --target 127.0.0.1:$((RK+2)) -c 50 -n $NG -r 100000 --mix get
 run_bench rkv_get_1 -p $RK -c 1 -n $((NG / 10)) -r 100000 --mix get
 run_bench rkv_get_f1 -p $((RK+1)) -c 1 -n $((NG / 10)) -r 100000 --mix get
+run_pipe rkv_pipe_pairs $RK
 mkdir -p "$WORK/fsync"
 mkdir -p "$WORK/fsync"
 "$BENCH" storage --records 2000 --batch 1 --dir "$WORK/fsync" > "$OUT/fsync.txt" 2>&1
@@ -167,6 +185,7 @@ if command -v redis-server >/dev/null; then
     run_bench redis_set_p16 -p $RN -c 50 -P 16 -n $NP -d 100 -r 100000
     run_bench redis_get -p $RN -c 50 -n $NG -r 100000 --mix get
     run_bench redis_get_f -p $((RN+1)) -c 50 -n $NG -r 100000 --mix get
+    run_pipe redis_pipe_pairs $RN
     kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null; pids=()
     RA=$((BASE + 200))
     log "Redis, appendfsync always, WAIT 1"
@@ -241,6 +260,7 @@ per_key() { awk -v m="$1" -v k="$2" 'BEGIN { if (m == "" || k == "" || k == 0) p
     echo "| single client p50 quorum SET (ms) vs 2 RTT + 1 fdatasync | $P50_1 | $BOUND (RTT p50 $RTT_MS ms, fdatasync $FSYNC_US us) | $(ratio "$P50_1" "$BOUND") | <= 1.3 |"
     echo "| pipelined 16, 50 clients: quorum SET vs Redis SET (no WAIT) | $(rps rkv_set_p16) req/s | $(rps redis_set_p16) req/s | $(ratio "$(rps rkv_set_p16)" "$(rps redis_set_p16)") | >= 1.0 |"
     echo "| put, 50 clients: rkv quorum SET vs etcd put | $(rps rkv_set) req/s | ${ETCD_RPS:-n/a} req/s | $(ratio "$(rps rkv_set)" "$ETCD_RPS") | >= 10 |"
+    echo "| write-then-read pipeline: $PAIRS SET/GET pairs, redis-cli --pipe (ms, lower is better) | $(pipe_ms rkv_pipe_pairs) ms (quorum durable) | $(pipe_ms redis_pipe_pairs) ms (no WAIT, no persistence) | $(ratio "$(pipe_ms redis_pipe_pairs)" "$(pipe_ms rkv_pipe_pairs)") (theirs / ours) | >= 1.0 |"
     echo "| GET, 50 clients, leader | $(rps rkv_get) req/s | $(rps redis_get) req/s | $(ratio "$(rps rkv_get)" "$(rps redis_get)") | >= 1.0 |"
     echo "| GET, 50 clients, follower | $(rps rkv_get_f) req/s | $(rps redis_get_f) req/s (replica) | $(ratio "$(rps rkv_get_f)" "$(rps redis_get_f)") | >= 1.0 |"
     echo "| memory, bytes per key (1M keys, 100-byte values) | $(per_key "$RKV_MEM" "$RKV_KEYS") ($RKV_KEYS keys) | $(per_key "$REDIS_MEM" "$REDIS_KEYS") ($REDIS_KEYS keys) | $(ratio "$(per_key "$REDIS_MEM" "$REDIS_KEYS")" "$(per_key "$RKV_MEM" "$RKV_KEYS")") (theirs / ours) | >= 1.0 |"

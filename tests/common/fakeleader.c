@@ -193,6 +193,21 @@ int fl_send_records(fake_leader *fl, const uint8_t *buf, size_t len, size_t max_
         memcpy(frame + REPL_FRAME_HDR, buf + off, take);
         repl_frame_header(frame, REPL_RECORDS, frame + REPL_FRAME_HDR, (uint32_t)take);
         rc = fl_send(fl, frame, REPL_FRAME_HDR + take);
+        /* A leader vouches for what it sent and says it is committed (a
+         * follower applies only what a COMMIT frame covers): the highest
+         * LSN of this frame, which is the last record's in a test's order
+         * or above it. */
+        uint64_t hi = 0;
+        for (size_t o = off; o < off + take && o + 16 <= len; o += wal_get_u32(buf + o)) {
+            uint64_t lsn = wal_get_u64(buf + o + 8);
+            if (lsn > hi) hi = lsn;
+            if (wal_get_u32(buf + o) == 0) break;
+        }
+        if (rc == 0 && hi) {
+            uint8_t cf[REPL_CTRL_MAX];
+            repl_beat b = {hi, hi, 0};
+            rc = fl_send(fl, cf, repl_encode_beat(cf, REPL_COMMIT, &b));
+        }
         off += take;
     }
     free(frame);

@@ -4,19 +4,25 @@
  *
  * Why it is shaped so:
  *   - Segments are read through one buffer of WAL_RECOVERY_READ_BYTES that
- *     grows only to hold a single larger record (bounded by WAL_RECORD_MAX),
- *     and records are decoded in place: one read(2) per MiB and no malloc per
- *     record beyond the store's own, so 1M records replay well under 1 s.
- *   - Torn tail versus corruption (LevelDB's distinction): a crash while
- *     appending can only damage the end of the last segment, because the
- *     writer syncs a segment before starting the next. So damage in the last
- *     segment is a torn tail only if nothing valid follows it: after the
- *     first bad record we scan forward byte by byte for any complete record
- *     that decodes with an LSN at or above the one the bad record should
- *     have had. Finding one means acknowledged records sit behind the damage
- *     (bit rot, a bad length, a lost page): refuse to start rather than drop
- *     them. A record embedded in a value could fool the scan into refusing;
- *     never into dropping, which is the error we cannot afford.
+ *     grows only to hold a single larger record (bounded by WAL_RECORD_MAX)
+ *     or a batch up to WAL_RECOVERY_BATCH_INBUF (a larger batch's CRC is
+ *     checked by a second, streaming read), and records are decoded in
+ *     place: one read(2) per MiB and no malloc per record beyond the store's
+ *     own, so 1M records replay well under 1 s.
+ *   - A batch's payload CRC is checked before any of its records is
+ *     applied: a torn batch is dropped whole, never half-applied.
+ *   - Torn tail versus corruption (LevelDB's distinction): the writer syncs
+ *     each batch before writing the next and a segment before starting the
+ *     next, so a crash can only damage the last batch of the last segment.
+ *     A bad batch there is a torn tail only if no later batch header of
+ *     this segment (its salt, an LSN at or above the expected one) exists:
+ *     finding one means synced, acknowledged records sit behind the damage
+ *     (bit rot, a lost page), so refuse to start rather than drop them. The
+ *     salt keeps bytes in a client's value from posing as that evidence.
+ *   - Format-1 segments (records only) keep the record-level rule: after
+ *     the first bad record, scan byte by byte for any complete record with
+ *     an LSN at or above the expected one. A record embedded in a value
+ *     could fool that scan into refusing; never into dropping.
  *   - A checkpoint is verified completely (CRCs, counts, trailer) before a
  *     single entry reaches the caller's store, because a half-loaded store
  *     cannot be emptied again to try an older checkpoint.

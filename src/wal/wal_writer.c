@@ -1,12 +1,16 @@
 /* wal_writer.c -- appends batches of encoded records to WAL segment files,
- * with one write(2) per batch and one fdatasync per group commit (contract
+ * each behind a batch header, with one fdatasync per group commit (contract
  * in wal_writer.h, on-disk format in docs/WAL-FORMAT.md).
  *
  * Why it is shaped so:
  *   - A segment is only ever appended to, at an offset the writer tracks
  *     (pwrite), so a failed write can be undone exactly: ftruncate back to
- *     the size before the batch. The log on disk then ends on a record
+ *     the size before the batch. The log on disk then ends on a batch
  *     boundary again and stays recoverable.
+ *   - At most one batch is unsynced at any time, and a segment's header is
+ *     durable before its first batch: so a crash can only tear the last
+ *     batch, and recovery can call a bad batch followed by a valid one
+ *     corruption instead of guessing.
  *   - durable_lsn moves only after fdatasync returned 0. A failed fdatasync
  *     poisons the writer for good: Linux may already have dropped the dirty
  *     pages and marked them clean, so retrying could "succeed" without the

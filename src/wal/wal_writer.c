@@ -67,6 +67,7 @@ struct wal_writer {
     uint64_t seg_size;      /* bytes of headers and whole batches in the segment */
     uint64_t alloc_size;    /* file size: seg_size plus zero-filled space ahead */
     uint64_t prealloc_bytes; /* zero-filled ahead of the write position */
+    uint32_t batch_max;     /* payload bytes per batch, <= WAL_BATCH_PAYLOAD_MAX */
     uint64_t segment_bytes; /* rotation threshold */
     uint64_t next_lsn;
     uint64_t written_lsn; /* last LSN written, durable or not */
@@ -399,6 +400,7 @@ wal_writer *wal_writer_open(const char *data_dir, uint64_t segment_bytes, uint64
     w->fd = -1;
     w->dir_fd = -1;
     w->prealloc_bytes = WAL_PREALLOC_BYTES;
+    w->batch_max = WAL_BATCH_PAYLOAD_MAX;
     w->log = log;
     w->segment_bytes = segment_bytes ? segment_bytes : WAL_SEGMENT_BYTES_DEFAULT;
     w->next_lsn = next_lsn;
@@ -474,14 +476,16 @@ static int wal_writer_rotate(wal_writer *w, char *err, size_t errlen)
 }
 
 /* Bytes of the whole records at the start of BUF[0, LEN) that fit in one
- * batch payload, and how many records that is (the caller checked BUF). */
-static size_t wal_batch_cut(const uint8_t *buf, size_t len, uint32_t *count)
+ * batch payload of at most MAX bytes (at least one record, and a record is
+ * never above WAL_BATCH_PAYLOAD_MAX), and how many records that is (the
+ * caller checked BUF). */
+static size_t wal_batch_cut(const uint8_t *buf, size_t len, uint32_t max, uint32_t *count)
 {
     size_t off = 0;
     *count = 0;
     while (off < len) {
         uint32_t rlen = wal_get_u32(buf + off);
-        if (off + rlen > WAL_BATCH_PAYLOAD_MAX) break; /* a record is far below the max */
+        if (off > 0 && off + rlen > max) break;
         off += rlen;
         (*count)++;
     }
@@ -527,7 +531,7 @@ int wal_writer_write(wal_writer *w, const uint8_t *buf, size_t len, uint64_t fir
     size_t off = 0;
     while (off < len) {
         uint32_t count;
-        size_t n = wal_batch_cut(buf + off, len - off, &count);
+        size_t n = wal_batch_cut(buf + off, len - off, w->batch_max, &count);
         /* A write larger than one batch payload: the batches before this one
          * must be durable before it is written, like any earlier batch. */
         if (off > 0 && fdatasync(w->fd) != 0) {
@@ -580,6 +584,11 @@ int wal_writer_sync(wal_writer *w, char *err, size_t errlen)
 void wal_writer_set_prealloc(wal_writer *w, uint64_t bytes)
 {
     w->prealloc_bytes = bytes;
+}
+
+void wal_writer_set_batch_max(wal_writer *w, uint32_t bytes)
+{
+    w->batch_max = bytes == 0 || bytes > WAL_BATCH_PAYLOAD_MAX ? WAL_BATCH_PAYLOAD_MAX : bytes;
 }
 
 uint64_t wal_writer_durable_lsn(const wal_writer *w)

@@ -63,6 +63,11 @@ int wal_writer_sync(wal_writer *w, char *err, size_t errlen);
  * turns it off): fdatasync is cheaper when appends do not grow the file. */
 void wal_writer_set_prealloc(wal_writer *w, uint64_t bytes);
 
+/* Largest batch payload (default and upper bound WAL_BATCH_PAYLOAD_MAX; 0
+ * restores it). A write above it is split into batches, synced in between.
+ * For tests, which cannot afford writes of 256 MiB. */
+void wal_writer_set_batch_max(wal_writer *w, uint32_t bytes);
+
 uint64_t wal_writer_durable_lsn(const wal_writer *w);
 uint64_t wal_writer_next_lsn(const wal_writer *w);
 uint64_t wal_writer_bytes(const wal_writer *w); /* bytes in all live segments */

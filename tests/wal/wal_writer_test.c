@@ -429,6 +429,37 @@ static void test_framing(const char *dir)
     test_cond("fresh header and salt", b && wal_seg_hdr_decode(b, n, &sh2) == WAL_FRAME_OK &&
                                            sh2.first_lsn == 12 && sh2.salt != sh.salt);
     free(b);
+
+    /* A write above the batch maximum becomes several batches, each synced
+     * before the next is written; durable only after wal_writer_sync. */
+    w = wal_writer_open(dir, 0, 13, NULL, err, sizeof err);
+    test_cond("open at 13", w != NULL);
+    if (!w) return;
+    wal_writer_set_batch_max(w, 250); /* records here are 110 bytes: 2 per batch */
+    len = make_batch(buf, 13, 5, 50);
+    g_syncs = 0;
+    rc = wal_writer_write(w, buf, len, 13, 17, err, sizeof err);
+    test_cond("split write", rc == 0 && g_syncs == 2 && wal_writer_durable_lsn(w) == 12);
+    test_cond("sync", wal_writer_sync(w, err, sizeof err) == 0 && wal_writer_durable_lsn(w) == 17);
+    wal_writer_set_batch_max(w, 1); /* at least one record per batch */
+    len = make_batch(buf, 18, 2, 50);
+    test_cond("a record above the maximum goes alone",
+              wal_writer_write(w, buf, len, 18, 19, err, sizeof err) == 0);
+    wal_writer_close(w);
+    wal_segment_path(path, sizeof path, dir, 13);
+    b = slurp(path, &n);
+    size_t at = WAL_SEG_HDR_SIZE;
+    uint64_t want_first[] = {13, 15, 17, 18, 19}, want_last[] = {14, 16, 17, 18, 19};
+    ok = b != NULL;
+    for (int i = 0; i < 5 && ok; i++) {
+        wal_batch_hdr bh;
+        ok = wal_batch_hdr_decode(b + at, n - at, &bh) == WAL_FRAME_OK &&
+             bh.first_lsn == want_first[i] && bh.last_lsn == want_last[i];
+        at += WAL_BATCH_HDR_SIZE + (ok ? bh.payload_len : 0);
+    }
+    test_cond("batches 13-14, 15-16, 17, 18, 19", ok && at == n);
+    test_cond("log reads back", read_all(dir, &bytes) == 13);
+    free(b);
 }
 
 static void test_names(void)

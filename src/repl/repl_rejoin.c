@@ -147,6 +147,7 @@ long repl_cursor_read(repl_cursor *c, iobuf *out, uint64_t upto_lsn, size_t max_
     size_t bytes = 0;
     int reread = 0; /* the bytes at the current position were read again */
     const char *bad = NULL;
+    char gap[96];
     while (c->next_lsn <= upto_lsn && bytes < max_bytes) {
         if (bad) {
             /* Everything up to next_lsn is complete on disk: bytes that do
@@ -231,9 +232,10 @@ long repl_cursor_read(repl_cursor *c, iobuf *out, uint64_t upto_lsn, size_t max_
                 continue;
             }
             if (bh.first_lsn > c->next_lsn) {
-                snprintf(err, errlen, "WAL gap: expected lsn %llu, batch starts at %llu",
+                snprintf(gap, sizeof gap, "WAL gap: expected lsn %llu, batch starts at %llu",
                          (unsigned long long)c->next_lsn, (unsigned long long)bh.first_lsn);
-                return -1;
+                bad = gap;
+                continue;
             }
             uint64_t total = WAL_BATCH_HDR_SIZE + (uint64_t)bh.payload_len;
             if (bh.last_lsn < c->next_lsn) { /* wholly before the start point */

@@ -128,7 +128,7 @@ clean:
 # $(CC) into $(BUILD)/tests/fuzz/replay_<t>, which `make check` runs with no
 # arguments to replay tests/fuzz/corpus/<t>/ (no clang needed in CI).
 # `make fuzz-corpus` regenerates the seed-* files with the real encoders.
-FUZZ_TARGETS := resp wal_record repl_frame checkpoint config
+FUZZ_TARGETS := resp wal_record wal_segment repl_frame checkpoint config
 FUZZ_CC      ?= clang
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60

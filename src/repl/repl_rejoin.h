@@ -18,6 +18,17 @@
 
 #define REPL_CURSOR_CHUNK (1u << 20) /* bytes read from disk per step */
 
+/* Reading while the WAL thread writes: a chunk read from disk may end with
+ * bytes the writer had not finished (a partial record or batch header,
+ * preallocated zeros about to be overwritten). Records above UPTO_LSN are
+ * never decoded, but their stale bytes stay in the buffer; so whenever
+ * something the cursor needs (all of it at or below UPTO_LSN, hence
+ * complete on disk) does not decode, the buffered bytes from that point are
+ * dropped and read again from the file, once. Only a second failure at the
+ * same point is corruption. Segment and batch headers (docs/WAL-FORMAT.md)
+ * are read and skipped; what comes out are the records, exactly as stored.
+ * Both segment formats (records only, and batches) are read. */
+
 typedef struct repl_cursor {
     char data_dir[1024];
     int fd;               /* open segment, -1 none */
@@ -26,6 +37,9 @@ typedef struct repl_cursor {
     uint8_t *buf;
     size_t buf_len, buf_pos, buf_cap;
     uint64_t next_lsn;    /* next record to ship */
+    int seg_format;       /* 0 header not read yet, 1 records only, 2 batches */
+    uint64_t salt;        /* format 2: the open segment's salt */
+    uint64_t batch_end;   /* format 2: file offset where the current batch ends, 0 between */
 } repl_cursor;
 
 enum { CURSOR_OK = 0, CURSOR_GONE = 1, CURSOR_ERR = -1 };

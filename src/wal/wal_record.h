@@ -1,8 +1,9 @@
 /* wal_record.h -- the WAL record codec: one record = one operation.
  *
  * The encoded bytes are exactly what is written to the WAL segment on disk
- * and, unchanged, what the leader ships to followers: nothing is re-encoded
- * between disk and wire, and the follower checks the same CRC.
+ * (inside a batch, see wal_segment.h) and, unchanged, what the leader ships
+ * to followers: nothing is re-encoded between disk and wire, and the
+ * follower checks the same CRC.
  *
  * Byte layout (all integers little-endian):
  *

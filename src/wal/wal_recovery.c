@@ -4,19 +4,25 @@
  *
  * Why it is shaped so:
  *   - Segments are read through one buffer of WAL_RECOVERY_READ_BYTES that
- *     grows only to hold a single larger record (bounded by WAL_RECORD_MAX),
- *     and records are decoded in place: one read(2) per MiB and no malloc per
- *     record beyond the store's own, so 1M records replay well under 1 s.
- *   - Torn tail versus corruption (LevelDB's distinction): a crash while
- *     appending can only damage the end of the last segment, because the
- *     writer syncs a segment before starting the next. So damage in the last
- *     segment is a torn tail only if nothing valid follows it: after the
- *     first bad record we scan forward byte by byte for any complete record
- *     that decodes with an LSN at or above the one the bad record should
- *     have had. Finding one means acknowledged records sit behind the damage
- *     (bit rot, a bad length, a lost page): refuse to start rather than drop
- *     them. A record embedded in a value could fool the scan into refusing;
- *     never into dropping, which is the error we cannot afford.
+ *     grows only to hold a single larger record (bounded by WAL_RECORD_MAX)
+ *     or a batch up to WAL_RECOVERY_BATCH_INBUF (a larger batch's CRC is
+ *     checked by a second, streaming read), and records are decoded in
+ *     place: one read(2) per MiB and no malloc per record beyond the store's
+ *     own, so 1M records replay well under 1 s.
+ *   - A batch's payload CRC is checked before any of its records is
+ *     applied: a torn batch is dropped whole, never half-applied.
+ *   - Torn tail versus corruption (LevelDB's distinction): the writer syncs
+ *     each batch before writing the next and a segment before starting the
+ *     next, so a crash can only damage the last batch of the last segment.
+ *     A bad batch there is a torn tail only if no later batch header of
+ *     this segment (its salt, an LSN at or above the expected one) exists:
+ *     finding one means synced, acknowledged records sit behind the damage
+ *     (bit rot, a lost page), so refuse to start rather than drop them. The
+ *     salt keeps bytes in a client's value from posing as that evidence.
+ *   - Format-1 segments (records only) keep the record-level rule: after
+ *     the first bad record, scan byte by byte for any complete record with
+ *     an LSN at or above the expected one. A record embedded in a value
+ *     could fool that scan into refusing; never into dropping.
  *   - A checkpoint is verified completely (CRCs, counts, trailer) before a
  *     single entry reaches the caller's store, because a half-loaded store
  *     cannot be emptied again to try an older checkpoint.
@@ -36,7 +42,9 @@
 #include <unistd.h>
 
 #include "wal/wal_checkpoint.h"
+#include "wal/crc32.h"
 #include "wal/wal_record.h"
+#include "wal/wal_segment.h"
 #include "wal/wal_writer.h"
 
 /* ---- Buffered segment reader ---- */
@@ -235,7 +243,8 @@ static int replay_bad_tail(replay *rp, uint64_t bad, const char *why, char *err,
     return 0;
 }
 
-/* Replays the records of the segment open in rp->rd. */
+/* Replays the records of the format-1 (records only) segment open in
+ * rp->rd. */
 static int replay_records(replay *rp, int is_last, char *err, size_t errlen)
 {
     seg_reader *r = &rp->rd;
@@ -270,6 +279,283 @@ static int replay_records(replay *rp, int is_last, char *err, size_t errlen)
     }
 }
 
+/* ---- Format 2: segment header, then batches ---- */
+
+/* Scans from one byte past the current position to EOF for a batch header
+ * that decodes, carries SALT and starts at or above MIN_LSN. 1 (and *off,
+ * *h), 0 none, -1 I/O error. Only the header is checked: the writer never
+ * writes a batch before the previous one is durable, so the existence of
+ * any later batch of this segment proves the damage is not a torn tail. */
+static int rd_scan_batch(seg_reader *r, uint64_t salt, uint64_t min_lsn, uint64_t *off,
+                         wal_batch_hdr *h, char *err, size_t errlen)
+{
+    r->start++;
+    for (;;) {
+        size_t avail = r->end - r->start;
+        if (avail < WAL_BATCH_HDR_SIZE) {
+            if (r->eof) return 0;
+            if (rd_fill(r, WAL_BATCH_HDR_SIZE, err, errlen) != 0) return -1;
+            continue;
+        }
+        const uint8_t *p = r->buf + r->start;
+        if (wal_get_u32(p) == WAL_BATCH_MAGIC && wal_get_u64(p + 8) == salt &&
+            wal_batch_hdr_decode(p, avail, h) == WAL_FRAME_OK && h->first_lsn >= min_lsn) {
+            *off = r->base + r->start;
+            return 1;
+        }
+        r->start++;
+    }
+}
+
+/* Decides what a bad batch at offset BAD of the last segment is: a torn
+ * tail (cut it off) or corruption (error). HDR is the batch's header when
+ * it decoded (for the LSN range in the message), else NULL. */
+static int replay_bad_batch(replay *rp, uint64_t bad, uint64_t salt, const wal_batch_hdr *hdr,
+                            const char *why, char *err, size_t errlen)
+{
+    seg_reader *r = &rp->rd;
+    char range[64];
+    if (hdr)
+        snprintf(range, sizeof range, "LSNs %" PRIu64 "..%" PRIu64, hdr->first_lsn, hdr->last_lsn);
+    else
+        snprintf(range, sizeof range, "LSNs from %" PRIu64, rp->want);
+    uint64_t off;
+    wal_batch_hdr later;
+    int found = rd_scan_batch(r, salt, rp->want, &off, &later, err, errlen);
+    if (found < 0) return -1;
+    if (found) {
+        snprintf(err, errlen,
+                 "wal: corrupt batch in %s at offset %" PRIu64 " (%s, %s), followed by a valid "
+                 "batch (LSNs %" PRIu64 "..%" PRIu64 ") at offset %" PRIu64,
+                 r->path, bad, why, range, later.first_lsn, later.last_lsn, off);
+        return -1;
+    }
+    struct stat st;
+    if (fstat(r->fd, &st) != 0) {
+        snprintf(err, errlen, "wal: stat %s: %s", r->path, strerror(errno));
+        return -1;
+    }
+    int zeros = rd_tail_is_zero(r->fd, bad, (uint64_t)st.st_size);
+    if (ftruncate(r->fd, (off_t)bad) != 0 || fsync(r->fd) != 0) {
+        snprintf(err, errlen, "wal: truncating torn tail of %s at offset %" PRIu64 ": %s", r->path,
+                 bad, strerror(errno));
+        return -1;
+    }
+    uint64_t dropped = (uint64_t)st.st_size - bad;
+    if (zeros) {
+        log_info(rp->log,
+                 "wal: %s: released %" PRIu64 " bytes of preallocated space at offset %" PRIu64,
+                 r->path, dropped, bad);
+        return 0;
+    }
+    rp->truncated = dropped;
+    log_warn(rp->log,
+             "wal: %s: dropped %" PRIu64 " bytes of torn last batch at offset %" PRIu64
+             " (%s, %s; never acknowledged)",
+             r->path, dropped, bad, why, range);
+    return 0;
+}
+
+/* CRC of the LEN payload bytes at file offset AT, read straight from the
+ * file (for batches larger than the in-buffer limit). 1 match, 0 mismatch
+ * or cut short (*cut set), -1 I/O error. */
+static int rd_crc_stream(seg_reader *r, uint64_t at, uint32_t len, uint32_t want, int *cut,
+                         char *err, size_t errlen)
+{
+    uint8_t buf[64 * 1024];
+    uint32_t crc = 0;
+    uint64_t done = 0;
+    while (done < len) {
+        size_t n = len - done < sizeof buf ? (size_t)(len - done) : sizeof buf;
+        ssize_t got = pread(r->fd, buf, n, (off_t)(at + done));
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            snprintf(err, errlen, "wal: read %s at offset %" PRIu64 ": %s", r->path, at + done,
+                     strerror(errno));
+            return -1;
+        }
+        if (got == 0) {
+            *cut = 1;
+            return 0;
+        }
+        crc = crc32c(crc, buf, (size_t)got);
+        done += (uint64_t)got;
+    }
+    return crc == want;
+}
+
+/* Batches up to this size (header included) are checked in the read buffer;
+ * larger ones by a second read of the file. */
+#define WAL_RECOVERY_BATCH_INBUF (4u * 1024u * 1024u)
+_Static_assert(WAL_RECOVERY_BATCH_INBUF <= WAL_RECORD_MAX, "rd_fill bound");
+
+/* Replays the records of one batch whose header H (at the current position
+ * OFF) and payload checksum are good. Anything wrong now was written so:
+ * corruption. */
+static int replay_batch_records(replay *rp, const wal_batch_hdr *h, uint64_t off, char *err,
+                                size_t errlen)
+{
+    seg_reader *r = &rp->rd;
+    r->start += WAL_BATCH_HDR_SIZE;
+    uint64_t end = off + WAL_BATCH_HDR_SIZE + h->payload_len;
+    while (r->base + r->start < end) {
+        uint64_t roff = r->base + r->start;
+        size_t in_batch = (size_t)(end - roff);
+        size_t avail = r->end - r->start < in_batch ? r->end - r->start : in_batch, used;
+        wal_rec rec;
+        wal_dec d = wal_record_decode(r->buf + r->start, avail, &rec, &used);
+        if (d == WAL_DEC_NEED_MORE && avail < in_batch && !r->eof) {
+            if (rd_fill(r, used < in_batch ? used : in_batch, err, errlen) != 0) return -1;
+            continue;
+        }
+        if (d != WAL_DEC_OK || rec.lsn != rp->want || rec.epoch < rp->last_epoch ||
+            rec.lsn > h->last_lsn) {
+            if (d == WAL_DEC_OK)
+                snprintf(err, errlen,
+                         "wal: corrupt log in %s at offset %" PRIu64 ": record has LSN %" PRIu64
+                         " epoch %" PRIu64 ", expected LSN %" PRIu64 " epoch >= %" PRIu64
+                         " (batch at offset %" PRIu64 " holds LSNs %" PRIu64 "..%" PRIu64 ")",
+                         r->path, roff, rec.lsn, rec.epoch, rp->want, rp->last_epoch, off,
+                         h->first_lsn, h->last_lsn);
+            else
+                snprintf(err, errlen,
+                         "wal: corrupt record in %s at offset %" PRIu64 " (%s, expected LSN %" PRIu64
+                         ") inside a batch whose checksum matches (batch at offset %" PRIu64 ")",
+                         r->path, roff,
+                         d == WAL_DEC_NEED_MORE ? "record crosses the batch end" : wal_dec_str(d),
+                         rp->want, off);
+            return -1;
+        }
+        if (replay_apply(rp, &rec, err, errlen) != 0) return -1;
+        r->start += used;
+    }
+    if (rp->want - 1 != h->last_lsn) {
+        snprintf(err, errlen,
+                 "wal: corrupt batch in %s at offset %" PRIu64 ": header says LSNs %" PRIu64
+                 "..%" PRIu64 ", payload ends at %" PRIu64,
+                 r->path, off, h->first_lsn, h->last_lsn, rp->want - 1);
+        return -1;
+    }
+    return 0;
+}
+
+/* Replays the batches of the format-2 segment open in rp->rd, positioned
+ * just after its header. */
+static int replay_batches(replay *rp, uint64_t salt, int is_last, char *err, size_t errlen)
+{
+    seg_reader *r = &rp->rd;
+    for (;;) {
+        if (rd_fill(r, WAL_BATCH_HDR_SIZE, err, errlen) != 0) return -1;
+        size_t avail = r->end - r->start;
+        uint64_t off = r->base + r->start;
+        if (avail == 0) return 0; /* clean end: EOF at a batch boundary */
+        wal_batch_hdr h;
+        wal_frame f = wal_batch_hdr_decode(r->buf + r->start, avail, &h);
+        const char *why;
+        const wal_batch_hdr *known = NULL;
+        if (f == WAL_FRAME_OK && h.salt == salt) {
+            if (h.first_lsn != rp->want) {
+                snprintf(err, errlen,
+                         "wal: corrupt log in %s at offset %" PRIu64 ": batch holds LSNs %" PRIu64
+                         "..%" PRIu64 ", expected LSN %" PRIu64,
+                         r->path, off, h.first_lsn, h.last_lsn, rp->want);
+                return -1;
+            }
+            size_t total = WAL_BATCH_HDR_SIZE + (size_t)h.payload_len;
+            int cut = 0, ok;
+            if (total <= WAL_RECOVERY_BATCH_INBUF) {
+                if (rd_fill(r, total, err, errlen) != 0) return -1;
+                cut = r->end - r->start < total;
+                ok = !cut && crc32c(0, r->buf + r->start + WAL_BATCH_HDR_SIZE, h.payload_len) ==
+                                 h.payload_crc;
+            } else {
+                ok = rd_crc_stream(r, off + WAL_BATCH_HDR_SIZE, h.payload_len, h.payload_crc, &cut,
+                                   err, errlen);
+                if (ok < 0) return -1;
+            }
+            if (ok) {
+                if (replay_batch_records(rp, &h, off, err, errlen) != 0) return -1;
+                continue;
+            }
+            why = cut ? "batch cut short" : "batch payload checksum mismatch";
+            known = &h;
+        } else if (f == WAL_FRAME_ZERO) {
+            why = "zeros at a batch boundary";
+        } else if (f == WAL_FRAME_NEED_MORE) {
+            why = "batch header cut short";
+        } else if (f == WAL_FRAME_OK) {
+            why = "batch header with another segment's salt";
+        } else {
+            why = "bad batch header";
+        }
+        if (!is_last) {
+            snprintf(err, errlen,
+                     "wal: corrupt batch in %s at offset %" PRIu64 " (%s, expected LSN %" PRIu64
+                     ") in a non-final segment",
+                     r->path, off, why, rp->want);
+            return -1;
+        }
+        return replay_bad_batch(rp, off, salt, known, why, err, errlen);
+    }
+}
+
+/* Cuts the last segment, whose header is torn or zero (a crash while it was
+ * being created: no batch is ever written before the header is durable),
+ * back to nothing. */
+static int replay_drop_segment(replay *rp, const char *why, char *err, size_t errlen)
+{
+    seg_reader *r = &rp->rd;
+    struct stat st;
+    if (fstat(r->fd, &st) != 0 || ftruncate(r->fd, 0) != 0 || fsync(r->fd) != 0) {
+        snprintf(err, errlen, "wal: truncating %s: %s", r->path, strerror(errno));
+        return -1;
+    }
+    log_warn(rp->log, "wal: %s: %s; dropped its %lld bytes (no batch behind it)", r->path, why,
+             (long long)st.st_size);
+    return 0;
+}
+
+/* Reads the segment header and replays the segment in its format. */
+static int replay_any_format(replay *rp, uint64_t first_lsn, int is_last, char *err,
+                             size_t errlen)
+{
+    seg_reader *r = &rp->rd;
+    if (rd_fill(r, WAL_SEG_HDR_SIZE, err, errlen) != 0) return -1;
+    size_t avail = r->end - r->start;
+    if (avail == 0) return 0; /* empty file: no record */
+    wal_seg_hdr sh;
+    wal_frame f = wal_seg_hdr_decode(r->buf, avail, &sh);
+    if (f == WAL_FRAME_OLD) return replay_records(rp, is_last, err, errlen);
+    if (f == WAL_FRAME_OK && sh.first_lsn != first_lsn) {
+        snprintf(err, errlen,
+                 "wal: corrupt segment header in %s at offset 0: first LSN %" PRIu64
+                 " differs from the name",
+                 r->path, sh.first_lsn);
+        return -1;
+    }
+    if (f == WAL_FRAME_OK) {
+        r->start += WAL_SEG_HDR_SIZE;
+        return replay_batches(rp, sh.salt, is_last, err, errlen);
+    }
+    struct stat st;
+    if (fstat(r->fd, &st) != 0) {
+        snprintf(err, errlen, "wal: stat %s: %s", r->path, strerror(errno));
+        return -1;
+    }
+    /* Torn or zeroed while being created: only in the last segment, and
+     * only with nothing behind the header's place. */
+    int nothing_behind = (uint64_t)st.st_size <= WAL_SEG_HDR_SIZE ||
+                         rd_tail_is_zero(r->fd, 0, (uint64_t)st.st_size);
+    if (is_last && nothing_behind)
+        return replay_drop_segment(
+            rp, f == WAL_FRAME_ZERO ? "segment is all zeros" : "segment header is torn", err,
+            errlen);
+    snprintf(err, errlen, "wal: corrupt segment header in %s at offset 0 (%s)%s", r->path,
+             f == WAL_FRAME_ZERO ? "zeros" : f == WAL_FRAME_NEED_MORE ? "cut short" : "bad magic, "
+             "version or checksum", is_last ? "" : " in a non-final segment");
+    return -1;
+}
+
 static int replay_segment(replay *rp, const char *data_dir, uint64_t first_lsn, int is_last,
                           char *err, size_t errlen)
 {
@@ -295,7 +581,7 @@ static int replay_segment(replay *rp, const char *data_dir, uint64_t first_lsn, 
     r->start = r->end = 0;
     r->base = 0;
     r->eof = 0;
-    int rc = replay_records(rp, is_last, err, errlen);
+    int rc = replay_any_format(rp, first_lsn, is_last, err, errlen);
     if (rc == 0 && is_last && rp->truncated == 0 && fdatasync(r->fd) != 0) {
         snprintf(err, errlen, "wal: fdatasync %s: %s", path, strerror(errno));
         rc = -1;

@@ -8,15 +8,22 @@
  *     Every other record must carry the next LSN (dense, increasing across
  *     segments; the first segment read may start at or below checkpoint+1)
  *     and an epoch no lower than the record before it.
- *   - Torn tail: the first undecodable record (incomplete, bad checksum or
- *     bad length) of the LAST segment, when no complete record with an LSN
- *     at or above the one it should have had decodes anywhere after it in
- *     that segment. The segment is cut back to the record's offset
- *     (ftruncate + fsync) and a WARN line gives the file and bytes dropped.
+ *   - Torn tail: the first invalid batch (header cut short or failing its
+ *     checks or salt, payload cut short or failing its CRC, zeros at the
+ *     boundary) of the LAST segment, when no batch header with that
+ *     segment's salt and an LSN at or above the one it should have had
+ *     decodes anywhere after it. The segment is cut back to the batch's
+ *     offset (ftruncate + fsync) and a WARN line gives the file, offset, LSN
+ *     range and bytes dropped (INFO if they were all zeros: preallocated).
+ *     A last segment whose header is torn with nothing behind it is cut to
+ *     nothing. Format-1 segments (records only, written before batches)
+ *     keep the record-level rule: the first undecodable record, when no
+ *     complete record with an LSN at or above it decodes after it.
  *   - Anything else is corruption and fails with the file and byte offset:
- *     an undecodable record followed by a valid later one, any bad record in
- *     a non-final segment, a checksummed record with a wrong LSN, epoch, op
- *     or field, an LSN gap between segments or after the checkpoint.
+ *     a bad batch followed by a valid one, any bad batch, cut or zeros in a
+ *     non-final segment, a bad segment header, a batch whose checksums match
+ *     but whose LSNs, records, epochs or fields are wrong, an LSN gap
+ *     between segments (a missing segment) or after the checkpoint.
  *   - A missing or empty data directory recovers to an empty store. */
 #ifndef RKV_WAL_RECOVERY_H
 #define RKV_WAL_RECOVERY_H

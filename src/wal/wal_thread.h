@@ -5,7 +5,8 @@
  * per loop iteration, hands it over (wal_thread_kick): to the thread at once
  * if it is idle, else to a queue the thread takes by itself the moment its
  * fdatasync returns, so consecutive syncs need no round trip through the
- * loop. Each batch costs one write(2) and one fdatasync. When the sync
+ * loop. Each batch costs one batch write (header + records) and one
+ * fdatasync. When the sync
  * returns, the thread publishes the new durable LSN and writes to an eventfd
  * that the loop watches. So every record that arrives while an fdatasync runs
  * shares the next one: group commit with no timer and no added latency when

@@ -1,12 +1,16 @@
 /* wal_writer.c -- appends batches of encoded records to WAL segment files,
- * with one write(2) per batch and one fdatasync per group commit (contract
+ * each behind a batch header, with one fdatasync per group commit (contract
  * in wal_writer.h, on-disk format in docs/WAL-FORMAT.md).
  *
  * Why it is shaped so:
  *   - A segment is only ever appended to, at an offset the writer tracks
  *     (pwrite), so a failed write can be undone exactly: ftruncate back to
- *     the size before the batch. The log on disk then ends on a record
+ *     the size before the batch. The log on disk then ends on a batch
  *     boundary again and stays recoverable.
+ *   - At most one batch is unsynced at any time, and a segment's header is
+ *     durable before its first batch: so a crash can only tear the last
+ *     batch, and recovery can call a bad batch followed by a valid one
+ *     corruption instead of guessing.
  *   - durable_lsn moves only after fdatasync returned 0. A failed fdatasync
  *     poisons the writer for good: Linux may already have dropped the dirty
  *     pages and marked them clean, so retrying could "succeed" without the
@@ -34,7 +38,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "wal/crc32.h"
 #include "wal/wal_record.h"
+#include "wal/wal_segment.h"
 
 /* Bytes handed to one pwrite call: Linux transfers at most 0x7ffff000 per
  * call anyway; the loop continues where a call stopped. */
@@ -57,9 +63,11 @@ struct wal_writer {
     int dir_fd;
     int fd;
     uint64_t seg_first_lsn;
-    uint64_t seg_size;      /* bytes of whole records in the current segment */
+    uint64_t salt;          /* the current segment's, repeated in every batch header */
+    uint64_t seg_size;      /* bytes of headers and whole batches in the segment */
     uint64_t alloc_size;    /* file size: seg_size plus zero-filled space ahead */
     uint64_t prealloc_bytes; /* zero-filled ahead of the write position */
+    uint32_t batch_max;     /* payload bytes per batch, <= WAL_BATCH_PAYLOAD_MAX */
     uint64_t segment_bytes; /* rotation threshold */
     uint64_t next_lsn;
     uint64_t written_lsn; /* last LSN written, durable or not */
@@ -248,13 +256,14 @@ static int wal_writer_scan(wal_writer *w, const char *data_dir, char *err, size_
             snprintf(err, errlen, "wal: stat segment %" PRIu64 " in %s: %s", lsns[i], w->dir,
                      strerror(errno));
             rc = -1;
-        } else if (lsns[i] > w->next_lsn || (lsns[i] == w->next_lsn && st.st_size > 0)) {
+        } else if (lsns[i] > w->next_lsn ||
+                   (lsns[i] == w->next_lsn && st.st_size > (off_t)WAL_SEG_HDR_SIZE)) {
             snprintf(err, errlen,
                      "wal: segment %s (%lld bytes) is in the way of next LSN %" PRIu64
                      "; run recovery first",
                      path, (long long)st.st_size, w->next_lsn);
             rc = -1;
-        } else {
+        } else if (lsns[i] != w->next_lsn) { /* that one is rewritten */
             w->total_bytes += (uint64_t)st.st_size;
         }
     }
@@ -262,8 +271,6 @@ static int wal_writer_scan(wal_writer *w, const char *data_dir, char *err, size_
     return rc;
 }
 
-/* Creates (or reuses an empty) segment named w->next_lsn and makes its name
- * durable. Only replaces w->fd once everything succeeded. */
 /* Cuts the zero-filled space off the current segment and makes that durable,
  * so a segment that is not the last one ends exactly at its last record. */
 static int wal_writer_trim(wal_writer *w, char *err, size_t errlen)
@@ -296,6 +303,31 @@ static void wal_writer_prealloc(wal_writer *w, uint64_t need)
     w->alloc_size = at;
 }
 
+/* Writes LEN bytes of P at offset AT, continuing short writes and EINTR.
+ * 0, or the errno of the failure (EIO for a write that makes no progress);
+ * *DONE is the number of bytes written either way. */
+static int wal_pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t at, size_t *done)
+{
+    *done = 0;
+    while (*done < len) {
+        size_t want = len - *done < WAL_WRITE_CALL_MAX ? len - *done : WAL_WRITE_CALL_MAX;
+        ssize_t n = pwrite(fd, p + *done, want, (off_t)(at + *done));
+        if (n > 0) {
+            *done += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        return n < 0 ? errno : EIO; /* 0 bytes for a regular file: give up */
+    }
+    return 0;
+}
+
+/* Creates (or, at open, reuses one holding no record: at most a segment
+ * header's bytes, left by recovery or a crash at creation) the segment named
+ * w->next_lsn, writes its header with a fresh salt and makes both durable
+ * (fdatasync, then the directory) before any batch goes in: a batch is never
+ * written behind a header that could still be lost. Only replaces w->fd once
+ * everything succeeded. */
 static int wal_writer_new_segment(wal_writer *w, int at_open, char *err, size_t errlen)
 {
     char path[WAL_PATH_MAX];
@@ -304,13 +336,36 @@ static int wal_writer_new_segment(wal_writer *w, int at_open, char *err, size_t 
         snprintf(err, errlen, "wal: path too long in %s", w->dir);
         return -1;
     }
-    /* At open an empty segment of this name may be left by recovery (a torn
-     * first record truncated to nothing); on rotation it must not exist. */
+    /* At open a segment of this name holding no record may be left by
+     * recovery (a torn first batch cut back to the header); on rotation it
+     * must not exist. */
     int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (at_open ? 0 : O_EXCL);
     int fd = open(path, flags, 0644);
     if (fd < 0) {
         snprintf(err, errlen, "wal: create %s: %s", path, strerror(errno));
         return -1;
+    }
+    wal_seg_hdr sh = {.first_lsn = w->next_lsn};
+    uint8_t hdr[WAL_SEG_HDR_SIZE];
+    size_t done;
+    int werr = 0;
+    if (wal_salt_new(&sh.salt, err, errlen) != 0) {
+        close(fd);
+        unlink(path); /* holds no record: a retry creates it again */
+        return -1;
+    }
+    wal_seg_hdr_encode(&sh, hdr);
+    if (ftruncate(fd, 0) != 0 || (werr = wal_pwrite_all(fd, hdr, sizeof hdr, 0, &done)) != 0) {
+        snprintf(err, errlen, "wal: write header of %s: %s", path, strerror(werr ? werr : errno));
+        close(fd);
+        unlink(path); /* holds no record: a retry creates it again */
+        return -1;
+    }
+    if (fdatasync(fd) != 0) {
+        char msg[WAL_POISON_MSG_MAX];
+        snprintf(msg, sizeof msg, "fdatasync %.150s: %s", path, strerror(errno));
+        close(fd);
+        return wal_writer_poison(w, msg, err, errlen);
     }
     if (fsync(w->dir_fd) != 0) {
         char msg[WAL_POISON_MSG_MAX];
@@ -323,9 +378,10 @@ static int wal_writer_new_segment(wal_writer *w, int at_open, char *err, size_t 
     w->fd = fd;
     memcpy(w->seg_path, path, (size_t)n + 1);
     w->seg_first_lsn = w->next_lsn;
-    w->seg_size = 0;
-    struct stat st;
-    w->alloc_size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+    w->salt = sh.salt;
+    w->seg_size = WAL_SEG_HDR_SIZE;
+    w->alloc_size = WAL_SEG_HDR_SIZE;
+    w->total_bytes += WAL_SEG_HDR_SIZE;
     return 0;
 }
 
@@ -344,6 +400,7 @@ wal_writer *wal_writer_open(const char *data_dir, uint64_t segment_bytes, uint64
     w->fd = -1;
     w->dir_fd = -1;
     w->prealloc_bytes = WAL_PREALLOC_BYTES;
+    w->batch_max = WAL_BATCH_PAYLOAD_MAX;
     w->log = log;
     w->segment_bytes = segment_bytes ? segment_bytes : WAL_SEGMENT_BYTES_DEFAULT;
     w->next_lsn = next_lsn;
@@ -418,6 +475,40 @@ static int wal_writer_rotate(wal_writer *w, char *err, size_t errlen)
     return 0;
 }
 
+/* Bytes of the whole records at the start of BUF[0, LEN) that fit in one
+ * batch payload of at most MAX bytes (at least one record, and a record is
+ * never above WAL_BATCH_PAYLOAD_MAX), and how many records that is (the
+ * caller checked BUF). */
+static size_t wal_batch_cut(const uint8_t *buf, size_t len, uint32_t max, uint32_t *count)
+{
+    size_t off = 0;
+    *count = 0;
+    while (off < len) {
+        uint32_t rlen = wal_get_u32(buf + off);
+        if (off > 0 && off + rlen > max) break;
+        off += rlen;
+        (*count)++;
+    }
+    return off;
+}
+
+/* Undoes a failed write: cuts the segment back to SIZE (its size before
+ * the call), so it ends on a batch boundary again. */
+static int wal_writer_undo(wal_writer *w, uint64_t size, int saved, size_t done, size_t len,
+                           char *err, size_t errlen)
+{
+    if (ftruncate(w->fd, (off_t)size) != 0) {
+        char msg[WAL_POISON_MSG_MAX];
+        snprintf(msg, sizeof msg, "write %.100s: %s, then ftruncate: %s", w->seg_path,
+                 strerror(saved), strerror(errno));
+        return wal_writer_poison(w, msg, err, errlen);
+    }
+    w->alloc_size = size;
+    snprintf(err, errlen, "wal: write %s at %" PRIu64 " (%zu of %zu bytes done): %s", w->seg_path,
+             size, done, len, strerror(saved));
+    return -1;
+}
+
 int wal_writer_write(wal_writer *w, const uint8_t *buf, size_t len, uint64_t first_lsn,
                      uint64_t last_lsn, char *err, size_t errlen)
 {
@@ -429,33 +520,47 @@ int wal_writer_write(wal_writer *w, const uint8_t *buf, size_t len, uint64_t fir
         return -1;
     }
     if (wal_batch_check(buf, len, first_lsn, last_lsn, err, errlen) != 0) return -1;
+    /* At most one batch is ever unsynced: the one just written. Recovery
+     * relies on it to call a damaged batch followed by a valid one
+     * corruption. The WAL thread syncs after every write anyway, so this
+     * costs it nothing. */
+    if (w->unsynced && wal_writer_sync(w, err, errlen) != 0) return -1;
     if (w->seg_size >= w->segment_bytes && wal_writer_rotate(w, err, errlen) != 0) return -1;
 
-    if (w->seg_size + len > w->alloc_size) wal_writer_prealloc(w, w->seg_size + len);
-    size_t done = 0;
-    while (done < len) {
-        size_t want = len - done < WAL_WRITE_CALL_MAX ? len - done : WAL_WRITE_CALL_MAX;
-        ssize_t n = pwrite(w->fd, buf + done, want, (off_t)(w->seg_size + done));
-        if (n > 0) {
-            done += (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR) continue;
-        int saved = n < 0 ? errno : EIO; /* 0 bytes for a regular file: give up */
-        /* Undo the partial batch so the segment ends on a record boundary. */
-        if (ftruncate(w->fd, (off_t)w->seg_size) != 0) {
+    uint64_t start = w->seg_size, at = start, lsn = first_lsn;
+    size_t off = 0;
+    while (off < len) {
+        uint32_t count;
+        size_t n = wal_batch_cut(buf + off, len - off, w->batch_max, &count);
+        /* A write larger than one batch payload: the batches before this one
+         * must be durable before it is written, like any earlier batch. */
+        if (off > 0 && fdatasync(w->fd) != 0) {
             char msg[WAL_POISON_MSG_MAX];
-            snprintf(msg, sizeof msg, "write %.100s: %s, then ftruncate: %s", w->seg_path,
-                     strerror(saved), strerror(errno));
+            snprintf(msg, sizeof msg, "fdatasync %.150s: %s", w->seg_path, strerror(errno));
             return wal_writer_poison(w, msg, err, errlen);
         }
-        w->alloc_size = w->seg_size;
-        snprintf(err, errlen, "wal: write %s at %" PRIu64 " (%zu of %zu bytes done): %s",
-                 w->seg_path, w->seg_size, done, len, strerror(saved));
-        return -1;
+        wal_batch_hdr bh = {.salt = w->salt,
+                            .first_lsn = lsn,
+                            .last_lsn = lsn + count - 1,
+                            .count = count,
+                            .payload_len = (uint32_t)n,
+                            .payload_crc = crc32c(0, buf + off, n)};
+        uint8_t hdr[WAL_BATCH_HDR_SIZE];
+        wal_batch_hdr_encode(&bh, hdr);
+        if (at + WAL_BATCH_HDR_SIZE + n > w->alloc_size)
+            wal_writer_prealloc(w, at + WAL_BATCH_HDR_SIZE + n);
+        size_t done = 0, pdone = 0;
+        int saved = wal_pwrite_all(w->fd, hdr, sizeof hdr, at, &done);
+        if (saved == 0) saved = wal_pwrite_all(w->fd, buf + off, n, at + sizeof hdr, &pdone);
+        if (saved != 0)
+            return wal_writer_undo(w, start, saved, (size_t)(at - start) + done + pdone,
+                                   (size_t)(at - start) + sizeof hdr + n, err, errlen);
+        at += WAL_BATCH_HDR_SIZE + n;
+        off += n;
+        lsn += count;
     }
-    w->seg_size += len;
-    w->total_bytes += len;
+    w->total_bytes += at - w->seg_size;
+    w->seg_size = at;
     w->next_lsn = last_lsn + 1;
     w->written_lsn = last_lsn;
     w->unsynced = 1;
@@ -479,6 +584,11 @@ int wal_writer_sync(wal_writer *w, char *err, size_t errlen)
 void wal_writer_set_prealloc(wal_writer *w, uint64_t bytes)
 {
     w->prealloc_bytes = bytes;
+}
+
+void wal_writer_set_batch_max(wal_writer *w, uint32_t bytes)
+{
+    w->batch_max = bytes == 0 || bytes > WAL_BATCH_PAYLOAD_MAX ? WAL_BATCH_PAYLOAD_MAX : bytes;
 }
 
 uint64_t wal_writer_durable_lsn(const wal_writer *w)

@@ -3,20 +3,25 @@
  * Segments live in <data-dir>/wal/ and are named by the LSN of their first
  * record, zero-padded to 20 digits so names sort as numbers:
  *   <data-dir>/wal/00000000000000000001.wal
+ * Each starts with a segment header (first LSN, random salt) that is made
+ * durable before anything else is written to it, and holds batches, each a
+ * batch header and whole records (wal_segment.h, docs/WAL-FORMAT.md).
  * A new segment is started when the current one has reached segment_bytes
- * (checked before each batch, so segments break on record boundaries).
+ * (checked before each batch, so segments break on batch boundaries).
  * The directory is fsynced whenever a segment is created or removed.
  *
  * Group commit: the caller hands whole encoded records in batches
- * (wal_writer_write, one write(2) per batch) and then calls wal_writer_sync
- * (one fdatasync for everything written since the last sync). Only after
- * fdatasync returns does durable_lsn advance. The writer does no locking: the
+ * (wal_writer_write: one batch, header then records) and then calls
+ * wal_writer_sync (one fdatasync). Only after fdatasync returns does
+ * durable_lsn advance. A batch is never written while the one before it is
+ * unsynced (wal_writer_write syncs it first if the caller did not), so only
+ * the last batch can ever be torn: recovery depends on it. The writer does no locking: the
  * server runs write+sync on its WAL thread while the event loop fills the
  * next batch in another buffer (see src/server and docs/ARCHITECTURE.md).
  *
  * Errors (ENOSPC, EIO, short writes) come back as -1 with a message. After a
  * failed write the segment is truncated back to its size before the batch
- * (whole records only), so the log stays recoverable; after a failed
+ * (whole batches only), so the log stays recoverable; after a failed
  * fdatasync the writer is poisoned (the page cache can no longer be trusted,
  * the PostgreSQL "fsyncgate" lesson) and every later call fails: nothing
  * unsynced is ever reported durable. */
@@ -35,16 +40,19 @@ typedef struct wal_writer wal_writer;
 
 /* Opens the writer for appending records from NEXT_LSN on (1 for an empty
  * log; recovery's last_lsn + 1 otherwise). Creates <data_dir>/wal if needed
- * and starts a fresh segment named NEXT_LSN (recovery has verified that a
- * segment of that name, if any, holds no valid record). A non-empty segment
- * of that name, or any segment named above it, is refused: run recovery
- * first. NULL + message on error. */
+ * and starts a fresh segment named NEXT_LSN with a new salt (recovery has
+ * verified that a segment of that name, if any, holds no valid record). A
+ * segment of that name longer than a segment header, or any segment named
+ * above it, is refused: run recovery first. NULL + message on error. */
 wal_writer *wal_writer_open(const char *data_dir, uint64_t segment_bytes, uint64_t next_lsn,
                             const rkv_log *log, char *err, size_t errlen);
 
 /* Appends BUF (LEN bytes of whole encoded records, LSNs FIRST_LSN..LAST_LSN,
- * FIRST_LSN == the writer's next LSN) with one write(2), rotating first when
- * the segment is full. Not durable until wal_writer_sync. 0 or -1 + message. */
+ * FIRST_LSN == the writer's next LSN) as one batch behind a batch header
+ * (several, synced in between, if LEN exceeds WAL_BATCH_PAYLOAD_MAX),
+ * syncing the previous batch first if it is unsynced and rotating first
+ * when the segment is full. Not durable until wal_writer_sync. 0 or -1 +
+ * message. */
 int wal_writer_write(wal_writer *w, const uint8_t *buf, size_t len, uint64_t first_lsn,
                      uint64_t last_lsn, char *err, size_t errlen);
 
@@ -54,6 +62,11 @@ int wal_writer_sync(wal_writer *w, char *err, size_t errlen);
 /* Zero-filled space kept ahead of the write position (default 1 MiB; 0
  * turns it off): fdatasync is cheaper when appends do not grow the file. */
 void wal_writer_set_prealloc(wal_writer *w, uint64_t bytes);
+
+/* Largest batch payload (default and upper bound WAL_BATCH_PAYLOAD_MAX; 0
+ * restores it). A write above it is split into batches, synced in between.
+ * For tests, which cannot afford writes of 256 MiB. */
+void wal_writer_set_batch_max(wal_writer *w, uint32_t bytes);
 
 uint64_t wal_writer_durable_lsn(const wal_writer *w);
 uint64_t wal_writer_next_lsn(const wal_writer *w);

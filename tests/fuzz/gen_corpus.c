@@ -18,8 +18,10 @@
 #include "kv/kv_store.h"
 #include "net/resp.h"
 #include "repl/repl_proto.h"
+#include "wal/crc32.h"
 #include "wal/wal_checkpoint.h"
 #include "wal/wal_record.h"
+#include "wal/wal_segment.h"
 
 static const char *out_root;
 static int written;
@@ -160,6 +162,52 @@ static void gen_wal_record(void)
     n = rec(buf, 1, WAL_OP_PUT, "k", "v");
     wal_put_u32(buf + 40, 2);
     put_file("wal_record", "klen-lies", buf, n);
+}
+
+/* ---- wal_segment ---- */
+
+/* Appends a batch of records FIRST..FIRST+N-1 with SALT at OUT. */
+static size_t seg_batch(uint8_t *out, uint64_t salt, uint64_t first, int n)
+{
+    size_t len = 0;
+    for (int i = 0; i < n; i++)
+        len += rec(out + WAL_BATCH_HDR_SIZE + len, first + (uint64_t)i, WAL_OP_PUT, "key", "val");
+    wal_batch_hdr h = {.salt = salt,
+                       .first_lsn = first,
+                       .last_lsn = first + (uint64_t)n - 1,
+                       .count = (uint32_t)n,
+                       .payload_len = (uint32_t)len,
+                       .payload_crc = crc32c(0, out + WAL_BATCH_HDR_SIZE, len)};
+    wal_batch_hdr_encode(&h, out);
+    return WAL_BATCH_HDR_SIZE + len;
+}
+
+static void gen_wal_segment(void)
+{
+    uint8_t buf[8192];
+    uint64_t salt = 0x5eed5a17c0ffee01ull;
+    wal_seg_hdr sh = {.first_lsn = 1, .salt = salt};
+    wal_seg_hdr_encode(&sh, buf);
+    put_file("wal_segment", "header-only", buf, WAL_SEG_HDR_SIZE);
+    size_t len = WAL_SEG_HDR_SIZE;
+    len += seg_batch(buf + len, salt, 1, 3);
+    size_t second = len;
+    len += seg_batch(buf + len, salt, 4, 1);
+    len += seg_batch(buf + len, salt, 5, 4);
+    put_file("wal_segment", "three-batches", buf, len);
+    memset(buf + len, 0, 256);
+    put_file("wal_segment", "zero-tail", buf, len + 256);
+    put_file("wal_segment", "cut", buf, len - 7);
+    buf[second + 60] ^= 0x08;
+    put_file("wal_segment", "bitflip", buf, len);
+    buf[second + 60] ^= 0x08;
+    wal_put_u64(buf + second + 8, salt ^ 1); /* another salt (header CRC now wrong) */
+    put_file("wal_segment", "other-salt", buf, len);
+    /* Format 1: records only. */
+    len = 0;
+    len += rec(buf + len, 1, WAL_OP_PUT, "a", "1");
+    len += rec(buf + len, 2, WAL_OP_DEL, "a", NULL);
+    put_file("wal_segment", "format1", buf, len);
 }
 
 /* ---- repl_frame ---- */
@@ -313,6 +361,7 @@ int main(int argc, char **argv)
     if (mkdir(out_root, 0755) != 0 && errno != EEXIST) die(out_root);
     gen_resp();
     gen_wal_record();
+    gen_wal_segment();
     gen_repl_frame();
     gen_checkpoint();
     gen_config();

@@ -19,6 +19,7 @@
 #include "../common/cluster.h"
 #include "../testhelp.h"
 #include "wal/wal_record.h"
+#include "wal/wal_segment.h"
 #include "wal/wal_writer.h"
 
 #define START_MS 10000
@@ -107,13 +108,16 @@ static long wal_read(const char *dir, wal_seen *seen)
         if (wal_segment_path(path, sizeof path, dir, firsts[i]) == 0 && (fp = fopen(path, "rb")) &&
             fseek(fp, 0, SEEK_END) == 0 && (len = ftell(fp)) >= 0 && fseek(fp, 0, SEEK_SET) == 0 &&
             (buf = malloc((size_t)len + 1)) && fread(buf, 1, (size_t)len, fp) == (size_t)len) {
-            size_t off = 0;
-            while (off < (size_t)len) {
+            wal_seg_iter it;
+            wal_seg_iter_init(&it, buf, (size_t)len);
+            for (;;) {
                 wal_rec r;
-                size_t used;
-                wal_dec d = wal_record_decode(buf + off, (size_t)len - off, &r, &used);
-                if (d != WAL_DEC_OK || r.lsn > MAX_LSN) {
-                    printf("wal_read: %s at byte %zu: %s\n", path, off, wal_dec_str(d));
+                size_t off;
+                int rc = wal_seg_iter_next(&it, &r, &off);
+                if (rc == 0) break;
+                if (rc < 0 || r.lsn > MAX_LSN) {
+                    printf("wal_read: %s at byte %zu: %s\n", path, off,
+                           rc < 0 ? it.why : "LSN out of range");
                     records = -1;
                     break;
                 }
@@ -121,7 +125,6 @@ static long wal_read(const char *dir, wal_seen *seen)
                 if (r.lsn < seen->lo) seen->lo = r.lsn;
                 if (r.lsn > seen->hi) seen->hi = r.lsn;
                 records++;
-                off += used;
             }
         } else {
             printf("wal_read: cannot read %s\n", path);

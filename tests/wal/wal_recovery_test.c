@@ -1,6 +1,9 @@
-/* wal_recovery_test.c -- start-up recovery: torn tails are cut (at every
- * byte offset of the last record), corruption is refused with file and
- * offset (every bit of a middle record), LSN gaps are refused, multi-segment
+/* wal_recovery_test.c -- start-up recovery: a torn last batch is cut (at
+ * every byte offset, and with a hole of zeros or garbage anywhere in it),
+ * corruption is refused with file and offset (every bit of a synced batch
+ * followed by a valid one, non-final damage, a missing middle segment), a
+ * value holding a record and a batch header never yields the record when
+ * torn, format-1 (records only) segments still recover, multi-segment
  * logs and checkpoint + WAL tail replay to the same digest, and a corrupt
  * checkpoint falls back to an older one or to the full WAL. */
 #include <ftw.h>
@@ -17,6 +20,7 @@
 #include "wal/wal_checkpoint.h"
 #include "wal/wal_record.h"
 #include "wal/wal_recovery.h"
+#include "wal/wal_segment.h"
 #include "wal/wal_writer.h"
 
 #define REC_BUF_MAX 512 /* one generated record, encoded */
@@ -171,14 +175,86 @@ static long long file_size(const char *path)
     return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
 
-/* Byte offset of record LSN in a single segment starting at FIRST. */
+/* Layout of a segment starting at FIRST written by append(): a segment
+ * header, then batches of 7 records (LSNs FIRST+7k .. FIRST+7k+6). */
+#define BATCH_RECS 7
+
+static uint64_t batch_first(uint64_t first, uint64_t lsn)
+{
+    return first + (lsn - first) / BATCH_RECS * BATCH_RECS;
+}
+
+/* Byte offset of record LSN (or, for LSN one past the end, the end). */
 static size_t rec_offset(uint64_t first, uint64_t lsn)
 {
     uint8_t b[REC_BUF_MAX];
-    size_t off = 0;
-    for (uint64_t l = first; l < lsn; l++)
+    size_t off = WAL_SEG_HDR_SIZE;
+    for (uint64_t l = first; l < lsn; l++) {
+        if ((l - first) % BATCH_RECS == 0) off += WAL_BATCH_HDR_SIZE;
         off += gen_rec(l, b);
+    }
+    if ((lsn - first) % BATCH_RECS == 0) off += WAL_BATCH_HDR_SIZE; /* lsn starts a batch */
     return off;
+}
+
+/* Byte offset of the header of the batch holding LSN. */
+static size_t batch_offset(uint64_t first, uint64_t lsn)
+{
+    return rec_offset(first, batch_first(first, lsn)) - WAL_BATCH_HDR_SIZE;
+}
+
+/* Byte offset of the end of the segment's data when it holds FIRST..LAST. */
+static size_t seg_end(uint64_t first, uint64_t last)
+{
+    return rec_offset(first, last + 1) - ((last + 1 - first) % BATCH_RECS == 0 ? WAL_BATCH_HDR_SIZE : 0);
+}
+
+/* Recomputes the payload CRC of the batch at OFF in B (after a test edited
+ * a record and fixed the record's own CRC). */
+static void fix_batch_crc(uint8_t *b, size_t off)
+{
+    uint32_t plen = wal_get_u32(b + off + 32);
+    wal_put_u32(b + off + 36, crc32c(0, b + off + WAL_BATCH_HDR_SIZE, plen));
+    wal_put_u32(b + off + 44, crc32c(0, b + off, 44));
+}
+
+/* Encodes a batch header for LEN bytes of records P (LSNs FIRST..LAST). */
+static void make_batch_hdr(uint8_t *out, uint64_t salt, uint64_t first, uint64_t last,
+                           const uint8_t *p, size_t len)
+{
+    wal_batch_hdr h = {.salt = salt,
+                       .first_lsn = first,
+                       .last_lsn = last,
+                       .count = (uint32_t)(last - first + 1),
+                       .payload_len = (uint32_t)len,
+                       .payload_crc = crc32c(0, p, len)};
+    wal_batch_hdr_encode(&h, out);
+}
+
+static uint64_t seg_salt(const uint8_t *b, size_t len)
+{
+    wal_seg_hdr h;
+    return wal_seg_hdr_decode(b, len, &h) == WAL_FRAME_OK ? h.salt : 0;
+}
+
+/* Writes records FIRST..LAST as a format-1 segment (records only, no
+ * headers), as rkv wrote them before the batch framing. */
+static int write_old_segment(const char *dir, uint64_t first, uint64_t last)
+{
+    char path[WAL_PATH_MAX], wal[WAL_PATH_MAX];
+    mkdir(dir, 0755);
+    wal_dir_path(wal, sizeof wal, dir);
+    mkdir(wal, 0755);
+    wal_segment_path(path, sizeof path, dir, first);
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    int ok = 1;
+    for (uint64_t l = first; l <= last; l++) {
+        uint8_t b[REC_BUF_MAX];
+        size_t n = gen_rec(l, b);
+        ok &= fwrite(b, 1, n, f) == n;
+    }
+    return fclose(f) == 0 && ok ? 0 : -1;
 }
 
 static void test_empty(void)
@@ -220,92 +296,147 @@ static void test_full_replay(void)
     test_cond("recover", recover(dir, &kv, &info, err, sizeof err) == 0);
     test_cond("info", info.last_lsn == 250 && info.records_replayed == 250 &&
                           info.last_epoch == 3 && info.max_ts == 1000000 + 250 * 3 &&
-                          info.truncated_bytes == 0 && info.wal_bytes == rec_offset(1, 251));
+                          info.truncated_bytes == 0 && info.wal_bytes == seg_end(1, 250));
     test_cond("digest equal", same_state(kv, 250));
     kv_free(kv);
 }
 
-/* Cut the file at every byte offset inside the last record: always exactly
- * N-1 records, the file cut back to the record's start. */
+/* Recovers DIR after the last batch (LSNs BFIRST..N, at offset START) was
+ * damaged into a file of LEN bytes: must give exactly BFIRST-1 records, the
+ * file cut back to START. Returns 1 if so. */
+static int torn_ok(const char *dir, const char *path, uint64_t bfirst, size_t start, size_t len,
+                   kv_store *want, const char *what, size_t at)
+{
+    char err[512];
+    wal_recovery_info info;
+    kv_store *kv;
+    int ok = 1;
+    if (recover(dir, &kv, &info, err, sizeof err) != 0) {
+        printf("%s %zu: %s\n", what, at, err);
+        ok = 0;
+    }
+    if (info.last_lsn != bfirst - 1 || info.records_replayed != bfirst - 1) ok = 0;
+    if (file_size(path) != (long long)start) ok = 0;
+    if (len > start && info.truncated_bytes != len - start) ok = 0;
+    if (kv_digest(kv) != kv_digest(want) || kv_count(kv) != kv_count(want)) ok = 0;
+    kv_free(kv);
+    return ok;
+}
+
+/* Cut the file at every byte offset inside the last batch, and punch a
+ * hole (zeros, or garbage) at every offset of it with the rest intact:
+ * always exactly the records before that batch, the file cut back to the
+ * batch's start. None of its records was acknowledged (the writer syncs a
+ * batch before writing the next), so dropping them all is right. */
 static void test_torn_tail_every_offset(void)
 {
-    test_section("torn tail at every offset of the last record");
+    test_section("torn last batch: every cut, every hole");
     char dir[128], err[512], path[WAL_PATH_MAX];
-    uint64_t n = getenv("RKV_TEST_SMALL") ? 12 : 40;
+    uint64_t n = getenv("RKV_TEST_SMALL") ? 12 : 40; /* last batch: 36..40 */
     new_data_dir(dir, sizeof dir);
     test_cond("write", write_wal(dir, n, 0) == 0);
     wal_segment_path(path, sizeof path, dir, 1);
     size_t len;
     uint8_t *orig = read_file(path, &len);
-    size_t start = rec_offset(1, n);
-    test_cond("layout", orig && len == rec_offset(1, n + 1) && len - start > WAL_HDR_SIZE);
-    int rc_ok = 1, lsn_ok = 1, cut_ok = 1, digest_ok = 1;
-    kv_store *want = ref_kv(n - 1);
+    uint64_t bfirst = batch_first(1, n);
+    size_t start = batch_offset(1, n);
+    test_cond("layout", orig && len == seg_end(1, n) && bfirst < n &&
+                            len - start > WAL_BATCH_HDR_SIZE + 2 * WAL_HDR_SIZE);
+    kv_store *want = ref_kv(bfirst - 1);
+    int cut_ok = 1;
     for (size_t cut = start + 1; cut < len && orig; cut++) {
         write_file(path, orig, cut);
-        wal_recovery_info info;
-        kv_store *kv;
-        if (recover(dir, &kv, &info, err, sizeof err) != 0) {
-            rc_ok = 0;
-            printf("cut %zu: %s\n", cut, err);
-        }
-        if (info.last_lsn != n - 1 || info.records_replayed != n - 1) lsn_ok = 0;
-        if (info.truncated_bytes != cut - start || file_size(path) != (long long)start) cut_ok = 0;
-        if (kv_digest(kv) != kv_digest(want) || kv_count(kv) != kv_count(want)) digest_ok = 0;
-        kv_free(kv);
+        if (!torn_ok(dir, path, bfirst, start, cut, want, "cut", cut)) cut_ok = 0;
     }
-    test_cond("every cut recovers", rc_ok);
-    test_cond("exactly N-1 records", lsn_ok);
-    test_cond("file truncated to the last whole record", cut_ok);
-    test_cond("digest of N-1 records", digest_ok);
+    test_cond("every cut inside the last batch drops exactly that batch", cut_ok);
+
+    /* Holes: 16 bytes of zeros or of garbage at every offset of the batch,
+     * the bytes after them intact (pages written out of order). */
+    uint8_t *b = malloc(len);
+    int zero_ok = 1, junk_ok = 1;
+    for (size_t at = start; at < len && orig && b; at++) {
+        size_t hole = len - at < 16 ? len - at : 16;
+        memcpy(b, orig, len);
+        memset(b + at, 0, hole);
+        write_file(path, b, len);
+        if (!torn_ok(dir, path, bfirst, start, len, want, "zero hole", at)) zero_ok = 0;
+        memcpy(b, orig, len);
+        for (size_t i = 0; i < hole; i++) b[at + i] = (uint8_t)(0xA5 ^ (at + i));
+        write_file(path, b, len);
+        if (!torn_ok(dir, path, bfirst, start, len, want, "garbage hole", at)) junk_ok = 0;
+    }
+    test_cond("a zero hole anywhere in the last batch drops exactly that batch", zero_ok);
+    test_cond("a garbage hole anywhere in the last batch drops exactly that batch", junk_ok);
+    free(b);
 
     /* Cut exactly at the boundary: nothing to drop. */
     write_file(path, orig, start);
     wal_recovery_info info;
     test_cond("cut at boundary", recover(dir, NULL, &info, err, sizeof err) == 0 &&
-                                     info.last_lsn == n - 1 && info.truncated_bytes == 0);
+                                     info.last_lsn == bfirst - 1 && info.truncated_bytes == 0);
 
     /* After a torn-tail recovery the writer continues the log. */
     write_file(path, orig, start + 10);
     test_cond("recover torn",
-              recover(dir, NULL, &info, err, sizeof err) == 0 && info.last_lsn == n - 1);
+              recover(dir, NULL, &info, err, sizeof err) == 0 && info.last_lsn == bfirst - 1);
     wal_writer *w = wal_writer_open(dir, 0, info.last_lsn + 1, NULL, err, sizeof err);
-    test_cond("writer reopens", w && append(w, n, n + 20) == 0 && wal_writer_close(w) == 0);
+    test_cond("writer reopens", w && append(w, bfirst, n + 20) == 0 && wal_writer_close(w) == 0);
     kv_store *kv;
     test_cond("log continues", recover(dir, &kv, &info, err, sizeof err) == 0 &&
                                    info.last_lsn == n + 20 && same_state(kv, n + 20));
     kv_free(kv);
 
-    /* A torn tail followed by zeros (a file extended but never written),
-     * in what is now the last segment (the writer started one at N). */
+    /* A torn batch followed by zeros (a file extended but never written),
+     * in what is now the last segment (the writer started one at BFIRST). */
     free(orig);
-    wal_segment_path(path, sizeof path, dir, n);
+    wal_segment_path(path, sizeof path, dir, bfirst);
     orig = read_file(path, &len);
     uint8_t *z = calloc(1, len + 4096);
     memcpy(z, orig, len);
     write_file(path, z, len + 4096);
     test_cond("zero tail released, not counted as a torn write",
               recover(dir, NULL, &info, err, sizeof err) == 0 && info.truncated_bytes == 0 &&
-                  file_size(path) == (long long)len);
+                  file_size(path) == (long long)len && info.last_lsn == n + 20);
+
+    /* The first batch of the last segment torn: the segment is cut back to
+     * its header, and the writer reuses it. */
+    size_t first_end = rec_offset(bfirst, bfirst + BATCH_RECS) - WAL_BATCH_HDR_SIZE;
+    write_file(path, orig, first_end - 3);
+    test_cond("torn first batch", recover(dir, NULL, &info, err, sizeof err) == 0 &&
+                                      info.last_lsn == bfirst - 1 &&
+                                      file_size(path) == WAL_SEG_HDR_SIZE);
+    w = wal_writer_open(dir, 0, info.last_lsn + 1, NULL, err, sizeof err);
+    test_cond("writer reuses the header-only segment",
+              w && append(w, bfirst, n + 20) == 0 && wal_writer_close(w) == 0);
+    test_cond("and it recovers", recover(dir, &kv, &info, err, sizeof err) == 0 &&
+                                     info.last_lsn == n + 20 && same_state(kv, n + 20));
+    kv_free(kv);
+    /* A segment header torn at creation (nothing behind it) is dropped. */
+    write_file(path, orig, 20);
+    test_cond("torn segment header dropped", recover(dir, NULL, &info, err, sizeof err) == 0 &&
+                                                 info.last_lsn == bfirst - 1 &&
+                                                 file_size(path) == 0);
     free(z);
     free(orig);
     kv_free(want);
 }
 
-/* Flip every bit of a middle record: recovery refuses, names the file and
- * the record's offset, and changes nothing on disk. */
+/* Flip every bit of a middle batch, header and records: recovery refuses
+ * (a valid batch follows it, so it was synced: damage, not a torn write),
+ * names the file and the batch's offset, and changes nothing on disk. */
 static void test_corrupt_middle_every_bit(void)
 {
-    test_section("every flipped bit of a middle record is corruption");
+    test_section("every flipped bit of a synced batch followed by a valid one is corruption");
     char dir[128], err[512], path[WAL_PATH_MAX], want_off[64];
-    uint64_t n = getenv("RKV_TEST_SMALL") ? 12 : 30, mid = n / 2;
+    uint64_t n = getenv("RKV_TEST_SMALL") ? 21 : 35, mid = n / 2;
     new_data_dir(dir, sizeof dir);
     test_cond("write", write_wal(dir, n, 0) == 0);
     wal_segment_path(path, sizeof path, dir, 1);
     size_t len;
     uint8_t *orig = read_file(path, &len);
     uint8_t *b = malloc(len);
-    size_t start = rec_offset(1, mid), end = rec_offset(1, mid + 1);
+    size_t start = batch_offset(1, mid);
+    size_t end = rec_offset(1, batch_first(1, mid) + BATCH_RECS) - WAL_BATCH_HDR_SIZE;
     snprintf(want_off, sizeof want_off, "offset %zu ", start);
     int refused = 1, named = 1, untouched = 1;
     for (size_t i = start; i < end && orig; i++) {
@@ -326,12 +457,14 @@ static void test_corrupt_middle_every_bit(void)
     test_cond("error names file and offset", named);
     test_cond("nothing truncated", untouched);
 
-    /* A valid record with the wrong LSN or a falling epoch is corruption. */
+    /* A valid record with the wrong LSN inside a batch whose checksums
+     * match is corruption (written so, not torn). */
     memcpy(b, orig, len);
     uint8_t r[REC_BUF_MAX];
-    size_t rl = gen_rec(mid + 1, r);
-    if (rl == end - start) {
-        memcpy(b + start, r, rl);
+    size_t rs = rec_offset(1, mid), rl = gen_rec(mid + 1, r);
+    if (rl == rec_offset(1, mid + 1) - rs) {
+        memcpy(b + rs, r, rl);
+        fix_batch_crc(b, start);
         write_file(path, b, len);
         wal_recovery_info info;
         test_cond("out-of-order LSN refused",
@@ -355,6 +488,7 @@ static void test_epoch_regression(void)
     wal_put_u64(b + off + 16, 1); /* record 120 claims epoch 1 after epoch 2 */
     uint32_t rlen = wal_get_u32(b + off);
     wal_put_u32(b + off + 4, crc32c(0, b + off + 8, rlen - 8));
+    fix_batch_crc(b, batch_offset(1, 120));
     write_file(path, b, len);
     wal_recovery_info info;
     test_cond("refused", recover(dir, NULL, &info, err, sizeof err) < 0 && strstr(err, "epoch"));
@@ -378,12 +512,12 @@ static void test_multi_segment(void)
                              info.segments == nseg && same_state(kv, n));
     kv_free(kv);
 
-    /* A flipped bit in the last record of a non-final segment. */
+    /* A flipped bit in the last batch of a non-final segment. */
     char path[WAL_PATH_MAX];
     wal_segment_path(path, sizeof path, dir, lsns[1]);
     size_t len;
     uint8_t *orig = read_file(path, &len);
-    size_t last = rec_offset(lsns[1], lsns[2] - 1);
+    size_t last = batch_offset(lsns[1], lsns[2] - 1);
     orig[len - 1] ^= 0x10;
     write_file(path, orig, len);
     char want[64];
@@ -396,6 +530,20 @@ static void test_multi_segment(void)
     write_file(path, orig, len - 5);
     test_cond("non-final cut refused",
               recover(dir, NULL, &info, err, sizeof err) < 0 && strstr(err, path));
+    /* Nor are zeros at the end of a non-final segment. */
+    uint8_t *z = calloc(1, len + 512);
+    memcpy(z, orig, len);
+    write_file(path, z, len + 512);
+    test_cond("non-final zero tail refused",
+              recover(dir, NULL, &info, err, sizeof err) < 0 && strstr(err, path));
+    free(z);
+    /* A damaged segment header of a non-final segment. */
+    orig[20] ^= 1;
+    write_file(path, orig, len);
+    test_cond("non-final bad segment header refused",
+              recover(dir, NULL, &info, err, sizeof err) < 0 && strstr(err, path) &&
+                  strstr(err, "offset 0"));
+    orig[20] ^= 1;
     write_file(path, orig, len);
     test_cond("restored", recover(dir, NULL, &info, err, sizeof err) == 0 && info.last_lsn == n);
 
@@ -403,25 +551,26 @@ static void test_multi_segment(void)
     char next[WAL_PATH_MAX];
     wal_segment_path(next, sizeof next, dir, lsns[2]);
     rename(path, "/tmp/rkv-rec-moved.wal");
-    test_cond("gap refused", recover(dir, NULL, &info, err, sizeof err) < 0 && strstr(err, next) &&
-                                 strstr(err, "offset 0"));
+    test_cond("missing middle segment refused", recover(dir, NULL, &info, err, sizeof err) < 0 &&
+                                                    strstr(err, next) && strstr(err, "offset 0"));
     rename("/tmp/rkv-rec-moved.wal", path);
 
-    /* A torn tail in the last segment of many. */
+    /* A torn tail in the last segment of many: its last batch goes. */
     wal_segment_path(path, sizeof path, dir, lsns[nseg - 1]);
     long long sz = file_size(path);
+    uint64_t bf = batch_first(lsns[nseg - 1], n);
     test_cond("cut last", truncate(path, sz - 3) == 0);
     test_cond("torn tail of last segment", recover(dir, &kv, &info, err, sizeof err) == 0 &&
-                                               info.last_lsn == n - 1 && same_state(kv, n - 1));
+                                               info.last_lsn == bf - 1 && same_state(kv, bf - 1));
     kv_free(kv);
     free(orig);
     free(lsns);
 }
 
-/* Garbage after a torn record, then a valid later record: not a torn tail. */
+/* Garbage after the last batch, then a valid later batch: not a torn tail. */
 static void test_valid_after_damage(void)
 {
-    test_section("damage followed by a valid record");
+    test_section("damage followed by a valid batch");
     char dir[128], err[512], path[WAL_PATH_MAX];
     new_data_dir(dir, sizeof dir);
     test_cond("write", write_wal(dir, 20, 0) == 0);
@@ -430,16 +579,135 @@ static void test_valid_after_damage(void)
     uint8_t *orig = read_file(path, &len);
     uint8_t *b = calloc(1, len + 1000);
     memcpy(b, orig, len);
-    size_t n2 = gen_rec(22, b + len + 100); /* LSN 21 lost, 22 intact after zeros */
-    write_file(path, b, len + 100 + n2);
+    /* LSN 21's batch lost (zeros), LSN 22's intact after it. */
+    size_t at = len + 100;
+    size_t n2 = gen_rec(22, b + at + WAL_BATCH_HDR_SIZE);
+    make_batch_hdr(b + at, seg_salt(orig, len), 22, 22, b + at + WAL_BATCH_HDR_SIZE, n2);
+    size_t total = at + WAL_BATCH_HDR_SIZE + n2;
+    write_file(path, b, total);
     wal_recovery_info info;
     char want[64];
     snprintf(want, sizeof want, "offset %zu ", len);
     test_cond("refused", recover(dir, NULL, &info, err, sizeof err) < 0 && strstr(err, want) &&
-                             strstr(err, "followed by a valid record"));
-    test_cond("not truncated", file_size(path) == (long long)(len + 100 + n2));
+                             strstr(err, "followed by a valid batch"));
+    test_cond("not truncated", file_size(path) == (long long)total);
+    /* The same batch with another salt proves nothing: torn tail. */
+    make_batch_hdr(b + at, seg_salt(orig, len) ^ 1, 22, 22, b + at + WAL_BATCH_HDR_SIZE, n2);
+    write_file(path, b, total);
+    test_cond("another salt's batch is no evidence",
+              recover(dir, NULL, &info, err, sizeof err) == 0 && info.last_lsn == 20 &&
+                  file_size(path) == (long long)len);
     free(b);
     free(orig);
+}
+
+/* A client value holding a whole well-formed record and a whole
+ * well-formed batch header (of a salt the client made up): when the batch
+ * carrying it is torn, recovery drops that batch and never yields the
+ * embedded record, wherever the tear is. */
+static void test_embedded_record(void)
+{
+    test_section("a value holding a record and a batch header, torn");
+    char dir[128], err[512], path[WAL_PATH_MAX];
+    new_data_dir(dir, sizeof dir);
+    uint64_t n = 14;
+    test_cond("write", write_wal(dir, n, 0) == 0);
+    /* The value: a batch header for LSNs n+2..n+2, then record n+2
+     * ("evil" -> "x"), then padding. */
+    uint8_t val[400];
+    memset(val, 'p', sizeof val);
+    wal_rec e = {.lsn = n + 2, .epoch = 1 + (n + 2) / 100, .ts = 1000000 + (n + 2) * 3,
+                 .node_id = 1, .op = WAL_OP_PUT, .klen = 4, .vlen = 1,
+                 .key = (const uint8_t *)"evil", .val = (const uint8_t *)"x"};
+    size_t el = wal_record_encode(&e, val + 100 + WAL_BATCH_HDR_SIZE);
+    make_batch_hdr(val + 100, 0x1234567890abcdefull, n + 2, n + 2,
+                   val + 100 + WAL_BATCH_HDR_SIZE, el);
+    /* Record n+1 carries the value, in a batch of its own. */
+    char err2[256];
+    wal_writer *w = wal_writer_open(dir, 0, n + 1, NULL, err2, sizeof err2);
+    uint8_t rec[WAL_HDR_SIZE + 16 + sizeof val];
+    wal_rec r = {.lsn = n + 1, .epoch = 1 + (n + 1) / 100, .ts = 1000000 + (n + 1) * 3,
+                 .node_id = 1, .op = WAL_OP_PUT, .klen = 5, .vlen = sizeof val,
+                 .key = (const uint8_t *)"value", .val = val};
+    size_t rl = wal_record_encode(&r, rec);
+    int ok = w && wal_writer_write(w, rec, rl, n + 1, n + 1, err2, sizeof err2) == 0 &&
+             wal_writer_close(w) == 0;
+    test_cond("written", ok);
+    wal_segment_path(path, sizeof path, dir, n + 1);
+    size_t len;
+    uint8_t *orig = read_file(path, &len);
+    size_t start = WAL_SEG_HDR_SIZE, vstart = start + WAL_BATCH_HDR_SIZE + WAL_HDR_SIZE + 5;
+    test_cond("layout", orig && len == start + WAL_BATCH_HDR_SIZE + rl);
+    /* Tear it: cut anywhere, or a hole anywhere before the embedded bytes. */
+    int never = 1, recovers = 1;
+    uint8_t *b = malloc(len);
+    for (size_t at = start; at < len && orig && b; at++) {
+        for (int kind = 0; kind < 2; kind++) {
+            size_t flen = len;
+            memcpy(b, orig, len);
+            if (kind == 0) {
+                if (at == start) continue;
+                flen = at; /* cut */
+            } else if (at < vstart + 100) {
+                memset(b + at, 0, len - at < 8 ? len - at : 8); /* hole */
+            } else {
+                continue;
+            }
+            write_file(path, b, flen);
+            wal_recovery_info info;
+            kv_store *kv;
+            int rc = recover(dir, &kv, &info, err, sizeof err);
+            if (rc != 0) {
+                if (recovers) printf("%s at %zu: %s\n", kind ? "hole" : "cut", at, err);
+                recovers = 0;
+            }
+            kv_entry_view v;
+            if (kv_get(kv, "evil", 4, &v) || info.last_lsn > n) never = 0;
+            kv_free(kv);
+        }
+    }
+    test_cond("every tear recovers", recovers);
+    test_cond("the embedded record is never yielded", never);
+    free(b);
+    free(orig);
+}
+
+/* Segments written before the batch framing (records only) still recover,
+ * torn tail included, and a log continues from them in the new format. */
+static void test_old_format(void)
+{
+    test_section("format-1 segments (records only)");
+    char dir[128], err[512], path[WAL_PATH_MAX];
+    new_data_dir(dir, sizeof dir);
+    test_cond("old segments written", write_old_segment(dir, 1, 30) == 0 &&
+                                          write_old_segment(dir, 31, 50) == 0);
+    wal_recovery_info info;
+    kv_store *kv;
+    test_cond("recovered", recover(dir, &kv, &info, err, sizeof err) == 0 &&
+                               info.last_lsn == 50 && same_state(kv, 50));
+    kv_free(kv);
+    /* A torn record at the end of the last old segment is cut. */
+    wal_segment_path(path, sizeof path, dir, 31);
+    long long sz = file_size(path);
+    test_cond("cut", truncate(path, sz - 7) == 0);
+    test_cond("old torn tail cut", recover(dir, &kv, &info, err, sizeof err) == 0 &&
+                                       info.last_lsn == 49 && same_state(kv, 49) &&
+                                       info.truncated_bytes > 0);
+    kv_free(kv);
+    wal_writer *w = wal_writer_open(dir, 0, 50, NULL, err, sizeof err);
+    test_cond("new segment after old ones", w && append(w, 50, 80) == 0 && wal_writer_close(w) == 0);
+    test_cond("mixed log recovers", recover(dir, &kv, &info, err, sizeof err) == 0 &&
+                                        info.last_lsn == 80 && same_state(kv, 80));
+    kv_free(kv);
+    /* Damage in an old non-final segment is still corruption. */
+    wal_segment_path(path, sizeof path, dir, 1);
+    size_t len;
+    uint8_t *b = read_file(path, &len);
+    b[len / 2] ^= 4;
+    write_file(path, b, len);
+    test_cond("old non-final damage refused",
+              recover(dir, NULL, &info, err, sizeof err) < 0 && strstr(err, path));
+    free(b);
 }
 
 static void test_checkpoint_and_tail(void)
@@ -567,6 +835,8 @@ int main(void)
     test_epoch_regression();
     test_multi_segment();
     test_valid_after_damage();
+    test_embedded_record();
+    test_old_format();
     test_checkpoint_and_tail();
     test_checkpoint_above_wal();
     rm_rf(g_root);

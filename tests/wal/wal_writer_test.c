@@ -1,5 +1,6 @@
 /* wal_writer_test.c -- the segment writer: durable LSN only after sync,
- * rotation on record boundaries, reopen continues, bad batches refused,
+ * rotation on batch boundaries, reopen continues, bad batches refused,
+ * segment and batch headers on disk, a write never behind an unsynced one,
  * short writes and EINTR continued, a failed write truncated back, a failed
  * fdatasync poisoning the writer, old segments removed as told. */
 #include <errno.h>
@@ -16,6 +17,7 @@
 
 #include "../testhelp.h"
 #include "wal/wal_record.h"
+#include "wal/wal_segment.h"
 #include "wal/wal_writer.h"
 
 /* ---- Fault injection ----
@@ -26,6 +28,7 @@ enum { PW_NORMAL, PW_SHORT, PW_EINTR_ONCE, PW_NOSPC_AFTER_PART };
 static int g_pwrite_mode = PW_NORMAL;
 static int g_pwrite_calls;
 static int g_fail_sync;
+static int g_syncs;
 
 ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 {
@@ -51,6 +54,7 @@ ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 
 int fdatasync(int fd)
 {
+    g_syncs++;
     if (g_fail_sync) {
         errno = EIO;
         return -1;
@@ -70,6 +74,12 @@ static void rm_rf(const char *dir)
 {
     nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+/* Bytes on disk of one batch of 5 records of 110 bytes, and of a segment
+ * holding two of them. */
+#define BATCH_5 (WAL_BATCH_HDR_SIZE + 5 * 110)
+#define SEG_1B (WAL_SEG_HDR_SIZE + BATCH_5)
+#define SEG_2B (WAL_SEG_HDR_SIZE + 2 * BATCH_5)
 
 /* Encodes records FIRST..FIRST+N-1 into BUF (big enough); returns bytes. */
 static size_t make_batch(uint8_t *buf, uint64_t first, int n, size_t vlen)
@@ -121,23 +131,22 @@ static long long read_all(const char *dir, uint64_t *total_bytes)
         size_t got = f && buf ? fread(buf, 1, (size_t)sz, f) : 0;
         if (f) fclose(f);
         if (got != (size_t)sz || lsns[i] != want) count = -1;
-        size_t off = 0;
-        while (count >= 0 && off < got) {
+        wal_seg_iter it;
+        wal_seg_iter_init(&it, buf, got);
+        for (;;) {
             wal_rec r;
-            size_t used;
-            if (wal_record_decode(buf + off, got - off, &r, &used) != WAL_DEC_OK || r.lsn != want) {
-                /* The segment being written ends in preallocated zeros;
-                 * any other segment must end exactly at its last record. */
-                int zeros = i + 1 == n;
-                for (size_t z = off; z < got && zeros; z++) zeros = buf[z] == 0;
-                if (!zeros) count = -1;
-                break;
-            }
+            size_t off;
+            int rc = wal_seg_iter_next(&it, &r, &off);
+            if (rc < 0 || (rc == 1 && r.lsn != want)) count = -1;
+            if (rc != 1) break;
             want++;
             count++;
-            off += used;
         }
-        *total_bytes += off;
+        /* Every segment is in the batch format, with its name in the
+         * header. The segment being written ends in preallocated zeros; any
+         * other must end exactly at its last batch. */
+        if (it.old_format || it.first_lsn != lsns[i] || (i + 1 < n && it.pos != got)) count = -1;
+        *total_bytes += it.pos;
         free(buf);
     }
     free(lsns);
@@ -196,8 +205,8 @@ static void test_rotation_and_reopen(const char *dir)
     test_section("rotation and reopen");
     char err[256];
     uint8_t buf[8192];
-    /* 5 records of 48+12+50 = 110 bytes: 550 per batch; rotation at 1000
-     * bytes happens before every third batch. */
+    /* 5 records of 48+12+50 = 110 bytes: 550 per batch, 598 with its
+     * header; rotation at 1000 bytes happens before every third batch. */
     wal_writer *w = wal_writer_open(dir, 1000, 1, NULL, err, sizeof err);
     test_cond("open", w != NULL);
     if (!w) return;
@@ -220,37 +229,39 @@ static void test_rotation_and_reopen(const char *dir)
     free(lsns);
     uint64_t bytes;
     test_cond("all records dense across segments", read_all(dir, &bytes) == 60);
-    test_cond("bytes tracked", wal_writer_bytes(w) == bytes && bytes == 60 * 110);
+    /* Per segment: its header and two batches of a header and 5 records. */
+    test_cond("bytes tracked", wal_writer_bytes(w) == bytes && bytes == 6 * SEG_2B);
     test_cond("close", wal_writer_close(w) == 0);
 
     /* Reopen at the next LSN: a new segment, sizes rescanned. */
     w = wal_writer_open(dir, 1000, 61, NULL, err, sizeof err);
     test_cond("reopen", w != NULL);
     if (!w) return;
-    test_cond("reopen: durable 60, bytes rescanned",
-              wal_writer_durable_lsn(w) == 60 && wal_writer_bytes(w) == bytes);
+    test_cond("reopen: durable 60, bytes rescanned (plus the new segment's header)",
+              wal_writer_durable_lsn(w) == 60 && wal_writer_bytes(w) == bytes + WAL_SEG_HDR_SIZE);
     size_t len = make_batch(buf, 61, 5, 50);
     test_cond("write after reopen", wal_writer_write(w, buf, len, 61, 65, err, sizeof err) == 0 &&
                                         wal_writer_sync(w, err, sizeof err) == 0);
     char path[WAL_PATH_MAX];
     wal_segment_path(path, sizeof path, dir, 61);
-    test_cond("new segment 61", wal_writer_bytes(w) == bytes + 550 && file_size(path) >= 550);
+    test_cond("new segment 61",
+              wal_writer_bytes(w) == bytes + SEG_1B && file_size(path) >= (long long)SEG_1B);
     test_cond("65 records dense", read_all(dir, &bytes) == 65);
 
     /* remove_below: segments 1,11,21,31,41,51 are full, 61 is current. */
     test_cond("nothing below 11", wal_writer_remove_below(w, 10, 0, err, sizeof err) == 0);
     test_cond("segment 1 holds only < 11", wal_writer_remove_below(w, 11, 0, err, sizeof err) == 1);
-    /* Below 51: 11, 21, 31, 41 (1100 bytes each); 1100 retained keeps 41. */
+    /* Below 51: 11, 21, 31, 41 (SEG_2B bytes each); SEG_2B retained keeps 41. */
     test_cond("retention keeps the newest",
-              wal_writer_remove_below(w, 51, 1100, err, sizeof err) == 3);
+              wal_writer_remove_below(w, 51, SEG_2B, err, sizeof err) == 3);
     test_cond("list after", wal_segments_list(dir, &lsns, &n, err, sizeof err) == 0);
     test_cond("41, 51, 61 left", n == 3 && lsns[0] == 41 && lsns[1] == 51 && lsns[2] == 61);
     free(lsns);
     test_cond("never the current segment",
               wal_writer_remove_below(w, UINT64_MAX, 0, err, sizeof err) == 2);
-    test_cond("only current left", wal_writer_bytes(w) == 550);
+    test_cond("only current left", wal_writer_bytes(w) == SEG_1B);
     test_cond("close", wal_writer_close(w) == 0);
-    test_cond("close trims the preallocated space", file_size(path) == 550);
+    test_cond("close trims the preallocated space", file_size(path) == SEG_1B);
 
     /* Open refuses when a non-empty segment is in the way. */
     w = wal_writer_open(dir, 1000, 61, NULL, err, sizeof err);
@@ -282,7 +293,7 @@ static void test_failed_write(const char *dir)
     struct rlimit old, lim;
     getrlimit(RLIMIT_FSIZE, &old);
     lim = old;
-    lim.rlim_cur = 550 + 100; /* the next batch is cut after 100 bytes */
+    lim.rlim_cur = SEG_1B + 100; /* the next batch is cut after 100 bytes */
     signal(SIGXFSZ, SIG_IGN);
     int set = setrlimit(RLIMIT_FSIZE, &lim) == 0;
     len = make_batch(buf, 6, 5, 50);
@@ -290,13 +301,13 @@ static void test_failed_write(const char *dir)
     setrlimit(RLIMIT_FSIZE, &old);
     test_cond("limit set", set);
     test_cond("write fails", rc < 0 && strstr(err, "write") != NULL);
-    test_cond("file back to its size before the batch", file_size(path) == 550);
+    test_cond("file back to its size before the batch", file_size(path) == SEG_1B);
     test_cond("LSNs unchanged", wal_writer_next_lsn(w) == 6 && wal_writer_durable_lsn(w) == 5);
-    test_cond("bytes unchanged", wal_writer_bytes(w) == 550);
+    test_cond("bytes unchanged", wal_writer_bytes(w) == SEG_1B);
     test_cond("retry succeeds", wal_writer_write(w, buf, len, 6, 10, err, sizeof err) == 0 &&
                                     wal_writer_sync(w, err, sizeof err) == 0);
     uint64_t bytes;
-    test_cond("log intact", read_all(dir, &bytes) == 10 && bytes == 1100);
+    test_cond("log intact", read_all(dir, &bytes) == 10 && bytes == SEG_2B);
     test_cond("close", wal_writer_close(w) == 0);
 }
 
@@ -316,13 +327,15 @@ static void test_injected_faults(const char *dir)
     g_pwrite_calls = 0;
     int rc = wal_writer_write(w, buf, len, 1, 5, err, sizeof err);
     g_pwrite_mode = PW_NORMAL;
-    test_cond("short writes are continued", rc == 0 && g_pwrite_calls == (int)((len + 6) / 7));
+    /* The batch header, then the records, 7 bytes per call. */
+    test_cond("short writes are continued",
+              rc == 0 && g_pwrite_calls == (int)((WAL_BATCH_HDR_SIZE + 6) / 7 + (len + 6) / 7));
     g_pwrite_mode = PW_EINTR_ONCE;
     len = make_batch(buf, 6, 5, 50);
     test_cond("EINTR is retried", wal_writer_write(w, buf, len, 6, 10, err, sizeof err) == 0);
     test_cond("sync", wal_writer_sync(w, err, sizeof err) == 0 && wal_writer_durable_lsn(w) == 10);
     uint64_t bytes;
-    test_cond("bytes on disk intact", read_all(dir, &bytes) == 10 && bytes == 1100);
+    test_cond("bytes on disk intact", read_all(dir, &bytes) == 10 && bytes == SEG_2B);
 
     g_pwrite_mode = PW_NOSPC_AFTER_PART;
     g_pwrite_calls = 0;
@@ -330,7 +343,8 @@ static void test_injected_faults(const char *dir)
     rc = wal_writer_write(w, buf, len, 11, 15, err, sizeof err);
     g_pwrite_mode = PW_NORMAL;
     test_cond("ENOSPC after a partial write is an error", rc < 0 && strstr(err, "No space"));
-    test_cond("segment truncated back", file_size(path) == 1100 && wal_writer_next_lsn(w) == 11);
+    test_cond("segment truncated back",
+              file_size(path) == SEG_2B && wal_writer_next_lsn(w) == 11);
     test_cond("not poisoned: retry works",
               wal_writer_write(w, buf, len, 11, 15, err, sizeof err) == 0);
 
@@ -349,6 +363,103 @@ static void test_injected_faults(const char *dir)
     test_cond("remove refused after poison",
               wal_writer_remove_below(w, 100, 0, err, sizeof err) < 0);
     test_cond("close reports the failure", wal_writer_close(w) < 0);
+}
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    long long sz = file_size(path);
+    uint8_t *b = f && sz >= 0 ? malloc((size_t)sz + 1) : NULL;
+    *len = b ? fread(b, 1, (size_t)sz, f) : 0;
+    if (f) fclose(f);
+    return b;
+}
+
+/* The framing on disk: a segment header naming the segment with a salt, a
+ * batch header per write carrying that salt and the LSN range; a write
+ * never follows an unsynced one; a segment holding no record is reused. */
+static void test_framing(const char *dir)
+{
+    test_section("segment and batch headers");
+    char err[256], path[WAL_PATH_MAX];
+    uint8_t buf[8192];
+    wal_writer *w = wal_writer_open(dir, 0, 7, NULL, err, sizeof err);
+    test_cond("open at 7", w != NULL);
+    if (!w) return;
+    size_t len = make_batch(buf, 7, 3, 20);
+    g_syncs = 0;
+    int rc = wal_writer_write(w, buf, len, 7, 9, err, sizeof err);
+    test_cond("write without sync", rc == 0 && g_syncs == 0);
+    size_t len2 = make_batch(buf + len, 10, 2, 20);
+    rc = wal_writer_write(w, buf + len, len2, 10, 11, err, sizeof err);
+    test_cond("a second write syncs the first before it is written",
+              rc == 0 && g_syncs == 1 && wal_writer_durable_lsn(w) == 9);
+    test_cond("close", wal_writer_close(w) == 0);
+    wal_segment_path(path, sizeof path, dir, 7);
+    size_t n;
+    uint8_t *b = slurp(path, &n);
+    wal_seg_hdr sh;
+    wal_batch_hdr b1, b2;
+    int ok = b && n == WAL_SEG_HDR_SIZE + 2 * WAL_BATCH_HDR_SIZE + len + len2;
+    ok = ok && wal_seg_hdr_decode(b, n, &sh) == WAL_FRAME_OK && sh.first_lsn == 7 && sh.salt != 0;
+    ok = ok && wal_batch_hdr_decode(b + WAL_SEG_HDR_SIZE, n, &b1) == WAL_FRAME_OK &&
+         b1.salt == sh.salt && b1.first_lsn == 7 && b1.last_lsn == 9 && b1.count == 3 &&
+         b1.payload_len == len;
+    size_t off2 = WAL_SEG_HDR_SIZE + WAL_BATCH_HDR_SIZE + len;
+    ok = ok && wal_batch_hdr_decode(b + off2, n - off2, &b2) == WAL_FRAME_OK &&
+         b2.salt == sh.salt && b2.first_lsn == 10 && b2.last_lsn == 11 &&
+         memcmp(b + off2 + WAL_BATCH_HDR_SIZE, buf + len, len2) == 0;
+    test_cond("headers on disk", ok);
+    free(b);
+
+    /* A segment named the next LSN that holds at most a header is reused
+     * (recovery leaves one when it cuts a torn first batch). */
+    wal_segment_path(path, sizeof path, dir, 12);
+    FILE *f = fopen(path, "wb");
+    test_cond("header-only segment made", f && fwrite("RKVWALS2", 1, 8, f) == 8 && fclose(f) == 0);
+    w = wal_writer_open(dir, 0, 12, NULL, err, sizeof err);
+    test_cond("reused", w != NULL);
+    len = make_batch(buf, 12, 1, 5);
+    test_cond("written", w && wal_writer_write(w, buf, len, 12, 12, err, sizeof err) == 0);
+    wal_writer_close(w);
+    uint64_t bytes;
+    test_cond("log reads back", read_all(dir, &bytes) == 6);
+    b = slurp(path, &n);
+    wal_seg_hdr sh2;
+    test_cond("fresh header and salt", b && wal_seg_hdr_decode(b, n, &sh2) == WAL_FRAME_OK &&
+                                           sh2.first_lsn == 12 && sh2.salt != sh.salt);
+    free(b);
+
+    /* A write above the batch maximum becomes several batches, each synced
+     * before the next is written; durable only after wal_writer_sync. */
+    w = wal_writer_open(dir, 0, 13, NULL, err, sizeof err);
+    test_cond("open at 13", w != NULL);
+    if (!w) return;
+    wal_writer_set_batch_max(w, 250); /* records here are 110 bytes: 2 per batch */
+    len = make_batch(buf, 13, 5, 50);
+    g_syncs = 0;
+    rc = wal_writer_write(w, buf, len, 13, 17, err, sizeof err);
+    test_cond("split write", rc == 0 && g_syncs == 2 && wal_writer_durable_lsn(w) == 12);
+    test_cond("sync", wal_writer_sync(w, err, sizeof err) == 0 && wal_writer_durable_lsn(w) == 17);
+    wal_writer_set_batch_max(w, 1); /* at least one record per batch */
+    len = make_batch(buf, 18, 2, 50);
+    test_cond("a record above the maximum goes alone",
+              wal_writer_write(w, buf, len, 18, 19, err, sizeof err) == 0);
+    wal_writer_close(w);
+    wal_segment_path(path, sizeof path, dir, 13);
+    b = slurp(path, &n);
+    size_t at = WAL_SEG_HDR_SIZE;
+    uint64_t want_first[] = {13, 15, 17, 18, 19}, want_last[] = {14, 16, 17, 18, 19};
+    ok = b != NULL;
+    for (int i = 0; i < 5 && ok; i++) {
+        wal_batch_hdr bh;
+        ok = wal_batch_hdr_decode(b + at, n - at, &bh) == WAL_FRAME_OK &&
+             bh.first_lsn == want_first[i] && bh.last_lsn == want_last[i];
+        at += WAL_BATCH_HDR_SIZE + (ok ? bh.payload_len : 0);
+    }
+    test_cond("batches 13-14, 15-16, 17, 18, 19", ok && at == n);
+    test_cond("log reads back", read_all(dir, &bytes) == 13);
+    free(b);
 }
 
 static void test_names(void)
@@ -380,12 +491,13 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
-    char root[64], a[128], b[128], c[128], e[128];
+    char root[64], a[128], b[128], c[128], e[128], g[128];
     snprintf(root, sizeof root, "%s", d);
     snprintf(a, sizeof a, "%s/a", root);
     snprintf(b, sizeof b, "%s/b/nested", root); /* data dir created on open */
     snprintf(c, sizeof c, "%s/c", root);
     snprintf(e, sizeof e, "%s/e", root);
+    snprintf(g, sizeof g, "%s/g", root);
     char bparent[128];
     snprintf(bparent, sizeof bparent, "%s/b", root);
     mkdir(bparent, 0755);
@@ -394,6 +506,7 @@ int main(void)
     test_rotation_and_reopen(b);
     test_failed_write(c);
     test_injected_faults(e);
+    test_framing(g);
     rm_rf(root);
     return test_report();
 }

@@ -270,7 +270,14 @@ static int follower_on_snapshot(fconn *c, const repl_frame *fr)
     int rc = fsync(f->snap_fd);
     snap_abort(f);
     char err[512];
-    if (rc < 0 || node_install_snapshot(n, path, err, sizeof err) < 0) {
+    kv_store *kv = rc < 0 ? NULL : kv_new();
+    wal_checkpoint_info info;
+    if (rc == 0 && !kv) snprintf(err, sizeof err, "out of memory");
+    if (kv && wal_checkpoint_load(path, kv, &info, err, sizeof err) < 0) {
+        kv_free(kv);
+        kv = NULL;
+    }
+    if (rc < 0 || !kv || node_install_snapshot(n, path, kv, &info, err, sizeof err) < 0) {
         log_warn(&n->log, "checkpoint from the leader rejected: %s",
                  rc < 0 ? strerror(errno) : err);
         unlink(path);

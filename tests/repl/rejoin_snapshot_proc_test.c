@@ -60,14 +60,17 @@ static int bgsave_and_wait(tclient *t)
     return ok && proc_wait_until(ckpt_finished, &w, 20000);
 }
 
-/* First LSN of the oldest WAL segment in DIR (0 if none). */
+/* First LSN of the oldest WAL segment of the node with data dir DIR (0 if
+ * none). */
 static unsigned long long oldest_segment(const char *dir)
 {
     uint64_t *firsts = NULL;
     size_t n = 0;
-    char err[256];
+    char err[256], store[PROC_PATH_MAX];
     unsigned long long first = 0;
-    if (wal_segments_list(dir, &firsts, &n, err, sizeof err) == 0 && n > 0) first = firsts[0];
+    if (cl_store_dir(dir, store, sizeof store) == 0 &&
+        wal_segments_list(store, &firsts, &n, err, sizeof err) == 0 && n > 0)
+        first = firsts[0];
     free(firsts);
     return first;
 }

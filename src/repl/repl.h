@@ -37,6 +37,10 @@ int repl_leader_online(const repl_leader *l);
 int repl_leader_count(const repl_leader *l);
 /* Highest LSN durable on Q followers (UINT64_MAX when Q == 0). */
 uint64_t repl_leader_quorum_lsn(const repl_leader *l);
+/* Lowest LSN a follower being sent a snapshot or caught up still has to be
+ * shipped from the WAL (UINT64_MAX: none). Checkpoints keep the segments
+ * from there on. */
+uint64_t repl_leader_wal_needed_lsn(const repl_leader *l);
 /* Followers whose acknowledged LSN is >= LSN. */
 int repl_leader_acked_at_least(const repl_leader *l, uint64_t lsn);
 void repl_leader_info(const repl_leader *l, info_buf *b);

@@ -146,6 +146,23 @@ int repl_leader_acked_at_least(const repl_leader *l, uint64_t lsn)
     return k;
 }
 
+uint64_t repl_leader_wal_needed_lsn(const repl_leader *l)
+{
+    uint64_t need = UINT64_MAX;
+    for (int i = 0; i < l->nlinks; i++) {
+        const flink *lk = &l->links[i];
+        uint64_t next;
+        if (lk->state == LINK_SNAPSHOT)
+            next = lk->snap_lsn + 1; /* catches up from the snapshot's LSN next */
+        else if (lk->state == LINK_CATCHUP)
+            next = lk->sent_lsn + 1;
+        else
+            continue;
+        if (next < need) need = next;
+    }
+    return need;
+}
+
 /* ---- link life cycle ---- */
 
 static void link_set_online(flink *lk, int online, const char *why)

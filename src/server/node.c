@@ -365,6 +365,11 @@ static void node_checkpoint_cron(node *n)
         char err[256];
         if (wal_checkpoint_list(n->store_dir, &lsns, &cnt, err, sizeof err) == 0 && cnt > 0) {
             remove_ctx rc = {lsns[cnt - 1] + 1, n->cfg.wal_retain_bytes, 0, {0}};
+            /* Nor what a follower being sent a snapshot, or caught up, is
+             * still to be shipped: after a snapshot it goes on from that
+             * snapshot's LSN, which newer checkpoints may have passed. */
+            uint64_t need = n->leader ? repl_leader_wal_needed_lsn(n->leader) : UINT64_MAX;
+            if (need < rc.below_lsn) rc.below_lsn = need;
             int removed = wal_thread_call(n->walt, node_remove_wal_cb, &rc);
             n->wal_removed_bytes += rc.freed;
             if (removed < 0)

@@ -1,6 +1,16 @@
 /* node.c -- a node's life: start-up (recovery, WAL, listeners), the commit
  * pipeline (pending log -> durable -> quorum -> apply -> replies) and an
- * orderly stop. See node.h for the write path. */
+ * orderly stop. See node.h for the write path.
+ *
+ * The data directory (docs/ARCHITECTURE.md, "Data directory layout"):
+ * start-up first takes an exclusive flock on <data-dir>/LOCK (else it fails
+ * naming the PID that holds it) and only then reads anything; the WAL and
+ * checkpoints live in the storage generation <data-dir>/gen-N that
+ * <data-dir>/CURRENT names, and a snapshot install builds gen-(N+1) beside
+ * it and switches CURRENT atomically, so a crash at any step leaves the
+ * whole old or the whole new state. Checkpoints are forked children bound
+ * to the generation of their fork; one is started every
+ * --checkpoint-every-bytes of WAL written (node_wal_written). */
 #include "server/node.h"
 
 #include <assert.h>
@@ -596,7 +606,7 @@ static int node_remove_stray(node *n, uint64_t keep, char *err, size_t errlen)
             rc = node_rmtree(path, err, errlen);
             removed++;
         } else if (strcmp(e->d_name, NODE_CURRENT_FILE ".tmp") == 0 ||
-                   (keep != 0 && strcmp(e->d_name, NODE_SNAP_PREFIX "incoming.tmp") == 0)) {
+                   strcmp(e->d_name, NODE_SNAP_PREFIX "incoming.tmp") == 0) {
             if (unlink(path) < 0 && errno != ENOENT) {
                 snprintf(err, errlen, "unlink %s: %s", path, strerror(errno));
                 rc = -1;

@@ -14,12 +14,32 @@
  * again intact. Good records go through the node's WAL path (the same
  * wal_writer, group commit) and are applied once durable; the follower then
  * acknowledges its durable LSN, batching every record made durable by one
- * fdatasync into one ACK. */
+ * fdatasync into one ACK.
+ *
+ * A snapshot (SNAP_BEGIN / CHUNK / END) is written to a temp file as it
+ * arrives, then loaded into a fresh store on a helper thread, because
+ * loading a large checkpoint takes longer than --follower-timeout-ms: the
+ * loop goes on meanwhile, stops reading every replication connection (the
+ * records the leader sends after SNAP_END wait in the socket, a HELLO on a
+ * new connection waits for the new state) and sends the leader an ACK every
+ * heartbeat_ms, which keeps the link alive (the leader counts any frame as
+ * heard and ignores ACKs until SNAP_ACK). When the load is done the loop
+ * switches to the new state (node_install_snapshot), sends SNAP_ACK and
+ * reads on. The leader then catches the follower up from its WAL.
+ *
+ * A HELLO on a new connection replaces a live leader link only if its epoch
+ * is higher, or if the link has been silent for --follower-timeout-ms: a
+ * stale HELLO left queued by a leader that has since redialled must not
+ * replace the link that leader is using. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "net/iobuf.h"
@@ -37,6 +57,7 @@
 /* A record stamped this far ahead of our clock is refused: accepted, it
  * would win every later write of its key by last-writer-wins (a timestamp
  * of 2^64-1 froze a key forever). Clocks off by less are reported only. */
+#define REPL_SNAP_DISK_MARGIN (64ull << 20) /* free disk kept when taking a checkpoint */
 #define REPL_TS_AHEAD_MAX_US (24ull * 3600 * 1000000)
 
 typedef struct fconn {
@@ -69,6 +90,20 @@ struct repl_follower {
     int snap_fd; /* incoming checkpoint being written, or -1 */
     uint64_t snap_lsn, snap_size, snap_got;
     uint64_t snapshots_installed;
+    uint64_t link_seq; /* bumped at every accepted HELLO: names a leader link */
+    /* The received checkpoint being loaded on a helper thread. Only the
+     * thread writes ld_kv / ld_info / ld_rc / ld_err until it has signalled
+     * ld_efd; the loop reads them after pthread_join. */
+    int installing;
+    int ld_efd; /* eventfd: the load is done */
+    pthread_t ld_thread;
+    char ld_path[1200];
+    kv_store *ld_kv;
+    wal_checkpoint_info ld_info;
+    int ld_rc;
+    char ld_err[512];
+    uint64_t ld_link_seq; /* the link the snapshot came on */
+    uint64_t ld_start_us, ld_beat_ms; /* load start, last keep-alive ACK */
 };
 
 #define REPL_SNAP_TMP "snapshot-incoming.tmp"
@@ -76,6 +111,7 @@ struct repl_follower {
 
 static void fconn_on_event(ev_loop *loop, int fd, void *data, unsigned events);
 static void snap_abort(repl_follower *f);
+static int snap_load_start(repl_follower *f, const char *path);
 
 static void fconn_close(fconn *c, const char *why)
 {
@@ -110,7 +146,8 @@ static void fconn_refuse(fconn *c, const char *reason)
 
 static void fconn_update_events(fconn *c)
 {
-    unsigned mask = EV_READ | (iobuf_used(&c->out) ? EV_WRITE : 0);
+    /* While a snapshot loads nothing is read: frames wait in the socket. */
+    unsigned mask = (c->f->installing ? 0 : EV_READ) | (iobuf_used(&c->out) ? EV_WRITE : 0);
     if (ev_mask(c->f->n->loop, c->fd) != mask)
         ev_set(c->f->n->loop, c->fd, mask, fconn_on_event, c);
 }
@@ -166,9 +203,20 @@ static void follower_on_hello(fconn *c, const repl_hello *h)
         fconn_refuse(c, reason);
         return;
     }
+    uint64_t now = ev_now_ms(), timeout = (uint64_t)n->cfg.follower_timeout_ms;
+    if (f->leader && f->leader != c && h->epoch <= f->leader_epoch &&
+        now - f->last_seen_ms <= timeout) {
+        snprintf(reason, sizeof reason, "the leader link of epoch %llu is alive (heard %llu ms "
+                                        "ago); a new one replaces it after %llu ms of silence",
+                 (unsigned long long)f->leader_epoch,
+                 (unsigned long long)(now - f->last_seen_ms), (unsigned long long)timeout);
+        fconn_refuse(c, reason);
+        return;
+    }
     if (f->leader && f->leader != c) fconn_close(f->leader, "replaced by a new leader link");
     f->leader = c;
     c->authed = 1;
+    f->link_seq++;
     f->handshakes++;
     f->leader_id = h->node_id;
     f->leader_epoch = h->epoch;
@@ -280,6 +328,22 @@ static int follower_on_snapshot(fconn *c, const repl_frame *fr)
         repl_beat b;
         if (repl_decode_beat(fr, &b) < 0) return -1;
         snap_abort(f);
+        /* The announced size is a claim, not a fact: it must fit on the disk
+         * (with a margin) and in memory (the state is loaded whole). */
+        struct statvfs vfs;
+        uint64_t disk = statvfs(n->cfg.data_dir, &vfs) == 0
+                            ? (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize
+                            : 0;
+        long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+        uint64_t mem = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize : UINT64_MAX;
+        if (b.c > mem || b.c + REPL_SNAP_DISK_MARGIN > disk) {
+            log_error_limited(&n->log, &n->limits[NL_REPL_BAD_INPUT],
+                              "refusing a checkpoint of %llu bytes from the leader: %llu bytes "
+                              "free on %s (a %llu-byte margin kept), %llu bytes of memory",
+                              (unsigned long long)b.c, (unsigned long long)disk, n->cfg.data_dir,
+                              (unsigned long long)REPL_SNAP_DISK_MARGIN, (unsigned long long)mem);
+            return -1;
+        }
         f->snap_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (f->snap_fd < 0) {
             log_error(&n->log, "cannot create %s: %s", path, strerror(errno));
@@ -316,29 +380,137 @@ static int follower_on_snapshot(fconn *c, const repl_frame *fr)
     }
     int rc = fsync(f->snap_fd);
     snap_abort(f);
-    char err[512];
-    if (rc < 0 || node_install_snapshot(n, path, err, sizeof err) < 0) {
-        log_warn(&n->log, "checkpoint from the leader rejected: %s",
-                 rc < 0 ? strerror(errno) : err);
+    if (rc < 0) {
+        log_warn(&n->log, "checkpoint from the leader rejected: fsync %s: %s", path,
+                 strerror(errno));
         unlink(path);
         return -1;
     }
-    f->snapshots_installed++;
-    f->match_lsn = n->applied_lsn; /* the snapshot is the leader's committed state */
-    /* SNAP_ACK tells the leader that every ACK after it is about the new
-     * state: the ones before it described the log the snapshot replaced. */
-    repl_beat ack = {n->durable_lsn, n->applied_lsn, 0};
-    uint8_t frame[REPL_CTRL_MAX];
-    size_t len = repl_encode_beat(frame, REPL_SNAP_ACK, &ack);
-    if (iobuf_append(&c->out, frame, len) < 0) return -1;
-    f->acked_sent = n->durable_lsn;
+    return snap_load_start(f, path);
+}
+
+/* ---- loading a received checkpoint on a helper thread ---- */
+
+static void *snap_load_main(void *arg)
+{
+    repl_follower *f = arg;
+    f->ld_rc = wal_checkpoint_load(f->ld_path, f->ld_kv, &f->ld_info, f->ld_err,
+                                   sizeof f->ld_err);
+    uint64_t one = 1;
+    ssize_t w;
+    do {
+        w = write(f->ld_efd, &one, sizeof one);
+    } while (w < 0 && errno == EINTR);
+    return NULL;
+}
+
+static void follower_pause(repl_follower *f)
+{
+    for (int i = 0; i < REPL_CONNS_MAX; i++)
+        if (f->conns[i].fd >= 0) fconn_update_events(&f->conns[i]);
+}
+
+/* Starts loading PATH. 0: loading (the caller stops parsing), -1: drop the
+ * link. */
+static int snap_load_start(repl_follower *f, const char *path)
+{
+    node *n = f->n;
+    assert(!f->installing && !f->ld_kv);
+    snprintf(f->ld_path, sizeof f->ld_path, "%s", path);
+    f->ld_kv = kv_new();
+    f->ld_rc = -1;
+    f->ld_err[0] = 0;
+    int e = f->ld_kv ? pthread_create(&f->ld_thread, NULL, snap_load_main, f) : ENOMEM;
+    if (e != 0) {
+        log_warn(&n->log, "checkpoint from the leader rejected: cannot start its loader: %s",
+                 strerror(e));
+        kv_free(f->ld_kv);
+        f->ld_kv = NULL;
+        unlink(path);
+        return -1;
+    }
+    f->installing = 1;
+    f->ld_link_seq = f->link_seq;
+    f->ld_start_us = ev_now_us();
+    f->ld_beat_ms = ev_now_ms();
+    follower_pause(f);
+    log_info(&n->log, "loading the checkpoint of lsn %llu on a helper thread; the leader link "
+                      "is kept alive meanwhile",
+             (unsigned long long)f->snap_lsn);
     return 0;
+}
+
+static void fconn_process(fconn *c);
+
+/* The loop's side of the end of a load: switch to the new state, tell the
+ * leader (if the link it came on is still up), read on. */
+static void snap_on_loaded(ev_loop *loop, int fd, void *data, unsigned events)
+{
+    repl_follower *f = data;
+    node *n = f->n;
+    uint64_t v;
+    if (read(fd, &v, sizeof v) < 0 && errno == EAGAIN) return;
+    if (!f->installing) return;
+    pthread_join(f->ld_thread, NULL);
+    f->installing = 0;
+    kv_store *kv = f->ld_kv;
+    f->ld_kv = NULL;
+    fconn *c = f->leader && f->link_seq == f->ld_link_seq ? f->leader : NULL;
+    char err[512];
+    int rc = f->ld_rc;
+    if (rc < 0) {
+        snprintf(err, sizeof err, "%s", f->ld_err);
+        kv_free(kv);
+    } else {
+        log_info(&n->log, "loaded the checkpoint of lsn %llu (%llu entries) in %.1f ms",
+                 (unsigned long long)f->ld_info.lsn, (unsigned long long)f->ld_info.entries,
+                 (double)(ev_now_us() - f->ld_start_us) / 1000.0);
+        rc = node_install_snapshot(n, f->ld_path, kv, &f->ld_info, err, sizeof err);
+    }
+    if (rc < 0) {
+        log_warn(&n->log, "checkpoint from the leader rejected: %s", err);
+        unlink(f->ld_path);
+        /* Say why: a leader told its checkpoint is bad writes a fresh one
+         * instead of sending the same bytes again and again. */
+        if (c) {
+            char reason[REPL_REASON_MAX];
+            snprintf(reason, sizeof reason, "checkpoint rejected: %.160s", err);
+            fconn_refuse(c, reason);
+        }
+        c = NULL;
+    } else {
+        f->snapshots_installed++;
+        f->match_lsn = n->applied_lsn; /* the snapshot is the leader's committed state */
+        if (c) {
+            /* SNAP_ACK tells the leader that every ACK after it is about the
+             * new state: the ones before it described the replaced log. */
+            repl_beat ack = {n->durable_lsn, n->applied_lsn, 0};
+            uint8_t frame[REPL_CTRL_MAX];
+            size_t len = repl_encode_beat(frame, REPL_SNAP_ACK, &ack);
+            if (iobuf_append(&c->out, frame, len) < 0) {
+                fconn_close(c, "out of memory");
+                c = NULL;
+            } else {
+                f->acked_sent = n->durable_lsn;
+                f->last_seen_ms = ev_now_ms(); /* kept alive throughout */
+            }
+        } else {
+            log_info(&n->log, "the link the checkpoint came on is gone: the leader's next "
+                              "HELLO sees the new state");
+        }
+    }
+    /* Read on: the frames buffered before the pause first, then the sockets. */
+    for (int i = 0; i < REPL_CONNS_MAX; i++) {
+        fconn *o = &f->conns[i];
+        if (o->fd < 0) continue;
+        if (iobuf_used(&o->in)) fconn_process(o);
+        if (o->fd >= 0) fconn_update_events(o);
+    }
 }
 
 static void fconn_read(fconn *c)
 {
-    repl_follower *f = c->f;
-    node *n = f->n;
+    if (c->f->installing) return; /* paused (an HUP can still wake us) */
     long r = iobuf_read_fd(&c->in, c->fd, c->authed ? REPL_FOLLOWER_IN_MAX : REPL_HANDSHAKE_IN_MAX);
     if (r == 0) {
         fconn_close(c, "closed by peer");
@@ -348,7 +520,16 @@ static void fconn_read(fconn *c)
         if (errno != EAGAIN && errno != EWOULDBLOCK) fconn_close(c, strerror(errno));
         return;
     }
-    for (;;) {
+    fconn_process(c);
+}
+
+/* Handles the whole frames in C's input buffer; stops early when a snapshot
+ * load starts (the rest waits for its end). */
+static void fconn_process(fconn *c)
+{
+    repl_follower *f = c->f;
+    node *n = f->n;
+    while (!f->installing) {
         repl_frame fr;
         size_t used;
         char err[160];
@@ -410,7 +591,7 @@ static void fconn_read(fconn *c)
                 fconn_close(c, "bad snapshot transfer");
                 return;
             }
-            if (c->fd < 0) return;
+            if (c->fd < 0) return; /* (a load may have started: the loop ends) */
         } else if (fr.type == REPL_REFUSE) {
             char reason[REPL_REASON_MAX + 1];
             repl_decode_refuse(&fr, reason, sizeof reason);
@@ -469,7 +650,8 @@ static void follower_on_accept(ev_loop *loop, int lfd, void *data, unsigned even
         slot->authed = 0;
         slot->since_ms = ev_now_ms();
         snprintf(slot->peer, sizeof slot->peer, "%s", peer);
-        if (ev_set(n->loop, fd, EV_READ, fconn_on_event, slot) < 0) fconn_close(slot, "epoll");
+        if (ev_set(n->loop, fd, f->installing ? 0 : EV_READ, fconn_on_event, slot) < 0)
+            fconn_close(slot, "epoll");
     }
 }
 
@@ -499,11 +681,20 @@ void repl_follower_flush(repl_follower *f)
 void repl_follower_cron(repl_follower *f, uint64_t now)
 {
     uint64_t timeout = (uint64_t)f->n->cfg.follower_timeout_ms;
+    if (f->installing) {
+        /* Keep-alive while the snapshot loads: the leader hears us, and
+         * ignores what the ACK says until SNAP_ACK. */
+        if (f->leader && f->link_seq == f->ld_link_seq &&
+            now - f->ld_beat_ms >= (uint64_t)f->n->cfg.heartbeat_ms) {
+            f->ld_beat_ms = now;
+            follower_send_ack(f);
+        }
+    }
     for (int i = 0; i < REPL_CONNS_MAX; i++) {
         fconn *c = &f->conns[i];
         if (c->fd < 0) continue;
         if (!c->authed && now - c->since_ms > timeout) fconn_close(c, "no HELLO in time");
-        else if (c->authed && now - f->last_seen_ms > timeout * 3)
+        else if (c->authed && !f->installing && now - f->last_seen_ms > timeout * 3)
             fconn_close(c, "leader silent"); /* the leader redials; this frees the slot */
     }
 }
@@ -538,6 +729,13 @@ repl_follower *repl_follower_new(node *n, char *err, size_t errlen)
     }
     f->n = n;
     f->snap_fd = -1;
+    f->ld_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (f->ld_efd < 0 || ev_set(n->loop, f->ld_efd, EV_READ, snap_on_loaded, f) < 0) {
+        snprintf(err, errlen, "eventfd: %s", strerror(errno));
+        if (f->ld_efd >= 0) close(f->ld_efd);
+        free(f);
+        return NULL;
+    }
     for (int i = 0; i < REPL_CONNS_MAX; i++) {
         f->conns[i].f = f;
         f->conns[i].fd = -1;
@@ -545,6 +743,8 @@ repl_follower *repl_follower_new(node *n, char *err, size_t errlen)
     f->lfd = net_listen(n->cfg.bind, n->cfg.repl_port, &n->repl_port, err, errlen);
     if (f->lfd < 0 || ev_set(n->loop, f->lfd, EV_READ, follower_on_accept, f) < 0) {
         if (f->lfd >= 0) close(f->lfd);
+        ev_set(n->loop, f->ld_efd, 0, NULL, NULL);
+        close(f->ld_efd);
         free(f);
         return NULL;
     }
@@ -565,6 +765,14 @@ void repl_follower_free(repl_follower *f)
         }
     }
     snap_abort(f);
+    if (f->installing) { /* the load cannot be interrupted: wait for it */
+        pthread_join(f->ld_thread, NULL);
+        kv_free(f->ld_kv);
+        f->installing = 0;
+        log_info(&f->n->log, "dropped a checkpoint loaded while stopping (the old state stays)");
+    }
+    ev_set(f->n->loop, f->ld_efd, 0, NULL, NULL);
+    close(f->ld_efd);
     ev_set(f->n->loop, f->lfd, 0, NULL, NULL);
     close(f->lfd);
     free(f);

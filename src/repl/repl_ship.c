@@ -521,7 +521,7 @@ static void link_pump(flink *lk)
             return;
         }
         if (!lk->cur_open) {
-            int rc = repl_cursor_open(&lk->cur, n->cfg.data_dir, next, err, sizeof err);
+            int rc = repl_cursor_open(&lk->cur, n->store_dir, next, err, sizeof err);
             if (rc != CURSOR_OK) {
                 repl_cursor_close(&lk->cur);
                 link_refuse(lk, "cannot catch up from lsn %llu: %s", (unsigned long long)next, err);
@@ -582,7 +582,7 @@ static void link_snapshot_begin(flink *lk)
 {
     node *n = lk->l->n;
     char path[WAL_PATH_MAX];
-    if (wal_checkpoint_path(path, sizeof path, n->cfg.data_dir, n->snapshot_lsn) < 0) {
+    if (wal_checkpoint_path(path, sizeof path, n->store_dir, n->snapshot_lsn) < 0) {
         link_close(lk, "checkpoint path too long");
         return;
     }
@@ -683,7 +683,7 @@ static int leader_has_lsn(node *n, uint64_t lsn)
     uint64_t *firsts = NULL;
     size_t cnt = 0;
     char err[128];
-    int ok = wal_segments_list(n->cfg.data_dir, &firsts, &cnt, err, sizeof err) == 0 && cnt > 0 &&
+    int ok = wal_segments_list(n->store_dir, &firsts, &cnt, err, sizeof err) == 0 && cnt > 0 &&
              firsts[0] <= lsn;
     free(firsts);
     return ok;
@@ -860,6 +860,15 @@ static void link_read(flink *lk)
             repl_decode_refuse(&f, reason, sizeof reason);
             log_warn_limited(&n->log, &n->limits[NL_LINK], "follower %s:%d refused the link: %s", lk->peer.host, lk->peer.port,
                      reason);
+            if (strncmp(reason, "checkpoint rejected", 19) == 0 && n->snapshot_lsn) {
+                /* Our newest checkpoint is bad (or went bad on disk): the
+                 * next snapshot rejoin writes a fresh one instead of
+                 * sending the same bytes again. */
+                log_error(&n->log, "follower node %u rejected checkpoint lsn %llu: the next "
+                                   "snapshot is a fresh one",
+                          lk->node_id, (unsigned long long)n->snapshot_lsn);
+                n->snapshot_lsn = 0;
+            }
             link_close(lk, "refused by follower");
             return;
         } else {

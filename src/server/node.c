@@ -1,6 +1,16 @@
 /* node.c -- a node's life: start-up (recovery, WAL, listeners), the commit
  * pipeline (pending log -> durable -> quorum -> apply -> replies) and an
- * orderly stop. See node.h for the write path. */
+ * orderly stop. See node.h for the write path.
+ *
+ * The data directory (docs/ARCHITECTURE.md, "Data directory layout"):
+ * start-up first takes an exclusive flock on <data-dir>/LOCK (else it fails
+ * naming the PID that holds it) and only then reads anything; the WAL and
+ * checkpoints live in the storage generation <data-dir>/gen-N that
+ * <data-dir>/CURRENT names, and a snapshot install builds gen-(N+1) beside
+ * it and switches CURRENT atomically, so a crash at any step leaves the
+ * whole old or the whole new state. Checkpoints are forked children bound
+ * to the generation of their fork; one is started every
+ * --checkpoint-every-bytes of WAL written (node_wal_written). */
 #include "server/node.h"
 
 #include <assert.h>
@@ -10,7 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <dirent.h>
+#include <ftw.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -28,6 +41,11 @@
 #define NODE_PENDING_COMPACT (1u << 20) /* move the pending log down past this */
 #define NODE_REHASH_STEPS 100       /* buckets moved per cron while idle */
 #define NODE_EPOCH_FILE "epoch"
+#define NODE_LOCK_FILE "LOCK"
+#define NODE_CURRENT_FILE "CURRENT"
+#define NODE_GEN_PREFIX "gen-"
+#define NODE_SNAP_PREFIX "snapshot-" /* checkpoints, their temp files, incoming */
+#define NODE_CRASH_EXIT 86 /* exit code of the RKV_TEST_CRASH_AT hook */
 
 static void node_hint_save(node *n, int force);
 
@@ -285,7 +303,7 @@ int node_checkpoint_start(node *n)
     n->ckpt_epoch = n->applied_epoch;
     n->ckpt_ts = n->clock.last;
     n->ckpt_applied_ts = n->applied_ts;
-    n->ckpt_wal_bytes = wal_thread_wal_bytes(n->walt);
+    n->ckpt_wal_bytes = node_wal_written(n);
     fflush(n->log.fp);
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -300,8 +318,14 @@ int node_checkpoint_start(node *n)
          * parent: a checkpoint nobody waits for would race the next
          * incarnation's in the same directory. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) _exit(1);
+        /* The parent holds the data dir lock; a child outliving it must not
+         * keep the next incarnation out. It writes only into the storage
+         * generation of the fork (store_dir): an install that replaces it
+         * kills this child, and a later rename into a removed generation
+         * fails, so a stale checkpoint never reaches the live state. */
+        if (n->lock_fd >= 0) close(n->lock_fd);
         char err[512];
-        int rc = wal_checkpoint_write(n->cfg.data_dir, n->kv, n->ckpt_lsn, n->ckpt_epoch,
+        int rc = wal_checkpoint_write(n->store_dir, n->kv, n->ckpt_lsn, n->ckpt_epoch,
                                       n->ckpt_ts, &n->log, err, sizeof err);
         if (rc < 0) log_error(&n->log, "checkpoint at lsn %llu failed: %s",
                               (unsigned long long)n->ckpt_lsn, err);
@@ -316,13 +340,41 @@ int node_checkpoint_start(node *n)
 
 typedef struct remove_ctx {
     uint64_t below_lsn, retain_bytes;
+    uint64_t freed; /* bytes of the segments removed */
     char err[256];
 } remove_ctx;
 
+/* Runs on the WAL thread, between batches: the writer's size changes only
+ * by the removal, so the difference is exactly the bytes removed. */
 static int node_remove_wal_cb(void *ctx, wal_writer *w)
 {
     remove_ctx *rc = ctx;
-    return wal_writer_remove_below(w, rc->below_lsn, rc->retain_bytes, rc->err, sizeof rc->err);
+    uint64_t before = wal_writer_bytes(w);
+    int r = wal_writer_remove_below(w, rc->below_lsn, rc->retain_bytes, rc->err, sizeof rc->err);
+    uint64_t after = wal_writer_bytes(w);
+    rc->freed = before > after ? before - after : 0;
+    return r;
+}
+
+uint64_t node_wal_written(node *n)
+{
+    return wal_thread_wal_bytes(n->walt) + n->wal_removed_bytes;
+}
+
+/* Kills and reaps a running checkpoint child (a snapshot install is about
+ * to replace the generation it writes into). */
+static void node_checkpoint_kill(node *n, const char *why)
+{
+    if (n->ckpt_pid <= 0) return;
+    pid_t pid = n->ckpt_pid;
+    int status;
+    if (kill(pid, SIGKILL) < 0 && errno != ESRCH)
+        log_warn(&n->log, "checkpoint child %d: kill: %s", (int)pid, strerror(errno));
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    n->ckpt_pid = 0;
+    log_info(&n->log, "checkpoint of lsn %llu (pid %d) killed: %s",
+             (unsigned long long)n->ckpt_lsn, (int)pid, why);
 }
 
 /* Reaps a finished checkpoint child, then drops WAL the checkpoints cover. */
@@ -346,8 +398,8 @@ static void node_checkpoint_cron(node *n)
         uint64_t *lsns = NULL;
         size_t cnt = 0;
         char err[256];
-        if (wal_checkpoint_list(n->cfg.data_dir, &lsns, &cnt, err, sizeof err) == 0 && cnt > 0) {
-            remove_ctx rc = {lsns[cnt - 1] + 1, n->cfg.wal_retain_bytes, {0}};
+        if (wal_checkpoint_list(n->store_dir, &lsns, &cnt, err, sizeof err) == 0 && cnt > 0) {
+            remove_ctx rc = {lsns[cnt - 1] + 1, n->cfg.wal_retain_bytes, 0, {0}};
             /* Keep what a follower being caught up still needs, while the
              * WAL stays within --wal-catchup-max-bytes; past that it rejoins
              * by snapshot instead of the disk filling. */
@@ -364,6 +416,7 @@ static void node_checkpoint_cron(node *n)
                                      (unsigned long long)n->cfg.wal_catchup_max_bytes);
             }
             int removed = wal_thread_call(n->walt, node_remove_wal_cb, &rc);
+            n->wal_removed_bytes += rc.freed;
             if (removed < 0)
                 log_warn(&n->log, "removing old WAL segments: %s", rc.err);
             else if (removed > 0)
@@ -376,95 +429,325 @@ static void node_checkpoint_cron(node *n)
         if (dropped) log_debug(&n->log, "dropped %zu tombstones", dropped);
         return;
     }
+    /* Bytes written since the last checkpoint started, not the live WAL
+     * size: that drops whenever segments are removed, which pushed every
+     * next checkpoint further out. */
     if (n->cfg.checkpoint_every_bytes &&
-        wal_thread_wal_bytes(n->walt) >= n->ckpt_wal_bytes + n->cfg.checkpoint_every_bytes)
+        node_wal_written(n) >= n->ckpt_wal_bytes + n->cfg.checkpoint_every_bytes)
         node_checkpoint_start(n);
 }
 
-/* Removes every WAL segment and every checkpoint but KEEP_LSN's. */
-static int node_wipe_storage(node *n, uint64_t keep_lsn, char *err, size_t errlen)
+/* ---- storage generations ----
+ * <data-dir>/CURRENT names the live generation N; its WAL and checkpoints
+ * are in <data-dir>/gen-N. A snapshot install builds gen-(N+1) beside it and
+ * switches CURRENT (temp file, fsync, rename, fsync dir: atomic), then
+ * removes gen-N. Start-up removes every gen-* that CURRENT does not name.
+ * Without CURRENT a data dir with a wal/ directory or checkpoints in it has
+ * the layout from before generations: that is generation 0, read in place,
+ * until the first install moves it to gen-1. */
+
+/* RKV_TEST_CRASH_AT=<step>: the process dies at that step of a snapshot
+ * install (_exit, no cleanup, like a crash), for
+ * tests/repl/install_crash_proc_test.c. */
+static void node_crash_point(node *n, const char *step)
 {
-    uint64_t *firsts = NULL;
-    size_t cnt = 0;
-    char path[WAL_PATH_MAX];
-    if (wal_segments_list(n->cfg.data_dir, &firsts, &cnt, err, errlen) < 0) return -1;
-    for (size_t i = 0; i < cnt; i++) {
-        if (wal_segment_path(path, sizeof path, n->cfg.data_dir, firsts[i]) == 0 &&
-            unlink(path) < 0 && errno != ENOENT) {
-            snprintf(err, errlen, "unlink %s: %s", path, strerror(errno));
-            free(firsts);
-            return -1;
-        }
-    }
-    free(firsts);
-    if (wal_dir_path(path, sizeof path, n->cfg.data_dir) == 0 &&
-        wal_fsync_dir(path, err, errlen) < 0)
+    const char *at = getenv("RKV_TEST_CRASH_AT");
+    if (!at || strcmp(at, step) != 0) return;
+    log_warn(&n->log, "RKV_TEST_CRASH_AT=%s: exiting at this step of the install", step);
+    fflush(n->log.fp);
+    _exit(NODE_CRASH_EXIT);
+}
+
+static int node_rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* Removes PATH and everything below it (no symlinks followed). */
+static int node_rmtree(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0) {
+        if (errno == ENOENT) return 0;
+        snprintf(err, errlen, "stat %s: %s", path, strerror(errno));
         return -1;
-    uint64_t *lsns = NULL;
-    if (wal_checkpoint_list(n->cfg.data_dir, &lsns, &cnt, err, errlen) < 0) return -1;
-    for (size_t i = 0; i < cnt; i++)
-        if (lsns[i] != keep_lsn && wal_checkpoint_path(path, sizeof path, n->cfg.data_dir, lsns[i]) == 0)
-            unlink(path);
-    free(lsns);
+    }
+    if (nftw(path, node_rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) {
+        snprintf(err, errlen, "removing %s: %s", path, strerror(errno));
+        return -1;
+    }
     return 0;
 }
 
-int node_install_snapshot(node *n, const char *tmp_path, char *err, size_t errlen)
+static void node_gen_path(char *buf, size_t len, const char *root, uint64_t gen)
 {
-    kv_store *kv = kv_new();
-    wal_checkpoint_info info;
-    if (!kv) {
-        snprintf(err, errlen, "out of memory");
+    if (gen == 0)
+        snprintf(buf, len, "%s", root);
+    else
+        snprintf(buf, len, "%s/" NODE_GEN_PREFIX "%llu", root, (unsigned long long)gen);
+}
+
+/* "gen-" + decimal digits, no leading zero: 1 and *gen, else 0. */
+static int node_gen_name_parse(const char *name, uint64_t *gen)
+{
+    size_t pl = strlen(NODE_GEN_PREFIX);
+    if (strncmp(name, NODE_GEN_PREFIX, pl) != 0) return 0;
+    const char *d = name + pl;
+    if (*d < '1' || *d > '9' || strlen(d) > 19) return 0;
+    uint64_t v = 0;
+    for (; *d; d++) {
+        if (*d < '0' || *d > '9') return 0;
+        v = v * 10 + (uint64_t)(*d - '0');
+    }
+    *gen = v;
+    return 1;
+}
+
+/* 1 and *gen: CURRENT names it; 0: no CURRENT; -1 + message: unreadable. */
+static int node_current_load(const char *root, uint64_t *gen, char *err, size_t errlen)
+{
+    char path[CFG_PATH_MAX + 16], buf[32];
+    snprintf(path, sizeof path, "%s/" NODE_CURRENT_FILE, root);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return 0;
+        snprintf(err, errlen, "open %s: %s", path, strerror(errno));
         return -1;
     }
+    ssize_t r = read(fd, buf, sizeof buf - 1);
+    int e = errno;
+    close(fd);
+    if (r < 0) {
+        snprintf(err, errlen, "read %s: %s", path, strerror(e));
+        return -1;
+    }
+    buf[r] = 0;
+    char name[48];
+    snprintf(name, sizeof name, NODE_GEN_PREFIX "%s", buf);
+    size_t nl = strlen(name);
+    if (nl > 0 && name[nl - 1] == '\n') name[--nl] = 0;
+    if (r == 0 || buf[r - 1] != '\n' || !node_gen_name_parse(name, gen)) {
+        snprintf(err, errlen, "%s does not hold a generation number (\"%.20s\"): refusing to guess "
+                              "which gen-* directory is the live state",
+                 path, buf);
+        return -1;
+    }
+    return 1;
+}
+
+/* Points CURRENT at GEN: CURRENT.tmp, fsync, rename, fsync the dir.
+ * -1: nothing changed (old CURRENT intact); -2: renamed but the directory
+ * sync failed, so which CURRENT survives a crash is unknown. */
+static int node_current_store(node *n, uint64_t gen, char *err, size_t errlen)
+{
+    const char *root = n->cfg.data_dir;
+    char path[CFG_PATH_MAX + 16], tmp[CFG_PATH_MAX + 24];
+    snprintf(path, sizeof path, "%s/" NODE_CURRENT_FILE, root);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "create %s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    char line[32];
+    int len = snprintf(line, sizeof line, "%llu\n", (unsigned long long)gen);
+    if (write(fd, line, (size_t)len) != len || fsync(fd) < 0) {
+        snprintf(err, errlen, "write %s: %s", tmp, strerror(errno ? errno : EIO));
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    close(fd);
+    node_crash_point(n, "current-tmp");
+    if (rename(tmp, path) < 0) {
+        snprintf(err, errlen, "rename %s: %s", tmp, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    if (wal_fsync_dir(root, err, errlen) < 0) return -2;
+    return 0;
+}
+
+/* Removes the storage of the old layout from ROOT: wal/ and snapshot-*.
+ * Returns the entries removed, or -1 + message. */
+static int node_remove_legacy(const char *root, char *err, size_t errlen)
+{
+    char path[WAL_PATH_MAX];
+    int removed = 0;
+    struct stat st;
+    if (wal_dir_path(path, sizeof path, root) < 0) {
+        snprintf(err, errlen, "path too long: %s", root);
+        return -1;
+    }
+    if (lstat(path, &st) == 0) {
+        if (node_rmtree(path, err, errlen) < 0) return -1;
+        removed++;
+    }
+    DIR *d = opendir(root);
+    if (!d) {
+        snprintf(err, errlen, "opendir %s: %s", root, strerror(errno));
+        return -1;
+    }
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, NODE_SNAP_PREFIX, strlen(NODE_SNAP_PREFIX)) != 0) continue;
+        snprintf(path, sizeof path, "%s/%s", root, e->d_name);
+        if (unlink(path) < 0 && errno != ENOENT) {
+            snprintf(err, errlen, "unlink %s: %s", path, strerror(errno));
+            rc = -1;
+            break;
+        }
+        removed++;
+    }
+    closedir(d);
+    return rc < 0 ? -1 : removed;
+}
+
+/* Does ROOT hold storage of the old layout (wal/ or a checkpoint)? */
+static int node_has_legacy(const char *root)
+{
+    char path[WAL_PATH_MAX];
+    struct stat st;
+    if (wal_dir_path(path, sizeof path, root) == 0 && lstat(path, &st) == 0) return 1;
+    uint64_t *lsns = NULL;
+    size_t cnt = 0;
+    char err[256];
+    int has = wal_checkpoint_list(root, &lsns, &cnt, err, sizeof err) == 0 && cnt > 0;
+    free(lsns);
+    return has;
+}
+
+/* Removes every gen-* in ROOT but KEEP's (with an INFO line each), and the
+ * leftovers of interrupted writes: CURRENT.tmp, an incoming snapshot. */
+static int node_remove_stray(node *n, uint64_t keep, char *err, size_t errlen)
+{
+    const char *root = n->cfg.data_dir;
+    char path[WAL_PATH_MAX];
+    DIR *d = opendir(root);
+    if (!d) {
+        snprintf(err, errlen, "opendir %s: %s", root, strerror(errno));
+        return -1;
+    }
+    struct dirent *e;
+    int rc = 0, removed = 0;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        uint64_t g;
+        snprintf(path, sizeof path, "%s/%s", root, e->d_name);
+        if (node_gen_name_parse(e->d_name, &g) && g != keep) {
+            log_info(&n->log, "removing %s: a storage generation CURRENT does not name (left "
+                              "by an interrupted snapshot install)",
+                     path);
+            rc = node_rmtree(path, err, errlen);
+            removed++;
+        } else if (strcmp(e->d_name, NODE_CURRENT_FILE ".tmp") == 0 ||
+                   strcmp(e->d_name, NODE_SNAP_PREFIX "incoming.tmp") == 0) {
+            if (unlink(path) < 0 && errno != ENOENT) {
+                snprintf(err, errlen, "unlink %s: %s", path, strerror(errno));
+                rc = -1;
+            }
+            removed++;
+        }
+    }
+    closedir(d);
+    if (rc == 0 && removed && wal_fsync_dir(root, err, errlen) < 0) rc = -1;
+    return rc;
+}
+
+int node_install_snapshot(node *n, const char *tmp_path, kv_store *kv,
+                          const wal_checkpoint_info *info, char *err, size_t errlen)
+{
+    assert(kv && info->lsn >= 1);
+    const char *root = n->cfg.data_dir;
     uint64_t t0 = ev_now_us();
-    if (wal_checkpoint_load(tmp_path, kv, &info, err, errlen) < 0) {
-        kv_free(kv);
-        return -1;
+    /* A checkpoint child of the old state would rename its file into the
+     * old generation: harmless once that is gone, but reap it now so no
+     * "written" is ever credited to the new state. */
+    node_checkpoint_kill(n, "a snapshot install replaces the state");
+
+    /* 1. Build the new generation beside the old one. Nothing the old
+     * state needs is touched until CURRENT is switched. */
+    uint64_t ng = n->gen + 1;
+    char gdir[sizeof n->store_dir], path[WAL_PATH_MAX], err2[256];
+    node_gen_path(gdir, sizeof gdir, root, ng);
+    int rc = node_rmtree(gdir, err, errlen); /* left by a failed install in this run */
+    if (rc == 0 && mkdir(gdir, 0755) < 0) {
+        snprintf(err, errlen, "mkdir %s: %s", gdir, strerror(errno));
+        rc = -1;
     }
-    /* Order matters for a crash in the middle: the old WAL goes first (a
-     * crash then leaves an older but consistent state to catch up from),
-     * the new checkpoint is renamed into place last. */
+    if (rc == 0) node_crash_point(n, "mkdir");
+    if (rc == 0 && wal_checkpoint_path(path, sizeof path, gdir, info->lsn) < 0) {
+        snprintf(err, errlen, "path too long: %s", gdir);
+        rc = -1;
+    }
+    if (rc == 0 && rename(tmp_path, path) < 0) {
+        snprintf(err, errlen, "rename %s to %s: %s", tmp_path, path, strerror(errno));
+        rc = -1;
+    }
+    if (rc == 0) node_crash_point(n, "moved");
+    if (rc == 0) rc = wal_fsync_dir(gdir, err, errlen);
+    if (rc == 0) rc = wal_fsync_dir(root, err, errlen);
+    if (rc == 0) node_crash_point(n, "synced");
+    /* 2. The switch: one rename. */
+    if (rc == 0) rc = node_current_store(n, ng, err, errlen);
+    if (rc == -2) {
+        log_error(&n->log, "snapshot install: %s; stopping (a restart recovers either the "
+                           "whole old or the whole new state)",
+                  err);
+        abort();
+    }
+    if (rc < 0) {
+        if (node_rmtree(gdir, err2, sizeof err2) < 0) log_warn(&n->log, "%s", err2);
+        kv_free(kv);
+        return -1; /* the old state is intact and its WAL still running */
+    }
+    node_crash_point(n, "switched");
+
+    /* 3. Retire the old generation. Its WAL thread may still be syncing
+     * records the snapshot supersedes: they go with it. */
     ev_set(n->loop, wal_thread_event_fd(n->walt), 0, NULL, NULL);
     if (wal_thread_stop(n->walt) < 0) log_warn(&n->log, "flushing the old WAL failed");
     n->walt = NULL;
     wal_writer_close(n->wal);
     n->wal = NULL;
-    char path[WAL_PATH_MAX];
-    int rc = node_wipe_storage(n, 0, err, errlen);
-    if (rc == 0 && wal_checkpoint_path(path, sizeof path, n->cfg.data_dir, info.lsn) < 0) {
-        snprintf(err, errlen, "path too long");
-        rc = -1;
-    }
-    if (rc == 0 && rename(tmp_path, path) < 0) {
-        snprintf(err, errlen, "rename %s: %s", tmp_path, strerror(errno));
-        rc = -1;
-    }
-    if (rc == 0) rc = wal_fsync_dir(n->cfg.data_dir, err, errlen);
-    if (rc < 0) {
-        kv_free(kv);
-        log_error(&n->log, "snapshot install failed: %s; stopping", err);
-        abort(); /* storage is in an unknown state: restart recovers it */
-    }
+    int removed = n->gen == 0 ? node_remove_legacy(root, err2, sizeof err2)
+                              : node_rmtree(n->store_dir, err2, sizeof err2);
+    if (removed < 0 || wal_fsync_dir(root, err2, sizeof err2) < 0)
+        log_warn(&n->log, "removing the old storage generation: %s (start-up retries)", err2);
+    node_crash_point(n, "removed");
+    log_info(&n->log, "storage generation %llu (%s) replaces generation %llu",
+             (unsigned long long)ng, gdir, (unsigned long long)n->gen);
+    n->gen = ng;
+    snprintf(n->store_dir, sizeof n->store_dir, "%s", gdir);
+
+    /* 4. The new state in memory, and a WAL after it. */
     kv_free(n->kv);
     n->kv = kv;
     iobuf_reset(&n->pending);
-    n->snapshot_lsn = info.lsn;
-    n->last_lsn = n->durable_lsn = n->commit_lsn = n->applied_lsn = info.lsn;
-    n->last_rec_epoch = n->applied_epoch = info.epoch;
-    n->applied_ts = info.max_ts;
-    hlc_observe(&n->clock, info.max_ts);
-    n->wal = wal_writer_open(n->cfg.data_dir, n->cfg.segment_bytes, info.lsn + 1, &n->log, err,
+    /* A snapshot older than what this node has served would make reads go
+     * back in time: they wait (-LOADING) until it is back there. */
+    if (info->lsn < n->served_lsn) {
+        n->read_floor = n->served_lsn;
+        log_info(&n->log, "reads wait until lsn %llu (served before this snapshot of lsn %llu)",
+                 (unsigned long long)n->served_lsn, (unsigned long long)info->lsn);
+    }
+    n->snapshot_lsn = info->lsn;
+    n->last_lsn = n->durable_lsn = n->commit_lsn = n->applied_lsn = info->lsn;
+    n->last_rec_epoch = n->applied_epoch = info->epoch;
+    n->applied_ts = info->max_ts;
+    hlc_observe(&n->clock, info->max_ts);
+    n->wal = wal_writer_open(n->store_dir, n->cfg.segment_bytes, info->lsn + 1, &n->log, err,
                              errlen);
     if (n->wal) n->walt = wal_thread_start(n->wal, &n->log, err, errlen);
     if (!n->walt) {
         log_error(&n->log, "reopening the WAL after a snapshot failed: %s; stopping", err);
-        abort();
+        abort(); /* the new state is whole on disk: a restart recovers it */
     }
     ev_set(n->loop, wal_thread_event_fd(n->walt), EV_READ, node_on_wal, n);
+    n->wal_removed_bytes = 0;
     n->ckpt_wal_bytes = 0;
     log_info(&n->log, "installed snapshot of lsn %llu (%llu entries) in %.1f ms",
-             (unsigned long long)info.lsn, (unsigned long long)info.entries,
+             (unsigned long long)info->lsn, (unsigned long long)info->entries,
              (double)(ev_now_us() - t0) / 1000.0);
     clients_check_blocked(n, ev_now_ms());
     return 0;
@@ -495,7 +778,7 @@ int node_record_epoch(node *n, uint64_t lsn, uint64_t *epoch)
     char err[256];
     iobuf one = {0};
     int found = 0;
-    if (repl_cursor_open(&cur, n->cfg.data_dir, lsn, err, sizeof err) == CURSOR_OK &&
+    if (repl_cursor_open(&cur, n->store_dir, lsn, err, sizeof err) == CURSOR_OK &&
         repl_cursor_read(&cur, &one, lsn, 1, err, sizeof err) == 1) {
         *epoch = wal_get_u64(one.p + 16);
         found = 1;
@@ -661,6 +944,91 @@ static int node_hold_record(void *ctx, const wal_rec *r)
     return 0;
 }
 
+/* Takes <data-dir>/LOCK (flock, exclusive, held until exit) before anything
+ * else in the directory is touched, and writes this process's PID into it. */
+static int node_lock_data_dir(node *n, char *err, size_t errlen)
+{
+    char path[CFG_PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/" NODE_LOCK_FILE, n->cfg.data_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open lock file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        char pid[24] = "";
+        ssize_t r = pread(fd, pid, sizeof pid - 1, 0);
+        close(fd);
+        pid[r > 0 ? r : 0] = 0;
+        pid[strcspn(pid, "\n")] = 0;
+        if (e == EWOULDBLOCK)
+            snprintf(err, errlen, "data dir '%s' is in use by another rkv-server (pid %s holds "
+                                  "the lock on %s); not touching it",
+                     n->cfg.data_dir, pid[0] ? pid : "unknown", path);
+        else
+            snprintf(err, errlen, "cannot lock %s: %s", path, strerror(e));
+        return -1;
+    }
+    char line[24];
+    int len = snprintf(line, sizeof line, "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, line, (size_t)len, 0) != len) {
+        snprintf(err, errlen, "writing the pid to %s: %s", path, strerror(errno ? errno : EIO));
+        close(fd);
+        return -1;
+    }
+    n->lock_fd = fd;
+    return 0;
+}
+
+/* Finds (or, in an empty data dir, creates) the live storage generation
+ * and removes what an interrupted install left. Sets gen and store_dir. */
+static int node_pick_generation(node *n, char *err, size_t errlen)
+{
+    const char *root = n->cfg.data_dir;
+    uint64_t gen = 0;
+    int have = node_current_load(root, &gen, err, errlen);
+    if (have < 0) return -1;
+    if (have) {
+        node_gen_path(n->store_dir, sizeof n->store_dir, root, gen);
+        struct stat st;
+        if (stat(n->store_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            snprintf(err, errlen, "%s/" NODE_CURRENT_FILE " names generation %llu but %s is "
+                                  "missing",
+                     root, (unsigned long long)gen, n->store_dir);
+            return -1;
+        }
+        /* An install from the old layout that crashed after its switch. */
+        if (node_has_legacy(root)) {
+            int r = node_remove_legacy(root, err, errlen);
+            if (r < 0) return -1;
+            log_info(&n->log, "removed %d entries of the old layout from %s (generation %llu "
+                              "is live)",
+                     r, root, (unsigned long long)gen);
+        }
+    } else if (node_has_legacy(root)) {
+        gen = 0;
+        log_info(&n->log, "%s has no " NODE_CURRENT_FILE ": reading the old layout in place as "
+                          "generation 0 (the next snapshot install moves it to gen-1)",
+                 root);
+    } else {
+        gen = 1;
+    }
+    n->gen = gen;
+    node_gen_path(n->store_dir, sizeof n->store_dir, root, gen);
+    if (node_remove_stray(n, gen, err, errlen) < 0) return -1;
+    if (!have && gen == 1) { /* a new data dir */
+        if (mkdir(n->store_dir, 0755) < 0) {
+            snprintf(err, errlen, "mkdir %s: %s", n->store_dir, strerror(errno));
+            return -1;
+        }
+        int rc = wal_fsync_dir(root, err, errlen);
+        if (rc == 0) rc = node_current_store(n, gen, err, errlen);
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
 static int node_open_storage(node *n, char *err, size_t errlen)
 {
     if (mkdir(n->cfg.data_dir, 0755) < 0 && errno != EEXIST) {
@@ -668,6 +1036,8 @@ static int node_open_storage(node *n, char *err, size_t errlen)
                  strerror(errno));
         return -1;
     }
+    if (node_lock_data_dir(n, err, errlen) < 0) return -1;
+    if (node_pick_generation(n, err, errlen) < 0) return -1;
     wal_recovery_info info;
     uint64_t t0 = ev_now_us();
     /* Only what is known committed (the commit hint) is applied; the rest of
@@ -680,14 +1050,15 @@ static int node_open_storage(node *n, char *err, size_t errlen)
         n->commit_hint = 0;
     }
     n->hint_written = n->commit_hint;
-    if (wal_recover_held(n->cfg.data_dir, n->kv, n->commit_hint, node_hold_record, n, &info,
+    if (wal_recover_held(n->store_dir, n->kv, n->commit_hint, node_hold_record, n, &info,
                          &n->log, err, errlen) < 0)
         return -1;
     log_info(&n->log,
-             "recovered %zu keys from %s: snapshot lsn=%llu, %llu WAL records replayed, "
-             "last lsn=%llu in %.1f ms; %llu records above the commit hint %llu are held "
-             "until a quorum confirms them",
-             kv_count(n->kv), n->cfg.data_dir, (unsigned long long)info.snapshot_lsn,
+             "recovered %zu keys from %s (generation %llu): snapshot lsn=%llu, %llu WAL records "
+             "replayed, last lsn=%llu in %.1f ms; %llu records above the commit hint %llu are "
+             "held until a quorum confirms them",
+             kv_count(n->kv), n->store_dir, (unsigned long long)n->gen,
+             (unsigned long long)info.snapshot_lsn,
              (unsigned long long)info.records_replayed, (unsigned long long)info.last_lsn,
              (double)(ev_now_us() - t0) / 1000.0,
              (unsigned long long)(info.last_lsn - info.applied_lsn),
@@ -701,6 +1072,7 @@ static int node_open_storage(node *n, char *err, size_t errlen)
     n->applied_epoch = info.applied_epoch;
     n->applied_ts = info.applied_ts;
     n->ckpt_wal_bytes = 0;
+    n->wal_removed_bytes = 0;
     hlc_observe(&n->clock, info.max_ts);
     uint64_t stored;
     if (node_epoch_load(n->cfg.data_dir, &stored) < 0) {
@@ -736,7 +1108,7 @@ static int node_open_storage(node *n, char *err, size_t errlen)
         n->epoch++;
         if (node_epoch_store(n->cfg.data_dir, n->epoch, err, errlen) < 0) return -1;
     }
-    n->wal = wal_writer_open(n->cfg.data_dir, n->cfg.segment_bytes, info.last_lsn + 1, &n->log,
+    n->wal = wal_writer_open(n->store_dir, n->cfg.segment_bytes, info.last_lsn + 1, &n->log,
                              err, errlen);
     if (!n->wal) return -1;
     n->walt = wal_thread_start(n->wal, &n->log, err, errlen);
@@ -751,7 +1123,7 @@ node *node_new(const node_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     n->cfg = *cfg;
-    n->lfd = n->stop_fd = -1;
+    n->lfd = n->stop_fd = n->lock_fd = -1;
     n->stats.start_ms = ev_now_ms();
     log_init(&n->log, cfg->node_id, cfg->log_level);
     if (cfg->log_file[0] && log_open_file(&n->log, cfg->log_file) < 0) {
@@ -839,6 +1211,7 @@ void node_free(node *n)
     iobuf_free(&n->pending);
     free(n->tickets);
     log_info(&n->log, "node %u stopped", n->cfg.node_id);
+    if (n->lock_fd >= 0) close(n->lock_fd); /* last: the directory is ours until here */
     log_close(&n->log);
     free(n);
 }

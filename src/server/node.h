@@ -25,6 +25,7 @@
 #include "net/iobuf.h"
 #include "net/resp.h"
 #include "server/config.h"
+#include "wal/wal_checkpoint.h"
 #include "wal/wal_thread.h"
 #include "wal/wal_record.h"
 #include "wal/wal_writer.h"
@@ -121,7 +122,7 @@ struct node {
     int ckpt_pid;            /* checkpoint child running, or 0 */
     uint64_t ckpt_lsn, ckpt_epoch, ckpt_ts; /* what the child is writing */
     uint64_t ckpt_applied_ts; /* timestamp of record ckpt_lsn */
-    uint64_t ckpt_wal_bytes; /* wal_bytes when the last checkpoint started */
+    uint64_t ckpt_wal_bytes; /* node_wal_written() when the last checkpoint started */
     uint64_t checkpoints_done, checkpoints_failed;
     int wal_failed;
     char wal_error[256];
@@ -145,6 +146,15 @@ struct node {
     node_stats stats;
     log_limit limits[NL_COUNT];
     uint64_t max_clock_offset_seen_us; /* largest lead of a record's timestamp on our clock */
+
+    /* Storage (docs/ARCHITECTURE.md, "Data directory layout"): the WAL and
+     * checkpoints live in one generation directory, <data-dir>/gen-<gen>,
+     * named by <data-dir>/CURRENT; gen 0 is the old layout (storage directly
+     * in <data-dir>, no CURRENT). LOCK and epoch stay in <data-dir>. */
+    int lock_fd;                        /* flock'd <data-dir>/LOCK, or -1 */
+    uint64_t gen;
+    char store_dir[CFG_PATH_MAX + 32];  /* where the WAL and checkpoints are */
+    uint64_t wal_removed_bytes;         /* WAL bytes removed since start */
 };
 
 /* Creates a node: recovers the data directory, opens the WAL, starts the WAL
@@ -182,11 +192,19 @@ void node_forget_client(node *n, client *c);
  * on; copy-on-write keeps the child's view fixed). 0 started or running,
  * -1 failed to fork. */
 int node_checkpoint_start(node *n);
-/* Replaces the whole state with the checkpoint file at PATH (follower
- * snapshot install): validates it, removes the WAL, installs the file and
- * restarts the WAL after its LSN. 0 or -1 + message (old state kept when the
- * file is invalid). */
-int node_install_snapshot(node *n, const char *tmp_path, char *err, size_t errlen);
+/* Replaces the whole state with the checkpoint file at TMP_PATH (follower
+ * snapshot install). KV holds that file's state, already loaded and verified
+ * (wal_checkpoint_load, INFO its header), and is owned by the node from now
+ * on. A running checkpoint child is killed first; the file then becomes the
+ * only content of a new storage generation, which CURRENT is switched to
+ * atomically before the old one is removed, so a crash at any point leaves
+ * either the whole old state or the whole new one. 0, or -1 + message with
+ * the old state intact and running (KV freed). */
+int node_install_snapshot(node *n, const char *tmp_path, kv_store *kv,
+                          const wal_checkpoint_info *info, char *err, size_t errlen);
+/* Bytes ever appended to the WAL of this incarnation, removed segments
+ * included: monotonic, unlike the live WAL size. */
+uint64_t node_wal_written(node *n);
 /* Epoch of the record at LSN on this node: 1 found, 0 not held. */
 int node_record_epoch(node *n, uint64_t lsn, uint64_t *epoch);
 /* Persists EPOCH in DIR/epoch (temp file, fsync, rename, fsync dir). */

@@ -478,6 +478,36 @@ int cl_wait_log(const char *path, const char *needle, int timeout_ms)
     return proc_wait_until(log_has, &w, timeout_ms);
 }
 
+int cl_store_dir(const char *data_dir, char *out, size_t outlen)
+{
+    char path[PROC_PATH_MAX];
+    snprintf(path, sizeof path, "%s/CURRENT", data_dir);
+    FILE *fp = fopen(path, "r");
+    int n;
+    if (!fp) {
+        if (errno != ENOENT) return -1;
+        n = snprintf(out, outlen, "%s", data_dir);
+    } else {
+        unsigned long long gen = 0;
+        int ok = fscanf(fp, "%llu", &gen) == 1;
+        fclose(fp);
+        if (!ok) return -1;
+        n = snprintf(out, outlen, "%s/gen-%llu", data_dir, gen);
+    }
+    return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+int cl_log_count(const char *path, const char *needle)
+{
+    FILE *fp = fopen(path, "r");
+    char line[4096];
+    int n = 0;
+    while (fp && fgets(line, sizeof line, fp))
+        n += strstr(line, needle) != NULL;
+    if (fp) fclose(fp);
+    return n;
+}
+
 static void on_alarm(int sig)
 {
     static const char msg[] = "FAIL watchdog: test binary ran too long; its servers die with it\n"

@@ -120,6 +120,13 @@ int cl_read_until_eof(int fd, void *buf, size_t cap, size_t *got, int timeout_ms
 /* Waits until the file at PATH contains NEEDLE. 1 or 0. */
 int cl_wait_log(const char *path, const char *needle, int timeout_ms);
 
+/* Where a node keeps its WAL and checkpoints: DATA_DIR/gen-N when
+ * DATA_DIR/CURRENT names N, else DATA_DIR itself (the old layout). 0, or -1
+ * if CURRENT is unreadable or OUT too small. */
+int cl_store_dir(const char *data_dir, char *out, size_t outlen);
+/* Lines of the file at PATH that contain NEEDLE (0 if it is missing). */
+int cl_log_count(const char *path, const char *needle);
+
 /* Kills this binary with a message if it runs longer than SECONDS, so a hung
  * test fails instead of hanging the suite (servers die with it: they were
  * spawned with a parent-death signal). */

@@ -89,14 +89,18 @@ typedef struct wal_seen {
 
 /* Decodes every record of every segment in DIR into SEEN (by LSN). Returns
  * the number of records, or -1 (unreadable or corrupt segment). */
-static long wal_read(const char *dir, wal_seen *seen)
+static long wal_read(const char *data_dir, wal_seen *seen)
 {
     uint64_t *firsts = NULL;
     size_t n = 0;
-    char err[256], path[WAL_PATH_MAX];
+    char err[256], path[WAL_PATH_MAX], dir[PROC_PATH_MAX];
     long records = 0;
     seen->lo = UINT64_MAX;
     seen->hi = 0;
+    if (cl_store_dir(data_dir, dir, sizeof dir) < 0) { /* the generation CURRENT names */
+        printf("wal_read: no storage dir in %s\n", data_dir);
+        return -1;
+    }
     if (wal_segments_list(dir, &firsts, &n, err, sizeof err) < 0) {
         printf("wal_read: %s\n", err);
         return -1;

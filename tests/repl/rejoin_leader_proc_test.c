@@ -125,10 +125,15 @@ static void test_leader_kill9(void)
 
 /* Appends COUNT records "<prefix><j>" = "v<j>" (epoch EPOCH) after the last
  * record of the log in DIR, with the real codec and writer. 0 or -1. */
-static int append_divergent_tail(const char *dir, uint64_t epoch, const char *prefix, int count,
-                                 uint64_t *last_out)
+static int append_divergent_tail(const char *data_dir, uint64_t epoch, const char *prefix,
+                                 int count, uint64_t *last_out)
 {
-    char err[512];
+    char err[512], dir[PROC_PATH_MAX];
+    /* The WAL is in the storage generation CURRENT names. */
+    if (cl_store_dir(data_dir, dir, sizeof dir) < 0) {
+        printf("no storage dir in %s\n", data_dir);
+        return -1;
+    }
     kv_store *kv = kv_new();
     wal_recovery_info info;
     if (!kv || wal_recover(dir, kv, &info, NULL, err, sizeof err) < 0) {

@@ -152,8 +152,9 @@ static void test_restart_holds_uncommitted(void)
 /* Removes the newest WAL segment of DIR (the one with the largest name). */
 static int delete_newest_segment(const char *dir)
 {
-    char wal[PROC_PATH_MAX + 8], best[256] = "", path[PROC_PATH_MAX + 300];
-    snprintf(wal, sizeof wal, "%s/wal", dir);
+    char store[PROC_PATH_MAX], wal[PROC_PATH_MAX + 8], best[256] = "", path[PROC_PATH_MAX + 300];
+    if (cl_store_dir(dir, store, sizeof store) < 0) return -1;
+    snprintf(wal, sizeof wal, "%s/wal", store);
     DIR *d = opendir(wal);
     if (!d) return -1;
     struct dirent *e;
@@ -236,8 +237,9 @@ static void test_damaged_leader(int clean_stop)
 /* Flips one byte in the middle of the written part of DIR's first segment. */
 static int flip_byte_in_wal(const char *dir)
 {
-    char wal[PROC_PATH_MAX + 8], first[256] = "", path[PROC_PATH_MAX + 300];
-    snprintf(wal, sizeof wal, "%s/wal", dir);
+    char store[PROC_PATH_MAX], wal[PROC_PATH_MAX + 8], first[256] = "", path[PROC_PATH_MAX + 300];
+    if (cl_store_dir(dir, store, sizeof store) < 0) return -1;
+    snprintf(wal, sizeof wal, "%s/wal", store);
     DIR *d = opendir(wal);
     if (!d) return -1;
     struct dirent *e;

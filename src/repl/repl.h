@@ -52,6 +52,9 @@ repl_follower *repl_follower_new(node *n, char *err, size_t errlen);
 void repl_follower_free(repl_follower *f);
 /* The node made records durable up to LSN: acknowledge. */
 void repl_follower_durable(repl_follower *f, uint64_t lsn);
+/* Closes the leader link (the node cannot take records now): the leader
+ * sees it offline; its HELLO is refused until the node is healthy again. */
+void repl_follower_drop_leader(repl_follower *f, const char *why);
 /* Highest LSN the follower may apply and serve: committed by the leader and
  * known to be the leader's record (min of its commit and match LSNs). */
 uint64_t repl_follower_commit_bound(const repl_follower *f);

@@ -655,6 +655,11 @@ static void follower_on_accept(ev_loop *loop, int lfd, void *data, unsigned even
     }
 }
 
+void repl_follower_drop_leader(repl_follower *f, const char *why)
+{
+    if (f->leader) fconn_close(f->leader, why);
+}
+
 uint64_t repl_follower_commit_bound(const repl_follower *f)
 {
     return f->leader_commit_lsn < f->match_lsn ? f->leader_commit_lsn : f->match_lsn;

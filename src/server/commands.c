@@ -72,7 +72,7 @@ static int write_allowed(client *c)
     case WRITE_OK: return 1;
     case WRITE_READONLY: reply_error(c, "READONLY You can't write against a follower"); break;
     case WRITE_MISCONF:
-        reply_error(c, "MISCONF WAL write failed (%s); writes are refused until restart",
+        reply_error(c, "MISCONF WAL write failed (%s); writes are refused until the disk works again (retried with backoff)",
                     n->wal_error);
         break;
     case WRITE_FENCED:

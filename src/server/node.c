@@ -36,6 +36,8 @@
 #include "wal/wal_checkpoint.h"
 #include "wal/wal_recovery.h"
 
+#define NODE_WAL_RETRY_MIN_MS 100  /* a failed WAL is retried after this, */
+#define NODE_WAL_RETRY_MAX_MS 5000 /* doubling up to this */
 #define NODE_CRON_MS 10            /* deadline granularity: timeouts, heartbeats */
 #define NODE_TICKETS_INIT 1024
 #define NODE_PENDING_COMPACT (1u << 20) /* move the pending log down past this */
@@ -254,14 +256,54 @@ static void node_on_wal(ev_loop *loop, int fd, void *data, unsigned events)
     uint64_t d = wal_thread_poll(n->walt, &failed, n->wal_error, sizeof n->wal_error);
     if (failed && !n->wal_failed) {
         n->wal_failed = 1;
-        log_error(&n->log, "WAL failed: %s; the node refuses writes until restarted",
-                  n->wal_error);
+        n->wal_failures++;
+        n->wal_retry_ms = NODE_WAL_RETRY_MIN_MS;
+        n->wal_retry_at = ev_now_ms() + n->wal_retry_ms;
+        log_error(&n->log, "WAL failed: %s; %s until the disk works again (retried every %d-%d ms)",
+                  n->wal_error, n->follower ? "this follower takes no records" : "writes are refused",
+                  NODE_WAL_RETRY_MIN_MS, NODE_WAL_RETRY_MAX_MS);
+        if (n->follower) repl_follower_drop_leader(n->follower, "this follower's WAL failed");
     }
     if (d > n->durable_lsn) {
         n->durable_lsn = d;
         if (n->follower) repl_follower_durable(n->follower, d);
         node_advance_commit(n);
     }
+}
+
+/* A failed WAL is retried with backoff, as Redis retries a failed BGSAVE:
+ * the writer is cut back to what was synced, and the records after the
+ * durable LSN, still in the pending log, are handed over again. */
+static void node_wal_retry(node *n, uint64_t now)
+{
+    if (!n->wal_failed || now < n->wal_retry_at) return;
+    char err[256];
+    if (wal_thread_restart(n->walt, err, sizeof err) < 0) {
+        n->wal_retry_ms = n->wal_retry_ms * 2 > NODE_WAL_RETRY_MAX_MS ? NODE_WAL_RETRY_MAX_MS
+                                                                     : n->wal_retry_ms * 2;
+        n->wal_retry_at = now + n->wal_retry_ms;
+        log_warn_limited(&n->log, &n->limits[NL_DISK], "WAL still failing: %s", err);
+        return;
+    }
+    uint64_t d = wal_thread_durable_lsn(n->walt);
+    assert(d >= n->applied_lsn && d <= n->last_lsn);
+    n->durable_lsn = d;
+    size_t off = n->pending.pos;
+    for (uint64_t lsn = n->applied_lsn + 1; lsn <= n->last_lsn; lsn++) {
+        uint32_t len = wal_get_u32(n->pending.p + off);
+        if (lsn > d && wal_thread_append(n->walt, n->pending.p + off, len, lsn) < 0) {
+            log_error(&n->log, "WAL recovered but re-queueing lsn %llu failed (out of memory); "
+                               "stopping (the WAL has everything acknowledged)",
+                      (unsigned long long)lsn);
+            abort();
+        }
+        off += len;
+    }
+    n->wal_failed = 0;
+    n->wal_error[0] = 0;
+    log_info(&n->log, "WAL works again: durable lsn %llu, %llu records written again",
+             (unsigned long long)d, (unsigned long long)(n->last_lsn - d));
+    wal_thread_kick(n->walt);
 }
 
 static void node_on_stop(ev_loop *loop, int fd, void *data, unsigned events)
@@ -797,6 +839,7 @@ static void node_cron(ev_loop *loop, void *data)
     if (n->leader) repl_leader_cron(n->leader, now);
     if (n->follower) repl_follower_cron(n->follower, now);
     node_checkpoint_cron(n);
+    node_wal_retry(n, now);
     node_hint_save(n, 0);
     for (int i = 0; i < NL_COUNT; i++) log_limit_flush(&n->log, &n->limits[i]);
     kv_rehash_step(n->kv, NODE_REHASH_STEPS);

@@ -125,6 +125,8 @@ struct node {
     uint64_t ckpt_wal_bytes; /* node_wal_written() when the last checkpoint started */
     uint64_t checkpoints_done, checkpoints_failed;
     int wal_failed;
+    uint64_t wal_failures;              /* times the WAL failed since start */
+    uint64_t wal_retry_at, wal_retry_ms; /* next retry of a failed WAL, backoff */
     char wal_error[256];
     char wal_corruption[256]; /* the last damage found at run time ("" none) */
 

@@ -273,6 +273,24 @@ int wal_thread_call(wal_thread *t, int (*fn)(void *ctx, wal_writer *w), void *ct
     return rc;
 }
 
+int wal_thread_restart(wal_thread *t, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&t->mu);
+    while (t->busy || t->call_pending) pthread_cond_wait(&t->done_cv, &t->mu);
+    int rc = wal_writer_recover(t->w, err, errlen);
+    if (rc == 0) {
+        t->filling.len = 0;
+        t->queued.len = 0;
+        uint64_t d = wal_writer_durable_lsn(t->w);
+        t->appended_lsn = d;
+        atomic_store(&t->durable_lsn, d);
+        atomic_store(&t->wal_bytes, wal_writer_bytes(t->w));
+        atomic_store(&t->failed, 0);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return rc;
+}
+
 int wal_thread_stop(wal_thread *t)
 {
     if (!t) return 0;

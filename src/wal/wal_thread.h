@@ -40,6 +40,11 @@ int wal_thread_append(wal_thread *t, const uint8_t *rec, size_t len, uint64_t ls
  * totalling LEN cannot fail (a multi-record write is appended whole or not
  * at all). 0 or -1 (the batch would exceed its maximum, or no memory). */
 int wal_thread_reserve(wal_thread *t, size_t len);
+/* After a failure: waits until the thread is idle, drops every batch not
+ * yet written, recovers the writer (wal_writer_recover) and clears the
+ * failure. The caller appends the records after wal_thread_durable_lsn()
+ * again. 0, or -1 + message (still failed). */
+int wal_thread_restart(wal_thread *t, char *err, size_t errlen);
 /* Hands the filled buffer to the thread if it is idle. Call from the loop's
  * before-sleep hook and after each wake-up. */
 void wal_thread_kick(wal_thread *t);

@@ -65,6 +65,7 @@ struct wal_writer {
     uint64_t seg_first_lsn;
     uint64_t salt;          /* the current segment's, repeated in every batch header */
     uint64_t seg_size;      /* bytes of headers and whole batches in the segment */
+    uint64_t synced_size;   /* seg_size when the segment was last made durable */
     uint64_t alloc_size;    /* file size: seg_size plus zero-filled space ahead */
     uint64_t prealloc_bytes; /* zero-filled ahead of the write position */
     uint32_t batch_max;     /* payload bytes per batch, <= WAL_BATCH_PAYLOAD_MAX */
@@ -380,6 +381,7 @@ static int wal_writer_new_segment(wal_writer *w, int at_open, char *err, size_t 
     w->seg_first_lsn = w->next_lsn;
     w->salt = sh.salt;
     w->seg_size = WAL_SEG_HDR_SIZE;
+    w->synced_size = WAL_SEG_HDR_SIZE;
     w->alloc_size = WAL_SEG_HDR_SIZE;
     w->total_bytes += WAL_SEG_HDR_SIZE;
     return 0;
@@ -577,7 +579,47 @@ int wal_writer_sync(wal_writer *w, char *err, size_t errlen)
         return wal_writer_poison(w, msg, err, errlen);
     }
     w->unsynced = 0;
+    w->synced_size = w->seg_size;
     atomic_store_explicit(&w->durable_lsn, w->written_lsn, memory_order_release);
+    return 0;
+}
+
+int wal_writer_recover(wal_writer *w, char *err, size_t errlen)
+{
+    if (w->fd < 0) {
+        snprintf(err, errlen, "wal: no segment open to recover");
+        return -1;
+    }
+    /* What the page cache holds after a failed fdatasync cannot be trusted
+     * (fsyncgate): cut the segment back to its last synced size, make that
+     * durable, and write everything after it again from the caller's copy. */
+    if (ftruncate(w->fd, (off_t)w->synced_size) != 0 || fdatasync(w->fd) != 0) {
+        snprintf(err, errlen, "wal: recovering %s: %s", w->seg_path, strerror(errno));
+        return -1;
+    }
+    uint64_t durable = atomic_load_explicit(&w->durable_lsn, memory_order_acquire);
+    /* A rotation that failed after creating the next segment leaves it
+     * holding at most a header and no record: it goes, so the next rotation
+     * can create it again. */
+    char path[WAL_PATH_MAX];
+    struct stat st;
+    int n = snprintf(path, sizeof path, "%s/%020" PRIu64 ".wal", w->dir, durable + 1);
+    if (n > 0 && (size_t)n < sizeof path && durable + 1 != w->seg_first_lsn &&
+        stat(path, &st) == 0 && (uint64_t)st.st_size <= WAL_SEG_HDR_SIZE && unlink(path) == 0 &&
+        fsync(w->dir_fd) != 0) {
+        snprintf(err, errlen, "wal: fsync directory %s: %s", w->dir, strerror(errno));
+        return -1;
+    }
+    if (w->total_bytes >= w->seg_size - w->synced_size)
+        w->total_bytes -= w->seg_size - w->synced_size;
+    w->seg_size = w->alloc_size = w->synced_size;
+    w->next_lsn = durable + 1;
+    w->written_lsn = durable;
+    w->unsynced = 0;
+    w->poisoned = 0;
+    w->poison_msg[0] = 0;
+    log_info(w->log, "wal: %s recovered at %" PRIu64 " bytes; appending again at LSN %" PRIu64,
+             w->seg_path, w->seg_size, w->next_lsn);
     return 0;
 }
 

@@ -56,6 +56,12 @@ wal_writer *wal_writer_open(const char *data_dir, uint64_t segment_bytes, uint64
 int wal_writer_write(wal_writer *w, const uint8_t *buf, size_t len, uint64_t first_lsn,
                      uint64_t last_lsn, char *err, size_t errlen);
 
+/* After a failed write or fdatasync (ENOSPC, EIO): cuts the segment back to
+ * its last synced size, syncs that, clears the poison and continues after
+ * the durable LSN; the caller hands the records after it again. 0, or -1
+ * if the disk still fails (stay failed, retry later). */
+int wal_writer_recover(wal_writer *w, char *err, size_t errlen);
+
 /* fdatasync of everything written; then durable_lsn = last written LSN. */
 int wal_writer_sync(wal_writer *w, char *err, size_t errlen);
 

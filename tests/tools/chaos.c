@@ -1,7 +1,7 @@
 /* chaos.c -- a seeded nemesis against a real three-node cluster.
  *
  *   chaos [--seconds S] [--seed N] [--faults LIST] [--small-segments]
- *         [--new-faults]                       (tests/chaos.sh wraps it)
+ *         [--new-faults] [--wal-damage KIND]   (tests/chaos.sh wraps it)
  *
  * Several writers pipeline SETs of unique keys to the leader and record the
  * outcome of every one (OK, error, or no reply = unknown). Counter writers
@@ -31,14 +31,20 @@
  *                    a byte of the last record, cut the file inside the last
  *                    record, cut it at the record boundary before the last
  *                    record, zero the last 4 KiB of records, or delete the
- *                    segment), then restart it
+ *                    segment), then restart it; --wal-damage KIND picks
+ *                    one kind (flip-byte, cut-mid-record, cut-at-boundary,
+ *                    zero-last-4k, delete-segment). Each is followed by an
+ *                    outcome line: the leader's last LSN before and after,
+ *                    and whether it still holds the acknowledged counters
  *   long-catchup     kill -9 a follower and keep it down 4-8 s under load
  *   stop-ckpt        SIGSTOP a node's checkpoint child (BGSAVE starts one if
  *                    none runs) for 1-5 s, then SIGCONT: a slow disk
  * --small-segments runs every node with 256 KiB WAL segments, a checkpoint
- * every 1 MiB of WAL and 512 KiB of WAL retained (the leader also with
- * --catchup-max-lag-records 20000), so catch-ups cross segments and
- * checkpoints, and long ones need a snapshot.
+ * every 1 MiB of WAL and 512 KiB of WAL retained, so catch-ups cross
+ * segments and checkpoints, and long ones need a snapshot. With it, or with
+ * snapkill enabled, the leader runs with --catchup-max-lag-records 20000
+ * (about 4 s of the load), so a wiped follower or one down for long
+ * rejoins by snapshot.
  *
  * Without --faults the default mix is every fault except the ones that find
  * bugs today's server still has (wal-damage); --new-faults or the
@@ -80,7 +86,7 @@
 #define CHAOS_COUNTERS 2            /* counter writers, one key each */
 #define CHAOS_READERS CL_NODES      /* one reader connection per node */
 #define CHAOS_READ_PRINT_MAX 10     /* violations printed per reader */
-#define CHAOS_SNAP_WAIT_MS 8000     /* snapkill: wait this long for the snapshot */
+#define CHAOS_SNAP_WAIT_MS 4000     /* snapkill: wait this long for the snapshot */
 #define WAL_HDR 48                  /* docs/WAL-FORMAT.md: the record header */
 
 enum fault {
@@ -139,6 +145,18 @@ static double t_now(void)
 }
 
 /* ---- counter writers and readers ---- */
+
+/* A counter's value from a GET reply: nil is 0; -1 if not a number. */
+static long ctr_value(const resp_value *v)
+{
+    if (v && v->type == RESP_T_NIL) return 0;
+    if (!v || v->type != RESP_T_BULK || v->len == 0 || v->len >= 24) return -1;
+    char s[24], *end;
+    memcpy(s, v->str, v->len);
+    s[v->len] = 0;
+    long x = strtol(s, &end, 10);
+    return *end ? -1 : x;
+}
 
 typedef struct ctr_writer {
     int id, port;
@@ -229,15 +247,7 @@ static void *reader_main(void *arg)
                     ok = 0;
                     break;
                 }
-                long x = -1;
-                if (v->type == RESP_T_NIL) {
-                    x = 0;
-                } else if (v->type == RESP_T_BULK && v->len < 24) {
-                    char s[24];
-                    memcpy(s, v->str, v->len);
-                    s[v->len] = 0;
-                    x = strtol(s, NULL, 10);
-                }
+                long x = ctr_value(v);
                 int is_err = v->type == RESP_T_ERROR;
                 resp_value_free(v);
                 if (is_err) continue; /* e.g. LOADING: not a read */
@@ -435,11 +445,15 @@ static int list_segments(const char *dir, char ***names)
 
 /* Damages the (stopped) leader's newest WAL segment; DESC gets the outcome
  * line. 0, or -1 if there was nothing to damage. */
+static const char *const damage_kinds[] = {"flip-byte", "cut-mid-record", "cut-at-boundary",
+                                           "zero-last-4k", "delete-segment"};
+static int damage_only = -1; /* --wal-damage KIND: always that one */
+
 static int damage_wal(const char *dir, char *desc, size_t desclen)
 {
-    static const char *const kinds[] = {"flip-byte", "cut-mid-record", "cut-at-boundary",
-                                        "zero-last-4k", "delete-segment"};
+    const char *const *kinds = damage_kinds;
     int kind = (int)(rng() % 5);
+    if (damage_only >= 0) kind = damage_only;
     char **names = NULL;
     int n = list_segments(dir, &names);
     if (n <= 0) {
@@ -574,10 +588,15 @@ typedef struct run {
 
 /* kill -9 the leader (and its writers' generation); DAMAGE: damage its WAL
  * first. Restarts it and a new generation. 0, or -1 if the run must end. */
-static int crash_leader(run *r, int damage, long long now)
+static int crash_leader(run *r, int damage, long long now, ctr_writer *ctrs)
 {
     cluster *c = &r->c;
+    tclient *t = cl_connect(c, 0);
+    long long lsn_before = t ? cl_info_ll(t, "replication", "last_lsn") : -1;
+    tc_close(t);
     cl_signal(c, 0, SIGKILL);
+    long acked[CHAOS_COUNTERS]; /* no more acks can come: the leader is dead */
+    for (int i = 0; i < CHAOS_COUNTERS; i++) acked[i] = atomic_load(&ctrs[i].acked_max);
     gen_stop(&r->gens[r->ngen - 1]);
     if (damage) {
         char desc[3 * PROC_PATH_MAX];
@@ -590,6 +609,27 @@ static int crash_leader(run *r, int damage, long long now)
         printf("chaos: leader did not restart (see %s)\n", c->n[0].log);
         r->violations++;
         return -1;
+    }
+    if (damage) {
+        /* What the restarted leader holds, before anything is written to
+         * it: did the damage cost acknowledged writes? (The final check
+         * decides; this line ties a loss to the damage that caused it.) */
+        t = cl_connect(c, 0);
+        long long lsn_after = t ? cl_info_ll(t, "replication", "last_lsn") : -1;
+        char line[512];
+        int len = snprintf(line, sizeof line, "chaos: wal-damage outcome: leader last_lsn %lld -> %lld",
+                           lsn_before, lsn_after);
+        for (int i = 0; i < CHAOS_COUNTERS && len > 0 && (size_t)len < sizeof line; i++) {
+            char key[32];
+            snprintf(key, sizeof key, "ctr:%d", i);
+            resp_value *v = t ? tc_cmd(t, "GET", key) : NULL;
+            long x = ctr_value(v);
+            resp_value_free(v);
+            len += snprintf(line + len, sizeof line - (size_t)len, "; %s=%ld acked %ld%s", key, x,
+                            acked[i], x < acked[i] ? " (ACKNOWLEDGED VALUE LOST)" : "");
+        }
+        tc_close(t);
+        printf("%s\n", line);
     }
     if (gen_start(&r->gens[r->ngen], r->ngen, c->n[0].port) < 0) {
         printf("chaos: writers did not restart\n");
@@ -663,9 +703,19 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--faults") == 0 && v) faults_arg = argv[++i];
         else if (strcmp(a, "--small-segments") == 0) small = 1;
         else if (strcmp(a, "--new-faults") == 0) new_faults = 1;
+        else if (strcmp(a, "--wal-damage") == 0 && v) {
+            for (int d = 0; d < 5; d++)
+                if (strcmp(v, damage_kinds[d]) == 0) damage_only = d;
+            if (damage_only < 0) {
+                fprintf(stderr, "chaos: --wal-damage: flip-byte|cut-mid-record|cut-at-boundary|"
+                                "zero-last-4k|delete-segment\n");
+                return 2;
+            }
+            i++;
+        }
         else {
             fprintf(stderr, "usage: chaos [--seconds S] [--seed N] [--faults LIST|all] "
-                            "[--small-segments] [--new-faults]\n");
+                            "[--small-segments] [--new-faults] [--wal-damage KIND]\n");
             return 2;
         }
     }
@@ -703,8 +753,15 @@ int main(int argc, char **argv)
                                           "--checkpoint-every-bytes", "1048576",
                                           "--wal-retain-bytes", "524288"};
         for (int j = 0; j < 6; j++) o.leader_extra[j] = o.follower_extra[j] = seg[j];
-        o.leader_extra[6] = "--catchup-max-lag-records";
-        o.leader_extra[7] = "20000";
+    }
+    if (small || enabled[F_SNAPKILL]) {
+        /* A follower further behind (a wiped one, one down for seconds)
+         * rejoins by snapshot: the leader keeps its WAL, so without this a
+         * wiped follower would catch up from lsn 1. */
+        int j = 0;
+        while (o.leader_extra[j]) j++;
+        o.leader_extra[j] = "--catchup-max-lag-records";
+        o.leader_extra[j + 1] = "20000";
     }
     if (cl_start(c, "chaos", &o) < 0 || !cl_wait_online(c, 2, 10000)) {
         printf("chaos: cluster did not start\n");
@@ -775,7 +832,7 @@ int main(int argc, char **argv)
         if (f == F_KILL_LEADER || f == F_WAL_DAMAGE) {
             if (r->ngen == CHAOS_GENERATIONS_MAX) continue;
             faults[f]++;
-            if (crash_leader(r, f == F_WAL_DAMAGE, now) < 0) break;
+            if (crash_leader(r, f == F_WAL_DAMAGE, now, ctrs) < 0) break;
             continue;
         }
         if (f == F_STOP_CKPT) {
@@ -937,14 +994,7 @@ int main(int argc, char **argv)
         for (int n = 0; n < CL_NODES; n++) {
             tclient *t = cl_connect(c, n);
             resp_value *v = t ? tc_cmd(t, "GET", key) : NULL;
-            long x = -1;
-            if (v && v->type == RESP_T_NIL) x = 0;
-            else if (v && v->type == RESP_T_BULK && v->len < 24) {
-                char s[24];
-                memcpy(s, v->str, v->len);
-                s[v->len] = 0;
-                x = strtol(s, NULL, 10);
-            }
+            long x = ctr_value(v);
             resp_value_free(v);
             tc_close(t);
             if (x < lo || x > hi) {

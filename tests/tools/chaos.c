@@ -19,7 +19,8 @@
  *   bitflip          flip a bit in a shipped record
  *   kill-leader      kill -9 the leader (restarted at once; the writers of
  *                    that generation end and a new generation starts)
- *   bgsave-follower  BGSAVE sent to a follower every 50-150 ms for 2-4 s,
+ *   bgsave-follower  BGSAVE sent to a follower for 2-4 s (every 3-15 ms in
+ *                    the first 0.6 s, then every 50-150 ms),
  *                    most often right after it was killed (and half of those
  *                    times its data dir wiped) and restarted, so the BGSAVEs
  *                    land while it rejoins, by snapshot after a wipe
@@ -128,6 +129,7 @@ typedef struct heal {
     long long due_ms; /* 0: nothing pending */
     enum fault what;
     long long next_ms;     /* F_BGSAVE: when to send the next BGSAVE */
+    long long since_ms;    /* F_BGSAVE: the window's start */
     pid_t child, parent;   /* F_STOP_CKPT: the stopped checkpoint child */
 } heal;
 
@@ -473,7 +475,8 @@ static int damage_wal(const char *dir, char *desc, size_t desclen)
         free(names);
         return -1;
     }
-    seg_info s = {{0}, 0, 0, 0, 0, 0};
+    seg_info s;
+    memset(&s, 0, sizeof s);
     int rc = -1;
     if (kind == 4) {
         snprintf(s.path, sizeof s.path, "%s/wal/%s", dir, names[0]);
@@ -692,9 +695,9 @@ static int snapkill(run *r, int k, long long now)
     long long part = stat(tmp, &st) == 0 ? (long long)st.st_size : -1;
     int installed = count_in_file(nd->log, "installed snapshot") > inst0;
     printf("chaos: t=%llds snapkill node %d: wiped, restarted, killed %s (%s; leader link state "
-           "%s, sent %lld bytes; snapshot-incoming.tmp %lld bytes)\n",
+           "%s, snapshot_sent_bytes %lld; its snapshot-incoming.tmp %lld bytes)\n",
            (now - t_start) / 1000, nd->id,
-           !seen ? "without seeing a snapshot start" : installed ? "after the install" : "mid-snapshot",
+           !seen ? "without seeing a snapshot start" : installed ? "after the install" : "before the install",
            seen == 1 ? "its log said receiving a checkpoint" : seen == 2 ? "leader INFO said snapshot" : "timeout",
            state[0] ? state : "?", sent, part);
     return seen && !installed;
@@ -836,7 +839,9 @@ int main(int argc, char **argv)
                 if (rc > 0) bgsave_started++;
                 else if (rc == 0) bgsave_refused++;
                 else bgsave_noreply++;
-                h->next_ms = proc_now_ms() + rng_between(50, 150);
+                /* Densely at first, while a restarted follower rejoins. */
+                h->next_ms = proc_now_ms() + (proc_now_ms() - h->since_ms < 600
+                                                  ? rng_between(3, 15) : rng_between(50, 150));
             }
         }
         /* A process that died without our doing is a bug. */
@@ -881,7 +886,7 @@ int main(int argc, char **argv)
             printf("chaos: t=%llds stop-ckpt node %d: SIGSTOP checkpoint child %d (%s) for %ld ms\n",
                    (now - start) / 1000, c->n[i].id, (int)child,
                    by_bgsave ? "started by BGSAVE" : "already running", ms);
-            pending[i] = (heal){now + ms, F_STOP_CKPT, 0, child, c->n[i].pid};
+            pending[i] = (heal){now + ms, F_STOP_CKPT, 0, 0, child, c->n[i].pid};
             continue;
         }
         if (pending[k].due_ms) continue; /* one fault per follower at a time */
@@ -890,31 +895,31 @@ int main(int argc, char **argv)
         case F_KILL:
             printf("chaos: t=%llds %s node %d\n", (now - start) / 1000, fault_names[f], c->n[k].id);
             cl_signal(c, k, SIGKILL);
-            pending[k] = (heal){now + rng_between(1000, 3000), F_KILL, 0, 0, 0};
+            pending[k] = (heal){now + rng_between(1000, 3000), F_KILL, 0, 0, 0, 0};
             break;
         case F_LONG_DOWN: {
             long ms = rng_between(4000, 8000);
             printf("chaos: t=%llds long-catchup node %d: kill -9, down %ld ms under load\n",
                    (now - start) / 1000, c->n[k].id, ms);
             cl_signal(c, k, SIGKILL);
-            pending[k] = (heal){now + ms, F_LONG_DOWN, 0, 0, 0};
+            pending[k] = (heal){now + ms, F_LONG_DOWN, 0, 0, 0, 0};
             break;
         }
         case F_STOP:
             printf("chaos: t=%llds %s node %d\n", (now - start) / 1000, fault_names[f], c->n[k].id);
             cl_signal(c, k, SIGSTOP);
-            pending[k] = (heal){now + rng_between(500, 2500), F_STOP, 0, 0, 0};
+            pending[k] = (heal){now + rng_between(500, 2500), F_STOP, 0, 0, 0, 0};
             break;
         case F_DELAY:
             printf("chaos: t=%llds %s node %d\n", (now - start) / 1000, fault_names[f], c->n[k].id);
             snprintf(cmd, sizeof cmd, "delay %ld", rng_between(5, 80));
             cl_proxy(c, k, cmd, reply, sizeof reply);
-            pending[k] = (heal){now + rng_between(500, 3000), F_DELAY, 0, 0, 0};
+            pending[k] = (heal){now + rng_between(500, 3000), F_DELAY, 0, 0, 0, 0};
             break;
         case F_BLACKHOLE:
             printf("chaos: t=%llds %s node %d\n", (now - start) / 1000, fault_names[f], c->n[k].id);
             cl_proxy(c, k, "blackhole on", reply, sizeof reply);
-            pending[k] = (heal){now + rng_between(500, 3000), F_BLACKHOLE, 0, 0, 0};
+            pending[k] = (heal){now + rng_between(500, 3000), F_BLACKHOLE, 0, 0, 0, 0};
             break;
         case F_FLIP:
             printf("chaos: t=%llds %s node %d\n", (now - start) / 1000, fault_names[f], c->n[k].id);
@@ -932,19 +937,19 @@ int main(int argc, char **argv)
                 if (cl_start_node(c, k) < 0) {
                     printf("chaos: t=%llds bgsave-follower node %d: it did not restart\n",
                            (now - start) / 1000, c->n[k].id);
-                    pending[k] = (heal){now + 1000, F_KILL, 0, 0, 0};
+                    pending[k] = (heal){now + 1000, F_KILL, 0, 0, 0, 0};
                     break;
                 }
             }
             long ms = rng_between(2000, 4000);
             printf("chaos: t=%llds bgsave-follower node %d (%s) for %ld ms\n", (now - start) / 1000,
                    c->n[k].id, how, ms);
-            pending[k] = (heal){proc_now_ms() + ms, F_BGSAVE, 0, 0, 0};
+            pending[k] = (heal){proc_now_ms() + ms, F_BGSAVE, 0, proc_now_ms(), 0, 0};
             break;
         }
         case F_SNAPKILL: {
             snap_mid += snapkill(r, k, now);
-            pending[k] = (heal){proc_now_ms() + rng_between(500, 2000), F_SNAPKILL, 0, 0, 0};
+            pending[k] = (heal){proc_now_ms() + rng_between(500, 2000), F_SNAPKILL, 0, 0, 0, 0};
             break;
         }
         default:
@@ -1048,7 +1053,7 @@ int main(int argc, char **argv)
         if (enabled[f]) printf(" %s=%ld", fault_names[f], faults[f]);
     printf("; converged in %lld ms\n", converge_ms);
     printf("chaos: bgsave started=%ld refused=%ld noreply=%ld; checkpoint children stopped=%ld; "
-           "snapkills mid-snapshot=%ld\n", bgsave_started, bgsave_refused, bgsave_noreply,
+           "snapkills before the install=%ld\n", bgsave_started, bgsave_refused, bgsave_noreply,
            ckpt_stopped, snap_mid);
     printf("chaos: reads checked=%ld on %ld connections: %ld went backwards on their connection%s, "
            "%ld returned a value never sent\n", reads, read_conns, read_regressions,

@@ -174,6 +174,7 @@ typedef struct ctr_writer {
     atomic_long acked_max; /* highest value that got +OK */
     atomic_long acked, errors, noreply;
     atomic_int stop;
+    atomic_int paused; /* set while the leader is down for wal-damage */
     pthread_t thread;
     int started;
 } ctr_writer;
@@ -185,10 +186,15 @@ static void *ctr_main(void *arg)
     char key[32], val[32];
     snprintf(key, sizeof key, "ctr:%d", w->id);
     while (!atomic_load(&w->stop)) {
+        if (atomic_load(&w->paused)) {
+            usleep(1000);
+            continue;
+        }
         if (!t && !(t = tc_connect("127.0.0.1", w->port, 1000))) {
             usleep(50000);
             continue;
         }
+        if (atomic_load(&w->paused)) continue; /* not into the restarted leader yet */
         tc_set_timeout(t, 10000); /* longer than a quorum timeout */
         long v = atomic_load(&w->sent_max) + 1;
         snprintf(val, sizeof val, "%ld", v);
@@ -609,6 +615,9 @@ static int crash_leader(run *r, int damage, long long now, ctr_writer *ctrs)
     tclient *t = cl_connect(c, 0);
     long long lsn_before = t ? cl_info_ll(t, "replication", "last_lsn") : -1;
     tc_close(t);
+    /* No counter write may reach the restarted leader before the outcome
+     * line has read what it recovered. */
+    for (int i = 0; i < CHAOS_COUNTERS && damage; i++) atomic_store(&ctrs[i].paused, 1);
     cl_signal(c, 0, SIGKILL);
     long acked[CHAOS_COUNTERS]; /* no more acks can come: the leader is dead */
     for (int i = 0; i < CHAOS_COUNTERS; i++) acked[i] = atomic_load(&ctrs[i].acked_max);
@@ -632,7 +641,7 @@ static int crash_leader(run *r, int damage, long long now, ctr_writer *ctrs)
         t = cl_connect(c, 0);
         long long lsn_after = t ? cl_info_ll(t, "replication", "last_lsn") : -1;
         char line[512];
-        int len = snprintf(line, sizeof line, "chaos: wal-damage outcome: leader last_lsn %lld -> %lld",
+        int len = snprintf(line, sizeof line, "chaos: wal-damage outcome: leader last_lsn %lld (just before the kill) -> %lld (restarted)",
                            lsn_before, lsn_after);
         for (int i = 0; i < CHAOS_COUNTERS && len > 0 && (size_t)len < sizeof line; i++) {
             char key[32];
@@ -645,6 +654,7 @@ static int crash_leader(run *r, int damage, long long now, ctr_writer *ctrs)
         }
         tc_close(t);
         printf("%s\n", line);
+        for (int i = 0; i < CHAOS_COUNTERS; i++) atomic_store(&ctrs[i].paused, 0);
     }
     if (gen_start(&r->gens[r->ngen], r->ngen, c->n[0].port) < 0) {
         printf("chaos: writers did not restart\n");

@@ -84,6 +84,8 @@ int cl_start_node(cluster *c, int i)
         argv[argc++] = "--role";
         argv[argc++] = "follower";
         add_int_flag(argv, &argc, &nums[k++], "--repl-port", nd->repl_port);
+        for (int j = 0; j < CL_EXTRA_MAX && o->follower_extra[j]; j++)
+            argv[argc++] = o->follower_extra[j];
     }
     argv[argc] = NULL;
     nd->pid = proc_spawn(argv, nd->log);
@@ -236,6 +238,32 @@ long long cl_follower_ll(tclient *leader, int k, const char *key)
     }
     free(v);
     return x;
+}
+
+int cl_follower_str(tclient *leader, int k, const char *key, char *out, size_t outlen)
+{
+    char name[32];
+    snprintf(name, sizeof name, "follower%d", k);
+    if (outlen) out[0] = 0;
+    char *v = tc_info_field(leader, "replication", name);
+    if (!v) return -1;
+    int rc = -1;
+    size_t kl = strlen(key);
+    for (const char *p = v; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+        if (strncmp(p, key, kl) == 0 && p[kl] == '=') {
+            const char *s = p + kl + 1, *e = strchr(s, ',');
+            size_t n = e ? (size_t)(e - s) : strlen(s);
+            if (n >= outlen) n = outlen ? outlen - 1 : 0;
+            if (outlen) {
+                memcpy(out, s, n);
+                out[n] = 0;
+            }
+            rc = 0;
+            break;
+        }
+    }
+    free(v);
+    return rc;
 }
 
 typedef struct online_wait {

@@ -52,6 +52,7 @@ typedef struct cl_opts {
     const char *leader_cluster_id; /* NULL: default */
     unsigned proxied;        /* bit i set: node i (1 or 2) sits behind a fault proxy */
     const char *leader_extra[CL_EXTRA_MAX]; /* more leader flags, NULL-terminated */
+    const char *follower_extra[CL_EXTRA_MAX]; /* more flags for every follower, NULL-terminated */
     int external_port[CL_NODES]; /* nonzero for follower i: not started; the
                                     leader dials this port (a test's fake) */
 } cl_opts;
@@ -87,6 +88,10 @@ long long cl_info_ll(tclient *t, const char *section, const char *field);
 /* Leader INFO: KEY of line "follower<K>:..." (e.g. "online", "catchup_wal")
  * as an integer; -1 if missing. */
 long long cl_follower_ll(tclient *leader, int k, const char *key);
+
+/* Leader INFO: the text value of KEY in line "follower<K>:..." (e.g.
+ * "state") copied into OUT; 0, or -1 if missing (OUT is then ""). */
+int cl_follower_str(tclient *leader, int k, const char *key, char *out, size_t outlen);
 
 /* Waits until the leader reports at least K followers online. 1 or 0. */
 int cl_wait_online(cluster *c, int k, int timeout_ms);

@@ -86,6 +86,7 @@
 
 #include "../common/cluster.h"
 #include "../common/workload.h"
+#include "wal/wal_segment.h"
 
 #define CHAOS_WRITERS 3
 #define CHAOS_GENERATIONS_MAX 64    /* leader restarts + 1 */
@@ -96,7 +97,6 @@
 #define CHAOS_READERS CL_NODES      /* one reader connection per node */
 #define CHAOS_READ_PRINT_MAX 6      /* violations printed per reader connection */
 #define CHAOS_SNAP_WAIT_MS 4000     /* snapkill: wait this long for the snapshot */
-#define WAL_HDR 48                  /* docs/WAL-FORMAT.md: the record header */
 
 enum fault {
     F_KILL,
@@ -378,23 +378,13 @@ static int send_bgsave(cluster *c, int i)
 /* The newest segment of DIR/wal holding at least one record into PATH
  * (NEWEST gets the newest segment of all, even if empty). 0 or -1. */
 typedef struct seg_info {
-    char path[PROC_PATH_MAX];
+    char path[PROC_PATH_MAX + 300];
     long long size;      /* file size, zero-filled preallocation included */
     long long nrec;      /* records found from the start */
     long long last_off;  /* the last record */
     long long last_len;
     unsigned long long last_lsn;
 } seg_info;
-
-static uint32_t le32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const unsigned char *p)
-{
-    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
 
 static int scan_segment(seg_info *s)
 {
@@ -413,19 +403,18 @@ static int scan_segment(seg_info *s)
         free(buf);
         return -1;
     }
+    /* Through the segment framing (src/wal/wal_segment.h): batch headers
+     * and the segment header sit between records. */
     s->nrec = 0;
-    long long off = 0;
-    while (off + WAL_HDR <= s->size) {
-        uint32_t len = le32(buf + off);
-        uint32_t klen = le32(buf + off + 40), vlen = le32(buf + off + 44);
-        if (len < WAL_HDR || (uint64_t)len != (uint64_t)WAL_HDR + klen + vlen ||
-            off + len > s->size)
-            break;
-        s->last_off = off;
-        s->last_len = len;
-        s->last_lsn = (unsigned long long)le64(buf + off + 8);
+    wal_seg_iter it;
+    wal_seg_iter_init(&it, buf, (size_t)st.st_size);
+    wal_rec r;
+    size_t off;
+    while (wal_seg_iter_next(&it, &r, &off) == 1) {
+        s->last_off = (long long)off;
+        s->last_len = (long long)(48u + r.klen + r.vlen);
+        s->last_lsn = (unsigned long long)r.lsn;
         s->nrec++;
-        off += len;
     }
     free(buf);
     return 0;
@@ -439,7 +428,7 @@ static int seg_cmp_desc(const void *a, const void *b)
 /* Lists DIR/wal/ *.wal newest first into NAMES (malloc'd). Count or -1. */
 static int list_segments(const char *dir, char ***names)
 {
-    char wal[PROC_PATH_MAX];
+    char wal[PROC_PATH_MAX + 8];
     snprintf(wal, sizeof wal, "%s/wal", dir);
     DIR *d = opendir(wal);
     if (!d) return -1;
@@ -469,8 +458,13 @@ static const char *const damage_kinds[] = {"flip-byte", "cut-mid-record", "cut-a
                                            "zero-last-4k", "delete-segment"};
 static int damage_only = -1; /* --wal-damage KIND: always that one */
 
-static int damage_wal(const char *dir, char *desc, size_t desclen)
+static int damage_wal(const char *data_dir, char *desc, size_t desclen)
 {
+    char dir[PROC_PATH_MAX];
+    if (cl_store_dir(data_dir, dir, sizeof dir) < 0) {
+        snprintf(desc, desclen, "no storage generation in %s", data_dir);
+        return -1;
+    }
     const char *const *kinds = damage_kinds;
     int kind = (int)(rng() % 5);
     if (damage_only >= 0) kind = damage_only;

@@ -45,8 +45,10 @@ enum repl_type {
     REPL_SNAP_ACK = 10,  /* F->L: checkpoint lsn installed; ACKs from here on speak of it */
     REPL_COMMIT = 11,    /* L->F: commit lsn, match lsn (the follower's log equals the
                             leader's up to it), 0: apply and serve up to min of the two */
+    REPL_FETCH = 12,     /* L->F: from lsn, to lsn, 0: a leader that lost committed records
+                            asks for them back; the follower answers with RECORDS */
 };
-#define REPL_TYPE_MAX REPL_COMMIT
+#define REPL_TYPE_MAX REPL_FETCH
 #define REPL_SNAP_CHUNK_MAX (256u * 1024u) /* file bytes per SNAP_CHUNK frame */
 
 typedef struct repl_hello {

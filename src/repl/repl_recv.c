@@ -45,6 +45,7 @@
 #include "net/iobuf.h"
 #include "repl/repl.h"
 #include "repl/repl_proto.h"
+#include "repl/repl_rejoin.h"
 #include "server/client.h"
 #include "server/node.h"
 
@@ -67,6 +68,10 @@ typedef struct fconn {
     uint64_t since_ms;
     char peer[64];
     iobuf in, out;
+    /* FETCH: committed records given back to a leader that lost them. */
+    int fetching;
+    repl_cursor fetch_cur;
+    uint64_t fetch_to;
 } fconn;
 
 struct repl_follower {
@@ -128,8 +133,78 @@ static void fconn_close(fconn *c, const char *why)
         log_debug(&f->n->log, "replication connection from %s closed: %s", c->peer, why);
     }
     c->authed = 0;
+    if (c->fetching) repl_cursor_close(&c->fetch_cur);
+    c->fetching = 0;
     iobuf_free(&c->in);
     iobuf_free(&c->out);
+}
+
+#define REPL_FETCH_OUT_LOW (1u << 20) /* refill the given-back stream below this */
+
+static void fconn_refuse(fconn *c, const char *reason);
+
+/* Sends the next records asked for by FETCH while the output is short.
+ * Only applied records are given (committed, so the same on every node, and
+ * durable, so on disk). -1: the link was closed. */
+static int fetch_pump(fconn *c)
+{
+    node *n = c->f->n;
+    char err[256];
+    while (c->fetching && iobuf_used(&c->out) < REPL_FETCH_OUT_LOW) {
+        size_t hdr_at = iobuf_used(&c->out);
+        uint8_t hdr[REPL_FRAME_HDR] = {0};
+        if (iobuf_append(&c->out, hdr, sizeof hdr) < 0) {
+            fconn_close(c, "out of memory");
+            return -1;
+        }
+        long got = repl_cursor_read(&c->fetch_cur, &c->out, c->fetch_to, REPL_BATCH_TARGET, err,
+                                    sizeof err);
+        if (got <= 0) {
+            c->out.len = c->out.pos + hdr_at;
+            if (got < 0) {
+                log_error_limited(&n->log, &n->limits[NL_CATCHUP],
+                                  "giving records back to the leader: %s", err);
+                fconn_refuse(c, "cannot give the records back");
+                return -1;
+            }
+            break;
+        }
+        uint8_t *frame = c->out.p + c->out.pos + hdr_at;
+        size_t plen = iobuf_used(&c->out) - hdr_at - REPL_FRAME_HDR;
+        repl_frame_header(frame, REPL_RECORDS, frame + REPL_FRAME_HDR, (uint32_t)plen);
+        if (c->fetch_cur.next_lsn > c->fetch_to) {
+            log_info(&n->log, "gave the records up to lsn %llu back to the leader",
+                     (unsigned long long)c->fetch_to);
+            repl_cursor_close(&c->fetch_cur);
+            c->fetching = 0;
+        }
+    }
+    return 0;
+}
+
+/* FETCH from a leader that lost committed records. */
+static int follower_on_fetch(fconn *c, const repl_frame *fr)
+{
+    node *n = c->f->n;
+    repl_beat b;
+    char err[256];
+    if (repl_decode_beat(fr, &b) < 0 || b.a == 0 || b.a > b.b || b.b > n->applied_lsn ||
+        c->fetching) {
+        fconn_refuse(c, "bad FETCH: only applied records can be given back");
+        return -1;
+    }
+    if (repl_cursor_open(&c->fetch_cur, n->store_dir, b.a, err, sizeof err) != CURSOR_OK) {
+        repl_cursor_close(&c->fetch_cur);
+        log_warn(&n->log, "the leader asks for lsn %llu..%llu back, not in this WAL: %s",
+                 (unsigned long long)b.a, (unsigned long long)b.b, err);
+        fconn_refuse(c, "the records asked for are no longer in this follower's WAL");
+        return -1;
+    }
+    log_warn(&n->log, "the leader lost committed records: giving lsn %llu..%llu back",
+             (unsigned long long)b.a, (unsigned long long)b.b);
+    c->fetching = 1;
+    c->fetch_to = b.b;
+    return fetch_pump(c);
 }
 
 static void fconn_refuse(fconn *c, const char *reason)
@@ -577,6 +652,8 @@ static void fconn_process(fconn *c)
             follower_send_ack(f); /* the answer to every heartbeat */
             if (c->fd < 0) return;
             node_advance_commit(n);
+        } else if (fr.type == REPL_FETCH) {
+            if (follower_on_fetch(c, &fr) < 0) return;
         } else if (fr.type == REPL_COMMIT) {
             repl_beat b;
             if (repl_decode_beat(&fr, &b) < 0 || b.b > n->last_lsn) {
@@ -674,6 +751,7 @@ void repl_follower_flush(repl_follower *f)
 {
     if (f->ack_due) follower_send_ack(f);
     fconn *c = f->leader;
+    if (c && c->fetching && fetch_pump(c) < 0) return;
     if (c && iobuf_used(&c->out)) {
         if (iobuf_write_fd(&c->out, c->fd) < 0) {
             fconn_close(c, strerror(errno));

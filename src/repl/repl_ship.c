@@ -49,12 +49,13 @@ enum link_state {
     LINK_DOWN,
     LINK_CONNECTING,
     LINK_HANDSHAKE,
+    LINK_FETCH,     /* this (fenced) leader takes committed records back from the follower */
     LINK_SNAPWAIT,  /* a checkpoint is being written for this follower */
     LINK_SNAPSHOT,  /* sending a checkpoint file */
     LINK_CATCHUP,   /* sending from the WAL / pending log */
     LINK_STREAMING, /* live: every new record is appended as it is made */
 };
-static const char *const link_state_names[] = {"down",         "connecting",  "handshake",
+static const char *const link_state_names[] = {"down",         "connecting",  "handshake", "fetching",
                                                "snapshot_wait", "snapshot",   "catching_up",
                                                "streaming"};
 
@@ -83,6 +84,7 @@ typedef struct flink {
     uint64_t acked_lsn;
     uint64_t sent_lsn;
     uint64_t commit_sent, match_sent; /* last COMMIT frame's values */
+    uint64_t fetch_to;                /* LINK_FETCH: last LSN asked for */
     int online;
     uint64_t last_heard_ms, last_beat_ms;
     iobuf in, out;
@@ -711,10 +713,6 @@ static void link_on_hello_ok(flink *lk, const repl_hello_ok *h)
         link_refuse(lk, "follower has the leader's own node id %u", h->node_id);
         return;
     }
-    if (n->fenced) {
-        link_refuse(lk, "the leader refuses to lead: %.150s", n->fence_reason);
-        return;
-    }
     if (h->commit_lsn > n->last_lsn) {
         /* The follower knows of a commit beyond our log's end: our log lost
          * committed records. Rebuilding anyone from it would make the
@@ -724,8 +722,27 @@ static void link_on_hello_ok(flink *lk, const repl_hello_ok *h)
                  "follower node %u knows lsn %llu was committed, but this leader's log ends at "
                  "lsn %llu: committed records are missing here",
                  h->node_id, (unsigned long long)h->commit_lsn, (unsigned long long)n->last_lsn);
-        node_fence(n, why);
-        link_refuse(lk, "%s", why);
+        node_fence_until(n, h->commit_lsn, why);
+    }
+    if (n->fenced) {
+        /* A follower whose applied records (committed: the same on every
+         * node) reach beyond our log gives them back; then we lead again. */
+        if (n->fence_need && h->applied_lsn > n->last_lsn && !n->wal_failed) {
+            lk->node_id = h->node_id;
+            lk->state = LINK_FETCH;
+            lk->state_since_ms = lk->last_heard_ms = ev_now_ms();
+            lk->fetch_to = h->applied_lsn;
+            repl_beat b = {n->last_lsn + 1, h->applied_lsn, 0};
+            uint8_t frame[REPL_CTRL_MAX];
+            size_t len = repl_encode_beat(frame, REPL_FETCH, &b);
+            log_warn(&n->log, "fetching the committed records lsn %llu..%llu back from follower "
+                              "node %u (this log ends at %llu, lsn %llu is committed)",
+                     (unsigned long long)b.a, (unsigned long long)b.b, h->node_id,
+                     (unsigned long long)n->last_lsn, (unsigned long long)n->fence_need);
+            if (link_send_ctrl(lk, frame, len) < 0) link_close(lk, "out of memory");
+            return;
+        }
+        link_refuse(lk, "the leader refuses to lead: %.150s", n->fence_reason);
         return;
     }
     lk->node_id = h->node_id;
@@ -784,6 +801,44 @@ static void link_on_hello_ok(flink *lk, const repl_hello_ok *h)
     node_advance_commit(n);
 }
 
+/* Records a follower gives back to a fenced leader (LINK_FETCH): verified
+ * like any a follower receives, appended to our WAL. -1: link closed. */
+static int link_on_fetched(flink *lk, const repl_frame *fr)
+{
+    node *n = lk->l->n;
+    size_t off = 0;
+    while (off < fr->len) {
+        wal_rec r;
+        size_t used;
+        wal_dec d = wal_record_decode(fr->payload + off, fr->len - off, &r, &used);
+        if (d != WAL_DEC_OK || r.lsn != n->last_lsn + 1 || r.lsn > lk->fetch_to ||
+            r.epoch > n->epoch) {
+            log_warn_limited(&n->log, &n->limits[NL_LINK],
+                             "follower node %u gave back a bad record (%s, lsn %llu, want %llu)",
+                             lk->node_id, wal_dec_str(d), (unsigned long long)r.lsn,
+                             (unsigned long long)(n->last_lsn + 1));
+            link_close(lk, "bad fetched record");
+            return -1;
+        }
+        if (node_append_encoded(n, fr->payload + off, used, &r) < 0) {
+            link_close(lk, "cannot take fetched records now");
+            return -1;
+        }
+        off += used;
+    }
+    if (n->last_lsn >= lk->fetch_to) {
+        log_info(&n->log, "fetched the records up to lsn %llu back from follower node %u",
+                 (unsigned long long)lk->fetch_to, lk->node_id);
+        node_unfence_check(n);
+        /* A fresh handshake decides how this follower goes on. */
+        lk->backoff_ms = 0;
+        link_close(lk, "records fetched back");
+        lk->retry_at_ms = ev_now_ms();
+        return -1;
+    }
+    return 0;
+}
+
 static void link_on_ack(flink *lk, const repl_beat *b)
 {
     node *n = lk->l->n;
@@ -805,7 +860,9 @@ static void link_on_ack(flink *lk, const repl_beat *b)
 static void link_read(flink *lk)
 {
     node *n = lk->l->n;
-    long r = iobuf_read_fd(&lk->in, lk->fd, REPL_IN_MAX);
+    /* Follower->leader frames are tiny, but for records given back. */
+    long r = iobuf_read_fd(&lk->in, lk->fd,
+                           lk->state == LINK_FETCH ? REPL_FRAME_HDR + REPL_FRAME_MAX : REPL_IN_MAX);
     if (r == 0) {
         link_close(lk, "connection closed by follower");
         return;
@@ -840,7 +897,10 @@ static void link_read(flink *lk)
             if (lk->state == LINK_DOWN) return;
             continue;
         }
-        if (f.type == REPL_ACK && lk->state >= LINK_SNAPWAIT) {
+        if (lk->state == LINK_FETCH && (f.type == REPL_RECORDS || f.type == REPL_ACK)) {
+            if (f.type == REPL_RECORDS && link_on_fetched(lk, &f) < 0) return;
+            if (lk->state == LINK_DOWN) return;
+        } else if (f.type == REPL_ACK && lk->state >= LINK_SNAPWAIT) {
             repl_beat b;
             if (repl_decode_beat(&f, &b) < 0) {
                 link_close(lk, "malformed ACK");
@@ -978,6 +1038,10 @@ void repl_leader_cron(repl_leader *l, uint64_t now)
         case LINK_HANDSHAKE:
             if (now - lk->state_since_ms > (uint64_t)n->cfg.follower_timeout_ms)
                 link_close(lk, "handshake timed out");
+            break;
+        case LINK_FETCH:
+            if (now - lk->last_heard_ms > (uint64_t)n->cfg.follower_timeout_ms)
+                link_close(lk, "fetch stalled");
             break;
         case LINK_SNAPWAIT:
             if (n->ckpt_pid == 0) {

@@ -956,6 +956,30 @@ void node_fence(node *n, const char *reason)
     log_error(&n->log, "refusing to lead: %s", reason);
 }
 
+void node_fence_until(node *n, uint64_t need, const char *reason)
+{
+    if (n->fenced && n->fence_need == 0) return; /* for good */
+    if (need > n->fence_need) n->fence_need = need;
+    if (!n->fenced) {
+        n->fenced = 1;
+        snprintf(n->fence_reason, sizeof n->fence_reason, "%s", reason);
+        log_error(&n->log, "refusing to lead until this log reaches lsn %llu (from a follower "
+                           "that has it): %s",
+                  (unsigned long long)n->fence_need, reason);
+    }
+}
+
+void node_unfence_check(node *n)
+{
+    if (!n->fenced || n->fence_need == 0 || n->last_lsn < n->fence_need) return;
+    n->fenced = 0;
+    n->fence_reason[0] = 0;
+    log_warn(&n->log, "the log reaches lsn %llu again (committed records given back by a "
+                      "follower): leading again",
+             (unsigned long long)n->fence_need);
+    n->fence_need = 0;
+}
+
 const char *node_read_refusal(const node *n, char *buf, size_t len)
 {
     if (n->fenced) {
@@ -1131,7 +1155,7 @@ static int node_open_storage(node *n, char *err, size_t errlen)
                  n->cfg.data_dir, (unsigned long long)info.last_lsn,
                  (unsigned long long)n->commit_hint);
         if (n->cfg.role == ROLE_LEADER)
-            node_fence(n, why);
+            node_fence_until(n, n->commit_hint, why);
         else /* a follower fetches them back from its leader */
             log_warn(&n->log, "%s; they will be fetched from the leader", why);
     }

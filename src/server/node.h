@@ -117,6 +117,7 @@ struct node {
     /* Fenced: this node must not lead (its log lacks committed records);
      * writes and reads are refused with the reason. */
     int fenced;
+    uint64_t fence_need; /* the log must reach this LSN (0: an operator must act) */
     char fence_reason[CFG_PATH_MAX + 256];
     uint64_t applied_epoch, applied_ts; /* of record applied_lsn */
     int ckpt_pid;            /* checkpoint child running, or 0 */
@@ -215,6 +216,11 @@ int node_epoch_store(const char *dir, uint64_t epoch, char *err, size_t errlen);
  * with it, and the replication links refuse followers (so no follower is
  * ever rebuilt from a log that lacks committed records). */
 void node_fence(node *n, const char *reason);
+/* The same, lifted by itself once the log reaches lsn NEED (records given
+ * back by a follower, repl_ship.c); NEED only ever rises. */
+void node_fence_until(node *n, uint64_t need, const char *reason);
+/* Lifts a fence whose NEED the log has reached. */
+void node_unfence_check(node *n);
 /* Why a read cannot be served now (NULL: it can). */
 const char *node_read_refusal(const node *n, char *buf, size_t len);
 /* Bytes of pending (unapplied) records. */

@@ -2,11 +2,11 @@
 # tests/chaos.sh [seconds] [seed] [chaos flags...] -- seeded nemesis against a
 # real cluster (kill -9 / SIGSTOP followers, proxy delay / blackhole / bit
 # flips, kill -9 the leader, BGSAVE on rejoining followers, kill -9 during a
-# snapshot install, long catch-ups, stopped checkpoint children, and with
-# CHAOS_NEW_FAULTS=1 damage to the leader's WAL) while writers record every
+# snapshot install, long catch-ups, stopped checkpoint children, damage to
+# the leader's newest WAL segment) while writers record every
 # outcome and readers check follower reads; then heal, converge, and check
 # that every acknowledged write is on every node. Extra flags go to the tool:
-#   --faults kill-follower,snapkill,...|all   --small-segments   --new-faults
+#   --faults kill-follower,snapkill,...|all   --small-segments   --lenient-reads
 # See tests/tools/chaos.c for the list of faults.
 set -u
 cd "$(dirname "$0")/.."

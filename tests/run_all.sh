@@ -21,6 +21,8 @@ run_one() { # name, command...
     local out rc
     echo "== $name"
     out=$("$@" 2>&1); rc=$?
+    # Every failure line, even when the tail below would cut it off.
+    printf '%s\n' "$out" | grep -E '^(FAIL|ERROR)' | head -n 20 | sed 's/^/   /'
     printf '%s\n' "$out" | grep -v '^$' | sed 's/^/   /' | tail -n 40
     local line p f
     line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' | tail -n 1)

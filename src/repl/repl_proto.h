@@ -47,8 +47,10 @@ enum repl_type {
                             leader's up to it), 0: apply and serve up to min of the two */
     REPL_FETCH = 12,     /* L->F: from lsn, to lsn, 0: a leader that lost committed records
                             asks for them back; the follower answers with RECORDS */
+    REPL_TRUNCATE = 13,  /* L->F: lsn, 0, 0: drop your (uncommitted, divergent) records
+                            after lsn; records from lsn + 1 follow */
 };
-#define REPL_TYPE_MAX REPL_FETCH
+#define REPL_TYPE_MAX REPL_TRUNCATE
 #define REPL_SNAP_CHUNK_MAX (256u * 1024u) /* file bytes per SNAP_CHUNK frame */
 
 typedef struct repl_hello {

@@ -94,7 +94,7 @@ struct repl_follower {
     uint64_t handshakes, refused, links_dropped_crc;
     int snap_fd; /* incoming checkpoint being written, or -1 */
     uint64_t snap_lsn, snap_size, snap_got;
-    uint64_t snapshots_installed;
+    uint64_t snapshots_installed, truncations;
     uint64_t link_seq; /* bumped at every accepted HELLO: names a leader link */
     /* The received checkpoint being loaded on a helper thread. Only the
      * thread writes ld_kv / ld_info / ld_rc / ld_err until it has signalled
@@ -652,6 +652,22 @@ static void fconn_process(fconn *c)
             follower_send_ack(f); /* the answer to every heartbeat */
             if (c->fd < 0) return;
             node_advance_commit(n);
+        } else if (fr.type == REPL_TRUNCATE) {
+            repl_beat b;
+            char terr[256];
+            if (repl_decode_beat(&fr, &b) < 0 || b.a < n->applied_lsn || b.a > n->last_lsn) {
+                fconn_close(c, "malformed TRUNCATE");
+                return;
+            }
+            if (node_truncate_log(n, b.a, terr, sizeof terr) < 0) {
+                log_warn(&n->log, "cannot drop the tail after lsn %llu: %s",
+                         (unsigned long long)b.a, terr);
+                fconn_close(c, "cannot truncate");
+                return;
+            }
+            f->truncations++;
+            f->match_lsn = b.a; /* committed, hence the leader's too */
+            if (f->acked_sent > b.a) f->acked_sent = b.a;
         } else if (fr.type == REPL_FETCH) {
             if (follower_on_fetch(c, &fr) < 0) return;
         } else if (fr.type == REPL_COMMIT) {
@@ -792,7 +808,7 @@ void repl_follower_info(const repl_follower *f, info_buf *b)
                 "last_lsn:%llu\r\ndurable_lsn:%llu\r\napplied_lsn:%llu\r\nleader_id:%u\r\n"
                 "leader_link:%s\r\nleader_last_seen_ms:%llu\r\nleader_last_lsn:%llu\r\n"
                 "leader_commit_lsn:%llu\r\nrecords_rejected_crc:%llu\r\nhandshakes:%llu\r\n"
-                "refused_connections:%llu\r\nsnapshots_installed:%llu\r\n",
+                "refused_connections:%llu\r\nsnapshots_installed:%llu\r\ntruncations:%llu\r\n",
                 n->cfg.node_id, n->cfg.cluster_id, (unsigned long long)n->epoch, n->repl_port,
                 (unsigned long long)n->last_lsn, (unsigned long long)n->durable_lsn,
                 (unsigned long long)n->applied_lsn, f->leader_id, up ? "up" : "down",
@@ -800,7 +816,7 @@ void repl_follower_info(const repl_follower *f, info_buf *b)
                 (unsigned long long)f->leader_last_lsn, (unsigned long long)f->leader_commit_lsn,
                 (unsigned long long)n->stats.records_rejected_crc,
                 (unsigned long long)f->handshakes, (unsigned long long)f->refused,
-                (unsigned long long)f->snapshots_installed);
+                (unsigned long long)f->snapshots_installed, (unsigned long long)f->truncations);
 }
 
 repl_follower *repl_follower_new(node *n, char *err, size_t errlen)

@@ -97,7 +97,7 @@ typedef struct flink {
     int snap_unacked; /* a snapshot was started: ACKs count from its install on */
     uint64_t catchup_target, catchup_start, catchup_logged;
     uint64_t catchup_bytes; /* record bytes sent by the current catch-up */
-    uint64_t catchup_wal, catchup_snapshot, reconnects;
+    uint64_t catchup_wal, catchup_snapshot, reconnects, truncations;
 } flink;
 
 typedef struct lag_sample {
@@ -753,15 +753,38 @@ static void link_on_hello_ok(flink *lk, const repl_hello_ok *h)
     link_set_online(lk, 1, "");
     /* Where does the follower's log stand against ours? (epoch, lsn) names a
      * record uniquely: one leader per epoch, epochs never reused. */
-    uint64_t F = h->last_lsn, mine = 0;
+    uint64_t F = h->last_lsn, mine = 0, A = h->applied_lsn;
     char why[160] = "";
+    int divergent = F > n->last_lsn || (node_record_epoch(n, F, &mine) && mine != h->last_epoch);
+    /* A divergent tail sits above what the follower applied (it applies only
+     * what a leader said is committed, and committed records are the same
+     * everywhere): it drops the tail and catches up from there, when we
+     * still have the records after that point. Otherwise, a snapshot. */
+    if (divergent && A < F && A <= n->last_lsn &&
+        n->last_lsn - A <= n->cfg.catchup_max_lag_records &&
+        (A == n->last_lsn || leader_has_lsn(n, A + 1))) {
+        repl_beat b = {A, 0, 0};
+        uint8_t frame[REPL_CTRL_MAX];
+        size_t len = repl_encode_beat(frame, REPL_TRUNCATE, &b);
+        log_info(&n->log, "follower node %u has a divergent tail (lsn %llu epoch %llu): it drops "
+                          "the records after its applied lsn %llu and catches up from there",
+                 lk->node_id, (unsigned long long)F, (unsigned long long)h->last_epoch,
+                 (unsigned long long)A);
+        if (link_send_ctrl(lk, frame, len) < 0) {
+            link_close(lk, "out of memory");
+            return;
+        }
+        lk->truncations++;
+        F = A;
+        divergent = 0;
+    }
     if (F > n->last_lsn)
         snprintf(why, sizeof why, "it holds lsn %llu beyond the leader's %llu (divergent tail)",
                  (unsigned long long)F, (unsigned long long)n->last_lsn);
     else if (!node_record_epoch(n, F, &mine))
         snprintf(why, sizeof why, "its lsn %llu is no longer in the leader's WAL",
                  (unsigned long long)F);
-    else if (mine != h->last_epoch)
+    else if (divergent)
         snprintf(why, sizeof why, "its record %llu has epoch %llu, the leader's has %llu (divergent)",
                  (unsigned long long)F, (unsigned long long)h->last_epoch, (unsigned long long)mine);
     else if (n->last_lsn - F > n->cfg.catchup_max_lag_records)
@@ -1110,7 +1133,8 @@ void repl_leader_info(const repl_leader *l, info_buf *b)
         info_printf(b,
                     "follower%d:id=%u,addr=%s:%d,online=%d,state=%s,acked_lsn=%llu,lag=%llu,"
                     "lag_ms=%llu,last_heard_ms=%llu,catchup_wal=%llu,catchup_snapshot=%llu,"
-                    "reconnects=%llu,sent_lsn=%llu,snapshot_sent_bytes=%llu/%llu\r\n",
+                    "reconnects=%llu,sent_lsn=%llu,snapshot_sent_bytes=%llu/%llu,"
+                    "truncations=%llu\r\n",
                     i, lk->node_id, lk->peer.host, lk->peer.port, lk->online,
                     link_state_names[lk->state], (unsigned long long)lk->acked_lsn,
                     (unsigned long long)lag, (unsigned long long)lag_ms(l, lk->acked_lsn, now),
@@ -1118,7 +1142,8 @@ void repl_leader_info(const repl_leader *l, info_buf *b)
                     (unsigned long long)lk->catchup_wal,
                     (unsigned long long)lk->catchup_snapshot,
                     (unsigned long long)lk->reconnects, (unsigned long long)lk->sent_lsn,
-                    (unsigned long long)lk->snap_off, (unsigned long long)lk->snap_size);
+                    (unsigned long long)lk->snap_off, (unsigned long long)lk->snap_size,
+                    (unsigned long long)lk->truncations);
     }
 }
 

@@ -795,6 +795,52 @@ int node_install_snapshot(node *n, const char *tmp_path, kv_store *kv,
     return 0;
 }
 
+int node_truncate_log(node *n, uint64_t lsn, char *err, size_t errlen)
+{
+    if (lsn < n->applied_lsn || lsn > n->last_lsn) {
+        snprintf(err, errlen, "cannot cut the log after lsn %llu: applied %llu, last %llu",
+                 (unsigned long long)lsn, (unsigned long long)n->applied_lsn,
+                 (unsigned long long)n->last_lsn);
+        return -1;
+    }
+    if (lsn == n->last_lsn) return 0;
+    uint64_t epoch = 0;
+    if (!node_record_epoch(n, lsn, &epoch)) {
+        snprintf(err, errlen, "record %llu is not held here", (unsigned long long)lsn);
+        return -1;
+    }
+    uint64_t t0 = ev_now_us(), dropped = n->last_lsn - lsn;
+    ev_set(n->loop, wal_thread_event_fd(n->walt), 0, NULL, NULL);
+    if (wal_thread_stop(n->walt) < 0) log_warn(&n->log, "flushing the WAL before a cut failed");
+    n->walt = NULL;
+    wal_writer_close(n->wal);
+    n->wal = NULL;
+    if (wal_truncate_after(n->store_dir, lsn, &n->log, err, errlen) < 0) {
+        log_error(&n->log, "cutting the log after lsn %llu failed: %s; stopping (a restart "
+                           "recovers a prefix of the old log)",
+                  (unsigned long long)lsn, err);
+        abort();
+    }
+    /* The pending log keeps applied_lsn+1 .. lsn. */
+    size_t off = n->pending.pos;
+    for (uint64_t l = n->applied_lsn + 1; l <= lsn; l++) off += wal_get_u32(n->pending.p + off);
+    n->pending.len = off;
+    n->last_lsn = n->durable_lsn = lsn;
+    n->last_rec_epoch = epoch;
+    n->wal = wal_writer_open(n->store_dir, n->cfg.segment_bytes, lsn + 1, &n->log, err, errlen);
+    if (n->wal) n->walt = wal_thread_start(n->wal, &n->log, err, errlen);
+    if (!n->walt) {
+        log_error(&n->log, "reopening the WAL after a cut failed: %s; stopping", err);
+        abort();
+    }
+    ev_set(n->loop, wal_thread_event_fd(n->walt), EV_READ, node_on_wal, n);
+    log_info(&n->log, "dropped %llu uncommitted records after lsn %llu (a dead leader's tail) in "
+                      "%.1f ms",
+             (unsigned long long)dropped, (unsigned long long)lsn,
+             (double)(ev_now_us() - t0) / 1000.0);
+    return 0;
+}
+
 int node_record_epoch(node *n, uint64_t lsn, uint64_t *epoch)
 {
     if (lsn == 0) {

@@ -208,6 +208,11 @@ int node_install_snapshot(node *n, const char *tmp_path, kv_store *kv,
 /* Bytes ever appended to the WAL of this incarnation, removed segments
  * included: monotonic, unlike the live WAL size. */
 uint64_t node_wal_written(node *n);
+/* Drops this node's records after LSN (a follower's uncommitted divergent
+ * tail; LSN >= applied_lsn): the WAL is stopped, cut (wal_truncate_after)
+ * and reopened, the pending log trimmed. 0, or -1 + message with nothing
+ * changed; a failure after the WAL was stopped aborts (restart recovers). */
+int node_truncate_log(node *n, uint64_t lsn, char *err, size_t errlen);
 /* Epoch of the record at LSN on this node: 1 found, 0 not held. */
 int node_record_epoch(node *n, uint64_t lsn, uint64_t *epoch);
 /* Persists EPOCH in DIR/epoch (temp file, fsync, rename, fsync dir). */

@@ -89,6 +89,14 @@ int wal_writer_close(wal_writer *w);
 int wal_writer_remove_below(wal_writer *w, uint64_t below_lsn, uint64_t retain_bytes, char *err,
                             size_t errlen);
 
+/* Cuts the (closed) WAL of DATA_DIR after record LSN: segments wholly
+ * above it are removed, the one holding it is cut after it (a batch that
+ * straddles the cut keeps its first records under a rewritten header).
+ * Crash-safe at every step: the log is always a prefix of the old one.
+ * Then wal_writer_open(..., LSN + 1). 0, or -1 + message (wal_truncate.c). */
+int wal_truncate_after(const char *data_dir, uint64_t lsn, const rkv_log *log, char *err,
+                       size_t errlen);
+
 /* ---- Segment files: names, listing, directory sync ----
  * Shared by the writer, recovery and (later) replication catch-up, which
  * reads old segments to ship their records to a lagging follower. */

@@ -482,14 +482,14 @@ static int damage_wal(const char *data_dir, char *desc, size_t desclen)
                  s.path, s.nrec, s.last_lsn, s.size, rc ? " FAILED" : "");
         goto out;
     }
-    /* The newest segment holding a record (a fresh rotation may be empty). */
-    for (int i = 0; i < n; i++) {
-        snprintf(s.path, sizeof s.path, "%s/wal/%s", dir, names[i]);
-        if (scan_segment(&s) == 0 && s.nrec > 0) break;
-        s.nrec = 0;
-    }
-    if (s.nrec == 0) {
-        snprintf(desc, desclen, "%s: no record in any segment of %s/wal", kinds[kind], dir);
+    /* The newest segment only: that is where a crash can leave damage that
+     * is not corruption. Damage to an older, synced segment is corruption,
+     * and a node rightly refuses to start on it. A fresh rotation may hold
+     * no record yet: then there is nothing to damage this time. */
+    snprintf(s.path, sizeof s.path, "%s/wal/%s", dir, names[0]);
+    if (scan_segment(&s) != 0 || s.nrec == 0) {
+        snprintf(desc, desclen, "%s: the newest segment %s holds no record: nothing damaged",
+                 kinds[kind], s.path);
         goto out;
     }
     long long end = s.last_off + s.last_len;

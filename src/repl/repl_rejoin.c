@@ -156,7 +156,7 @@ long repl_cursor_read(repl_cursor *c, iobuf *out, uint64_t upto_lsn, size_t max_
             if (reread) {
                 snprintf(err, errlen, "WAL segment %llu at offset %llu: %s",
                          (unsigned long long)c->seg_first,
-                         (unsigned long long)(c->file_off + c->buf_pos), bad);
+                         (unsigned long long)c->file_off + (unsigned long long)c->buf_pos, bad);
                 return -1;
             }
             reread = 1;

@@ -46,7 +46,8 @@ wal_frame wal_seg_hdr_decode(const uint8_t *buf, size_t avail, wal_seg_hdr *h)
 void wal_seg_hdr_encode(const wal_seg_hdr *h, uint8_t out[WAL_SEG_HDR_SIZE])
 {
     memset(out, 0, WAL_SEG_HDR_SIZE);
-    memcpy(out, WAL_SEG_MAGIC, WAL_SEG_MAGIC_LEN);
+    static const uint8_t magic[WAL_SEG_MAGIC_LEN] = {'R', 'K', 'V', 'W', 'A', 'L', 'S', '2'};
+    memcpy(out, magic, sizeof magic); /* 8 bytes, no terminator: not a string */
     wal_put_u32(out + 8, WAL_SEG_VERSION);
     wal_put_u64(out + 16, h->first_lsn);
     wal_put_u64(out + 24, h->salt);

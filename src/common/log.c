@@ -45,15 +45,10 @@ int log_level_parse(const char *s, enum log_level *out)
     return -1;
 }
 
-void log_msg(const rkv_log *log, enum log_level level, const char *fmt, ...)
+/* Writes one formatted line: timestamp, node id, level, MSG. */
+static void log_write(const rkv_log *log, enum log_level level, const char *msg)
 {
     static const char *tags[] = {"DEBUG", "INFO", "WARN", "ERROR"};
-    if (!log || level < log->level) return;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     struct timeval tv;
     gettimeofday(&tv, NULL);
     struct tm tm;
@@ -71,38 +66,58 @@ static long long log_mono_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void log_msg_limited(const rkv_log *log, log_limit *lim, enum log_level level, const char *fmt,
-                     ...)
+/* One message, through LIM's rate limit when LIM is not NULL. */
+static void log_vmsg(const rkv_log *log, log_limit *lim, enum log_level level, const char *fmt,
+                     va_list ap)
 {
     if (!log || level < log->level) return;
     char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (lim) {
+        long long now = log_mono_ms();
+        if (lim->window_start_ms && now - lim->window_start_ms < LOG_LIMIT_WINDOW_MS) {
+            lim->suppressed++;
+            lim->level = level;
+            size_t l = strnlen(msg, sizeof lim->last - 1);
+            memcpy(lim->last, msg, l);
+            lim->last[l] = 0;
+            return;
+        }
+        if (lim->suppressed) {
+            size_t l = strnlen(msg, sizeof msg);
+            snprintf(msg + l, sizeof msg - l, " (%llu more like this in the last %d s)",
+                     lim->suppressed, LOG_LIMIT_WINDOW_MS / 1000);
+        }
+        lim->window_start_ms = now;
+        lim->suppressed = 0;
+    }
+    log_write(log, level, msg);
+}
+
+void log_msg(const rkv_log *log, enum log_level level, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    log_vmsg(log, NULL, level, fmt, ap);
     va_end(ap);
-    long long now = log_mono_ms();
-    if (lim->window_start_ms && now - lim->window_start_ms < LOG_LIMIT_WINDOW_MS) {
-        lim->suppressed++;
-        lim->level = level;
-        size_t l = strnlen(msg, sizeof lim->last - 1);
-        memcpy(lim->last, msg, l);
-        lim->last[l] = 0;
-        return;
-    }
-    if (lim->suppressed)
-        log_msg(log, level, "%s (%llu more like this in the last %d s)", msg, lim->suppressed,
-                LOG_LIMIT_WINDOW_MS / 1000);
-    else
-        log_msg(log, level, "%s", msg);
-    lim->window_start_ms = now;
-    lim->suppressed = 0;
+}
+
+void log_msg_limited(const rkv_log *log, log_limit *lim, enum log_level level, const char *fmt,
+                     ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg(log, lim, level, fmt, ap);
+    va_end(ap);
 }
 
 void log_limit_flush(const rkv_log *log, log_limit *lim)
 {
-    if (!lim->suppressed || log_mono_ms() - lim->window_start_ms < LOG_LIMIT_WINDOW_MS) return;
-    log_msg(log, lim->level, "%llu more like this in the last %d s, the last: %s", lim->suppressed,
-            LOG_LIMIT_WINDOW_MS / 1000, lim->last);
+    if (!log || !lim->suppressed || log_mono_ms() - lim->window_start_ms < LOG_LIMIT_WINDOW_MS) return;
+    char msg[LOG_LIMIT_TEXT_MAX + 96];
+    snprintf(msg, sizeof msg, "%llu more like this in the last %d s, the last: %s",
+             lim->suppressed, LOG_LIMIT_WINDOW_MS / 1000, lim->last);
+    log_write(log, lim->level, msg);
     lim->suppressed = 0;
     lim->window_start_ms = 0;
 }

@@ -203,6 +203,35 @@ static int rd_tail_is_zero(int fd, uint64_t from, uint64_t size)
     return 1;
 }
 
+/* Cuts the last segment's tail at offset BAD (recovery decided it is torn,
+ * not corruption). Zeros there are the writer's preallocated space: INFO;
+ * anything else lost an unsynced write: WARN with WHAT. */
+static int rd_cut_tail(replay *rp, uint64_t bad, const char *what, char *err, size_t errlen)
+{
+    seg_reader *r = &rp->rd;
+    struct stat st;
+    if (fstat(r->fd, &st) != 0) {
+        snprintf(err, errlen, "wal: stat %s: %s", r->path, strerror(errno));
+        return -1;
+    }
+    int zeros = rd_tail_is_zero(r->fd, bad, (uint64_t)st.st_size);
+    if (ftruncate(r->fd, (off_t)bad) != 0 || fsync(r->fd) != 0) {
+        snprintf(err, errlen, "wal: truncating torn tail of %s at offset %" PRIu64 ": %s", r->path,
+                 bad, strerror(errno));
+        return -1;
+    }
+    uint64_t dropped = (uint64_t)st.st_size - bad;
+    if (zeros) { /* preallocated, never written: nothing was lost */
+        log_info(rp->log,
+                 "wal: %s: released %" PRIu64 " bytes of preallocated space at offset %" PRIu64,
+                 r->path, dropped, bad);
+        return 0;
+    }
+    rp->truncated = dropped;
+    log_warn(rp->log, "wal: %s: dropped %" PRIu64 " bytes of %s", r->path, dropped, what);
+    return 0;
+}
+
 /* Decides what a bad record at offset BAD in the last segment is: a torn
  * tail (cut it off) or corruption (error). */
 static int replay_bad_tail(replay *rp, uint64_t bad, const char *why, char *err, size_t errlen)
@@ -218,29 +247,10 @@ static int replay_bad_tail(replay *rp, uint64_t bad, const char *why, char *err,
                  r->path, bad, why, rp->want, lsn, off);
         return -1;
     }
-    struct stat st;
-    if (fstat(r->fd, &st) != 0) {
-        snprintf(err, errlen, "wal: stat %s: %s", r->path, strerror(errno));
-        return -1;
-    }
-    int zeros = rd_tail_is_zero(r->fd, bad, (uint64_t)st.st_size);
-    if (ftruncate(r->fd, (off_t)bad) != 0 || fsync(r->fd) != 0) {
-        snprintf(err, errlen, "wal: truncating torn tail of %s at offset %" PRIu64 ": %s", r->path,
-                 bad, strerror(errno));
-        return -1;
-    }
-    uint64_t dropped = (uint64_t)st.st_size - bad;
-    if (zeros) { /* preallocated, never written: nothing was lost */
-        log_info(rp->log, "wal: %s: released %" PRIu64 " bytes of preallocated space at offset %" PRIu64,
-                 r->path, dropped, bad);
-        return 0;
-    }
-    rp->truncated = dropped;
-    log_warn(rp->log,
-             "wal: %s: dropped %" PRIu64 " bytes of torn tail at offset %" PRIu64
-             " (%s, expected LSN %" PRIu64 ")",
-             r->path, rp->truncated, bad, why, rp->want);
-    return 0;
+    char what[160];
+    snprintf(what, sizeof what, "torn tail at offset %" PRIu64 " (%s, expected LSN %" PRIu64 ")",
+             bad, why, rp->want);
+    return rd_cut_tail(rp, bad, what, err, errlen);
 }
 
 /* Replays the records of the format-1 (records only) segment open in
@@ -330,30 +340,10 @@ static int replay_bad_batch(replay *rp, uint64_t bad, uint64_t salt, const wal_b
                  r->path, bad, why, range, later.first_lsn, later.last_lsn, off);
         return -1;
     }
-    struct stat st;
-    if (fstat(r->fd, &st) != 0) {
-        snprintf(err, errlen, "wal: stat %s: %s", r->path, strerror(errno));
-        return -1;
-    }
-    int zeros = rd_tail_is_zero(r->fd, bad, (uint64_t)st.st_size);
-    if (ftruncate(r->fd, (off_t)bad) != 0 || fsync(r->fd) != 0) {
-        snprintf(err, errlen, "wal: truncating torn tail of %s at offset %" PRIu64 ": %s", r->path,
-                 bad, strerror(errno));
-        return -1;
-    }
-    uint64_t dropped = (uint64_t)st.st_size - bad;
-    if (zeros) {
-        log_info(rp->log,
-                 "wal: %s: released %" PRIu64 " bytes of preallocated space at offset %" PRIu64,
-                 r->path, dropped, bad);
-        return 0;
-    }
-    rp->truncated = dropped;
-    log_warn(rp->log,
-             "wal: %s: dropped %" PRIu64 " bytes of torn last batch at offset %" PRIu64
-             " (%s, %s; never acknowledged)",
-             r->path, dropped, bad, why, range);
-    return 0;
+    char what[200];
+    snprintf(what, sizeof what, "torn last batch at offset %" PRIu64 " (%s, %s; never acknowledged)",
+             bad, why, range);
+    return rd_cut_tail(rp, bad, what, err, errlen);
 }
 
 /* CRC of the LEN payload bytes at file offset AT, read straight from the

@@ -151,21 +151,31 @@ static void test_restart_holds_uncommitted(void)
 
 #define DAMAGE_KEYS 300
 
-/* Removes the newest WAL segment of DIR (the one with the largest name). */
-static int delete_newest_segment(const char *dir)
+/* The path of the newest (NEWEST) or oldest WAL segment of node data
+ * directory DIR into OUT. 0 or -1. */
+static int pick_segment(const char *dir, int newest, char *out, size_t outlen)
 {
-    char store[PROC_PATH_MAX], wal[PROC_PATH_MAX + 8], best[256] = "", path[PROC_PATH_MAX + 300];
+    char store[PROC_PATH_MAX], wal[PROC_PATH_MAX + 8], best[256] = "";
     if (cl_store_dir(dir, store, sizeof store) < 0) return -1;
     snprintf(wal, sizeof wal, "%s/wal", store);
     DIR *d = opendir(wal);
     if (!d) return -1;
     struct dirent *e;
     while ((e = readdir(d)))
-        if (strstr(e->d_name, ".wal") && strcmp(e->d_name, best) > 0)
+        if (strstr(e->d_name, ".wal") &&
+            (!best[0] || (newest ? strcmp(e->d_name, best) > 0 : strcmp(e->d_name, best) < 0)))
             snprintf(best, sizeof best, "%s", e->d_name);
     closedir(d);
     if (!best[0]) return -1;
-    snprintf(path, sizeof path, "%s/%s", wal, best);
+    snprintf(out, outlen, "%s/%s", wal, best);
+    return 0;
+}
+
+/* Removes the newest WAL segment of DIR. */
+static int delete_newest_segment(const char *dir)
+{
+    char path[PROC_PATH_MAX + 300];
+    if (pick_segment(dir, 1, path, sizeof path) < 0) return -1;
     printf("   removing %s\n", path);
     return unlink(path);
 }
@@ -243,17 +253,8 @@ static void test_damaged_leader(int clean_stop)
 /* Flips one byte in the middle of the written part of DIR's first segment. */
 static int flip_byte_in_wal(const char *dir)
 {
-    char store[PROC_PATH_MAX], wal[PROC_PATH_MAX + 8], first[256] = "", path[PROC_PATH_MAX + 300];
-    if (cl_store_dir(dir, store, sizeof store) < 0) return -1;
-    snprintf(wal, sizeof wal, "%s/wal", store);
-    DIR *d = opendir(wal);
-    if (!d) return -1;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strstr(e->d_name, ".wal") && (!first[0] || strcmp(e->d_name, first) < 0))
-            snprintf(first, sizeof first, "%s", e->d_name);
-    closedir(d);
-    snprintf(path, sizeof path, "%s/%s", wal, first);
+    char path[PROC_PATH_MAX + 300];
+    if (pick_segment(dir, 0, path, sizeof path) < 0) return -1;
     FILE *fp = fopen(path, "r+b");
     if (!fp) return -1;
     long last = -1, off = 0;

@@ -412,7 +412,7 @@ static int follower_on_snapshot(fconn *c, const repl_frame *fr)
         long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
         uint64_t mem = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize : UINT64_MAX;
         if (b.c > mem || b.c + REPL_SNAP_DISK_MARGIN > disk) {
-            log_error_limited(&n->log, &n->limits[NL_REPL_BAD_INPUT],
+            log_error_limited(&n->log, &n->limits[NL_SNAPSHOT],
                               "refusing a checkpoint of %llu bytes from the leader: %llu bytes "
                               "free on %s (a %llu-byte margin kept), %llu bytes of memory",
                               (unsigned long long)b.c, (unsigned long long)disk, n->cfg.data_dir,

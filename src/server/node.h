@@ -64,6 +64,7 @@ enum node_limit {
     NL_ACCEPT,         /* accept(2) failures */
     NL_CLIENT,         /* clients dropped for their input */
     NL_DISK,           /* retried disk operations (hint, WAL restarts) */
+    NL_SNAPSHOT,       /* snapshot transfers refused (size, disk) */
     NL_COUNT
 };
 

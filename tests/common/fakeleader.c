@@ -174,6 +174,13 @@ int fl_connect(fake_leader *fl, const char *host, int port, uint32_t leader_id, 
     return 0;
 }
 
+int fl_send_beat(fake_leader *fl, uint8_t type, uint64_t a, uint64_t b, uint64_t c)
+{
+    uint8_t frame[REPL_CTRL_MAX];
+    repl_beat beat = {a, b, c};
+    return fl_send(fl, frame, repl_encode_beat(frame, type, &beat));
+}
+
 int fl_send_records(fake_leader *fl, const uint8_t *buf, size_t len, size_t max_frame_bytes)
 {
     uint8_t *frame = malloc(REPL_FRAME_HDR + len);

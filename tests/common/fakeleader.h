@@ -45,6 +45,9 @@ int fl_connect(fake_leader *fl, const char *host, int port, uint32_t leader_id, 
 /* Sends encoded records BUF[0..LEN) as RECORDS frames, splitting between
  * records at most every MAX_FRAME_BYTES (0: one frame). 0 or -1. */
 int fl_send_records(fake_leader *fl, const uint8_t *buf, size_t len, size_t max_frame_bytes);
+/* Sends one control frame of TYPE with the three u64 fields of a beat
+ * (SNAP_BEGIN, TRUNCATE, COMMIT ...). 0 or -1. */
+int fl_send_beat(fake_leader *fl, uint8_t type, uint64_t a, uint64_t b, uint64_t c);
 /* Reads ACKs until one says durable >= LSN. 0, or -1 (timeout, EOF, bad
  * frame) with fl->err. */
 int fl_wait_ack(fake_leader *fl, uint64_t lsn, int timeout_ms);

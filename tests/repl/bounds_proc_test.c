@@ -8,6 +8,8 @@
  *    leader, epoch 1, is still accepted afterwards, also after a restart);
  *  - a record stamped 2^64-1 us (or with an epoch above its leader's) is
  *    refused, not appended, and the link dropped with one clear line;
+ *  - a SNAP_BEGIN announcing more than the disk can hold (1 TiB) is refused
+ *    before a byte is written, with one line saying why;
  *  - the epoch file holding a value beyond the maximum stops the start
  *    with a message instead of wrapping later. */
 #include <signal.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../common/cluster.h"
 #include "../common/fakeleader.h"
@@ -121,6 +124,16 @@ int main(void)
     test_cond("a sane record is taken", rc == 0 && fl_send_records(&fl, rec, len, 0) == 0 &&
                                             fl_wait_ack(&fl, 1, 5000) == 0);
     fl_close(&fl);
+
+    test_section("a SNAP_BEGIN of 1 TiB is refused before anything is written");
+    rc = fl_connect(&fl, "127.0.0.1", s.repl_port, 1, 1, 5000);
+    test_cond("SNAP_BEGIN (1 TiB) sent", rc == 0 && fl_send_beat(&fl, REPL_SNAP_BEGIN, 1000, 1, 1ull << 40) == 0);
+    test_cond("the link is dropped", fl_wait_eof(&fl, 5000) == 0);
+    fl_close(&fl);
+    test_cond("one line says why", cl_wait_log(s.log, "refusing a checkpoint of 1099511627776 bytes", 2000));
+    char tmp[PROC_PATH_MAX + 64];
+    snprintf(tmp, sizeof tmp, "%s/snapshot-incoming.tmp", s.dir);
+    test_cond("no incoming snapshot file was created", access(tmp, F_OK) != 0);
     test_cond("follower stops cleanly", proc_stop(s.pid, SIGTERM, 10000) == 0);
 
     test_section("an epoch file beyond the maximum stops the start with a message");

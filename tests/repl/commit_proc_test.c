@@ -19,7 +19,10 @@
  *  4. a byte flipped in a running leader's WAL (after recovery checked it)
  *     is reported in the log and INFO, and the follower that needs that
  *     range rejoins by a fresh snapshot instead of retrying forever
- *     (item 11).
+ *     (item 11);
+ *  5. a newest checkpoint that went bad on the leader's disk, rejected by
+ *     the follower it is sent to, is replaced by a fresh one instead of
+ *     being sent again and again (item 11).
  * Every wait is a condition with a deadline; every server is stopped by PID. */
 #include <dirent.h>
 #include <signal.h>
@@ -304,6 +307,78 @@ static void test_runtime_wal_damage(void)
     test_cond("all nodes exit cleanly", cl_stop(&c, test_failed_ > 0) == 0);
 }
 
+/* ---- 5: a bad checkpoint is not sent again and again ---- */
+
+/* Flips a byte in the middle of the newest checkpoint of node dir DIR. */
+static int flip_newest_checkpoint(const char *dir)
+{
+    char store[PROC_PATH_MAX], best[256] = "", path[PROC_PATH_MAX + 300];
+    if (cl_store_dir(dir, store, sizeof store) < 0) return -1;
+    DIR *d = opendir(store);
+    if (!d) return -1;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, "snapshot-", 9) == 0 && strstr(e->d_name, ".snap") &&
+            strcmp(e->d_name, best) > 0)
+            snprintf(best, sizeof best, "%s", e->d_name);
+    closedir(d);
+    if (!best[0]) return -1;
+    snprintf(path, sizeof path, "%s/%s", store, best);
+    FILE *fp = fopen(path, "r+b");
+    if (!fp || fseek(fp, 0, SEEK_END) != 0) {
+        if (fp) fclose(fp);
+        return -1;
+    }
+    long mid = ftell(fp) / 2;
+    int rc = -1;
+    if (fseek(fp, mid, SEEK_SET) == 0) {
+        int old = fgetc(fp);
+        if (old != EOF && fseek(fp, mid, SEEK_SET) == 0 && fputc(old ^ 0x21, fp) != EOF) rc = 0;
+    }
+    printf("   flipped the byte at offset %ld of %s\n", mid, path);
+    return fclose(fp) == 0 ? rc : -1;
+}
+
+static int bgsave_done(void *arg)
+{
+    cluster *c = arg;
+    tclient *t = cl_connect(c, 0);
+    long long v = t ? cl_info_ll(t, "persistence", "checkpoints_done") : -1;
+    tc_close(t);
+    return v >= 1;
+}
+
+static void test_bad_checkpoint(void)
+{
+    test_section("a checkpoint a follower rejects is replaced by a fresh one, not sent again");
+    cluster c;
+    cl_opts o = CL_OPTS_DEFAULT;
+    o.leader_extra[0] = "--catchup-max-lag-records";
+    o.leader_extra[1] = "100";
+    test_cond("cluster starts", cl_start(&c, "badckpt", &o) == 0);
+    test_cond("both followers online", cl_wait_online(&c, 2, 5000));
+    tclient *l = cl_connect(&c, 0);
+    test_cond("3000 SETs", cl_pipeline_set(l, "b", 0, 3000, 64, NULL) == 3000);
+    resp_value *r = tc_cmd(l, "BGSAVE");
+    resp_value_free(r);
+    tc_close(l);
+    test_cond("a checkpoint is written", proc_wait_until(bgsave_done, &c, 10000));
+    test_cond("a byte of it flipped", flip_newest_checkpoint(c.n[0].dir) == 0);
+    cl_signal(&c, 2, SIGTERM);
+    test_cond("follower 2's data wiped", proc_rmtree(c.n[2].dir) == 0);
+    test_cond("follower 2 restarts empty", cl_start_node(&c, 2) == 0);
+    test_cond("it rejects the bad checkpoint",
+              cl_wait_log(c.n[2].log, "checkpoint from the leader rejected", 10000));
+    test_cond("the leader writes a fresh one",
+              cl_wait_log(c.n[0].log, "the next snapshot is a fresh one", 5000));
+    test_cond("follower 2 catches up", cl_wait_caught_up(&c, 20000));
+    test_cond("digests equal", cl_converged(&c));
+    int rejects = cl_log_count(c.n[2].log, "checkpoint from the leader rejected");
+    printf("   follower 2 rejected %d checkpoint(s)\n", rejects);
+    test_cond("the bad checkpoint was sent once, not again and again", rejects == 1);
+    test_cond("all nodes exit cleanly", cl_stop(&c, test_failed_ > 0) == 0);
+}
+
 int main(void)
 {
     cl_watchdog(WATCHDOG_S);
@@ -312,5 +387,6 @@ int main(void)
     test_damaged_leader(0);
     test_damaged_leader(1);
     test_runtime_wal_damage();
+    test_bad_checkpoint();
     return test_report();
 }

@@ -143,9 +143,10 @@ static void fconn_close(fconn *c, const char *why)
 
 static void fconn_refuse(fconn *c, const char *reason);
 
-/* Sends the next records asked for by FETCH while the output is short.
- * Only applied records are given (committed, so the same on every node, and
- * durable, so on disk). -1: the link was closed. */
+/* Sends the next records asked for by FETCH while the output is short: any
+ * of this follower's records (the leader adopts the most recent log among
+ * enough followers); those not yet on disk follow once the WAL thread has
+ * written them. -1: the link was closed. */
 static int fetch_pump(fconn *c)
 {
     node *n = c->f->n;
@@ -188,9 +189,9 @@ static int follower_on_fetch(fconn *c, const repl_frame *fr)
     node *n = c->f->n;
     repl_beat b;
     char err[256];
-    if (repl_decode_beat(fr, &b) < 0 || b.a == 0 || b.a > b.b || b.b > n->applied_lsn ||
+    if (repl_decode_beat(fr, &b) < 0 || b.a == 0 || b.a > b.b || b.b > n->last_lsn ||
         c->fetching) {
-        fconn_refuse(c, "bad FETCH: only applied records can be given back");
+        fconn_refuse(c, "bad FETCH: beyond this follower's log");
         return -1;
     }
     if (repl_cursor_open(&c->fetch_cur, n->store_dir, b.a, err, sizeof err) != CURSOR_OK) {

@@ -49,13 +49,14 @@ enum link_state {
     LINK_DOWN,
     LINK_CONNECTING,
     LINK_HANDSHAKE,
+    LINK_RECOVER,   /* fenced leader: waits to hear from enough followers (no records) */
     LINK_FETCH,     /* this (fenced) leader takes committed records back from the follower */
     LINK_SNAPWAIT,  /* a checkpoint is being written for this follower */
     LINK_SNAPSHOT,  /* sending a checkpoint file */
     LINK_CATCHUP,   /* sending from the WAL / pending log */
     LINK_STREAMING, /* live: every new record is appended as it is made */
 };
-static const char *const link_state_names[] = {"down",         "connecting",  "handshake", "fetching",
+static const char *const link_state_names[] = {"down",         "connecting",  "handshake", "recovering", "fetching",
                                                "snapshot_wait", "snapshot",   "catching_up",
                                                "streaming"};
 
@@ -85,6 +86,8 @@ typedef struct flink {
     uint64_t sent_lsn;
     uint64_t commit_sent, match_sent; /* last COMMIT frame's values */
     uint64_t fetch_to;                /* LINK_FETCH: last LSN asked for */
+    uint64_t h_last, h_epoch;         /* LINK_RECOVER: the follower's log end */
+    int fetch_check;                  /* the first record fetched must be our last one */
     int online;
     uint64_t last_heard_ms, last_beat_ms;
     iobuf in, out;
@@ -116,6 +119,8 @@ static void link_on_event(ev_loop *loop, int fd, void *data, unsigned events);
 static void ship_thread_detach(ship_thread *st, int fd);
 static void link_close_frame(flink *lk);
 static void link_start_snapshot(flink *lk, const char *why);
+static void leader_try_recover(repl_leader *l);
+static void link_fetch(flink *lk);
 
 /* Is LK the link that counts for its node? A quorum counts nodes, not
  * links: if one node answered on two addresses (a --followers list naming
@@ -725,24 +730,46 @@ static void link_on_hello_ok(flink *lk, const repl_hello_ok *h)
         node_fence_until(n, h->commit_lsn, why);
     }
     if (n->fenced) {
-        /* A follower whose applied records (committed: the same on every
-         * node) reach beyond our log gives them back; then we lead again. */
-        if (n->fence_need && h->applied_lsn > n->last_lsn && !n->wal_failed) {
+        /* The records we lost are on the followers, but a committed record
+         * need only be on Q of them: wait until enough followers answered
+         * that every possible quorum is among them, then take the longest
+         * of their logs (the most recent epoch first, as Raft's vote rule),
+         * and lead again. Until then, nothing is shipped to anyone. */
+        if (n->fence_need && !n->wal_failed) {
             lk->node_id = h->node_id;
-            lk->state = LINK_FETCH;
+            lk->state = LINK_RECOVER;
             lk->state_since_ms = lk->last_heard_ms = ev_now_ms();
-            lk->fetch_to = h->applied_lsn;
-            repl_beat b = {n->last_lsn + 1, h->applied_lsn, 0};
-            uint8_t frame[REPL_CTRL_MAX];
-            size_t len = repl_encode_beat(frame, REPL_FETCH, &b);
-            log_warn(&n->log, "fetching the committed records lsn %llu..%llu back from follower "
-                              "node %u (this log ends at %llu, lsn %llu is committed)",
-                     (unsigned long long)b.a, (unsigned long long)b.b, h->node_id,
-                     (unsigned long long)n->last_lsn, (unsigned long long)n->fence_need);
-            if (link_send_ctrl(lk, frame, len) < 0) link_close(lk, "out of memory");
+            lk->h_last = h->last_lsn;
+            lk->h_epoch = h->last_epoch;
+            leader_try_recover(l);
             return;
         }
         link_refuse(lk, "the leader refuses to lead: %.150s", n->fence_reason);
+        return;
+    }
+    /* Raft's rule for a leader that has written nothing in its epoch yet:
+     * the most recent log wins. A follower whose log goes further in our
+     * last record's epoch (records we shipped, then lost or never synced)
+     * or holds a later epoch is not rebuilt from ours: we take its records
+     * first (those not committed may commit; their clients were told
+     * nothing). Once we have written in our own epoch, ours is the most
+     * recent log by definition. */
+    if (n->last_rec_epoch < n->epoch && !n->wal_failed &&
+        (h->last_epoch > n->last_rec_epoch ||
+         (h->last_epoch == n->last_rec_epoch && h->last_lsn > n->last_lsn))) {
+        char why[200];
+        snprintf(why, sizeof why,
+                 "follower node %u has a more recent log (lsn %llu, epoch %llu) than this one "
+                 "(lsn %llu, epoch %llu): taking its records first",
+                 h->node_id, (unsigned long long)h->last_lsn, (unsigned long long)h->last_epoch,
+                 (unsigned long long)n->last_lsn, (unsigned long long)n->last_rec_epoch);
+        node_fence_until(n, h->last_lsn, why);
+        lk->node_id = h->node_id;
+        lk->last_heard_ms = ev_now_ms();
+        lk->h_last = h->last_lsn;
+        lk->h_epoch = h->last_epoch;
+        log_warn(&n->log, "%s", why);
+        link_fetch(lk);
         return;
     }
     lk->node_id = h->node_id;
@@ -824,6 +851,61 @@ static void link_on_hello_ok(flink *lk, const repl_hello_ok *h)
     node_advance_commit(n);
 }
 
+/* A fenced leader that heard from enough followers (every quorum of Q
+ * followers meets any nlinks - Q + 1 of them) fetches from the one with the
+ * most recent log everything after its own last record. */
+static void leader_try_recover(repl_leader *l)
+{
+    node *n = l->n;
+    int need = l->nlinks - n->cfg.quorum + 1, have = 0;
+    if (need > l->nlinks) need = l->nlinks;
+    if (need < 1) need = 1;
+    flink *best = NULL;
+    for (int i = 0; i < l->nlinks; i++) {
+        flink *lk = &l->links[i];
+        if (lk->state == LINK_FETCH) return; /* one fetch at a time */
+        if (lk->state != LINK_RECOVER || !link_counts(lk)) continue;
+        have++;
+        if (!best || lk->h_epoch > best->h_epoch ||
+            (lk->h_epoch == best->h_epoch && lk->h_last > best->h_last))
+            best = lk;
+    }
+    if (have < need) {
+        log_warn_limited(&n->log, &n->limits[NL_LINK],
+                         "lost committed records: %d of the %d followers needed to find them "
+                         "have answered; waiting for the others",
+                         have, need);
+        return;
+    }
+    if (best->h_last <= n->last_lsn) {
+        log_error_limited(&n->log, &n->limits[NL_LINK],
+                          "lost committed records up to lsn %llu, and no follower holds more "
+                          "than this log (lsn %llu): an operator must restore them",
+                          (unsigned long long)n->fence_need, (unsigned long long)n->last_lsn);
+        return;
+    }
+    link_fetch(best);
+    log_warn(&n->log, "fetching lsn %llu..%llu back from follower node %u, the most recent log "
+                      "of %d followers (this log ends at %llu, lsn %llu was committed)",
+             (unsigned long long)n->last_lsn + 1, (unsigned long long)best->h_last, best->node_id,
+             have, (unsigned long long)n->last_lsn, (unsigned long long)n->fence_need);
+}
+
+/* Asks LK's follower for its records after our last one, from our last one
+ * on: the overlap proves its log extends ours (link_on_fetched). */
+static void link_fetch(flink *lk)
+{
+    node *n = lk->l->n;
+    lk->state = LINK_FETCH;
+    lk->state_since_ms = ev_now_ms();
+    lk->fetch_to = lk->h_last;
+    lk->fetch_check = n->last_lsn > 0;
+    repl_beat b = {n->last_lsn > 0 ? n->last_lsn : 1, lk->h_last, 0};
+    uint8_t frame[REPL_CTRL_MAX];
+    size_t len = repl_encode_beat(frame, REPL_FETCH, &b);
+    if (link_send_ctrl(lk, frame, len) < 0) link_close(lk, "out of memory");
+}
+
 /* Records a follower gives back to a fenced leader (LINK_FETCH): verified
  * like any a follower receives, appended to our WAL. -1: link closed. */
 static int link_on_fetched(flink *lk, const repl_frame *fr)
@@ -834,8 +916,27 @@ static int link_on_fetched(flink *lk, const repl_frame *fr)
         wal_rec r;
         size_t used;
         wal_dec d = wal_record_decode(fr->payload + off, fr->len - off, &r, &used);
+        if (lk->fetch_check && d == WAL_DEC_OK && r.lsn == n->last_lsn) {
+            /* The overlap: the follower's record at our last LSN. */
+            lk->fetch_check = 0;
+            if (r.epoch != n->last_rec_epoch) {
+                char why[200];
+                snprintf(why, sizeof why,
+                         "follower node %u's log does not extend this one (its lsn %llu has "
+                         "epoch %llu, ours %llu)",
+                         lk->node_id, (unsigned long long)r.lsn, (unsigned long long)r.epoch,
+                         (unsigned long long)n->last_rec_epoch);
+                node_fence(n, why);
+                link_close(lk, "logs do not match");
+                return -1;
+            }
+            off += used;
+            continue;
+        }
+        /* It must continue our log: the next LSN, an epoch not below our
+         * last record's (recovery refuses a log whose epochs go down). */
         if (d != WAL_DEC_OK || r.lsn != n->last_lsn + 1 || r.lsn > lk->fetch_to ||
-            r.epoch > n->epoch) {
+            r.epoch > n->epoch || r.epoch < n->last_rec_epoch) {
             log_warn_limited(&n->log, &n->limits[NL_LINK],
                              "follower node %u gave back a bad record (%s, lsn %llu, want %llu)",
                              lk->node_id, wal_dec_str(d), (unsigned long long)r.lsn,
@@ -853,10 +954,15 @@ static int link_on_fetched(flink *lk, const repl_frame *fr)
         log_info(&n->log, "fetched the records up to lsn %llu back from follower node %u",
                  (unsigned long long)lk->fetch_to, lk->node_id);
         node_unfence_check(n);
-        /* A fresh handshake decides how this follower goes on. */
-        lk->backoff_ms = 0;
-        link_close(lk, "records fetched back");
-        lk->retry_at_ms = ev_now_ms();
+        /* Fresh handshakes decide how every follower goes on (the records
+         * taken were not shipped to the links already up). */
+        repl_leader *l = lk->l;
+        for (int i = 0; i < l->nlinks; i++) {
+            flink *o = &l->links[i];
+            if (o->state == LINK_DOWN) continue;
+            o->backoff_ms = REPL_BACKOFF_MIN_MS;
+            link_close(o, "records fetched back: handshake again");
+        }
         return -1;
     }
     return 0;
@@ -920,7 +1026,9 @@ static void link_read(flink *lk)
             if (lk->state == LINK_DOWN) return;
             continue;
         }
-        if (lk->state == LINK_FETCH && (f.type == REPL_RECORDS || f.type == REPL_ACK)) {
+        if (lk->state == LINK_RECOVER && f.type == REPL_ACK) {
+            /* alive; nothing to count while the leader is fenced */
+        } else if (lk->state == LINK_FETCH && (f.type == REPL_RECORDS || f.type == REPL_ACK)) {
             if (f.type == REPL_RECORDS && link_on_fetched(lk, &f) < 0) return;
             if (lk->state == LINK_DOWN) return;
         } else if (f.type == REPL_ACK && lk->state >= LINK_SNAPWAIT) {
@@ -1062,9 +1170,19 @@ void repl_leader_cron(repl_leader *l, uint64_t now)
             if (now - lk->state_since_ms > (uint64_t)n->cfg.follower_timeout_ms)
                 link_close(lk, "handshake timed out");
             break;
+        case LINK_RECOVER:
         case LINK_FETCH:
-            if (now - lk->last_heard_ms > (uint64_t)n->cfg.follower_timeout_ms)
-                link_close(lk, "fetch stalled");
+            if (now - lk->last_heard_ms > (uint64_t)n->cfg.follower_timeout_ms) {
+                link_close(lk, lk->state == LINK_FETCH ? "fetch stalled" : "silent while recovering");
+                break;
+            }
+            if (now - lk->last_beat_ms >= (uint64_t)n->cfg.heartbeat_ms) {
+                repl_beat b = {n->last_lsn, n->commit_lsn, now};
+                uint8_t frame[REPL_CTRL_MAX];
+                size_t len = repl_encode_beat(frame, REPL_HEARTBEAT, &b);
+                lk->last_beat_ms = now;
+                if (link_send_ctrl(lk, frame, len) < 0) link_close(lk, "out of memory");
+            }
             break;
         case LINK_SNAPWAIT:
             if (n->ckpt_pid == 0) {

@@ -918,7 +918,7 @@ static void node_before_sleep(ev_loop *loop, void *data)
  * records of different incarnations are always told apart.
  * The commit file holds the commit hint (node.h). */
 #define NODE_COMMIT_FILE "commit"
-#define NODE_HINT_EVERY_MS 1000
+#define NODE_HINT_EVERY_MS 100
 
 /* Reads the number in DIR/NAME into *OUT (0 if the file does not exist).
  * 0, or -1 if it exists but cannot be read or parsed. */

@@ -105,7 +105,7 @@ struct node {
     uint64_t applied_lsn; /* applied to kv (== commit_lsn after apply) */
     uint64_t snapshot_lsn;   /* newest checkpoint on disk (0: none) */
     /* Commit hint: a lower bound of the cluster's commit LSN, kept in
-     * <data-dir>/commit (written at most once a second and at stop; stale is
+     * <data-dir>/commit (written at most every 100 ms and at stop; stale is
      * safe, too high never is: it is only ever a value commit_lsn had). A
      * log that ends below it has lost committed records. */
     uint64_t commit_hint, hint_written;

@@ -147,6 +147,8 @@ static pid_t start_leader(const char *dir, const char *log, int port, const char
                                QUORUM_TIMEOUT,
                                "--follower-timeout-ms",
                                "10000",
+                               "--catchup-max-lag-records", /* a lag of 20 means a snapshot */
+                               "1",
                                NULL};
     pid_t pid = proc_spawn(followers ? led : alone, log);
     tclient *t = pid > 0 ? tc_connect("127.0.0.1", port, IO_MS) : NULL;
@@ -173,15 +175,19 @@ int main(void)
     test_cond("fake follower listens", fake_listen(&f) == 0);
     snprintf(followers, sizeof followers, "127.0.0.1:%d", f.port);
 
-    test_section("the leader holds 10 records (written alone, quorum 0)");
-    pid_t pid = start_leader(dir, log, port, NULL);
-    test_cond("leader starts alone", pid > 0);
-    tclient *c = tc_connect("127.0.0.1", port, IO_MS);
-    test_cond("10 writes", cl_pipeline_set(c, "k", 0, 10, 10, NULL) == 10);
-    tc_close(c);
-    test_cond("it stops cleanly", proc_stop(pid, SIGTERM, IO_MS) == 0);
+    test_section("the leader holds 20 records of two epochs (written alone, quorum 0)");
+    pid_t pid = -1;
+    tclient *c = NULL;
+    for (int run = 0; run < 2; run++) {
+        pid = start_leader(dir, log, port, NULL);
+        test_cond("leader starts alone", pid > 0);
+        c = tc_connect("127.0.0.1", port, IO_MS);
+        test_cond("10 writes", cl_pipeline_set(c, "k", run * 10, 10, 10, NULL) == 10);
+        tc_close(c);
+        test_cond("it stops cleanly", proc_stop(pid, SIGTERM, IO_MS) == 0);
+    }
 
-    test_section("a follower with a divergent tail at lsn 11 gets a snapshot");
+    test_section("a follower with a divergent tail at lsn 21 (an older epoch) gets a snapshot");
     pid = start_leader(dir, log, port, followers);
     test_cond("leader starts with the fake follower", pid > 0);
     test_cond("the leader dials the fake follower", fake_accept(&f) == 0);
@@ -191,9 +197,11 @@ int main(void)
     test_cond("HELLO arrives",
               fake_next(&f, REPL_HELLO, &fr, &used) == 0 && repl_decode_hello(&fr, &h) == 0);
     fake_consume(&f, used);
-    test_cond("the leader is at lsn 10", h.last_lsn == 10);
+    test_cond("the leader is at lsn 20", h.last_lsn == 20);
     uint8_t frame[REPL_CTRL_MAX];
-    repl_hello_ok ok = {2, 11, h.epoch - 1, 11, 0}; /* lsn 11 of an older epoch */
+    /* lsn 21 of the first epoch: older than the leader's last record (the
+     * second's), so not a more recent log; nothing applied, 20 behind. */
+    repl_hello_ok ok = {2, 21, h.epoch - 2, 0, 0};
     test_cond("HELLO_OK sent", fake_send(&f, frame, repl_encode_hello_ok(frame, &ok)) == 0);
     repl_beat b = {0};
     test_cond("SNAP_BEGIN arrives",
@@ -204,13 +212,13 @@ int main(void)
     fake_consume(&f, used);
     printf("snapshot of lsn %llu sent\n", (unsigned long long)f.snap_lsn);
 
-    test_section("a stale ACK of the divergent lsn 11 does not commit the leader's lsn 11");
+    test_section("a stale ACK of the divergent lsn 21 does not commit the leader's lsn 21");
     c = tc_connect("127.0.0.1", port, IO_MS);
     static const char set[] = "*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\n1\r\n";
     test_cond("SET x sent", tc_send_raw(c, set, sizeof set - 1) == 0);
-    test_cond("the leader ships lsn 11", fake_next(&f, REPL_RECORDS, &fr, &used) == 0);
+    test_cond("the leader ships lsn 21", fake_next(&f, REPL_RECORDS, &fr, &used) == 0);
     fake_consume(&f, used);
-    test_cond("stale ACK(11) sent", fake_ack(&f, 11) == 0);
+    test_cond("stale ACK(21) sent", fake_ack(&f, 21) == 0);
     test_cond("stale ACK of exactly the snapshot's lsn sent", fake_ack(&f, f.snap_lsn) == 0);
     resp_value *r = tc_read(c);
     printf("SET x answered: %c%.*s\n", r ? (char)r->type : '?', r ? (int)r->len : 0,
@@ -221,19 +229,19 @@ int main(void)
     c = tc_connect("127.0.0.1", port, IO_MS);
     long long acked = cl_follower_ll(c, 0, "acked_lsn");
     printf("follower0 acked_lsn=%lld\n", acked);
-    test_cond("the leader does not count lsn 11 as acknowledged", acked < 11);
+    test_cond("the leader does not count lsn 21 as acknowledged", acked < 21);
 
     test_section("after the install's ACK, the follower's ACKs count again");
-    test_cond("install marker and ACK sent", fake_snap_ack(&f, f.snap_lsn) == 0 && fake_ack(&f, 11) == 0);
+    test_cond("install marker and ACK sent", fake_snap_ack(&f, f.snap_lsn) == 0 && fake_ack(&f, 21) == 0);
     static const char set2[] = "*3\r\n$3\r\nSET\r\n$1\r\ny\r\n$1\r\n2\r\n";
     test_cond("SET y sent", tc_send_raw(c, set2, sizeof set2 - 1) == 0);
-    test_cond("the leader ships lsn 12", fake_next(&f, REPL_RECORDS, &fr, &used) == 0);
+    test_cond("the leader ships lsn 22", fake_next(&f, REPL_RECORDS, &fr, &used) == 0);
     fake_consume(&f, used);
-    test_cond("ACK(12) sent", fake_ack(&f, 12) == 0);
+    test_cond("ACK(22) sent", fake_ack(&f, 22) == 0);
     r = tc_read(c);
     test_cond("SET y gets OK", is_status(r, "OK"));
     resp_value_free(r);
-    test_cond("acked_lsn is 12", cl_follower_ll(c, 0, "acked_lsn") == 12);
+    test_cond("acked_lsn is 22", cl_follower_ll(c, 0, "acked_lsn") == 22);
     tc_close(c);
 
     test_cond("leader stops cleanly", proc_stop(pid, SIGTERM, IO_MS) == 0);

@@ -1200,10 +1200,20 @@ static int node_open_storage(node *n, char *err, size_t errlen)
                  "are missing (a damaged or deleted WAL segment?)",
                  n->cfg.data_dir, (unsigned long long)info.last_lsn,
                  (unsigned long long)n->commit_hint);
-        if (n->cfg.role == ROLE_LEADER)
+        if (n->cfg.role == ROLE_LEADER && n->cfg.nfollowers == 0) {
+            /* Nobody else can hold them: say so loudly and serve what is
+             * left (as Redis does with a truncated AOF), instead of a node
+             * that refuses everything until an operator edits a file. */
+            log_error(&n->log, "%s; no followers are configured to take them back from: "
+                               "serving the log as it is",
+                      why);
+            n->commit_hint = info.last_lsn;
+            n->hint_written = 0; /* rewritten at the next cron */
+        } else if (n->cfg.role == ROLE_LEADER) {
             node_fence_until(n, n->commit_hint, why);
-        else /* a follower fetches them back from its leader */
+        } else { /* a follower gets them from its leader */
             log_warn(&n->log, "%s; they will be fetched from the leader", why);
+        }
     }
     if (n->epoch > NODE_EPOCH_MAX) {
         snprintf(err, errlen, "epoch %llu in %s is beyond the largest accepted (%llu)",

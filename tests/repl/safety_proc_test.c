@@ -8,8 +8,11 @@
  *    whole, with nothing proposed (item 6);
  *  - one follower reachable under two addresses counts once toward the
  *    quorum: --quorum 2 with a single real follower never answers OK
- *    (item 7), and the same address listed twice is refused at start.
+ *    (item 7), and the same address listed twice is refused at start;
+ *  - a lone node (no followers to take them back from) that lost its newest
+ *    segment logs the loss once and serves what is left.
  * Every wait is a condition with a deadline; every server is stopped by PID. */
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,11 +232,61 @@ static void test_one_node_two_addresses(void)
     free(dir);
 }
 
+/* ---- a lone node whose newest segment is lost serves what is left ---- */
+
+static void test_lone_node_lost_segment(void)
+{
+    test_section("a lone node that lost its newest segment says so and serves what is left");
+    char *dir = proc_tmpdir("lone");
+    char bin[PROC_PATH_MAX], d1[PROC_PATH_MAX], l1[PROC_PATH_MAX], s1[16];
+    proc_build_path(bin, sizeof bin, "rkv-server");
+    snprintf(d1, sizeof d1, "%s/data", dir);
+    snprintf(l1, sizeof l1, "%s/node.log", dir);
+    int p1 = proc_free_port();
+    snprintf(s1, sizeof s1, "%d", p1);
+    const char *argv[] = {bin, "--port", s1, "--data-dir", d1, "--wal-segment-bytes", "4096", NULL};
+    pid_t pid = proc_spawn(argv, l1);
+    tclient *t = tc_connect("127.0.0.1", p1, 10000);
+    test_cond("300 SETs", cl_pipeline_set(t, "z", 0, 300, 16, NULL) == 300);
+    tc_close(t);
+    test_cond("it stops cleanly", proc_stop(pid, SIGTERM, 10000) == 0);
+    char store[PROC_PATH_MAX], wal[PROC_PATH_MAX + 8], path[PROC_PATH_MAX + 300], best[256] = "";
+    int ok = cl_store_dir(d1, store, sizeof store) == 0;
+    snprintf(wal, sizeof wal, "%s/wal", store);
+    DIR *dd = ok ? opendir(wal) : NULL;
+    struct dirent *e;
+    while (dd && (e = readdir(dd)))
+        if (strstr(e->d_name, ".wal") && strcmp(e->d_name, best) > 0)
+            snprintf(best, sizeof best, "%s", e->d_name);
+    if (dd) closedir(dd);
+    snprintf(path, sizeof path, "%s/%s", wal, best);
+    test_cond("its newest segment removed", best[0] && unlink(path) == 0);
+    pid = proc_spawn(argv, l1);
+    t = tc_connect("127.0.0.1", p1, 10000);
+    test_cond("the loss is logged", cl_wait_log(l1, "serving the log as it is", 5000));
+    resp_value *r = tc_cmd(t, "SET", "after", "1");
+    test_cond("and it takes writes", r && r->type == RESP_T_STATUS);
+    resp_value_free(r);
+    tc_close(t);
+    test_cond("it stops cleanly", proc_stop(pid, SIGTERM, 10000) == 0);
+    pid = proc_spawn(argv, l1);
+    t = tc_connect("127.0.0.1", p1, 10000);
+    r = tc_cmd(t, "GET", "after");
+    test_cond("a restart is clean: the write is there", r && r->type == RESP_T_BULK);
+    resp_value_free(r);
+    tc_close(t);
+    test_cond("and the loss is not reported again", cl_log_count(l1, "serving the log as it is") == 1);
+    test_cond("it stops cleanly", proc_stop(pid, SIGTERM, 10000) == 0);
+    if (test_failed_ == 0) proc_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     cl_watchdog(WATCHDOG_S);
     test_write_read_pipeline();
     test_del_whole();
     test_one_node_two_addresses();
+    test_lone_node_lost_segment();
     return test_report();
 }

@@ -40,7 +40,8 @@ start() { # build dir
     log "cluster of $1 did not come up"; return 1
 }
 stop() { kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null; pids=(); }
-rps() { "$BENCH" --quiet "$@" 2>&1 | tail -n 1 | sed -n 's/.*: \([0-9.]*\) req\/s.*/\1/p'; }
+rps() { "$BENCH" --quiet "$@" 2>&1 | tail -n 1 | tee "$WORK/last" | sed -n 's/.*: \([0-9.]*\) req\/s.*/\1/p'; }
+p99_last() { sed -n 's/.*p99=\([0-9.]*\) ms.*/\1/p' "$WORK/last"; }
 p50() { "$BENCH" --quiet "$@" 2>&1 | tail -n 1 | sed -n 's/.*p50=\([0-9.]*\) ms.*/\1/p'; }
 pipe_ms() {
     command -v redis-cli >/dev/null || { echo ""; return; }
@@ -53,6 +54,7 @@ for r in $(seq "$ROUNDS"); do
         b=$OLD; [ $side = new ] && b=$NEW
         start "$b" || exit 1
         echo "$side set50 $(rps -p $BASE -c 50 -n $N -d 100 -r 100000)" >> "$WORK/res"
+        echo "$side set50_p99 $(p99_last)" >> "$WORK/res"
         echo "$side set1_p50 $(p50 -p $BASE -c 1 -n $((N / 10)) -d 100 -r 100000)" >> "$WORK/res"
         echo "$side setp16 $(rps -p $BASE -c 50 -P 16 -n $NP -d 100 -r 100000)" >> "$WORK/res"
         echo "$side get50 $(rps -p $BASE -c 50 -n $NG -r 100000 --mix get)" >> "$WORK/res"
@@ -63,7 +65,7 @@ for r in $(seq "$ROUNDS"); do
 done
 med() { grep "^$1 $2 " "$WORK/res" | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END { if (NR) print a[int((NR + 1) / 2)] }'; }
 printf '| workload | old (median of %s) | new | new / old |\n|---|---|---|---|\n' "$ROUNDS"
-for w in set50 set1_p50 setp16 get50 pairs_ms; do
+for w in set50 set50_p99 set1_p50 setp16 get50 pairs_ms; do
     o=$(med old $w) n=$(med new $w)
     printf '| %s | %s | %s | %s |\n' "$w" "$o" "$n" \
         "$(awk -v a="$n" -v b="$o" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a / b }')"

@@ -458,7 +458,11 @@ static int link_send_commit(flink *lk)
     if (lk->state != LINK_CATCHUP && lk->state != LINK_STREAMING) return 0;
     if (lk->snap_unacked) return 0;
     uint64_t match = lk->sent_lsn;
-    if (n->commit_lsn == lk->commit_sent && match == lk->match_sent) return 0;
+    /* Only when it lets the follower apply more: the commit moved, or the
+     * last match sent was below the commit and has moved since. */
+    if (n->commit_lsn == lk->commit_sent &&
+        (match == lk->match_sent || lk->match_sent >= lk->commit_sent))
+        return 0;
     repl_beat b = {n->commit_lsn, match, 0};
     uint8_t frame[REPL_CTRL_MAX];
     size_t len = repl_encode_beat(frame, REPL_COMMIT, &b);

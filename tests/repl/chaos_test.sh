@@ -10,4 +10,19 @@
 # reads must never go backwards on a connection. Also: CHAOS_ARGS="--faults
 # ... --small-segments ..." (see tests/tools/chaos.c).
 # shellcheck disable=SC2086 # CHAOS_ARGS is a list of flags
-exec "$(dirname "$0")/../chaos.sh" "${CHAOS_SECONDS:-60}" "${CHAOS_SEED:-$(date +%s)}" ${CHAOS_ARGS:-}
+# The whole output goes to a file; the runner shows the last lines, so the
+# summary and every violation are repeated at the end (a violation can be
+# far above the closing lines, behind the log tails of a failed run).
+out=$(mktemp /tmp/rkv-chaos-out-XXXXXX)
+"$(dirname "$0")/../chaos.sh" "${CHAOS_SECONDS:-60}" "${CHAOS_SEED:-$(date +%s)}" ${CHAOS_ARGS:-} > "$out" 2>&1
+rc=$?
+if [ $rc -ne 0 ]; then
+    grep -v '^[0-9]* passed, [0-9]* failed' "$out"
+    echo "---- chaos summary and violations (full output above, kept in $out):"
+    grep -E '^chaos: (seed|reads|bgsave|node|leader|the cluster|[0-9]+ violation)|READ (REGRESSION|VIOLATION)|acknowledged OK but|died|sanitizer' "$out" | tail -n 30 | sed 's/^/  /'
+    echo "0 passed, 1 failed"
+else
+    grep -v '^chaos: t=' "$out"
+    rm -f "$out"
+fi
+exit $rc

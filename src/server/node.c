@@ -1006,6 +1006,9 @@ void node_fence_until(node *n, uint64_t need, const char *reason)
 {
     if (n->fenced && n->fence_need == 0) return; /* for good */
     if (need > n->fence_need) n->fence_need = need;
+    /* Kept in the commit hint too: a restart before the records are back
+     * must not forget that they are missing. */
+    if (need > n->commit_hint) n->commit_hint = need;
     if (!n->fenced) {
         n->fenced = 1;
         snprintf(n->fence_reason, sizeof n->fence_reason, "%s", reason);

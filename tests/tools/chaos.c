@@ -533,6 +533,29 @@ out:
     return rc;
 }
 
+/* The leader's last LSN (-1 if it cannot be asked). */
+static long long leader_last(cluster *c)
+{
+    if (c->n[0].pid <= 0 || c->n[0].stopped) return -1;
+    tclient *t = cl_connect(c, 0);
+    long long v = t ? cl_info_ll(t, "replication", "last_lsn") : -1;
+    tc_close(t);
+    return v;
+}
+
+/* Is every copy back since the last destructive fault: the leader up and
+ * not fenced, and every follower's acknowledged LSN at least LSN? */
+static int copies_whole(cluster *c, long long lsn)
+{
+    if (lsn < 0) return 1;
+    if (c->n[0].pid <= 0 || c->n[0].stopped) return 0;
+    tclient *t = cl_connect(c, 0);
+    int ok = t && cl_info_ll(t, "persistence", "fenced") == 0;
+    for (int k = 0; ok && k < CL_FOLLOWERS; k++) ok = cl_follower_ll(t, k, "acked_lsn") >= lsn;
+    tc_close(t);
+    return ok;
+}
+
 /* Applies a heal for node K. */
 static void do_heal(cluster *c, int k, heal *h)
 {
@@ -711,6 +734,7 @@ int main(int argc, char **argv)
     int small = -1, new_faults = 0;
     long snap_lag = 20000; /* the leader's --catchup-max-lag-records; 0: the server's default */
     int strict_reads = 1;
+    long long destroy_lsn = -1; /* leader's last LSN at the last destructive fault */
     const char *env = getenv("CHAOS_NEW_FAULTS");
     if (env && strcmp(env, "1") == 0) new_faults = 1;
     for (int i = 1; i < argc; i++) {
@@ -854,6 +878,18 @@ int main(int argc, char **argv)
         }
         next_fault = now + rng_between(300, 1500);
         enum fault f = menu[rng() % (uint64_t)nenabled];
+        /* Destroying a node's data (WAL damage, a wiped follower) while an
+         * earlier destruction is not yet repaired can remove every copy of
+         * a committed record: beyond what any 3-node quorum survives (f=1).
+         * Until every follower holds what the leader had then, and the
+         * leader is not fenced, the nemesis kills instead. */
+        int destructive = f == F_WAL_DAMAGE || f == F_SNAPKILL || f == F_BGSAVE;
+        int whole = destructive ? copies_whole(c, destroy_lsn) : 1;
+        if (destructive && !whole && f != F_BGSAVE) f = f == F_WAL_DAMAGE ? F_KILL_LEADER : F_KILL;
+        if (destructive && (f == F_WAL_DAMAGE || f == F_SNAPKILL || f == F_BGSAVE)) {
+            long long l = leader_last(c);
+            if (l > destroy_lsn) destroy_lsn = l;
+        }
         int k = (int)rng_between(1, CL_FOLLOWERS);
         char cmd[64], reply[256];
         if (f == F_KILL_LEADER || f == F_WAL_DAMAGE) {
@@ -925,6 +961,7 @@ int main(int argc, char **argv)
         case F_BGSAVE: {
             /* Most often while it rejoins: after a kill, half of those with a wipe. */
             int mode = (int)(rng() % 4); /* 0: as it is, 1-2: kill -9 + restart, 3: + wipe */
+            if (mode == 3 && !whole) mode = 1;
             const char *how = "running";
             if (mode > 0) {
                 cl_signal(c, k, SIGKILL);

@@ -1176,20 +1176,11 @@ void repl_leader_cron(repl_leader *l, uint64_t now)
             break;
         case LINK_RECOVER:
         case LINK_FETCH:
-            if (now - lk->last_heard_ms > (uint64_t)n->cfg.follower_timeout_ms) {
-                link_close(lk, lk->state == LINK_FETCH ? "fetch stalled" : "silent while recovering");
-                break;
-            }
-            if (now - lk->last_beat_ms >= (uint64_t)n->cfg.heartbeat_ms) {
-                repl_beat b = {n->last_lsn, n->commit_lsn, now};
-                uint8_t frame[REPL_CTRL_MAX];
-                size_t len = repl_encode_beat(frame, REPL_HEARTBEAT, &b);
-                lk->last_beat_ms = now;
-                if (link_send_ctrl(lk, frame, len) < 0) link_close(lk, "out of memory");
-            }
-            break;
         case LINK_SNAPWAIT:
-            if (n->ckpt_pid == 0) {
+        case LINK_SNAPSHOT:
+        case LINK_CATCHUP:
+        case LINK_STREAMING:
+            if (lk->state == LINK_SNAPWAIT && n->ckpt_pid == 0) {
                 if (n->snapshot_lsn > 0)
                     link_snapshot_begin(lk);
                 else
@@ -1197,13 +1188,12 @@ void repl_leader_cron(repl_leader *l, uint64_t now)
                 break;
             }
             /* heartbeats and timeouts as for a live link */
-            __attribute__((fallthrough));
-        case LINK_SNAPSHOT:
-        case LINK_CATCHUP:
-        case LINK_STREAMING:
             if (now - lk->last_heard_ms > (uint64_t)n->cfg.follower_timeout_ms) {
                 char why[96];
-                snprintf(why, sizeof why, "no answer to heartbeats for %llu ms",
+                snprintf(why, sizeof why, "%s for %llu ms",
+                         lk->state == LINK_FETCH     ? "fetch stalled"
+                         : lk->state == LINK_RECOVER ? "silent while recovering"
+                                                     : "no answer to heartbeats",
                          (unsigned long long)(now - lk->last_heard_ms));
                 link_close(lk, why);
                 break;

@@ -454,7 +454,7 @@ static void test_recover_from_enough_followers(void)
     test_cond("cluster converges", cl_wait_caught_up(&c, 20000) && cl_converged(&c));
     for (int i = 0; i <= 2; i++) {
         tclient *t = cl_connect(&c, i);
-        char who[16];
+        char who[32];
         snprintf(who, sizeof who, "node %d", i);
         test_cond("every acknowledged write of both rounds is on every node",
                   t && wl_verify(t, who, "a", 0, 400, NULL, 0) == 0 &&

@@ -101,7 +101,8 @@ static void test_follower_reads_committed(void)
     resp_value_free(r);
     cl_signal(&c, 2, SIGSTOP);
     long long last = cl_info_ll(l, "replication", "last_lsn");
-    test_cond("SET sent", tc_send_raw(l, "*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n", 29) == 0);
+    static const char set_b[] = "*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n";
+    test_cond("SET sent", tc_send_raw(l, set_b, sizeof set_b - 1) == 0);
     info_wait w = {&c, 1, "durable_lsn", last + 1};
     test_cond("the record is durable on follower 1", proc_wait_until(info_reaches, &w, 5000));
     tclient *f = cl_connect(&c, 1);

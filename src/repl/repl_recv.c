@@ -12,9 +12,11 @@
  * records_rejected_crc and logged with its LSN; the link is dropped, and the
  * leader's reconnect resumes from the last good LSN, so the record arrives
  * again intact. Good records go through the node's WAL path (the same
- * wal_writer, group commit) and are applied once durable; the follower then
- * acknowledges its durable LSN, batching every record made durable by one
- * fdatasync into one ACK.
+ * wal_writer, group commit); the follower acknowledges its durable LSN,
+ * batching every record made durable by one fdatasync into one ACK, and
+ * applies records only up to what the leader's COMMIT frames say is
+ * committed and its own (match LSN). It also answers TRUNCATE (drop a dead
+ * leader's tail) and FETCH (give records back to a leader that lost them).
  *
  * A snapshot (SNAP_BEGIN / CHUNK / END) is written to a temp file as it
  * arrives, then loaded into a fresh store on a helper thread, because

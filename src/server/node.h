@@ -11,7 +11,10 @@
  *   records up to commit_lsn are applied to the KV store, and only then are
  *   the writers' replies sent. Reads therefore see only committed data: a
  *   value read from rkv is durable on the leader and Q followers.
- * A follower runs the same path with commit_lsn = its own durable_lsn. */
+ * A follower runs the same path with commit_lsn = min(its durable_lsn, the
+ * leader's commit and match LSNs from COMMIT frames): it applies only what
+ * the leader said is committed. Records recovered above the commit hint wait
+ * in the pending log the same way. */
 #ifndef RKV_NODE_H
 #define RKV_NODE_H
 

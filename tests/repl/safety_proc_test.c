@@ -57,29 +57,52 @@ static long long pipeline_pairs(int port, int *order)
     return ok ? ms : -1;
 }
 
+/* A lone rkv-server (no followers) in a temp dir: its paths and port. */
+typedef struct lone {
+    char *dir;
+    char bin[PROC_PATH_MAX], data[PROC_PATH_MAX], log[PROC_PATH_MAX], port_s[16];
+    int port;
+} lone;
+
+static void lone_init(lone *ln, const char *tag)
+{
+    ln->dir = proc_tmpdir(tag);
+    proc_build_path(ln->bin, sizeof ln->bin, "rkv-server");
+    snprintf(ln->data, sizeof ln->data, "%s/data", ln->dir);
+    snprintf(ln->log, sizeof ln->log, "%s/node.log", ln->dir);
+    ln->port = proc_free_port();
+    snprintf(ln->port_s, sizeof ln->port_s, "%d", ln->port);
+}
+
+/* Starts it with up to two more flags (NULL: none). The pid or -1. */
+static pid_t lone_start(lone *ln, const char *flag, const char *value)
+{
+    const char *argv[] = {ln->bin, "--port", ln->port_s, "--data-dir", ln->data, flag, value, NULL};
+    return proc_spawn(argv, ln->log);
+}
+
+static void lone_done(lone *ln)
+{
+    if (test_failed_ == 0) proc_rmtree(ln->dir);
+    free(ln->dir);
+}
+
 static void test_write_read_pipeline(void)
 {
     test_section("1,000 pipelined SET/GET pairs complete without a cron tick per pair");
     /* A lone node first: nothing but its own WAL thread wakes its loop, so a
      * proposal left unkicked waits for the 10 ms cron. */
-    char *dir = proc_tmpdir("pipe");
-    char bin[PROC_PATH_MAX], d1[PROC_PATH_MAX], l1[PROC_PATH_MAX], s1[16];
-    proc_build_path(bin, sizeof bin, "rkv-server");
-    snprintf(d1, sizeof d1, "%s/data", dir);
-    snprintf(l1, sizeof l1, "%s/node.log", dir);
-    int p1 = proc_free_port();
-    snprintf(s1, sizeof s1, "%d", p1);
-    const char *argv[] = {bin, "--port", s1, "--data-dir", d1, NULL};
-    pid_t pid = proc_spawn(argv, l1);
+    lone ln;
+    lone_init(&ln, "pipe");
+    pid_t pid = lone_start(&ln, NULL, NULL);
     int order = 1;
-    long long ms = pipeline_pairs(p1, &order);
+    long long ms = pipeline_pairs(ln.port, &order);
     printf("   one node: %d SET/GET pairs in %lld ms\n", PIPE_PAIRS, ms);
     test_cond("one node: every pair answered, each GET reads the SET before it", ms >= 0 && order);
     test_cond("one node: 1,000 pairs within the deadline (no 10 ms stall per pair)",
               ms >= 0 && ms < PIPE_MAX_MS);
     test_cond("node exits cleanly", proc_stop(pid, SIGTERM, 10000) == 0);
-    if (test_failed_ == 0) proc_rmtree(dir);
-    free(dir);
+    lone_done(&ln);
 
     cluster c;
     cl_opts o = CL_OPTS_DEFAULT;
@@ -237,21 +260,15 @@ static void test_one_node_two_addresses(void)
 static void test_lone_node_lost_segment(void)
 {
     test_section("a lone node that lost its newest segment says so and serves what is left");
-    char *dir = proc_tmpdir("lone");
-    char bin[PROC_PATH_MAX], d1[PROC_PATH_MAX], l1[PROC_PATH_MAX], s1[16];
-    proc_build_path(bin, sizeof bin, "rkv-server");
-    snprintf(d1, sizeof d1, "%s/data", dir);
-    snprintf(l1, sizeof l1, "%s/node.log", dir);
-    int p1 = proc_free_port();
-    snprintf(s1, sizeof s1, "%d", p1);
-    const char *argv[] = {bin, "--port", s1, "--data-dir", d1, "--wal-segment-bytes", "4096", NULL};
-    pid_t pid = proc_spawn(argv, l1);
-    tclient *t = tc_connect("127.0.0.1", p1, 10000);
+    lone ln;
+    lone_init(&ln, "lone");
+    pid_t pid = lone_start(&ln, "--wal-segment-bytes", "4096");
+    tclient *t = tc_connect("127.0.0.1", ln.port, 10000);
     test_cond("300 SETs", cl_pipeline_set(t, "z", 0, 300, 16, NULL) == 300);
     tc_close(t);
     test_cond("it stops cleanly", proc_stop(pid, SIGTERM, 10000) == 0);
     char store[PROC_PATH_MAX], wal[PROC_PATH_MAX + 8], path[PROC_PATH_MAX + 300], best[256] = "";
-    int ok = cl_store_dir(d1, store, sizeof store) == 0;
+    int ok = cl_store_dir(ln.data, store, sizeof store) == 0;
     snprintf(wal, sizeof wal, "%s/wal", store);
     DIR *dd = ok ? opendir(wal) : NULL;
     struct dirent *e;
@@ -261,24 +278,23 @@ static void test_lone_node_lost_segment(void)
     if (dd) closedir(dd);
     snprintf(path, sizeof path, "%s/%s", wal, best);
     test_cond("its newest segment removed", best[0] && unlink(path) == 0);
-    pid = proc_spawn(argv, l1);
-    t = tc_connect("127.0.0.1", p1, 10000);
-    test_cond("the loss is logged", cl_wait_log(l1, "serving the log as it is", 5000));
+    pid = lone_start(&ln, "--wal-segment-bytes", "4096");
+    t = tc_connect("127.0.0.1", ln.port, 10000);
+    test_cond("the loss is logged", cl_wait_log(ln.log, "serving the log as it is", 5000));
     resp_value *r = tc_cmd(t, "SET", "after", "1");
     test_cond("and it takes writes", r && r->type == RESP_T_STATUS);
     resp_value_free(r);
     tc_close(t);
     test_cond("it stops cleanly", proc_stop(pid, SIGTERM, 10000) == 0);
-    pid = proc_spawn(argv, l1);
-    t = tc_connect("127.0.0.1", p1, 10000);
+    pid = lone_start(&ln, "--wal-segment-bytes", "4096");
+    t = tc_connect("127.0.0.1", ln.port, 10000);
     r = tc_cmd(t, "GET", "after");
     test_cond("a restart is clean: the write is there", r && r->type == RESP_T_BULK);
     resp_value_free(r);
     tc_close(t);
-    test_cond("and the loss is not reported again", cl_log_count(l1, "serving the log as it is") == 1);
+    test_cond("and the loss is not reported again", cl_log_count(ln.log, "serving the log as it is") == 1);
     test_cond("it stops cleanly", proc_stop(pid, SIGTERM, 10000) == 0);
-    if (test_failed_ == 0) proc_rmtree(dir);
-    free(dir);
+    lone_done(&ln);
 }
 
 int main(void)

@@ -26,6 +26,17 @@ typedef struct info_buf {
 } info_buf;
 void info_printf(info_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* What a node knows of one peer (node_view.h turns it into ROLE / INFO). */
+typedef struct repl_peer_info {
+    unsigned id;      /* 0: not heard from */
+    char host[256];   /* announced client address ("" unknown) */
+    int port;
+    int online;
+    uint64_t acked;   /* durable LSN it acknowledged */
+    uint64_t lag_ms;
+    const char *link_state;
+} repl_peer_info;
+
 /* ---- leader ---- */
 repl_leader *repl_leader_new(node *n, char *err, size_t errlen);
 void repl_leader_free(repl_leader *l);
@@ -44,6 +55,8 @@ uint64_t repl_leader_retain_lsn(const repl_leader *l);
 /* Followers whose acknowledged LSN is >= LSN. */
 int repl_leader_acked_at_least(const repl_leader *l, uint64_t lsn);
 void repl_leader_info(const repl_leader *l, info_buf *b);
+/* Fills OUT with up to MAX followers; returns how many. */
+int repl_leader_peers(const repl_leader *l, repl_peer_info *out, int max);
 /* Logs each follower's lag (--log-lag). */
 void repl_leader_log_lag(const repl_leader *l);
 
@@ -61,5 +74,7 @@ uint64_t repl_follower_commit_bound(const repl_follower *f);
 void repl_follower_flush(repl_follower *f);
 void repl_follower_cron(repl_follower *f, uint64_t now_ms);
 void repl_follower_info(const repl_follower *f, info_buf *b);
+/* The leader this follower follows: 1 (and *OUT) if one ever said HELLO. */
+int repl_follower_leader(const repl_follower *f, repl_peer_info *out);
 
 #endif

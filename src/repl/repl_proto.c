@@ -60,6 +60,30 @@ repl_status repl_frame_parse(const uint8_t *buf, size_t avail, repl_frame *f, si
     return REPL_OK;
 }
 
+/* An announced client address: u16 port, u8 length, host bytes. */
+static size_t put_addr(uint8_t *p, uint16_t port, const char *host)
+{
+    size_t hl = strnlen(host, REPL_HOST_MAX);
+    p[0] = (uint8_t)(port & 0xff);
+    p[1] = (uint8_t)(port >> 8);
+    p[2] = (uint8_t)hl;
+    memcpy(p + 3, host, hl);
+    return 3 + hl;
+}
+
+/* Decodes the address at P (AVAIL bytes, all of them its): 0 or -1. */
+static int get_addr(const uint8_t *p, size_t avail, uint16_t *port, char *host)
+{
+    if (avail < 3 || avail != 3u + p[2]) return -1;
+    *port = (uint16_t)(p[0] | (p[1] << 8));
+    size_t hl = p[2];
+    for (size_t i = 0; i < hl; i++)
+        if (p[3 + i] <= 32 || p[3 + i] >= 127) return -1; /* a host name is printable */
+    memcpy(host, p + 3, hl);
+    host[hl] = 0;
+    return 0;
+}
+
 static size_t finish(uint8_t *out, uint8_t type, size_t len)
 {
     repl_frame_header(out, type, out + REPL_FRAME_HDR, (uint32_t)len);
@@ -77,14 +101,15 @@ size_t repl_encode_hello(uint8_t *out, const repl_hello *h)
     wal_put_u64(p + 4, h->epoch);
     wal_put_u64(p + 12, h->last_lsn);
     wal_put_u64(p + 20, h->commit_lsn);
-    return finish(out, REPL_HELLO, 1 + idl + 28);
+    size_t hl = put_addr(p + 28, h->client_port, h->client_host);
+    return finish(out, REPL_HELLO, 1 + idl + 28 + hl);
 }
 
 int repl_decode_hello(const repl_frame *f, repl_hello *h)
 {
     if (f->len < 1) return -1;
     size_t idl = f->payload[0];
-    if (idl > REPL_CLUSTER_ID_MAX || f->len != 1 + idl + 28) return -1;
+    if (idl > REPL_CLUSTER_ID_MAX || f->len < 1 + idl + 28) return -1;
     memcpy(h->cluster_id, f->payload + 1, idl);
     h->cluster_id[idl] = 0;
     if (strlen(h->cluster_id) != idl) return -1; /* embedded NUL */
@@ -93,7 +118,7 @@ int repl_decode_hello(const repl_frame *f, repl_hello *h)
     h->epoch = wal_get_u64(p + 4);
     h->last_lsn = wal_get_u64(p + 12);
     h->commit_lsn = wal_get_u64(p + 20);
-    return 0;
+    return get_addr(p + 28, f->len - (1 + idl + 28), &h->client_port, h->client_host);
 }
 
 size_t repl_encode_hello_ok(uint8_t *out, const repl_hello_ok *h)
@@ -104,19 +129,20 @@ size_t repl_encode_hello_ok(uint8_t *out, const repl_hello_ok *h)
     wal_put_u64(p + 12, h->last_epoch);
     wal_put_u64(p + 20, h->applied_lsn);
     wal_put_u64(p + 28, h->commit_lsn);
-    return finish(out, REPL_HELLO_OK, 36);
+    size_t hl = put_addr(p + 36, h->client_port, h->client_host);
+    return finish(out, REPL_HELLO_OK, 36 + hl);
 }
 
 int repl_decode_hello_ok(const repl_frame *f, repl_hello_ok *h)
 {
-    if (f->len != 36) return -1;
+    if (f->len < 36) return -1;
     h->node_id = wal_get_u32(f->payload);
     h->last_lsn = wal_get_u64(f->payload + 4);
     h->last_epoch = wal_get_u64(f->payload + 12);
     h->applied_lsn = wal_get_u64(f->payload + 20);
     h->commit_lsn = wal_get_u64(f->payload + 28);
     if (h->applied_lsn > h->last_lsn) return -1;
-    return 0;
+    return get_addr(f->payload + 36, f->len - 36, &h->client_port, h->client_host);
 }
 
 size_t repl_encode_beat(uint8_t *out, uint8_t type, const repl_beat *b)
@@ -152,4 +178,56 @@ void repl_decode_refuse(const repl_frame *f, char *out, size_t outlen)
         out[i] = (ch >= 32 && ch < 127) ? (char)ch : '?';
     }
     out[l] = 0;
+}
+
+size_t repl_encode_vote(uint8_t *out, const repl_vote *v)
+{
+    uint8_t *p = out + REPL_FRAME_HDR;
+    wal_put_u64(p, v->term);
+    wal_put_u32(p + 8, v->candidate);
+    wal_put_u64(p + 12, v->last_epoch);
+    wal_put_u64(p + 20, v->last_lsn);
+    p[28] = v->flags;
+    size_t idl = strnlen(v->cluster_id, REPL_CLUSTER_ID_MAX);
+    p[29] = (uint8_t)idl;
+    memcpy(p + 30, v->cluster_id, idl);
+    return finish(out, REPL_VOTE, 30 + idl);
+}
+
+int repl_decode_vote(const repl_frame *f, repl_vote *v)
+{
+    if (f->len < 30) return -1;
+    const uint8_t *p = f->payload;
+    size_t idl = p[29];
+    if (idl > REPL_CLUSTER_ID_MAX || f->len != 30 + idl) return -1;
+    v->term = wal_get_u64(p);
+    v->candidate = wal_get_u32(p + 8);
+    v->last_epoch = wal_get_u64(p + 12);
+    v->last_lsn = wal_get_u64(p + 20);
+    v->flags = p[28];
+    if (v->flags & ~(REPL_VOTE_PRE | REPL_VOTE_TRANSFER)) return -1;
+    if (v->last_epoch > v->term || (v->last_lsn == 0) != (v->last_epoch == 0)) return -1;
+    memcpy(v->cluster_id, p + 30, idl);
+    v->cluster_id[idl] = 0;
+    if (strlen(v->cluster_id) != idl) return -1;
+    return 0;
+}
+
+size_t repl_encode_vote_resp(uint8_t *out, const repl_vote_resp *v)
+{
+    uint8_t *p = out + REPL_FRAME_HDR;
+    wal_put_u64(p, v->term);
+    wal_put_u32(p + 8, v->voter);
+    p[12] = v->flags;
+    return finish(out, REPL_VOTE_RESP, 13);
+}
+
+int repl_decode_vote_resp(const repl_frame *f, repl_vote_resp *v)
+{
+    if (f->len != 13) return -1;
+    v->term = wal_get_u64(f->payload);
+    v->voter = wal_get_u32(f->payload + 8);
+    v->flags = f->payload[12];
+    if (v->flags & ~(REPL_VOTE_PRE | REPL_VOTE_GRANTED)) return -1;
+    return 0;
 }

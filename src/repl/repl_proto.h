@@ -49,8 +49,16 @@ enum repl_type {
                             asks for them back; the follower answers with RECORDS */
     REPL_TRUNCATE = 13,  /* L->F: lsn, 0, 0: drop your (uncommitted, divergent) records
                             after lsn; records from lsn + 1 follow */
+    REPL_VOTE = 14,      /* candidate->member, first frame of a vote connection:
+                            (pre)vote request (repl_vote below) */
+    REPL_VOTE_RESP = 15, /* member->candidate: the answer (repl_vote_resp) */
+    REPL_STALE = 16,     /* F->L instead of HELLO_OK: epoch, leader id known, 0: your
+                            epoch is older than ours; step down */
+    REPL_TIMEOUT_NOW = 17, /* L->F: epoch, 0, 0: leadership transfer (FAILOVER): campaign
+                              now, flagged as a transfer */
 };
-#define REPL_TYPE_MAX REPL_TRUNCATE
+#define REPL_TYPE_MAX REPL_TIMEOUT_NOW
+#define REPL_HOST_MAX 255u /* an announced client host name */
 #define REPL_SNAP_CHUNK_MAX (256u * 1024u) /* file bytes per SNAP_CHUNK frame */
 
 typedef struct repl_hello {
@@ -59,6 +67,8 @@ typedef struct repl_hello {
     uint64_t epoch;
     uint64_t last_lsn;
     uint64_t commit_lsn;
+    uint16_t client_port;              /* the leader's announced client address */
+    char client_host[REPL_HOST_MAX + 1];
 } repl_hello;
 
 typedef struct repl_hello_ok {
@@ -67,7 +77,26 @@ typedef struct repl_hello_ok {
     uint64_t last_epoch; /* epoch of that record (0 if none) */
     uint64_t applied_lsn;
     uint64_t commit_lsn; /* highest commit LSN the follower has heard of (from any leader) */
+    uint16_t client_port;              /* the follower's announced client address */
+    char client_host[REPL_HOST_MAX + 1];
 } repl_hello_ok;
+
+typedef struct repl_vote {
+    char cluster_id[REPL_CLUSTER_ID_MAX + 1];
+    uint64_t term;       /* the epoch asked for */
+    uint32_t candidate;
+    uint64_t last_epoch, last_lsn; /* the candidate's log */
+    uint8_t flags;       /* REPL_VOTE_PRE, REPL_VOTE_TRANSFER */
+} repl_vote;
+#define REPL_VOTE_PRE 1u
+#define REPL_VOTE_TRANSFER 2u
+
+typedef struct repl_vote_resp {
+    uint64_t term;
+    uint32_t voter;
+    uint8_t flags; /* REPL_VOTE_GRANTED, REPL_VOTE_PRE */
+} repl_vote_resp;
+#define REPL_VOTE_GRANTED 2u
 
 typedef struct repl_beat {
     uint64_t a, b, c; /* HEARTBEAT: last, commit, time; ACK: durable, applied, time */
@@ -97,12 +126,16 @@ size_t repl_encode_hello(uint8_t *out, const repl_hello *h);
 size_t repl_encode_hello_ok(uint8_t *out, const repl_hello_ok *h);
 size_t repl_encode_beat(uint8_t *out, uint8_t type, const repl_beat *b);
 size_t repl_encode_refuse(uint8_t *out, const char *reason);
+size_t repl_encode_vote(uint8_t *out, const repl_vote *v);
+size_t repl_encode_vote_resp(uint8_t *out, const repl_vote_resp *v);
 #define REPL_CTRL_MAX (REPL_FRAME_HDR + 128u + REPL_CLUSTER_ID_MAX + REPL_REASON_MAX)
 
 /* Decoders: 0, or -1 if the payload has the wrong size or bad contents. */
 int repl_decode_hello(const repl_frame *f, repl_hello *h);
 int repl_decode_hello_ok(const repl_frame *f, repl_hello_ok *h);
 int repl_decode_beat(const repl_frame *f, repl_beat *b);
+int repl_decode_vote(const repl_frame *f, repl_vote *v);
+int repl_decode_vote_resp(const repl_frame *f, repl_vote_resp *v);
 /* Copies the reason text (sanitised, NUL-terminated) into OUT. */
 void repl_decode_refuse(const repl_frame *f, char *out, size_t outlen);
 

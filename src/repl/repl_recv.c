@@ -82,6 +82,8 @@ struct repl_follower {
     fconn conns[REPL_CONNS_MAX];
     fconn *leader; /* the authenticated link, or NULL */
     uint32_t leader_id;
+    char leader_host[REPL_HOST_MAX + 1]; /* its announced client address */
+    int leader_port;
     uint64_t leader_epoch, leader_last_lsn, leader_commit_lsn;
     /* Our log equals the current leader's up to match_lsn: set to what we
      * have applied (committed, hence the same everywhere) at each handshake,
@@ -297,6 +299,8 @@ static void follower_on_hello(fconn *c, const repl_hello *h)
     f->link_seq++;
     f->handshakes++;
     f->leader_id = h->node_id;
+    snprintf(f->leader_host, sizeof f->leader_host, "%s", h->client_host);
+    f->leader_port = h->client_port;
     f->leader_epoch = h->epoch;
     f->leader_last_lsn = h->last_lsn;
     if (h->commit_lsn > f->leader_commit_lsn) f->leader_commit_lsn = h->commit_lsn;
@@ -311,7 +315,9 @@ static void follower_on_hello(fconn *c, const repl_hello *h)
     }
     uint64_t known = f->leader_commit_lsn > n->commit_hint ? f->leader_commit_lsn : n->commit_hint;
     if (n->commit_lsn > known) known = n->commit_lsn;
-    repl_hello_ok ok = {n->cfg.node_id, n->last_lsn, n->last_rec_epoch, n->applied_lsn, known};
+    repl_hello_ok ok = {n->cfg.node_id, n->last_lsn, n->last_rec_epoch, n->applied_lsn, known,
+                        0, ""};
+    ok.client_port = node_announce(n, ok.client_host, sizeof ok.client_host);
     uint8_t frame[REPL_CTRL_MAX];
     size_t len = repl_encode_hello_ok(frame, &ok);
     if (iobuf_append(&c->out, frame, len) < 0) {
@@ -820,6 +826,19 @@ void repl_follower_info(const repl_follower *f, info_buf *b)
                 (unsigned long long)n->stats.records_rejected_crc,
                 (unsigned long long)f->handshakes, (unsigned long long)f->refused,
                 (unsigned long long)f->snapshots_installed, (unsigned long long)f->truncations);
+}
+
+int repl_follower_leader(const repl_follower *f, repl_peer_info *out)
+{
+    if (!f->leader_id) return 0;
+    memset(out, 0, sizeof *out);
+    out->id = f->leader_id;
+    snprintf(out->host, sizeof out->host, "%s", f->leader_host);
+    out->port = f->leader_port;
+    out->online = f->leader && ev_now_ms() - f->last_seen_ms <= (uint64_t)f->n->cfg.follower_timeout_ms;
+    out->acked = f->leader_last_lsn;
+    out->link_state = out->online ? "up" : "down";
+    return 1;
 }
 
 repl_follower *repl_follower_new(node *n, char *err, size_t errlen)

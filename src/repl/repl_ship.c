@@ -82,6 +82,8 @@ typedef struct flink {
     enum link_state state;
     uint64_t retry_at_ms, backoff_ms, state_since_ms;
     uint32_t node_id; /* reported by the follower */
+    char client_host[REPL_HOST_MAX + 1]; /* its announced client address */
+    int client_port;
     uint64_t acked_lsn;
     uint64_t sent_lsn;
     uint64_t commit_sent, match_sent; /* last COMMIT frame's values */
@@ -424,6 +426,7 @@ static void link_send_hello(flink *lk)
     h.epoch = n->epoch;
     h.last_lsn = n->last_lsn;
     h.commit_lsn = n->commit_lsn;
+    h.client_port = node_announce(n, h.client_host, sizeof h.client_host);
     uint8_t frame[REPL_CTRL_MAX];
     size_t len = repl_encode_hello(frame, &h);
     lk->state = LINK_HANDSHAKE;
@@ -777,6 +780,8 @@ static void link_on_hello_ok(flink *lk, const repl_hello_ok *h)
         return;
     }
     lk->node_id = h->node_id;
+    snprintf(lk->client_host, sizeof lk->client_host, "%s", h->client_host);
+    lk->client_port = h->client_port;
     lk->snap_unacked = 0;
     lk->commit_sent = lk->match_sent = 0;
     lk->backoff_ms = REPL_BACKOFF_MIN_MS;
@@ -1257,6 +1262,25 @@ void repl_leader_info(const repl_leader *l, info_buf *b)
                     (unsigned long long)lk->snap_off, (unsigned long long)lk->snap_size,
                     (unsigned long long)lk->truncations);
     }
+}
+
+int repl_leader_peers(const repl_leader *l, repl_peer_info *out, int max)
+{
+    uint64_t now = ev_now_ms();
+    int k = 0;
+    for (int i = 0; i < l->nlinks && k < max; i++) {
+        const flink *lk = &l->links[i];
+        repl_peer_info *p = &out[k++];
+        memset(p, 0, sizeof *p);
+        p->id = lk->node_id;
+        snprintf(p->host, sizeof p->host, "%s", lk->client_host);
+        p->port = lk->client_port;
+        p->online = lk->online && lk->state == LINK_STREAMING;
+        p->acked = lk->acked_lsn;
+        p->lag_ms = lag_ms(l, lk->acked_lsn, now);
+        p->link_state = link_state_names[lk->state];
+    }
+    return k;
 }
 
 void repl_leader_log_lag(const repl_leader *l)

@@ -14,7 +14,7 @@
 #include "wal/wal_record.h"
 #include "wal/wal_writer.h"
 
-enum opt_type { OPT_INT, OPT_U64, OPT_SIZE, OPT_STR, OPT_ROLE, OPT_LEVEL, OPT_PEERS, OPT_BOOL };
+enum opt_type { OPT_INT, OPT_U64, OPT_SIZE, OPT_STR, OPT_ROLE, OPT_LEVEL, OPT_PEERS, OPT_BOOL, OPT_MEMBERS };
 
 typedef struct opt {
     const char *name;
@@ -56,6 +56,16 @@ static const opt opts[] = {
     {"cluster-id", OPT_STR, OFF(cluster_id), 1, CFG_CLUSTER_ID_MAX, "cluster name, must match on all nodes (default rkv)"},
     {"repl-port", OPT_INT, OFF(repl_port), 0, 65535, "follower: replication port, 0 = any free port"},
     {"followers", OPT_PEERS, OFF(followers), 0, 0, "leader: HOST:PORT,HOST:PORT of the followers' replication ports"},
+    {"peers", OPT_MEMBERS, OFF(members), 0, 0,
+     "ID=HOST:PORT,... every member's replication address: the cluster elects its leader"},
+    {"election-timeout-ms", OPT_INT, OFF(election_timeout_ms), 10, 600000,
+     "a follower that hears no leader for T..2T ms campaigns (default 1000)"},
+    {"cluster-name", OPT_STR, OFF(cluster_name), 1, CFG_CLUSTER_ID_MAX,
+     "the master name SENTINEL commands answer to (default rkv)"},
+    {"announce-host", OPT_STR, OFF(announce_host), 0, CFG_HOST_MAX,
+     "client address told to clients and peers (default: --bind)"},
+    {"announce-port", OPT_INT, OFF(announce_port), 0, 65535,
+     "client port told to clients and peers (default: --port as bound)"},
     {"quorum", OPT_INT, OFF(quorum), 0, CFG_FOLLOWERS_MAX,
      "follower acks a write needs before OK (default: majority of the cluster minus the leader)"},
     {"heartbeat-ms", OPT_INT, OFF(heartbeat_ms), 1, 60000, "heartbeat period (default 100)"},
@@ -101,6 +111,8 @@ void config_defaults(node_config *c)
     snprintf(c->cluster_id, sizeof c->cluster_id, "rkv");
     c->repl_port = 0;
     c->quorum = -1;
+    c->election_timeout_ms = 1000;
+    snprintf(c->cluster_name, sizeof c->cluster_name, "rkv");
     c->heartbeat_ms = 100;
     c->follower_timeout_ms = 1000;
     c->keepalive = (net_keepalive)NET_KEEPALIVE_DEFAULT;
@@ -150,6 +162,62 @@ static int parse_peers(node_config *c, const char *value, char *err, size_t errl
                 return -1;
             }
         c->nfollowers++;
+        p += n;
+        if (*p == ',') p++;
+    }
+    return 0;
+}
+
+/* --peers 1=HOST:PORT,2=HOST:PORT,... */
+static int parse_members(node_config *c, const char *value, char *err, size_t errlen)
+{
+    c->nmembers = 0;
+    const char *p = value;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        char item[CFG_HOST_MAX + 16];
+        if (n == 0 || n >= sizeof item) {
+            snprintf(err, errlen, "peers: bad entry in '%.200s'", value);
+            return -1;
+        }
+        if (c->nmembers == CFG_MEMBERS_MAX) {
+            snprintf(err, errlen, "peers: at most %d members", CFG_MEMBERS_MAX);
+            return -1;
+        }
+        memcpy(item, p, n);
+        item[n] = 0;
+        char *eq = strchr(item, '=');
+        long long id;
+        cfg_member *m = &c->members[c->nmembers];
+        if (!eq) {
+            snprintf(err, errlen, "peers: '%s' is not ID=HOST:PORT", item);
+            return -1;
+        }
+        *eq = 0;
+        if (parse_ll(item, &id) < 0 || id < 1 || id > 65535) {
+            snprintf(err, errlen, "peers: '%s' is not a node id in [1, 65535]", item);
+            return -1;
+        }
+        m->id = (unsigned)id;
+        if (net_parse_hostport(eq + 1, m->addr.host, sizeof m->addr.host, &m->addr.port) < 0 ||
+            m->addr.port == 0) {
+            snprintf(err, errlen, "peers: '%s' is not HOST:PORT", eq + 1);
+            return -1;
+        }
+        for (int j = 0; j < c->nmembers; j++) {
+            const cfg_member *o = &c->members[j];
+            if (o->id == m->id) {
+                snprintf(err, errlen, "peers: node id %u is listed twice", m->id);
+                return -1;
+            }
+            if (o->addr.port == m->addr.port && strcasecmp(o->addr.host, m->addr.host) == 0) {
+                snprintf(err, errlen, "peers: %s:%d is listed twice (nodes %u and %u)",
+                         m->addr.host, m->addr.port, o->id, m->id);
+                return -1;
+            }
+        }
+        c->nmembers++;
         p += n;
         if (*p == ',') p++;
     }
@@ -213,6 +281,8 @@ int config_set(node_config *c, const char *key, const char *value, char *err, si
         return 0;
     case OPT_PEERS:
         return parse_peers(c, value, err, errlen);
+    case OPT_MEMBERS:
+        return parse_members(c, value, err, errlen);
     case OPT_BOOL:
         if (strcmp(value, "yes") == 0 || strcmp(value, "1") == 0)
             *(int *)field = 1;
@@ -324,6 +394,45 @@ int config_parse_args(node_config *c, int argc, char **argv, char *err, size_t e
 
 int config_validate(node_config *c, char *err, size_t errlen)
 {
+    c->elected = c->nmembers > 0;
+    if (c->elected) {
+        const cfg_member *self = NULL;
+        for (int i = 0; i < c->nmembers; i++)
+            if (c->members[i].id == c->node_id) self = &c->members[i];
+        if (!self) {
+            snprintf(err, errlen, "--peers does not list this node (--node-id %u)", c->node_id);
+            return -1;
+        }
+        if (c->nfollowers > 0) {
+            snprintf(err, errlen, "--peers (elected leader) and --followers (fixed leader) "
+                                  "exclude each other");
+            return -1;
+        }
+        if (c->repl_port == 0) c->repl_port = self->addr.port;
+        if (c->repl_port != self->addr.port) {
+            snprintf(err, errlen, "--repl-port %d differs from this node's --peers entry %s:%d",
+                     c->repl_port, self->addr.host, self->addr.port);
+            return -1;
+        }
+        /* A leader counts itself: a majority of n members needs n/2 follower acks. */
+        int need = c->nmembers / 2, max = c->nmembers - 1;
+        if (c->quorum < 0) c->quorum = need;
+        if (c->quorum < need || c->quorum > max) {
+            snprintf(err, errlen,
+                     "--quorum %d: with %d members a write needs between %d (a majority with "
+                     "the leader) and %d follower acks; fewer would let two leaders both "
+                     "acknowledge writes",
+                     c->quorum, c->nmembers, need, max);
+            return -1;
+        }
+        if (c->election_timeout_ms < 2 * c->heartbeat_ms) {
+            snprintf(err, errlen,
+                     "--election-timeout-ms %d must be at least twice --heartbeat-ms %d",
+                     c->election_timeout_ms, c->heartbeat_ms);
+            return -1;
+        }
+        return 0;
+    }
     if (c->role == ROLE_LEADER) {
         if (c->quorum < 0) c->quorum = (c->nfollowers + 1) / 2; /* majority of n+1 minus self */
         if (c->quorum > c->nfollowers) {
@@ -352,7 +461,7 @@ void config_usage(FILE *fp)
     for (size_t i = 0; i < NOPTS; i++) {
         char left[64];
         snprintf(left, sizeof left, "--%s %s", opts[i].name,
-                 opts[i].type == OPT_STR || opts[i].type == OPT_PEERS ? "S" : "N");
+                 opts[i].type == OPT_STR || opts[i].type == OPT_PEERS || opts[i].type == OPT_MEMBERS ? "S" : "N");
         fprintf(fp, "  %-28s%s\n", left, opts[i].help);
     }
 }

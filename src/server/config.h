@@ -29,6 +29,14 @@ typedef struct cfg_peer {
     int port;
 } cfg_peer;
 
+#define CFG_MEMBERS_MAX (CFG_FOLLOWERS_MAX + 1)
+/* A member of an elected cluster (--peers ID=HOST:PORT): its replication
+ * address. */
+typedef struct cfg_member {
+    unsigned id;
+    cfg_peer addr;
+} cfg_member;
+
 typedef struct node_config {
     unsigned node_id;
     enum node_role role;
@@ -59,6 +67,16 @@ typedef struct node_config {
     cfg_peer followers[CFG_FOLLOWERS_MAX];
     int nfollowers;
     int quorum; /* -1: default (majority of the cluster minus the leader) */
+    /* Elections (--peers): every member listed with its replication
+     * address; this node is the one with --node-id. Set, the node elects its
+     * leader (repl_elect.h); unset, the fixed topology of --role. */
+    cfg_member members[CFG_MEMBERS_MAX];
+    int nmembers;
+    int elected;               /* computed by config_validate: nmembers > 0 */
+    int election_timeout_ms;   /* T: a follower campaigns after T..2T of silence */
+    char cluster_name[CFG_CLUSTER_ID_MAX]; /* the Sentinel master name */
+    char announce_host[CFG_HOST_MAX];      /* client address given to clients and peers */
+    int announce_port;
     int heartbeat_ms;
     int follower_timeout_ms;
     net_keepalive keepalive;

@@ -1341,3 +1341,21 @@ void node_free(node *n)
     log_close(&n->log);
     free(n);
 }
+
+uint16_t node_announce(const node *n, char *host, size_t hostlen)
+{
+    const char *h = n->cfg.announce_host[0] ? n->cfg.announce_host : n->cfg.bind;
+    if (strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0 || !h[0]) h = "127.0.0.1";
+    snprintf(host, hostlen, "%s", h);
+    return (uint16_t)(n->cfg.announce_port ? n->cfg.announce_port : n->port);
+}
+
+int node_is_leader(const node *n)
+{
+    return n->leader != NULL;
+}
+
+int node_leader_known(const node *n, unsigned id)
+{
+    return id != 0;
+}

@@ -232,6 +232,14 @@ void node_fence_until(node *n, uint64_t need, const char *reason);
 void node_unfence_check(node *n);
 /* Why a read cannot be served now (NULL: it can). */
 const char *node_read_refusal(const node *n, char *buf, size_t len);
+/* Does this node take writes now (the fixed leader, or elected)? */
+int node_is_leader(const node *n);
+/* Is ID the leader of our current epoch as far as we know (a follower's
+ * last HELLO may be from a leader that has since lost the epoch)? */
+int node_leader_known(const node *n, unsigned id);
+/* The client address this node announces (--announce-host/-port, else its
+ * bind address and bound port) into HOST; returns the port. */
+uint16_t node_announce(const node *n, char *host, size_t hostlen);
 /* Bytes of pending (unapplied) records. */
 size_t node_pending_bytes(const node *n);
 

@@ -201,7 +201,7 @@ int main(void)
     uint8_t frame[REPL_CTRL_MAX];
     /* lsn 21 of the first epoch: older than the leader's last record (the
      * second's), so not a more recent log; nothing applied, 20 behind. */
-    repl_hello_ok ok = {2, 21, h.epoch - 2, 0, 0};
+    repl_hello_ok ok = {2, 21, h.epoch - 2, 0, 0, 0, ""};
     test_cond("HELLO_OK sent", fake_send(&f, frame, repl_encode_hello_ok(frame, &ok)) == 0);
     repl_beat b = {0};
     test_cond("SNAP_BEGIN arrives",

@@ -205,7 +205,7 @@ static int ff_handshake(fake_follower *ff, uint64_t last, uint64_t epoch, uint64
 {
     uint8_t buf[REPL_CTRL_MAX], frame[REPL_CTRL_MAX];
     if (ff_accept(ff, 5000) < 0 || ff_expect(ff, REPL_HELLO, buf, sizeof buf, 5000) < 0) return -1;
-    repl_hello_ok ok = {3, last, epoch, applied, 0};
+    repl_hello_ok ok = {3, last, epoch, applied, 0, 0, ""};
     return ff_send(ff, frame, repl_encode_hello_ok(frame, &ok));
 }
 

@@ -354,6 +354,9 @@ static void follower_on_hello(fconn *c, const repl_hello *h)
     if (h->commit_lsn > f->leader_commit_lsn) f->leader_commit_lsn = h->commit_lsn;
     f->match_lsn = n->applied_lsn;
     f->last_seen_ms = ev_now_ms();
+    /* ACKs echo the time of this leader's heartbeats, on its clock: never
+     * echo another leader's (its lease would count on a foreign clock). */
+    f->echo_time = 0;
     if (h->epoch > n->epoch) {
         /* Remembered across restarts, so a stale leader stays refused. */
         char err[256];

@@ -92,6 +92,7 @@ typedef struct flink {
     int fetch_check;                  /* the first record fetched must be our last one */
     int online;
     uint64_t last_heard_ms, last_beat_ms;
+    uint64_t hello_sent_ms; /* HELLO_OK echoes it: the lease counts it as a heartbeat */
     iobuf in, out;
     int frame_open;
     size_t frame_bytes; /* payload bytes of the open RECORDS frame */
@@ -435,7 +436,7 @@ static void link_send_hello(flink *lk)
     uint8_t frame[REPL_CTRL_MAX];
     size_t len = repl_encode_hello(frame, &h);
     lk->state = LINK_HANDSHAKE;
-    lk->state_since_ms = ev_now_ms();
+    lk->state_since_ms = lk->hello_sent_ms = ev_now_ms();
     if (link_send_ctrl(lk, frame, len) < 0) link_close(lk, "out of memory");
 }
 
@@ -785,6 +786,7 @@ static void link_on_hello_ok(flink *lk, const repl_hello_ok *h)
         return;
     }
     lk->node_id = h->node_id;
+    node_elect_on_ack(n, lk->node_id, lk->hello_sent_ms); /* it took our HELLO: it follows us */
     snprintf(lk->client_host, sizeof lk->client_host, "%s", h->client_host);
     lk->client_port = h->client_port;
     lk->snap_unacked = 0;

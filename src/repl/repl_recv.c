@@ -898,6 +898,11 @@ void repl_follower_info(const repl_follower *f, info_buf *b)
                 (unsigned long long)f->snapshots_installed, (unsigned long long)f->truncations);
 }
 
+int repl_follower_installing(const repl_follower *f)
+{
+    return f->installing;
+}
+
 int repl_follower_leader(const repl_follower *f, repl_peer_info *out)
 {
     if (!f->leader_id) return 0;

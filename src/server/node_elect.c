@@ -176,6 +176,16 @@ void node_elect_cron(node *n, uint64_t now)
      * lead or decide who does. */
     elect_set_no_campaign(&n->el, n->last_lsn < n->commit_hint || n->wal_failed);
     elect_out out = {0};
+    if (n->wal_failed && node_is_leader(n)) {
+        /* A leader that cannot make records durable commits nothing: hand
+         * the cluster to a node whose disk works (it cannot win again until
+         * its own works: no_campaign). */
+        elect_step_down(&n->el, now, ER_FORCED, &out);
+    } else if (n->follower && repl_follower_installing(n->follower)) {
+        /* Loading a snapshot, this node reads no replication frames: the
+         * leader is alive (it sent the snapshot), so do not campaign. */
+        elect_on_leader(&n->el, now, n->el.term, n->el.leader, &out);
+    }
     elect_tick(&n->el, now, node_pos(n), &out);
     node_elect_apply(n, &out);
     repl_voter_cron(n->voter, now);

@@ -331,6 +331,18 @@ static void follower_on_hello(fconn *c, const repl_hello *h)
         fconn_refuse(c, reason);
         return;
     }
+    if (!n->cfg.elected && h->epoch == n->epoch && n->epoch_leader &&
+        n->epoch_leader != h->node_id) {
+        /* Fixed topology: one leader per epoch, as with elections. Two nodes
+         * started with --role leader can pick the same epoch; the first one
+         * this follower took keeps it, the other is told (STALE) and stops
+         * leading. */
+        log_warn_limited(&n->log, &n->limits[NL_REPL_REFUSED],
+                         "node %u claims epoch %llu, which node %u leads: refused",
+                         h->node_id, (unsigned long long)h->epoch, n->epoch_leader);
+        fconn_stale(c);
+        return;
+    }
     uint64_t now = ev_now_ms(), timeout = (uint64_t)n->cfg.follower_timeout_ms;
     if (f->leader && f->leader != c && h->epoch <= f->leader_epoch &&
         now - f->last_seen_ms <= timeout) {
@@ -357,12 +369,14 @@ static void follower_on_hello(fconn *c, const repl_hello *h)
     /* ACKs echo the time of this leader's heartbeats, on its clock: never
      * echo another leader's (its lease would count on a foreign clock). */
     f->echo_time = 0;
-    if (h->epoch > n->epoch) {
-        /* Remembered across restarts, so a stale leader stays refused. */
+    if (!n->cfg.elected && (h->epoch > n->epoch || n->epoch_leader != h->node_id)) {
+        /* Remembered across restarts, so a stale leader stays refused, and
+         * so does a second leader of this epoch. */
         char err[256];
-        if (node_epoch_store(n->cfg.data_dir, h->epoch, err, sizeof err) < 0)
+        if (node_vote_store(n->cfg.data_dir, h->epoch, h->node_id, err, sizeof err) < 0)
             log_warn(&n->log, "%s", err);
         n->epoch = h->epoch;
+        n->epoch_leader = h->node_id;
     }
     uint64_t known = f->leader_commit_lsn > n->commit_hint ? f->leader_commit_lsn : n->commit_hint;
     if (n->commit_lsn > known) known = n->commit_lsn;

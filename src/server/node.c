@@ -917,6 +917,19 @@ static void node_before_sleep(ev_loop *loop, void *data)
 {
     node *n = data;
     if (n->cfg.elected) node_elect_settle(n);
+    else if (n->leader && repl_leader_stale_epoch(n->leader) >= n->epoch && !n->fenced) {
+        /* Fixed topology: a follower follows another leader in our epoch or
+         * a later one (two nodes started with --role leader). Only one may
+         * lead an epoch; this one stops, loudly, instead of fighting for
+         * the followers. */
+        char why[160];
+        snprintf(why, sizeof why,
+                 "a follower follows another leader in epoch %llu (ours: %llu): restart this "
+                 "node as a follower",
+                 (unsigned long long)repl_leader_stale_epoch(n->leader),
+                 (unsigned long long)n->epoch);
+        node_fence(n, why);
+    }
     wal_thread_kick(n->walt);
     if (n->leader) repl_leader_flush(n->leader);
     if (n->follower) repl_follower_flush(n->follower);
@@ -1020,11 +1033,6 @@ static int node_line_store(const char *dir, const char *name, const char *line, 
 fail:
     snprintf(err, errlen, "persisting %s: %s", path, strerror(errno));
     return -1;
-}
-
-static int node_epoch_load(const char *dir, uint64_t *out)
-{
-    return node_u64_load(dir, NODE_EPOCH_FILE, out);
 }
 
 int node_epoch_store(const char *dir, uint64_t epoch, char *err, size_t errlen)
@@ -1261,11 +1269,12 @@ static int node_open_storage(node *n, char *err, size_t errlen)
     n->wal_removed_bytes = 0;
     hlc_observe(&n->clock, info.max_ts);
     uint64_t stored;
-    if (node_epoch_load(n->cfg.data_dir, &stored) < 0) {
+    if (node_vote_load(n->cfg.data_dir, &stored, &n->epoch_leader) < 0) {
         snprintf(err, errlen, "unreadable epoch file in %s", n->cfg.data_dir);
         return -1;
     }
     n->epoch = stored > info.last_epoch ? stored : info.last_epoch;
+    if (n->epoch != stored) n->epoch_leader = 0;
     if (n->commit_hint > info.last_lsn) {
         char why[CFG_PATH_MAX + 256];
         snprintf(why, sizeof why,

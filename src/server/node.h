@@ -167,6 +167,9 @@ struct node {
     uint64_t transfer_deadline_ms;
     int transfer_sent;         /* TIMEOUT_NOW sent */
     unsigned known_leader;     /* the leader last announced (for +switch-master) */
+    /* Fixed topology, follower: the leader it followed in `epoch` (persisted
+     * with it): a second node claiming the same epoch is refused. */
+    unsigned epoch_leader;
     uint64_t leader_changes, last_leader_change_ms;
     char last_change_why[64];
 

@@ -18,6 +18,9 @@
 typedef struct node node;
 typedef struct repl_leader repl_leader;
 typedef struct repl_follower repl_follower;
+typedef struct repl_voter repl_voter;
+struct repl_vote;
+struct cfg_peer;
 
 /* An append-only text buffer for INFO. */
 typedef struct info_buf {
@@ -38,7 +41,9 @@ typedef struct repl_peer_info {
 } repl_peer_info;
 
 /* ---- leader ---- */
-repl_leader *repl_leader_new(node *n, char *err, size_t errlen);
+/* Dials PEERS[0..npeers) (the followers' replication addresses). */
+repl_leader *repl_leader_new(node *n, const struct cfg_peer *peers, int npeers, char *err,
+                             size_t errlen);
 void repl_leader_free(repl_leader *l);
 /* A record was appended at LSN (bytes as encoded on disk). */
 void repl_leader_ship(repl_leader *l, const uint8_t *rec, size_t len, uint64_t lsn);
@@ -54,6 +59,15 @@ uint64_t repl_leader_quorum_lsn(const repl_leader *l);
 uint64_t repl_leader_retain_lsn(const repl_leader *l);
 /* Followers whose acknowledged LSN is >= LSN. */
 int repl_leader_acked_at_least(const repl_leader *l, uint64_t lsn);
+/* The durable LSN each follower acknowledged (one per node, as the quorum
+ * counts them) into OUT; returns how many. */
+int repl_leader_acks(const repl_leader *l, uint64_t *out, int max);
+/* The highest epoch a follower said it is in (STALE), 0 none: the node steps
+ * down when it is above its own. */
+uint64_t repl_leader_stale_epoch(const repl_leader *l);
+/* FAILOVER: is node ID's link streaming and caught up to LSN? Then sends it
+ * TIMEOUT_NOW and returns 1. */
+int repl_leader_transfer(repl_leader *l, unsigned id, uint64_t lsn);
 void repl_leader_info(const repl_leader *l, info_buf *b);
 /* Fills OUT with up to MAX followers; returns how many. */
 int repl_leader_peers(const repl_leader *l, repl_peer_info *out, int max);
@@ -74,7 +88,16 @@ uint64_t repl_follower_commit_bound(const repl_follower *f);
 void repl_follower_flush(repl_follower *f);
 void repl_follower_cron(repl_follower *f, uint64_t now_ms);
 void repl_follower_info(const repl_follower *f, info_buf *b);
+/* Loading a received snapshot (no replication frames are read meanwhile). */
+int repl_follower_installing(const repl_follower *f);
 /* The leader this follower follows: 1 (and *OUT) if one ever said HELLO. */
 int repl_follower_leader(const repl_follower *f, repl_peer_info *out);
+
+/* ---- candidate (elections, repl_vote.c) ---- */
+repl_voter *repl_voter_new(node *n, char *err, size_t errlen);
+void repl_voter_free(repl_voter *v);
+/* Starts a round: REQ to every other member, answers to node_elect_on_vote_resp. */
+void repl_voter_send(repl_voter *v, const struct repl_vote *req);
+void repl_voter_cron(repl_voter *v, uint64_t now_ms);
 
 #endif

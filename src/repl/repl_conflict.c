@@ -4,6 +4,7 @@
 int repl_apply_record(kv_store *kv, const wal_rec *r, int *existed)
 {
     kv_version v = {r->ts, r->node_id};
+    if (r->op == WAL_OP_NOOP) return KV_LOST; /* the epoch-start record changes nothing */
     if (existed) {
         kv_entry_view e;
         *existed = kv_get(kv, r->key, r->klen, &e);

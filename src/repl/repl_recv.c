@@ -51,7 +51,7 @@
 #include "server/client.h"
 #include "server/node.h"
 
-#define REPL_CONNS_MAX 4            /* leader link + connections in handshake */
+#define REPL_CONNS_MAX 12 /* leader link + connections in handshake + candidates' vote connections */
 #define REPL_FOLLOWER_IN_MAX (REPL_FRAME_MAX + REPL_FRAME_HDR + (1u << 20))
 #define REPL_FOLLOWER_OUT_MAX (1u << 20)
 /* Before its HELLO a connection may buffer one control frame, no more: a
@@ -224,6 +224,50 @@ static void fconn_refuse(fconn *c, const char *reason)
     fconn_close(c, reason);
 }
 
+/* Elections: the leader of an epoch older than ours is told our epoch (and
+ * steps down when it reads it), then the connection ends. */
+static void fconn_stale(fconn *c)
+{
+    node *n = c->f->n;
+    repl_beat b = {n->epoch, node_elect_leader_id(n), 0};
+    uint8_t frame[REPL_CTRL_MAX];
+    size_t len = repl_encode_beat(frame, REPL_STALE, &b);
+    ssize_t w = write(c->fd, frame, len); /* best effort: we close right after */
+    (void)w;
+    c->f->refused++;
+    fconn_close(c, "leader of an older epoch");
+}
+
+/* A (pre)vote request on a connection that is not a leader link. */
+static void fconn_on_vote(fconn *c, const repl_frame *fr)
+{
+    node *n = c->f->n;
+    repl_vote v;
+    repl_vote_resp resp;
+    if (repl_decode_vote(fr, &v) < 0) {
+        fconn_refuse(c, "malformed VOTE");
+        return;
+    }
+    if (strcmp(v.cluster_id, n->cfg.cluster_id) != 0) {
+        char reason[REPL_REASON_MAX];
+        snprintf(reason, sizeof reason, "cluster id mismatch: candidate is in '%.64s', this node in '%.64s'",
+                 v.cluster_id, n->cfg.cluster_id);
+        fconn_refuse(c, reason);
+        return;
+    }
+    if (!n->cfg.elected) {
+        fconn_refuse(c, "this node does not take part in elections (no --peers)");
+        return;
+    }
+    if (node_elect_on_vote_req(n, &v, &resp) < 0) {
+        fconn_close(c, "vote not answered");
+        return;
+    }
+    uint8_t frame[REPL_CTRL_MAX];
+    size_t len = repl_encode_vote_resp(frame, &resp);
+    if (iobuf_append(&c->out, frame, len) < 0) fconn_close(c, "out of memory");
+}
+
 static void fconn_update_events(fconn *c)
 {
     /* While a snapshot loads nothing is read: frames wait in the socket. */
@@ -277,10 +321,26 @@ static void follower_on_hello(fconn *c, const repl_hello *h)
         fconn_refuse(c, reason);
         return;
     }
+    if (n->cfg.elected && node_elect_on_leader(n, h->epoch, h->node_id) < 0) {
+        fconn_stale(c); /* older than ours (or ourselves): it must step down */
+        return;
+    }
     if (h->epoch < n->epoch) {
         snprintf(reason, sizeof reason, "stale leader: epoch %llu is older than %llu",
                  (unsigned long long)h->epoch, (unsigned long long)n->epoch);
         fconn_refuse(c, reason);
+        return;
+    }
+    if (!n->cfg.elected && h->epoch == n->epoch && n->epoch_leader &&
+        n->epoch_leader != h->node_id) {
+        /* Fixed topology: one leader per epoch, as with elections. Two nodes
+         * started with --role leader can pick the same epoch; the first one
+         * this follower took keeps it, the other is told (STALE) and stops
+         * leading. */
+        log_warn_limited(&n->log, &n->limits[NL_REPL_REFUSED],
+                         "node %u claims epoch %llu, which node %u leads: refused",
+                         h->node_id, (unsigned long long)h->epoch, n->epoch_leader);
+        fconn_stale(c);
         return;
     }
     uint64_t now = ev_now_ms(), timeout = (uint64_t)n->cfg.follower_timeout_ms;
@@ -306,12 +366,17 @@ static void follower_on_hello(fconn *c, const repl_hello *h)
     if (h->commit_lsn > f->leader_commit_lsn) f->leader_commit_lsn = h->commit_lsn;
     f->match_lsn = n->applied_lsn;
     f->last_seen_ms = ev_now_ms();
-    if (h->epoch > n->epoch) {
-        /* Remembered across restarts, so a stale leader stays refused. */
+    /* ACKs echo the time of this leader's heartbeats, on its clock: never
+     * echo another leader's (its lease would count on a foreign clock). */
+    f->echo_time = 0;
+    if (!n->cfg.elected && (h->epoch > n->epoch || n->epoch_leader != h->node_id)) {
+        /* Remembered across restarts, so a stale leader stays refused, and
+         * so does a second leader of this epoch. */
         char err[256];
-        if (node_epoch_store(n->cfg.data_dir, h->epoch, err, sizeof err) < 0)
+        if (node_vote_store(n->cfg.data_dir, h->epoch, h->node_id, err, sizeof err) < 0)
             log_warn(&n->log, "%s", err);
         n->epoch = h->epoch;
+        n->epoch_leader = h->node_id;
     }
     uint64_t known = f->leader_commit_lsn > n->commit_hint ? f->leader_commit_lsn : n->commit_hint;
     if (n->commit_lsn > known) known = n->commit_lsn;
@@ -619,8 +684,8 @@ static void fconn_process(fconn *c)
         char err[160];
         if (!c->authed && iobuf_used(&c->in) >= REPL_FRAME_HDR) {
             const uint8_t *h = c->in.p + c->in.pos;
-            if (h[4] != REPL_HELLO || wal_get_u32(h) > REPL_CTRL_MAX) {
-                fconn_refuse(c, "expected a HELLO frame first");
+            if ((h[4] != REPL_HELLO && h[4] != REPL_VOTE) || wal_get_u32(h) > REPL_CTRL_MAX) {
+                fconn_refuse(c, "expected a HELLO or VOTE frame first");
                 return;
             }
         }
@@ -631,6 +696,12 @@ static void fconn_process(fconn *c)
             log_warn_limited(&n->log, &n->limits[NL_REPL_BAD_INPUT], "bad frame from %s: %s", c->peer, err);
             fconn_close(c, "protocol error");
             return;
+        }
+        if (!c->authed && fr.type == REPL_VOTE) {
+            fconn_on_vote(c, &fr);
+            if (c->fd < 0) return;
+            iobuf_consume(&c->in, used);
+            continue;
         }
         if (!c->authed) {
             repl_hello h;
@@ -644,6 +715,10 @@ static void fconn_process(fconn *c)
             continue;
         }
         f->last_seen_ms = ev_now_ms();
+        if (n->cfg.elected && node_elect_on_leader(n, f->leader_epoch, f->leader_id) < 0) {
+            fconn_stale(c); /* we moved to a later epoch: this leader is over */
+            return;
+        }
         if (fr.type == REPL_RECORDS) {
             if (follower_on_records(c, &fr) < 0) {
                 fconn_close(c, "bad record");
@@ -677,6 +752,15 @@ static void fconn_process(fconn *c)
             f->truncations++;
             f->match_lsn = b.a; /* committed, hence the leader's too */
             if (f->acked_sent > b.a) f->acked_sent = b.a;
+        } else if (fr.type == REPL_TIMEOUT_NOW) {
+            repl_beat b;
+            if (repl_decode_beat(&fr, &b) < 0) {
+                fconn_close(c, "malformed TIMEOUT_NOW");
+                return;
+            }
+            iobuf_consume(&c->in, used);
+            if (b.a == f->leader_epoch) node_elect_timeout_now(n);
+            continue;
         } else if (fr.type == REPL_FETCH) {
             if (follower_on_fetch(c, &fr) < 0) return;
         } else if (fr.type == REPL_COMMIT) {
@@ -826,6 +910,11 @@ void repl_follower_info(const repl_follower *f, info_buf *b)
                 (unsigned long long)n->stats.records_rejected_crc,
                 (unsigned long long)f->handshakes, (unsigned long long)f->refused,
                 (unsigned long long)f->snapshots_installed, (unsigned long long)f->truncations);
+}
+
+int repl_follower_installing(const repl_follower *f)
+{
+    return f->installing;
 }
 
 int repl_follower_leader(const repl_follower *f, repl_peer_info *out)

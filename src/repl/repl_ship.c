@@ -92,6 +92,7 @@ typedef struct flink {
     int fetch_check;                  /* the first record fetched must be our last one */
     int online;
     uint64_t last_heard_ms, last_beat_ms;
+    uint64_t hello_sent_ms; /* HELLO_OK echoes it: the lease counts it as a heartbeat */
     iobuf in, out;
     int frame_open;
     size_t frame_bytes; /* payload bytes of the open RECORDS frame */
@@ -115,6 +116,10 @@ struct repl_leader {
     int nlinks;
     lag_sample lag[REPL_LAG_SAMPLES];
     size_t lag_head, lag_len;
+    /* Elections: the highest epoch a follower answered STALE with. The node
+     * steps down when it sees it (repl_leader_stale_epoch), outside our
+     * callbacks, since stepping down frees this struct. */
+    uint64_t stale_epoch;
 };
 
 static void link_on_event(ev_loop *loop, int fd, void *data, unsigned events);
@@ -204,6 +209,7 @@ static void link_close(flink *lk, const char *why)
     }
     if (lk->state >= LINK_HANDSHAKE)
         log_info(&n->log, "link to follower %s:%d closed: %s", lk->peer.host, lk->peer.port, why);
+    if (lk->node_id) node_elect_on_link_lost(n, lk->node_id);
     link_set_online(lk, 0, why);
     lk->state = LINK_DOWN;
     iobuf_free(&lk->in);
@@ -430,7 +436,7 @@ static void link_send_hello(flink *lk)
     uint8_t frame[REPL_CTRL_MAX];
     size_t len = repl_encode_hello(frame, &h);
     lk->state = LINK_HANDSHAKE;
-    lk->state_since_ms = ev_now_ms();
+    lk->state_since_ms = lk->hello_sent_ms = ev_now_ms();
     if (link_send_ctrl(lk, frame, len) < 0) link_close(lk, "out of memory");
 }
 
@@ -780,6 +786,7 @@ static void link_on_hello_ok(flink *lk, const repl_hello_ok *h)
         return;
     }
     lk->node_id = h->node_id;
+    node_elect_on_ack(n, lk->node_id, lk->hello_sent_ms); /* it took our HELLO: it follows us */
     snprintf(lk->client_host, sizeof lk->client_host, "%s", h->client_host);
     lk->client_port = h->client_port;
     lk->snap_unacked = 0;
@@ -1011,6 +1018,7 @@ static void link_read(flink *lk)
         return;
     }
     lk->last_heard_ms = ev_now_ms();
+    if (lk->node_id) node_elect_on_ack(n, lk->node_id, 0);
     for (;;) {
         repl_frame f;
         size_t used;
@@ -1035,6 +1043,20 @@ static void link_read(flink *lk)
             if (lk->state == LINK_DOWN) return;
             continue;
         }
+        if (f.type == REPL_STALE) {
+            repl_beat b;
+            if (repl_decode_beat(&f, &b) < 0) {
+                link_close(lk, "malformed STALE");
+                return;
+            }
+            log_warn(&n->log, "follower %s:%d is in epoch %llu, later than ours (%llu): a newer "
+                              "leader exists; stepping down",
+                     lk->peer.host, lk->peer.port, (unsigned long long)b.a,
+                     (unsigned long long)n->epoch);
+            if (b.a > lk->l->stale_epoch) lk->l->stale_epoch = b.a;
+            link_close(lk, "follower is in a later epoch");
+            return;
+        }
         if (lk->state == LINK_RECOVER && f.type == REPL_ACK) {
             /* alive; nothing to count while the leader is fenced */
         } else if (lk->state == LINK_FETCH && (f.type == REPL_RECORDS || f.type == REPL_ACK)) {
@@ -1046,6 +1068,7 @@ static void link_read(flink *lk)
                 link_close(lk, "malformed ACK");
                 return;
             }
+            node_elect_on_ack(n, lk->node_id, b.c); /* b.c: our heartbeat time it echoes */
             link_on_ack(lk, &b);
         } else if (f.type == REPL_SNAP_ACK && lk->state >= LINK_SNAPWAIT) {
             repl_beat b;
@@ -1296,7 +1319,38 @@ void repl_leader_log_lag(const repl_leader *l)
     }
 }
 
-repl_leader *repl_leader_new(node *n, char *err, size_t errlen)
+uint64_t repl_leader_stale_epoch(const repl_leader *l)
+{
+    return l->stale_epoch;
+}
+
+int repl_leader_acks(const repl_leader *l, uint64_t *out, int max)
+{
+    int k = 0;
+    for (int i = 0; i < l->nlinks && k < max; i++)
+        if (link_counts(&l->links[i])) out[k++] = l->links[i].acked_lsn;
+    return k;
+}
+
+int repl_leader_transfer(repl_leader *l, unsigned id, uint64_t lsn)
+{
+    for (int i = 0; i < l->nlinks; i++) {
+        flink *lk = &l->links[i];
+        if (lk->node_id != id || !link_counts(lk)) continue;
+        if (lk->state != LINK_STREAMING || lk->acked_lsn < lsn) return 0;
+        repl_beat b = {l->n->epoch, 0, 0};
+        uint8_t frame[REPL_CTRL_MAX];
+        size_t len = repl_encode_beat(frame, REPL_TIMEOUT_NOW, &b);
+        if (link_send_ctrl(lk, frame, len) < 0) {
+            link_close(lk, "out of memory");
+            return 0;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+repl_leader *repl_leader_new(node *n, const cfg_peer *peers, int npeers, char *err, size_t errlen)
 {
     repl_leader *l = calloc(1, sizeof *l);
     if (!l) {
@@ -1304,12 +1358,12 @@ repl_leader *repl_leader_new(node *n, char *err, size_t errlen)
         return NULL;
     }
     l->n = n;
-    l->nlinks = n->cfg.nfollowers;
+    l->nlinks = npeers;
     for (int i = 0; i < l->nlinks; i++) {
         flink *lk = &l->links[i];
         lk->l = l;
         lk->idx = i;
-        lk->peer = n->cfg.followers[i];
+        lk->peer = peers[i];
         lk->fd = -1;
         lk->snap_fd = -1;
         lk->state = LINK_DOWN;

@@ -53,13 +53,14 @@ static int arg_ll(const resp_arg *a, long long *out)
 
 /* ---- write checks shared by SET and DEL ---- */
 
-enum write_refusal { WRITE_OK = 0, WRITE_READONLY, WRITE_MISCONF, WRITE_NOREPLICAS, WRITE_FENCED };
+enum write_refusal { WRITE_OK = 0, WRITE_READONLY, WRITE_MISCONF, WRITE_NOREPLICAS, WRITE_FENCED, WRITE_TRANSFER };
 
 /* Why the node refuses writes right now (no side effects). */
 static enum write_refusal write_refusal(const node *n)
 {
-    if (n->cfg.role == ROLE_FOLLOWER) return WRITE_READONLY;
+    if (!node_is_leader(n)) return WRITE_READONLY;
     if (n->fenced) return WRITE_FENCED;
+    if (n->transfer_to) return WRITE_TRANSFER;
     if (n->wal_failed) return WRITE_MISCONF;
     if (n->leader && repl_leader_online(n->leader) < n->cfg.quorum) return WRITE_NOREPLICAS;
     return WRITE_OK;
@@ -74,6 +75,9 @@ static int write_allowed(client *c)
     case WRITE_MISCONF:
         reply_error(c, "MISCONF WAL write failed (%s); writes are refused until the disk works again (retried with backoff)",
                     n->wal_error);
+        break;
+    case WRITE_TRANSFER:
+        reply_error(c, "TRYAGAIN a leadership transfer (FAILOVER) is in progress; retry on the new leader");
         break;
     case WRITE_FENCED:
         n->stats.writes_rejected++;

@@ -125,6 +125,7 @@ static void info_replication(node *n, info_buf *b)
                     n->cfg.node_id, (unsigned long long)n->epoch,
                     (unsigned long long)n->last_lsn, (unsigned long long)n->commit_lsn);
     }
+    node_elect_info(n, b);
     info_printf(b, "\r\n");
 }
 

@@ -71,13 +71,16 @@ static void ticket_pop(node *n)
     n->tk_len--;
 }
 
-/* Completes the front ticket: the owed reply goes to its client. */
-static void ticket_complete(node *n, ticket *t, int ok)
+/* Completes the front ticket: the owed reply goes to its client. A failed
+ * one gets WHY, or the quorum timeout's error when NULL. */
+static void ticket_complete(node *n, ticket *t, int ok, const char *why)
 {
     client *c = t->c;
     if (ok) n->stats.writes_committed++;
     if (c) {
-        if (!ok)
+        if (!ok && why)
+            reply_error(c, "%s", why);
+        else if (!ok)
             reply_error(c, "TIMEOUT no quorum within %d ms: the write's outcome is unknown "
                            "(it stays in the leader's log and may still commit)",
                         n->cfg.quorum_timeout_ms);
@@ -216,7 +219,7 @@ static uint64_t node_apply_next(node *n)
     n->applied_ts = r.ts;
     if (owed) {
         if (r.op == WAL_OP_DEL && existed) t->count++;
-        if (r.lsn == t->last_lsn) ticket_complete(n, t, 1);
+        if (r.lsn == t->last_lsn) ticket_complete(n, t, 1, NULL);
     }
     return r.lsn;
 }
@@ -225,10 +228,16 @@ void node_advance_commit(node *n)
 {
     uint64_t target = n->durable_lsn;
     if (n->leader) {
-        uint64_t q = repl_leader_quorum_lsn(n->leader);
+        /* Durable here and on Q followers (Q + 1 members), and, elected, at
+         * or after our epoch-start record (elect_commit, Raft 5.4.2): an
+         * earlier epoch's record counts only once one of ours commits. */
+        uint64_t acks[ELECT_MEMBERS_MAX];
+        acks[0] = n->durable_lsn;
+        int k = 1 + repl_leader_acks(n->leader, acks + 1, ELECT_MEMBERS_MAX - 1);
+        int need = n->cfg.quorum + 1;
+        uint64_t q = need <= k ? elect_commit(acks, k, need, n->epoch_start_lsn) : 0;
         if (q < target) target = q;
-    }
-    if (n->follower) { /* only what the leader says is committed, and is its record */
+    } else if (n->follower) { /* only what the leader says is committed, and is its record */
         uint64_t b = repl_follower_commit_bound(n->follower);
         if (b < target) target = b;
     }
@@ -330,8 +339,14 @@ static void node_expire_tickets(node *n, uint64_t now)
         log_warn_limited(&n->log, &n->limits[NL_QUORUM], "write lsn=%llu..%llu: no quorum within %d ms (outcome unknown)",
                  (unsigned long long)t->first_lsn, (unsigned long long)t->last_lsn,
                  n->cfg.quorum_timeout_ms);
-        ticket_complete(n, t, 0);
+        ticket_complete(n, t, 0, NULL);
     }
+}
+
+void node_fail_tickets(node *n, const char *why)
+{
+    ticket *t;
+    while ((t = ticket_front(n))) ticket_complete(n, t, 0, why);
 }
 
 
@@ -884,6 +899,7 @@ static void node_cron(ev_loop *loop, void *data)
     clients_check_blocked(n, now);
     if (n->leader) repl_leader_cron(n->leader, now);
     if (n->follower) repl_follower_cron(n->follower, now);
+    if (n->cfg.elected) node_elect_cron(n, now);
     node_checkpoint_cron(n);
     node_wal_retry(n, now);
     node_hint_save(n, 0);
@@ -900,6 +916,20 @@ static void node_cron(ev_loop *loop, void *data)
 static void node_before_sleep(ev_loop *loop, void *data)
 {
     node *n = data;
+    if (n->cfg.elected) node_elect_settle(n);
+    else if (n->leader && repl_leader_stale_epoch(n->leader) >= n->epoch && !n->fenced) {
+        /* Fixed topology: a follower follows another leader in our epoch or
+         * a later one (two nodes started with --role leader). Only one may
+         * lead an epoch; this one stops, loudly, instead of fighting for
+         * the followers. */
+        char why[160];
+        snprintf(why, sizeof why,
+                 "a follower follows another leader in epoch %llu (ours: %llu): restart this "
+                 "node as a follower",
+                 (unsigned long long)repl_leader_stale_epoch(n->leader),
+                 (unsigned long long)n->epoch);
+        node_fence(n, why);
+    }
     wal_thread_kick(n->walt);
     if (n->leader) repl_leader_flush(n->leader);
     if (n->follower) repl_follower_flush(n->follower);
@@ -940,16 +970,53 @@ static int node_u64_load(const char *dir, const char *name, uint64_t *out)
 /* Writes V to DIR/NAME through a temp file and a rename; with SYNC, the
  * file and the directory are fsynced first (the epoch must survive a power
  * cut; the commit hint may be stale and is written without). */
+static int node_line_store(const char *dir, const char *name, const char *line, int sync,
+                           char *err, size_t errlen);
+
 static int node_u64_store(const char *dir, const char *name, uint64_t v, int sync, char *err,
                           size_t errlen)
+{
+    char line[32];
+    snprintf(line, sizeof line, "%llu\n", (unsigned long long)v);
+    return node_line_store(dir, name, line, sync, err, errlen);
+}
+
+/* The epoch file holds "EPOCH VOTED_FOR": Raft's persistent state but the
+ * log. Old files hold only the epoch (voted for nobody). */
+int node_vote_store(const char *dir, uint64_t epoch, unsigned voted_for, char *err, size_t errlen)
+{
+    char line[48];
+    snprintf(line, sizeof line, "%llu %u\n", (unsigned long long)epoch, voted_for);
+    return node_line_store(dir, NODE_EPOCH_FILE, line, 1, err, errlen);
+}
+
+int node_vote_load(const char *dir, uint64_t *epoch, unsigned *voted_for)
+{
+    char path[CFG_PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/%s", dir, NODE_EPOCH_FILE);
+    *epoch = 0;
+    *voted_for = 0;
+    FILE *fp = fopen(path, "r");
+    if (!fp) return errno == ENOENT ? 0 : -1;
+    unsigned long long e = 0;
+    unsigned v = 0;
+    int got = fscanf(fp, "%llu %u", &e, &v);
+    fclose(fp);
+    if (got < 1) return -1;
+    *epoch = e;
+    *voted_for = got == 2 ? v : 0;
+    return 0;
+}
+
+static int node_line_store(const char *dir, const char *name, const char *line, int sync,
+                           char *err, size_t errlen)
 {
     char path[CFG_PATH_MAX + 16], tmp[CFG_PATH_MAX + 24];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) goto fail;
-    char line[32];
-    int len = snprintf(line, sizeof line, "%llu\n", (unsigned long long)v);
+    ssize_t len = (ssize_t)strlen(line);
     if (write(fd, line, (size_t)len) != len || (sync && fsync(fd) < 0)) {
         close(fd);
         goto fail;
@@ -966,11 +1033,6 @@ static int node_u64_store(const char *dir, const char *name, uint64_t v, int syn
 fail:
     snprintf(err, errlen, "persisting %s: %s", path, strerror(errno));
     return -1;
-}
-
-static int node_epoch_load(const char *dir, uint64_t *out)
-{
-    return node_u64_load(dir, NODE_EPOCH_FILE, out);
 }
 
 int node_epoch_store(const char *dir, uint64_t epoch, char *err, size_t errlen)
@@ -1034,6 +1096,22 @@ const char *node_read_refusal(const node *n, char *buf, size_t len)
     if (n->fenced) {
         snprintf(buf, len, "ERR this node refuses to serve: %s", n->fence_reason);
         return buf;
+    }
+    if (n->cfg.elected && node_is_leader(n)) {
+        /* Linearizable reads from our own state: only once our epoch-start
+         * record committed (we then hold every committed write) and while
+         * the lease holds (no other leader can exist: repl_elect.h). */
+        if (n->commit_lsn < n->epoch_start_lsn) {
+            snprintf(buf, len, "TRYAGAIN this leader (epoch %llu) has not committed its first "
+                               "record yet",
+                     (unsigned long long)n->epoch);
+            return buf;
+        }
+        if (elect_lease_until(&n->el) <= ev_now_ms()) {
+            snprintf(buf, len, "TRYAGAIN this leader has not heard from a majority within its "
+                               "lease; it cannot tell whether it still leads");
+            return buf;
+        }
     }
     if (n->applied_lsn < n->read_floor) {
         snprintf(buf, len,
@@ -1191,11 +1269,12 @@ static int node_open_storage(node *n, char *err, size_t errlen)
     n->wal_removed_bytes = 0;
     hlc_observe(&n->clock, info.max_ts);
     uint64_t stored;
-    if (node_epoch_load(n->cfg.data_dir, &stored) < 0) {
+    if (node_vote_load(n->cfg.data_dir, &stored, &n->epoch_leader) < 0) {
         snprintf(err, errlen, "unreadable epoch file in %s", n->cfg.data_dir);
         return -1;
     }
     n->epoch = stored > info.last_epoch ? stored : info.last_epoch;
+    if (n->epoch != stored) n->epoch_leader = 0;
     if (n->commit_hint > info.last_lsn) {
         char why[CFG_PATH_MAX + 256];
         snprintf(why, sizeof why,
@@ -1203,7 +1282,13 @@ static int node_open_storage(node *n, char *err, size_t errlen)
                  "are missing (a damaged or deleted WAL segment?)",
                  n->cfg.data_dir, (unsigned long long)info.last_lsn,
                  (unsigned long long)n->commit_hint);
-        if (n->cfg.role == ROLE_LEADER && n->cfg.nfollowers == 0) {
+        if (n->cfg.elected) {
+            /* Elections keep this node from leading (or voting) until a
+             * leader has given the records back (node_elect_cron). */
+            log_warn(&n->log, "%s; this node neither campaigns nor votes until a leader gives "
+                              "them back",
+                     why);
+        } else if (n->cfg.role == ROLE_LEADER && n->cfg.nfollowers == 0) {
             /* Nobody else can hold them: say so loudly and serve what is
              * left (as Redis does with a truncated AOF), instead of a node
              * that refuses everything until an operator edits a file. */
@@ -1224,7 +1309,7 @@ static int node_open_storage(node *n, char *err, size_t errlen)
                  (unsigned long long)NODE_EPOCH_MAX);
         return -1;
     }
-    if (n->cfg.role == ROLE_LEADER) {
+    if (n->cfg.role == ROLE_LEADER && !n->cfg.elected) {
         if (n->epoch >= NODE_EPOCH_MAX) {
             snprintf(err, errlen, "epoch %llu in %s is beyond the largest (%llu)",
                      (unsigned long long)n->epoch, n->cfg.data_dir,
@@ -1278,8 +1363,11 @@ node *node_new(const node_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "epoll: %s", strerror(errno));
         goto fail;
     }
-    if (cfg->role == ROLE_LEADER && cfg->nfollowers > 0) {
-        n->leader = repl_leader_new(n, err, errlen);
+    if (cfg->elected) {
+        n->follower = repl_follower_new(n, err, errlen);
+        if (!n->follower || node_elect_init(n, err, errlen) < 0) goto fail;
+    } else if (cfg->role == ROLE_LEADER && cfg->nfollowers > 0) {
+        n->leader = repl_leader_new(n, cfg->followers, cfg->nfollowers, err, errlen);
         if (!n->leader) goto fail;
     } else if (cfg->role == ROLE_FOLLOWER) {
         n->follower = repl_follower_new(n, err, errlen);
@@ -1289,7 +1377,8 @@ node *node_new(const node_config *cfg, char *err, size_t errlen)
     ev_set_cron(n->loop, NODE_CRON_MS, node_cron, n);
     ev_set_before_sleep(n->loop, node_before_sleep, n);
     log_info(&n->log, "node %u ready: role=%s epoch=%llu clients on %s:%d", cfg->node_id,
-             cfg->role == ROLE_LEADER ? "leader" : "follower", (unsigned long long)n->epoch,
+             cfg->elected ? "elected" : cfg->role == ROLE_LEADER ? "leader" : "follower",
+             (unsigned long long)n->epoch,
              cfg->bind, n->port);
     return n;
 fail:
@@ -1328,6 +1417,7 @@ void node_free(node *n)
     }
     repl_leader_free(n->leader);
     repl_follower_free(n->follower);
+    node_elect_free(n);
     if (n->walt) node_hint_save(n, 1);
     if (wal_thread_stop(n->walt) < 0) log_error(&n->log, "final WAL flush failed");
     if (wal_writer_close(n->wal) < 0) log_error(&n->log, "closing the WAL failed");
@@ -1352,10 +1442,11 @@ uint16_t node_announce(const node *n, char *host, size_t hostlen)
 
 int node_is_leader(const node *n)
 {
-    return n->leader != NULL;
+    if (!n->cfg.elected) return n->cfg.role == ROLE_LEADER;
+    return n->leader != NULL && n->el.role == EL_LEADER;
 }
 
 int node_leader_known(const node *n, unsigned id)
 {
-    return id != 0;
+    return id != 0 && (!n->cfg.elected || id == n->el.leader);
 }

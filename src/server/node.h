@@ -27,6 +27,7 @@
 #include "net/ev.h"
 #include "net/iobuf.h"
 #include "net/resp.h"
+#include "repl/repl_elect.h"
 #include "server/config.h"
 #include "wal/wal_checkpoint.h"
 #include "wal/wal_thread.h"
@@ -41,6 +42,10 @@ typedef struct node node;
 typedef struct client client;
 struct repl_leader;
 struct repl_follower;
+struct repl_voter;
+struct repl_vote;
+struct repl_vote_resp;
+struct info_buf;
 
 /* A write waiting for its commit: the reply owed to CLIENT once every record
  * FIRST..LAST is committed. Kept in a FIFO in LSN order, so one commit
@@ -147,8 +152,26 @@ struct node {
     uint8_t *scratch;   /* encode buffer, WAL_RECORD_MAX */
 
     struct repl_leader *leader;     /* role leader */
-    struct repl_follower *follower; /* role follower */
+    struct repl_follower *follower; /* role follower; elected: always (the
+                                       replication listener takes votes too) */
     int repl_port;                  /* bound replication port (follower) */
+
+    /* Elections (--peers; node_elect.c). el is the pure state machine;
+     * the node persists (epoch, voted_for) in <data-dir>/epoch before acting
+     * on its output, and turns became_leader / stepped_down into starting
+     * and stopping repl_leader. */
+    elect el;
+    struct repl_voter *voter;  /* the candidate's vote connections */
+    uint64_t epoch_start_lsn;  /* elected leader: its epoch-start record (0: none) */
+    unsigned transfer_to;      /* FAILOVER in progress: the chosen follower (0: none) */
+    uint64_t transfer_deadline_ms;
+    int transfer_sent;         /* TIMEOUT_NOW sent */
+    unsigned known_leader;     /* the leader last announced (for +switch-master) */
+    /* Fixed topology, follower: the leader it followed in `epoch` (persisted
+     * with it): a second node claiming the same epoch is refused. */
+    unsigned epoch_leader;
+    uint64_t leader_changes, last_leader_change_ms;
+    char last_change_why[64];
 
     node_stats stats;
     log_limit limits[NL_COUNT];
@@ -232,6 +255,36 @@ void node_fence_until(node *n, uint64_t need, const char *reason);
 void node_unfence_check(node *n);
 /* Why a read cannot be served now (NULL: it can). */
 const char *node_read_refusal(const node *n, char *buf, size_t len);
+/* ---- elections (node_elect.c) ---- */
+/* Loads (epoch, voted_for), starts the state machine and the voter. */
+int node_elect_init(node *n, char *err, size_t errlen);
+void node_elect_free(node *n);
+void node_elect_cron(node *n, uint64_t now);
+/* Before sleeping: steps down if a follower reported a later epoch. */
+void node_elect_settle(node *n);
+/* Called by replication: a frame from leader LEADER of EPOCH. 0: it is our
+ * leader now; -1: stale (the caller answers STALE and closes). */
+int node_elect_on_leader(node *n, uint64_t epoch, unsigned leader);
+/* A (pre)vote request: 0 and *RESP to send, or -1 (no answer). */
+int node_elect_on_vote_req(node *n, const struct repl_vote *req, struct repl_vote_resp *resp);
+void node_elect_on_vote_resp(node *n, const struct repl_vote_resp *resp);
+void node_elect_timeout_now(node *n);
+void node_elect_on_ack(node *n, unsigned id, uint64_t beat_ms);
+void node_elect_on_link_lost(node *n, unsigned id);
+unsigned node_elect_leader_id(const node *n);
+/* FAILOVER [TO id] [TIMEOUT ms] / FAILOVER ABORT: 0, or -1 + message. */
+int node_failover(node *n, unsigned to, uint64_t timeout_ms, int abort_it, char *err,
+                  size_t errlen);
+/* INFO fields of the election (epoch, leader, last election, counters). */
+void node_elect_info(node *n, struct info_buf *b);
+/* Persists (EPOCH, VOTED_FOR) in DIR/epoch (fsync). */
+int node_vote_store(const char *dir, uint64_t epoch, unsigned voted_for, char *err,
+                    size_t errlen);
+int node_vote_load(const char *dir, uint64_t *epoch, unsigned *voted_for);
+/* Fails every write waiting for its commit with the error WHY (the leader
+ * stepped down: their outcome is unknown). */
+void node_fail_tickets(node *n, const char *why);
+
 /* Does this node take writes now (the fixed leader, or elected)? */
 int node_is_leader(const node *n);
 /* Is ID the leader of our current epoch as far as we know (a follower's

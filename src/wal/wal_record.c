@@ -34,7 +34,8 @@ size_t wal_record_size(uint32_t klen, uint32_t vlen)
 
 size_t wal_record_encode(const wal_rec *r, uint8_t *out)
 {
-    assert(r->op == WAL_OP_PUT || (r->op == WAL_OP_DEL && r->vlen == 0));
+    assert(r->op == WAL_OP_PUT || (r->op == WAL_OP_DEL && r->vlen == 0) ||
+           (r->op == WAL_OP_NOOP && r->klen == 0 && r->vlen == 0));
     assert(r->klen <= WAL_KEY_MAX && r->vlen <= WAL_VAL_MAX);
     assert(r->lsn >= 1 && r->epoch >= 1);
     assert(r->klen == 0 || r->key != NULL);
@@ -97,8 +98,10 @@ wal_dec wal_record_decode(const uint8_t *buf, size_t avail, wal_rec *out, size_t
     if (wal_get_u32(buf + 4) != crc32c(0, buf + 8, len - 8)) return WAL_DEC_BAD_CRC;
     if (!wal_header_lengths_ok(buf, len)) return WAL_DEC_BAD_LENGTH;
     if (buf[37] || buf[38] || buf[39]) return WAL_DEC_BAD_OP;
-    if (out->op != WAL_OP_PUT && out->op != WAL_OP_DEL) return WAL_DEC_BAD_OP;
+    if (out->op != WAL_OP_PUT && out->op != WAL_OP_DEL && out->op != WAL_OP_NOOP)
+        return WAL_DEC_BAD_OP;
     if (out->op == WAL_OP_DEL && out->vlen != 0) return WAL_DEC_BAD_OP;
+    if (out->op == WAL_OP_NOOP && (out->klen != 0 || out->vlen != 0)) return WAL_DEC_BAD_OP;
     if (out->lsn == 0 || out->epoch == 0) return WAL_DEC_BAD_FIELD;
 
     out->key = buf + WAL_HDR_SIZE;

@@ -46,7 +46,9 @@
 #define WAL_VAL_MAX (16u * 1024u * 1024u)  /* 16 MiB */
 #define WAL_RECORD_MAX (WAL_HDR_SIZE + WAL_KEY_MAX + WAL_VAL_MAX)
 
-enum wal_op { WAL_OP_PUT = 1, WAL_OP_DEL = 2 };
+/* NOOP: no key, no value; a new leader's epoch-start record (Raft 5.4.2:
+ * committing it commits every earlier record it follows). */
+enum wal_op { WAL_OP_PUT = 1, WAL_OP_DEL = 2, WAL_OP_NOOP = 3 };
 
 /* A decoded record. key/val point into the buffer that was decoded (no copy)
  * or, for encoding, at the caller's bytes. */

@@ -104,7 +104,7 @@ static int rd_candidate(const uint8_t *p, uint64_t min_lsn)
     if (len < WAL_HDR_SIZE || len > WAL_RECORD_MAX || klen > WAL_KEY_MAX || vlen > WAL_VAL_MAX)
         return 0;
     if ((uint64_t)len != (uint64_t)WAL_HDR_SIZE + klen + vlen) return 0;
-    if (p[36] != WAL_OP_PUT && p[36] != WAL_OP_DEL) return 0;
+    if (p[36] != WAL_OP_PUT && p[36] != WAL_OP_DEL && p[36] != WAL_OP_NOOP) return 0;
     return wal_get_u64(p + 8) >= min_lsn;
 }
 
@@ -173,9 +173,9 @@ static int replay_apply(replay *rp, const wal_rec *rec, char *err, size_t errlen
         return 0;
     }
     kv_version ver = {rec->ts, rec->node_id};
-    int r = rec->op == WAL_OP_PUT
-                ? kv_apply_put(rp->kv, rec->key, rec->klen, rec->val, rec->vlen, ver)
-                : kv_apply_del(rp->kv, rec->key, rec->klen, ver);
+    int r = rec->op == WAL_OP_PUT   ? kv_apply_put(rp->kv, rec->key, rec->klen, rec->val, rec->vlen, ver)
+            : rec->op == WAL_OP_DEL ? kv_apply_del(rp->kv, rec->key, rec->klen, ver)
+                                    : KV_LOST; /* NOOP */
     if (r == KV_NOMEM) {
         snprintf(err, errlen, "wal: out of memory replaying LSN %" PRIu64, rec->lsn);
         return -1;

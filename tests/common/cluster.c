@@ -152,7 +152,7 @@ int cl_signal(cluster *c, int i, int sig)
     return rc;
 }
 
-static void print_tail(const char *path)
+void cl_print_tail(const char *path)
 {
     FILE *fp = fopen(path, "r");
     if (!fp) return;
@@ -193,8 +193,8 @@ int cl_stop(cluster *c, int keep)
     if (!c->root[0]) return bad;
     if (keep || bad) {
         for (int i = 0; i < CL_NODES; i++) {
-            print_tail(c->n[i].log);
-            if (c->n[i].proxy_log[0]) print_tail(c->n[i].proxy_log);
+            cl_print_tail(c->n[i].log);
+            if (c->n[i].proxy_log[0]) cl_print_tail(c->n[i].proxy_log);
         }
         printf("cluster: files kept in %s\n", c->root);
     } else {

@@ -80,6 +80,9 @@ int cl_signal(cluster *c, int i, int sig);
  * died on their own before. KEEP: leave the files and print log tails. */
 int cl_stop(cluster *c, int keep);
 
+/* Prints the last lines of the log at PATH. */
+void cl_print_tail(const char *path);
+
 /* A client of node I with the given I/O timeout, or NULL. */
 tclient *cl_connect(cluster *c, int i);
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# `make run`: a local three-node cluster on loopback, data under ./data/.
-#   node1  leader    client port 7379
-#   node2  follower  client port 7380, replication port 7480
-#   node3  follower  client port 7381, replication port 7481
+# `make run`: a local three-node elected cluster on loopback, data under
+# ./data/. The nodes elect their leader (Raft: --peers); kill it and another
+# takes over within about two seconds.
+#   node1  client port 7379, replication port 7479
+#   node2  client port 7380, replication port 7480
+#   node3  client port 7381, replication port 7481
 # Every log line is prefixed with its node's name. Ctrl-C (or SIGTERM) stops
 # every node cleanly: each gets SIGTERM, flushes and closes its WAL.
 set -u
@@ -29,12 +31,13 @@ stop_all() {
 }
 trap stop_all INT TERM
 
-start node2 --node-id 2 --role follower --port 7380 --repl-port 7480 --data-dir "$DATA/node2"
-start node3 --node-id 3 --role follower --port 7381 --repl-port 7481 --data-dir "$DATA/node3"
-start node1 --node-id 1 --role leader --port 7379 --data-dir "$DATA/node1" \
-    --followers 127.0.0.1:7480,127.0.0.1:7481
-echo "[run] leader on 127.0.0.1:7379, followers on 7380 and 7381. Try, in another terminal:"
-echo "[run]   $BUILD/rkv-cli set hello world && $BUILD/rkv-cli -p 7380 get hello"
+PEERS=1=127.0.0.1:7479,2=127.0.0.1:7480,3=127.0.0.1:7481
+for i in 1 2 3; do
+    start node$i --node-id $i --port $((7378 + i)) --peers "$PEERS" --data-dir "$DATA/node$i"
+done
+echo "[run] three elected nodes on 127.0.0.1:7379, 7380, 7381. In another terminal:"
+echo "[run]   for p in 7379 7380 7381; do $BUILD/rkv-cli -p \$p role; done   # who leads"
+echo "[run]   $BUILD/rkv-cli -p <leader port> set hello world"
 echo "[run] Ctrl-C stops the cluster."
 # Returns when any node exits; then stop the rest.
 wait -n "${pids[@]}"

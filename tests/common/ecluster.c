@@ -1,0 +1,230 @@
+/* ecluster.c -- an elected cluster of real rkv-server processes (see
+ * ecluster.h). */
+#include "ecluster.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+
+#define EC_IO_MS 5000
+#define EC_START_MS 10000
+#define EC_STOP_MS 10000
+#define EC_ARGS_MAX (16 + EC_EXTRA_MAX)
+
+int ec_start_node(ecluster *c, int i)
+{
+    ec_node *nd = &c->nd[i];
+    char bin[PROC_PATH_MAX], id[16], port[16];
+    const char *argv[EC_ARGS_MAX];
+    int argc = 0;
+    if (proc_build_path(bin, sizeof bin, "rkv-server") < 0) return -1;
+    snprintf(id, sizeof id, "%d", nd->id);
+    snprintf(port, sizeof port, "%d", nd->port);
+    argv[argc++] = bin;
+    argv[argc++] = "--node-id";
+    argv[argc++] = id;
+    argv[argc++] = "--port";
+    argv[argc++] = port;
+    argv[argc++] = "--peers";
+    argv[argc++] = c->peers;
+    argv[argc++] = "--data-dir";
+    argv[argc++] = nd->dir;
+    for (int j = 0; j < EC_EXTRA_MAX && c->extra[j] && argc < EC_ARGS_MAX - 1; j++)
+        argv[argc++] = c->extra[j];
+    argv[argc] = NULL;
+    nd->pid = proc_spawn(argv, nd->log);
+    nd->stopped = 0;
+    if (nd->pid <= 0) return -1;
+    tclient *t = tc_connect("127.0.0.1", nd->port, EC_START_MS);
+    int ok = t != NULL;
+    tc_close(t);
+    if (!ok) printf("ecluster: node %d did not start (see %s)\n", i, nd->log);
+    return ok ? 0 : -1;
+}
+
+int ec_start(ecluster *c, const char *tag, int n, const char *const *extra)
+{
+    memset(c, 0, sizeof *c);
+    if (n < 1 || n > EC_MAX) return -1;
+    c->n = n;
+    for (int j = 0; extra && extra[j] && j < EC_EXTRA_MAX - 1; j++) c->extra[j] = extra[j];
+    char *root = proc_tmpdir(tag);
+    if (!root) return -1;
+    snprintf(c->root, sizeof c->root, "%s", root);
+    free(root);
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        ec_node *nd = &c->nd[i];
+        nd->id = i + 1;
+        nd->port = proc_free_port();
+        nd->repl_port = proc_free_port();
+        if (nd->port <= 0 || nd->repl_port <= 0 || nd->port == nd->repl_port) return -1;
+        for (int j = 0; j < i; j++)
+            if (c->nd[j].port == nd->port || c->nd[j].repl_port == nd->port ||
+                c->nd[j].port == nd->repl_port || c->nd[j].repl_port == nd->repl_port)
+                return -1; /* (vanishingly rare: the test fails rather than flakes later) */
+        snprintf(nd->dir, sizeof nd->dir, "%s/n%d", c->root, i + 1);
+        snprintf(nd->log, sizeof nd->log, "%s/n%d.log", c->root, i + 1);
+        off += (size_t)snprintf(c->peers + off, sizeof c->peers - off, "%s%d=127.0.0.1:%d",
+                                i ? "," : "", nd->id, nd->repl_port);
+        if (off >= sizeof c->peers) return -1;
+    }
+    for (int i = 0; i < n; i++)
+        if (ec_start_node(c, i) < 0) return -1;
+    return 0;
+}
+
+int ec_signal(ecluster *c, int i, int sig)
+{
+    ec_node *nd = &c->nd[i];
+    if (nd->pid <= 0) return -1;
+    if (sig == SIGSTOP || sig == SIGCONT) {
+        if (kill(nd->pid, sig) != 0) return -1;
+        nd->stopped = sig == SIGSTOP;
+        return 0;
+    }
+    if (nd->stopped && sig != SIGKILL) kill(nd->pid, SIGCONT);
+    int rc = proc_stop(nd->pid, sig, EC_STOP_MS);
+    nd->pid = 0;
+    nd->stopped = 0;
+    return rc;
+}
+
+int ec_stop(ecluster *c, int keep)
+{
+    int bad = 0;
+    for (int i = 0; i < c->n; i++) {
+        ec_node *nd = &c->nd[i];
+        if (nd->pid <= 0) continue;
+        int early = proc_exited(nd->pid);
+        if (early != -2) {
+            printf("ecluster: node %d exited on its own (status %d)\n", i, early);
+            bad++;
+            nd->pid = 0;
+        } else if (ec_signal(c, i, SIGTERM) != 0) {
+            printf("ecluster: node %d did not exit cleanly on SIGTERM\n", i);
+            bad++;
+        }
+    }
+    if (!c->root[0]) return bad;
+    if (keep || bad) {
+        for (int i = 0; i < c->n; i++) cl_print_tail(c->nd[i].log);
+        printf("ecluster: files kept in %s\n", c->root);
+    } else {
+        proc_rmtree(c->root);
+    }
+    c->root[0] = 0;
+    return bad;
+}
+
+tclient *ec_connect(ecluster *c, int i)
+{
+    if (c->nd[i].pid <= 0) return NULL;
+    return tc_connect("127.0.0.1", c->nd[i].port, EC_IO_MS);
+}
+
+long long ec_info_ll(ecluster *c, int i, const char *field)
+{
+    tclient *t = ec_connect(c, i);
+    char *v = t ? tc_info_field(t, NULL, field) : NULL;
+    long long r = v ? atoll(v) : -1;
+    free(v);
+    tc_close(t);
+    return r;
+}
+
+int ec_leader(ecluster *c)
+{
+    int leader = -1;
+    long long lid[EC_MAX];
+    for (int i = 0; i < c->n; i++) {
+        lid[i] = -2;
+        if (c->nd[i].pid <= 0 || c->nd[i].stopped) continue;
+        tclient *t = tc_connect("127.0.0.1", c->nd[i].port, 1000);
+        char *role = t ? tc_info_field(t, NULL, "election_role") : NULL;
+        char *id = t ? tc_info_field(t, NULL, "leader_id") : NULL;
+        lid[i] = id ? atoll(id) : -1;
+        if (role && strcmp(role, "leader") == 0) {
+            if (leader >= 0) leader = -2; /* two claim it (different epochs): not settled */
+            else if (leader == -1) leader = i;
+        }
+        free(role);
+        free(id);
+        tc_close(t);
+    }
+    if (leader < 0) return -1;
+    for (int i = 0; i < c->n; i++)
+        if (lid[i] != -2 && lid[i] != c->nd[leader].id) return -1;
+    return leader;
+}
+
+typedef struct { ecluster *c; int found; } leader_wait;
+
+static int leader_found(void *ctx)
+{
+    leader_wait *w = ctx;
+    w->found = ec_leader(w->c);
+    return w->found >= 0;
+}
+
+int ec_wait_leader(ecluster *c, int timeout_ms)
+{
+    leader_wait w = {c, -1};
+    return proc_wait_until(leader_found, &w, timeout_ms) ? w.found : -1;
+}
+
+static int digest_of(ecluster *c, int i, char *out, size_t outlen, long long *size)
+{
+    tclient *t = ec_connect(c, i);
+    resp_value *r = t ? tc_cmd(t, "DEBUG", "DIGEST") : NULL;
+    int rc = -1;
+    if (r && (r->type == RESP_T_STATUS || r->type == RESP_T_BULK) && r->len < outlen) {
+        memcpy(out, r->str, r->len);
+        out[r->len] = 0;
+        rc = 0;
+    }
+    resp_value_free(r);
+    r = t ? tc_cmd(t, "DBSIZE") : NULL;
+    *size = r && r->type == RESP_T_INT ? r->integer : -1;
+    resp_value_free(r);
+    tc_close(t);
+    return rc;
+}
+
+static int converged_quiet(ecluster *c, int print)
+{
+    char dig[EC_MAX][64];
+    long long size[EC_MAX];
+    int same = 1, first = -1;
+    for (int i = 0; i < c->n; i++) {
+        dig[i][0] = 0;
+        size[i] = -1;
+        if (c->nd[i].pid <= 0 || c->nd[i].stopped) continue;
+        if (digest_of(c, i, dig[i], sizeof dig[i], &size[i]) < 0) same = 0;
+        if (first < 0) first = i;
+        else if (strcmp(dig[i], dig[first]) != 0 || size[i] != size[first]) same = 0;
+    }
+    if (!same && print)
+        for (int i = 0; i < c->n; i++)
+            printf("ecluster: node %d digest=%s dbsize=%lld%s\n", i, dig[i], size[i],
+                   c->nd[i].pid <= 0 ? " (not running)" : "");
+    return same;
+}
+
+int ec_converged(ecluster *c)
+{
+    return converged_quiet(c, 1);
+}
+
+static int converged_cond(void *ctx)
+{
+    return converged_quiet(ctx, 0);
+}
+
+int ec_wait_converged(ecluster *c, int timeout_ms)
+{
+    return proc_wait_until(converged_cond, c, timeout_ms) || ec_converged(c);
+}

@@ -217,6 +217,29 @@ static void tc_fail(tclient *c, const char *what, const char *detail)
     snprintf(c->err, sizeof(c->err), "%s%s%s", what, detail ? ": " : "", detail ? detail : "");
 }
 
+/* One nonblocking connect, waited for until DEADLINE: a blocking connect()
+ * to an address that drops every packet (a partitioned node) would wait
+ * for the kernel's SYN retries, minutes past any test's deadline. */
+static int tc_connect_once(tclient *c, const char *host, int port, long long deadline)
+{
+    int fd = net_connect(host, port, 1, NULL, c->err, sizeof(c->err));
+    if (fd < 0)
+        return -1;
+    for (;;) {
+        long long left = deadline - proc_now_ms();
+        struct pollfd p = {fd, POLLOUT, 0};
+        int r = poll(&p, 1, left > 0 ? (int)left : 0);
+        if (r > 0 && net_connect_finished(fd, c->err, sizeof(c->err)) == 0)
+            return fd;
+        if (r > 0 || (r < 0 && errno != EINTR) || (r == 0 && left <= 0)) {
+            if (r == 0)
+                tc_fail(c, "connect", "timeout");
+            close(fd);
+            return -1;
+        }
+    }
+}
+
 tclient *tc_connect(const char *host, int port, int timeout_ms)
 {
     tclient *c = calloc(1, sizeof(*c));
@@ -225,7 +248,7 @@ tclient *tc_connect(const char *host, int port, int timeout_ms)
     c->timeout_ms = timeout_ms;
     long long deadline = proc_now_ms() + timeout_ms;
     for (;;) {
-        c->fd = net_connect(host, port, 0, NULL, c->err, sizeof(c->err));
+        c->fd = tc_connect_once(c, host, port, deadline);
         if (c->fd >= 0 || proc_now_ms() >= deadline)
             break;
         poll(NULL, 0, PROC_POLL_MS); /* not listening yet: retry until the deadline */
@@ -414,29 +437,33 @@ void tc_close(tclient *c)
     free(c);
 }
 
+char *info_text_field(const char *text, size_t len, const char *field)
+{
+    size_t flen = strlen(field);
+    const char *end = text + len;
+    for (const char *line = text; line < end;) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        const char *stop = nl ? nl : end;
+        if ((size_t)(stop - line) > flen && memcmp(line, field, flen) == 0 && line[flen] == ':') {
+            const char *v = line + flen + 1;
+            const char *ve = stop > v && stop[-1] == '\r' ? stop - 1 : stop;
+            return strndup(v, (size_t)(ve - v));
+        }
+        line = nl ? nl + 1 : end;
+    }
+    return NULL;
+}
+
 char *tc_info_field(tclient *c, const char *section, const char *field)
 {
     resp_value *r = section ? tc_cmd(c, "INFO", section) : tc_cmd(c, "INFO");
     if (r == NULL)
         return NULL;
     char *out = NULL;
-    size_t flen = strlen(field);
-    if (r->type == RESP_T_BULK) {
-        const char *end = r->str + r->len;
-        for (const char *line = r->str; line < end && out == NULL;) {
-            const char *nl = memchr(line, '\n', (size_t)(end - line));
-            const char *stop = nl ? nl : end;
-            if ((size_t)(stop - line) > flen && memcmp(line, field, flen) == 0 &&
-                line[flen] == ':') {
-                const char *v = line + flen + 1;
-                const char *ve = stop > v && stop[-1] == '\r' ? stop - 1 : stop;
-                out = strndup(v, (size_t)(ve - v));
-            }
-            line = nl ? nl + 1 : end;
-        }
-    } else {
+    if (r->type == RESP_T_BULK)
+        out = info_text_field(r->str, r->len, field);
+    else
         tc_fail(c, "INFO did not answer with a bulk string", NULL);
-    }
     resp_value_free(r);
     return out;
 }

@@ -115,5 +115,8 @@ void tc_close(tclient *c);
 /* Sends INFO SECTION (NULL: plain INFO) and returns a malloc'd copy of the
  * value in its "FIELD:value" line, or NULL if absent or on error. */
 char *tc_info_field(tclient *c, const char *section, const char *field);
+/* The value in line "FIELD:value" of INFO text TEXT[0..LEN), malloc'd, or
+ * NULL if absent (for an INFO reply already read, e.g. from a pipeline). */
+char *info_text_field(const char *text, size_t len, const char *field);
 
 #endif

@@ -12,7 +12,7 @@
 #define EC_IO_MS 5000
 #define EC_START_MS 10000
 #define EC_STOP_MS 10000
-#define EC_ARGS_MAX (16 + EC_EXTRA_MAX)
+#define EC_ARGS_MAX (24 + EC_EXTRA_MAX)
 
 int ec_start_node(ecluster *c, int i)
 {
@@ -23,7 +23,17 @@ int ec_start_node(ecluster *c, int i)
     if (proc_build_path(bin, sizeof bin, "rkv-server") < 0) return -1;
     snprintf(id, sizeof id, "%d", nd->id);
     snprintf(port, sizeof port, "%d", nd->port);
+    if (nd->netns[0]) {
+        argv[argc++] = "ip";
+        argv[argc++] = "netns";
+        argv[argc++] = "exec"; /* execs in place: the pid is the server's */
+        argv[argc++] = nd->netns;
+    }
     argv[argc++] = bin;
+    if (strcmp(nd->host, "127.0.0.1") != 0) {
+        argv[argc++] = "--bind";
+        argv[argc++] = nd->host;
+    }
     argv[argc++] = "--node-id";
     argv[argc++] = id;
     argv[argc++] = "--port";
@@ -38,7 +48,7 @@ int ec_start_node(ecluster *c, int i)
     nd->pid = proc_spawn(argv, nd->log);
     nd->stopped = 0;
     if (nd->pid <= 0) return -1;
-    tclient *t = tc_connect("127.0.0.1", nd->port, EC_START_MS);
+    tclient *t = tc_connect(nd->host, nd->port, EC_START_MS);
     int ok = t != NULL;
     tc_close(t);
     if (!ok) printf("ecluster: node %d did not start (see %s)\n", i, nd->log);
@@ -47,10 +57,18 @@ int ec_start_node(ecluster *c, int i)
 
 int ec_start(ecluster *c, const char *tag, int n, const char *const *extra)
 {
+    ec_opts o;
+    memset(&o, 0, sizeof o);
+    o.extra = extra;
+    return ec_start_opts(c, tag, n, &o);
+}
+
+int ec_start_opts(ecluster *c, const char *tag, int n, const ec_opts *o)
+{
     memset(c, 0, sizeof *c);
     if (n < 1 || n > EC_MAX) return -1;
     c->n = n;
-    for (int j = 0; extra && extra[j] && j < EC_EXTRA_MAX - 1; j++) c->extra[j] = extra[j];
+    for (int j = 0; o->extra && o->extra[j] && j < EC_EXTRA_MAX - 1; j++) c->extra[j] = o->extra[j];
     char *root = proc_tmpdir(tag);
     if (!root) return -1;
     snprintf(c->root, sizeof c->root, "%s", root);
@@ -59,6 +77,11 @@ int ec_start(ecluster *c, const char *tag, int n, const char *const *extra)
     for (int i = 0; i < n; i++) {
         ec_node *nd = &c->nd[i];
         nd->id = i + 1;
+        if (snprintf(nd->host, sizeof nd->host, "%s", o->host[i] ? o->host[i] : "127.0.0.1") >=
+                (int)sizeof nd->host ||
+            snprintf(nd->netns, sizeof nd->netns, "%s", o->netns[i] ? o->netns[i] : "") >=
+                (int)sizeof nd->netns)
+            return -1;
         nd->port = proc_free_port();
         nd->repl_port = proc_free_port();
         if (nd->port <= 0 || nd->repl_port <= 0 || nd->port == nd->repl_port) return -1;
@@ -68,8 +91,8 @@ int ec_start(ecluster *c, const char *tag, int n, const char *const *extra)
                 return -1; /* (vanishingly rare: the test fails rather than flakes later) */
         snprintf(nd->dir, sizeof nd->dir, "%s/n%d", c->root, i + 1);
         snprintf(nd->log, sizeof nd->log, "%s/n%d.log", c->root, i + 1);
-        off += (size_t)snprintf(c->peers + off, sizeof c->peers - off, "%s%d=127.0.0.1:%d",
-                                i ? "," : "", nd->id, nd->repl_port);
+        off += (size_t)snprintf(c->peers + off, sizeof c->peers - off, "%s%d=%s:%d",
+                                i ? "," : "", nd->id, nd->host, nd->repl_port);
         if (off >= sizeof c->peers) return -1;
     }
     for (int i = 0; i < n; i++)
@@ -123,7 +146,7 @@ int ec_stop(ecluster *c, int keep)
 tclient *ec_connect(ecluster *c, int i)
 {
     if (c->nd[i].pid <= 0) return NULL;
-    return tc_connect("127.0.0.1", c->nd[i].port, EC_IO_MS);
+    return tc_connect(c->nd[i].host, c->nd[i].port, EC_IO_MS);
 }
 
 long long ec_info_ll(ecluster *c, int i, const char *field)
@@ -136,29 +159,67 @@ long long ec_info_ll(ecluster *c, int i, const char *field)
     return r;
 }
 
-int ec_leader(ecluster *c)
+/* What every running, not stopped node says: whether it leads, whom it
+ * names as leader (-2 not asked, -1 unreachable) and its election epoch. */
+typedef struct ec_views {
+    int leads[EC_MAX];
+    long long lid[EC_MAX], epoch[EC_MAX];
+} ec_views;
+
+static void ec_ask_all(ecluster *c, ec_views *v)
 {
-    int leader = -1;
-    long long lid[EC_MAX];
     for (int i = 0; i < c->n; i++) {
-        lid[i] = -2;
+        v->leads[i] = 0;
+        v->lid[i] = -2;
+        v->epoch[i] = -1;
         if (c->nd[i].pid <= 0 || c->nd[i].stopped) continue;
-        tclient *t = tc_connect("127.0.0.1", c->nd[i].port, 1000);
-        char *role = t ? tc_info_field(t, NULL, "election_role") : NULL;
-        char *id = t ? tc_info_field(t, NULL, "leader_id") : NULL;
-        lid[i] = id ? atoll(id) : -1;
-        if (role && strcmp(role, "leader") == 0) {
-            if (leader >= 0) leader = -2; /* two claim it (different epochs): not settled */
-            else if (leader == -1) leader = i;
+        tclient *t = tc_connect(c->nd[i].host, c->nd[i].port, 1000);
+        resp_value *r = t ? tc_cmd(t, "INFO") : NULL;
+        char *role = NULL, *id = NULL, *ep = NULL;
+        if (r && r->type == RESP_T_BULK) {
+            role = info_text_field(r->str, r->len, "election_role");
+            id = info_text_field(r->str, r->len, "leader_id");
+            ep = info_text_field(r->str, r->len, "election_epoch");
         }
+        v->lid[i] = id ? atoll(id) : -1;
+        v->epoch[i] = ep ? atoll(ep) : -1;
+        v->leads[i] = role && strcmp(role, "leader") == 0;
         free(role);
         free(id);
+        free(ep);
+        resp_value_free(r);
         tc_close(t);
     }
+}
+
+int ec_leader(ecluster *c)
+{
+    ec_views v;
+    ec_ask_all(c, &v);
+    int leader = -1;
+    for (int i = 0; i < c->n; i++)
+        if (v.leads[i]) {
+            if (leader >= 0) return -1; /* two claim it (different epochs): not settled */
+            leader = i;
+        }
     if (leader < 0) return -1;
     for (int i = 0; i < c->n; i++)
-        if (lid[i] != -2 && lid[i] != c->nd[leader].id) return -1;
+        if (v.lid[i] != -2 && v.lid[i] != c->nd[leader].id) return -1;
     return leader;
+}
+
+int ec_majority_leader(ecluster *c)
+{
+    ec_views v;
+    ec_ask_all(c, &v);
+    for (int l = 0; l < c->n; l++) {
+        if (!v.leads[l]) continue;
+        int votes = 0;
+        for (int i = 0; i < c->n; i++)
+            votes += v.lid[i] == c->nd[l].id && v.epoch[i] == v.epoch[l];
+        if (votes > c->n / 2) return l;
+    }
+    return -1;
 }
 
 typedef struct { ecluster *c; int found; } leader_wait;

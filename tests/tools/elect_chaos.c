@@ -5,6 +5,7 @@
  *   elect_chaos [--seconds S] [--seed N] [--nodes 3|5] [--history FILE]
  *               [--faults LIST|all] [--workers N] [--keys N] [--no-netns]
  *               [--strict-errors] [--election-timeout-ms T] [--pace-us U]
+ *               [--check-follower-reads] [--net-tag TAG]
  *                                       (tests/elect_chaos.sh wraps it)
  *
  * Workers (--workers, default 4), each with its own connection, do random
@@ -28,6 +29,9 @@
  * follower read: recorded (as a comment in the history file) and checked
  * only for phantoms (a value no write of that key had sent by then, or one
  * whose write was refused), since follower reads may be stale.
+ * --check-follower-reads is the self-test of that reasoning: half the
+ * follower reads go into the history as if a leader had served them, and
+ * the check is expected to find them stale (not linearizable) under faults.
  *
  * The nemesis, one seeded PRNG, injects one fault at a time with a quiet
  * gap between (names for --faults):
@@ -95,6 +99,7 @@
 #define EC_OP_MS 3000                /* a client op's deadline: past the quorum timeout */
 #define EC_CONNECT_MS 300
 #define EC_ERRORS_BEFORE_MOVING 3    /* error replies in a row before a worker tries another node */
+#define EC_NO_LEADER_PAUSE_US 50000  /* a node that names no leader: pause before the next */
 #define EC_LIVENESS_MS 10000         /* a lost leader must be replaced within this */
 #define EC_LEADER_WAIT_MS 5000       /* the nemesis waits this long for a leader to hit */
 #define EC_FINAL_LEADER_MS 30000
@@ -140,6 +145,7 @@ typedef struct run {
     int use_net;
     lc_history *h;
     int nkeys, nworkers, strict_errors;
+    int check_follower_reads; /* a self-test: follower reads go into the history too */
     long pace_us;
     atomic_int stop;
     long long t0_us;
@@ -169,6 +175,8 @@ typedef struct worker {
         reads_unknown, moves;
     char stopped_why[128]; /* why it ended early ("" if it did not) */
 } worker;
+
+static run R; /* the one run (static: it is large, and the options set it) */
 
 static long long mono_us(void)
 {
@@ -372,6 +380,7 @@ static int do_write(worker *w, tclient *t, int node, int key, int *errs)
         int to = lid ? node_of_id(r, atoll(lid)) : -1;
         free(lid);
         go = to >= 0 && to != node ? to : NEXT;
+        if (go == NEXT) usleep(EC_NO_LEADER_PAUSE_US); /* an election, most likely */
     } else if (v->type == RESP_T_ERROR) {
         go = ++*errs >= EC_ERRORS_BEFORE_MOVING ? NEXT : STAY;
         usleep(20000);
@@ -413,7 +422,9 @@ static int do_read(worker *w, tclient *t, int node, int key, int *errs)
         w->reads_failed++;
         go = ++*errs >= EC_ERRORS_BEFORE_MOVING ? NEXT : STAY;
         usleep(20000);
-    } else if (roles_ok && r1.leads && r2.leads && r1.epoch == r2.epoch) {
+    } else if ((roles_ok && r1.leads && r2.leads && r1.epoch == r2.epoch) ||
+               (r->check_follower_reads && w->id != EC_FINAL_CLIENT &&
+                splitmix(&w->rng) % 2 == 0)) {
         char val[EC_VALUE_MAX + 1] = "";
         if (v->type == RESP_T_BULK) snprintf(val, sizeof val, "%.*s", (int)v->len, v->str);
         if (record(w, LC_READ, key, v->type == RESP_T_BULK ? val : NULL, call, ret, LC_OUT_OK) < 0)
@@ -425,6 +436,7 @@ static int do_read(worker *w, tclient *t, int node, int key, int *errs)
         w->reads_follower++;
         int to = node_of_id(r, r2.leader_id);
         if (!r2.leads) go = to >= 0 && to != node ? to : NEXT;
+        if (go == NEXT) usleep(EC_NO_LEADER_PAUSE_US);
     }
     resp_value_free(before);
     resp_value_free(v);
@@ -878,7 +890,8 @@ static int usage(void)
 {
     fprintf(stderr, "usage: elect_chaos [--seconds S] [--seed N] [--nodes 3|5] [--history FILE] "
                     "[--faults LIST|all] [--workers N] [--keys N] [--no-netns] [--strict-errors] "
-                    "[--election-timeout-ms T] [--pace-us U] [--net-tag TAG]\n");
+                    "[--election-timeout-ms T] [--pace-us U] [--check-follower-reads] "
+                    "[--net-tag TAG]\n");
     return 2;
 }
 
@@ -905,6 +918,7 @@ int main(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long x;
         if (strcmp(a, "--no-netns") == 0) no_netns = 1;
+        else if (strcmp(a, "--check-follower-reads") == 0) R.check_follower_reads = 1;
         else if (strcmp(a, "--strict-errors") == 0) strict = 1;
         else if (!v) return usage();
         else if (strcmp(a, "--seconds") == 0 && parse_num(v, 1, EC_SECONDS_MAX, &seconds) == 0) i++;
@@ -929,7 +943,6 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     cl_watchdog((unsigned)(seconds + EC_WATCHDOG_EXTRA_S));
 
-    static run R;
     run *r = &R;
     pthread_mutex_init(&r->mu, NULL);
     r->nkeys = (int)keys;

@@ -522,33 +522,31 @@ int lc_read_file(lc_history *h, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
-    char *line = NULL;
-    size_t cap = 0;
+    /* One buffer of the longest line allowed (+ newline and NUL): a longer
+     * line is refused, not allocated for. */
+    char *line = malloc((size_t)LC_LINE_MAX + 2);
     long lineno = 0;
     int rc = 0;
     char why[256];
-    for (;;) {
-        errno = 0;
-        ssize_t n = getline(&line, &cap, fp);
-        if (n < 0) {
-            if (errno) {
-                snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
-                rc = -1;
-            }
-            break;
-        }
+    if (!line) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+    }
+    while (rc == 0 && fgets(line, LC_LINE_MAX + 2, fp)) {
         lineno++;
-        if (n > LC_LINE_MAX) {
+        size_t n = strlen(line);
+        if (n > (size_t)LC_LINE_MAX && line[n - 1] != '\n') {
             snprintf(err, errlen, "%s:%ld: line longer than LC_LINE_MAX (%ld bytes)", path, lineno,
                      LC_LINE_MAX);
             rc = -1;
-            break;
-        }
-        if (lc_parse_line(h, line, why, sizeof why) < 0) {
+        } else if (lc_parse_line(h, line, why, sizeof why) < 0) {
             snprintf(err, errlen, "%s:%ld: %s", path, lineno, why);
             rc = -1;
-            break;
         }
+    }
+    if (rc == 0 && ferror(fp)) {
+        snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
+        rc = -1;
     }
     free(line);
     if (fp != stdin) fclose(fp);

@@ -31,6 +31,9 @@ ok "bad input exits 2" '[ "$(rc)" = 2 ]'
 ok "naming the line" 'grep -q "bad:2:" "$work/out"'
 run
 ok "no file is a usage error (2)" '[ "$(rc)" = 2 ]'
+{ printf '1 write k '; head -c 500000 /dev/zero | tr '\0' a; printf ' 0 10 ok\n'; } > "$work/long"
+run "$work/long"
+ok "a line past LC_LINE_MAX is bad input (2), not a big allocation" '[ "$(rc)" = 2 ] && grep -q "LC_LINE_MAX" "$work/out"'
 run "$work/missing"
 ok "a missing file is bad input (2)" '[ "$(rc)" = 2 ]'
 

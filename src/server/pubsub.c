@@ -29,7 +29,8 @@ int pubsub_active(const client *c)
 
 void pubsub_client_reset(client *c)
 {
-    for (size_t i = 0; i < c->nsubs; i++) free(c->subs[i].name);
+    for (size_t i = 0; i < c->nsubs; i++)
+        free(c->subs[i].name);
     free(c->subs);
     c->subs = NULL;
     c->nsubs = 0;
@@ -98,7 +99,8 @@ int pubsub_glob_match(const char *p, size_t plen, const char *s, size_t slen)
     int star = 0;
     while (si < slen) {
         if (pi < plen && p[pi] == '*') {
-            while (pi < plen && p[pi] == '*') pi++;
+            while (pi < plen && p[pi] == '*')
+                pi++;
             if (pi == plen) return 1;
             star = 1;
             star_p = pi;
@@ -115,7 +117,8 @@ int pubsub_glob_match(const char *p, size_t plen, const char *s, size_t slen)
         pi = star_p;
         si = ++star_s;
     }
-    while (pi < plen && p[pi] == '*') pi++;
+    while (pi < plen && p[pi] == '*')
+        pi++;
     return pi == plen;
 }
 
@@ -152,11 +155,14 @@ static int sub_add(client *c, const char *name, size_t len, int pattern)
         c->subs = calloc(PUBSUB_SUBS_MAX, sizeof *c->subs);
         if (!c->subs) return -1;
     }
-    char *copy = malloc(len + 1);
-    if (!copy) return -1;
-    memcpy(copy, name, len);
-    copy[len] = 0;
-    c->subs[c->nsubs++] = (pubsub_sub){copy, len, pattern};
+    pubsub_sub *s = &c->subs[c->nsubs];
+    s->name = malloc(len + 1);
+    if (!s->name) return -1;
+    memcpy(s->name, name, len);
+    s->name[len] = 0;
+    s->len = len;
+    s->pattern = pattern;
+    c->nsubs++;
     return 0;
 }
 

@@ -17,9 +17,9 @@
 typedef struct node node;
 typedef struct client client;
 
-#define PUBSUB_SUBS_MAX 128   /* channels + patterns one connection may hold */
-#define PUBSUB_NAME_MAX 256   /* bytes in one channel name or pattern */
-#define PUBSUB_MSG_MAX 65536  /* bytes in one PUBLISH message */
+#define PUBSUB_SUBS_MAX 128  /* channels + patterns one connection may hold */
+#define PUBSUB_NAME_MAX 256  /* bytes in one channel name or pattern */
+#define PUBSUB_MSG_MAX 65536 /* bytes in one PUBLISH message */
 
 /* One channel or pattern a client listens on. */
 typedef struct pubsub_sub {

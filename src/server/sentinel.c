@@ -88,7 +88,8 @@ const node_member *sentinel_usable_leader(const node_view *v)
 static uint64_t fnv1a(uint64_t h, const void *p, size_t len)
 {
     const unsigned char *b = p;
-    for (size_t i = 0; i < len; i++) h = (h ^ b[i]) * FNV_PRIME;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ b[i]) * FNV_PRIME;
     return h;
 }
 
@@ -102,7 +103,8 @@ static uint64_t mix64(uint64_t x)
 static void hex_id(const node *n, const char *kind, uint64_t a, char out[SENTINEL_ID_HEX + 1])
 {
     unsigned char le[8];
-    for (int i = 0; i < 8; i++) le[i] = (unsigned char)(a >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        le[i] = (unsigned char)(a >> (8 * i));
     uint64_t h = fnv1a(FNV_OFFSET, kind, strlen(kind) + 1);
     h = fnv1a(h, n->cfg.cluster_id, strlen(n->cfg.cluster_id) + 1);
     h = fnv1a(h, le, sizeof le);
@@ -176,7 +178,8 @@ static int is_replica(const node_member *m)
 static int count_replicas(const node_view *v)
 {
     int k = 0;
-    for (int i = 0; i < v->n; i++) k += is_replica(&v->m[i]);
+    for (int i = 0; i < v->n; i++)
+        k += is_replica(&v->m[i]);
     return k;
 }
 
@@ -308,7 +311,8 @@ static void sub_sentinels(client *c, const node_view *v)
 {
     if (!name_known(c, v, &c->argv[2])) return;
     int k = 0;
-    for (int i = 0; i < v->n; i++) k += !v->m[i].is_self && member_addressable(&v->m[i]);
+    for (int i = 0; i < v->n; i++)
+        k += !v->m[i].is_self && member_addressable(&v->m[i]);
     reply_array(c, k);
     for (int i = 0; i < v->n; i++) {
         if (v->m[i].is_self || !member_addressable(&v->m[i])) continue;
@@ -365,7 +369,8 @@ static void sub_help(client *c, const node_view *v)
 {
     reply_array(c, (long long)NSUBS + 1);
     reply_status(c, "SENTINEL <subcommand> [<arg> ...]. Subcommands are:");
-    for (size_t i = 0; i < NSUBS; i++) reply_status(c, subs[i].help);
+    for (size_t i = 0; i < NSUBS; i++)
+        reply_status(c, subs[i].help);
 }
 
 /* The subcommand for an error message: printable bytes only, bounded. */
@@ -407,7 +412,8 @@ void cmd_role(client *c)
     char num[32];
     if (v.is_leader) {
         int k = 0;
-        for (int i = 0; i < v.n; i++) k += is_replica(&v.m[i]) && v.m[i].online;
+        for (int i = 0; i < v.n; i++)
+            k += is_replica(&v.m[i]) && v.m[i].online;
         reply_array(c, 3);
         reply_bulk(c, "master", 6);
         reply_int(c, (long long)v.offset);
@@ -523,7 +529,8 @@ void sentinel_info_replication(node *n, info_buf *b)
     sentinel_replid(n, v.epoch, replid);
     if (v.is_leader) {
         int k = 0;
-        for (int i = 0; i < v.n; i++) k += is_replica(&v.m[i]) && v.m[i].online;
+        for (int i = 0; i < v.n; i++)
+            k += is_replica(&v.m[i]) && v.m[i].online;
         info_printf(b, "role:master\r\nconnected_slaves:%d\r\n", k);
         k = 0;
         for (int i = 0; i < v.n; i++) {

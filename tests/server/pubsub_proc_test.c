@@ -18,8 +18,8 @@
 
 #define START_MS 10000
 #define IO_MS 5000
-#define QUIET_MS 200 /* nothing more arrives within this: nothing was sent */
-#define SUBS_MAX 128 /* PUBSUB_SUBS_MAX */
+#define QUIET_MS 200       /* nothing more arrives within this: nothing was sent */
+#define SUBS_MAX 128       /* PUBSUB_SUBS_MAX */
 #define NAME_MAX_BYTES 256 /* PUBSUB_NAME_MAX */
 
 static int port;
@@ -144,7 +144,8 @@ static void test_confirmations(void)
     resp_value_free(r);
     test_cond("zz (never subscribed): 3", confirm_next(t, "unsubscribe", "zz", 3));
     r = tc_cmd(t, "PUNSUBSCRIBE");
-    test_cond("PUNSUBSCRIBE: every pattern, in order: x* 2", is_confirm(r, "punsubscribe", "x*", 2));
+    test_cond("PUNSUBSCRIBE: every pattern, in order: x* 2",
+              is_confirm(r, "punsubscribe", "x*", 2));
     resp_value_free(r);
     test_cond("y? 1", confirm_next(t, "punsubscribe", "y?", 1));
     r = tc_cmd(t, "UNSUBSCRIBE");
@@ -157,7 +158,8 @@ static void test_confirmations(void)
     r = tc_cmd(t, "SUBSCRIBE", "c");
     resp_value_free(r);
     r = tc_cmd(t, "RESET");
-    test_cond("RESET while subscribed: +RESET", r && r->type == RESP_T_STATUS && strcmp(r->str, "RESET") == 0);
+    test_cond("RESET while subscribed: +RESET",
+              r && r->type == RESP_T_STATUS && strcmp(r->str, "RESET") == 0);
     resp_value_free(r);
     r = tc_cmd(t, "GET", "k");
     test_cond("RESET left the subscribed state", r && r->type == RESP_T_NIL);
@@ -165,7 +167,8 @@ static void test_confirmations(void)
     r = tc_cmd(t, "SUBSCRIBE", "c");
     resp_value_free(r);
     r = tc_cmd(t, "QUIT");
-    test_cond("QUIT while subscribed: +OK", r && r->type == RESP_T_STATUS && strcmp(r->str, "OK") == 0);
+    test_cond("QUIT while subscribed: +OK",
+              r && r->type == RESP_T_STATUS && strcmp(r->str, "OK") == 0);
     resp_value_free(r);
     tc_close(t);
 }
@@ -181,7 +184,8 @@ static void test_delivery(void)
     r = tc_cmd(both, "PSUBSCRIBE", "*");
     resp_value_free(r);
     r = tc_cmd(both, "SUBSCRIBE", "news");
-    test_cond("a connection on a pattern and a channel: count 2", is_confirm(r, "subscribe", "news", 2));
+    test_cond("a connection on a pattern and a channel: count 2",
+              is_confirm(r, "subscribe", "news", 2));
     resp_value_free(r);
     test_cond("PUBLISH news hello reaches 4 subscriptions", publish(pub, "news", "hello") == 4);
     r = tc_read(sub);
@@ -201,10 +205,12 @@ static void test_delivery(void)
     r = tc_read(both);
     test_cond("pmessage * nobody x", is_pmessage(r, "*", "nobody", "x"));
     resp_value_free(r);
-    test_cond("the others got nothing", !cl_readable_within(sub, QUIET_MS) && !cl_readable_within(psub, QUIET_MS));
+    test_cond("the others got nothing",
+              !cl_readable_within(sub, QUIET_MS) && !cl_readable_within(psub, QUIET_MS));
     r = tc_cmd(pub, "PUBLISH", "+switch-master", "rkv 1.2.3.4 1 5.6.7.8 2");
     test_cond("PUBLISH on +switch-master is refused (the server's own events)",
-              r && r->type == RESP_T_ERROR && strncmp(r->str, "ERR channels starting with", 26) == 0);
+              r && r->type == RESP_T_ERROR &&
+                  strncmp(r->str, "ERR channels starting with", 26) == 0);
     resp_value_free(r);
     r = tc_cmd(pub, "PUBLISH", "-sdown", "x");
     test_cond("and on -sdown", r && r->type == RESP_T_ERROR);
@@ -265,7 +271,8 @@ int main(void)
     proc_build_path(bin, sizeof bin, "rkv-server");
     snprintf(portstr, sizeof portstr, "%d", port);
     snprintf(log, sizeof log, "%s.log", dir ? dir : "/tmp/rkv-pubsub");
-    const char *const argv[] = {bin, "--port", portstr, "--data-dir", dir ? dir : "/nonexistent", NULL};
+    const char *const argv[] = {bin, "--port", portstr, "--data-dir", dir ? dir : "/nonexistent",
+                                NULL};
     pid_t pid = proc_spawn(argv, log);
     tclient *t = tc_connect("127.0.0.1", port, START_MS);
     test_cond("the server starts", t != NULL);

@@ -115,8 +115,8 @@ static void test_switch_master(void)
 {
     test_section("sentinel_leader_changed publishes +switch-master");
     rc chan, pat, other, plain;
-    test_cond("clients connect", rc_open(&chan) == 0 && rc_open(&pat) == 0 && rc_open(&other) == 0 &&
-                                     rc_open(&plain) == 0);
+    test_cond("clients connect", rc_open(&chan) == 0 && rc_open(&pat) == 0 &&
+                                     rc_open(&other) == 0 && rc_open(&plain) == 0);
     rc_send(&chan, "SUBSCRIBE +switch-master\r\n");
     test_cond("subscribed to the channel",
               rc_expect(&chan, "$9\r\nsubscribe\r\n$14\r\n+switch-master\r\n:1\r\n", IO_MS));
@@ -156,8 +156,8 @@ static void test_drop_all(void)
 {
     test_section("clients_drop_all closes plain connections, keeps subscribed ones");
     rc a, b, blocked, sub;
-    test_cond("clients connect", rc_open(&a) == 0 && rc_open(&b) == 0 && rc_open(&blocked) == 0 &&
-                                     rc_open(&sub) == 0);
+    test_cond("clients connect",
+              rc_open(&a) == 0 && rc_open(&b) == 0 && rc_open(&blocked) == 0 && rc_open(&sub) == 0);
     rc_send(&a, "PING\r\n");
     test_cond("a answers", rc_expect(&a, "+PONG\r\n", IO_MS));
     rc_send(&b, "SET k v\r\n");
@@ -175,9 +175,11 @@ static void test_drop_all(void)
     test_cond("the blocked one is closed", rc_expect(&blocked, NULL, IO_MS));
     test_cond("three connections fewer", g_node->nclients == before - 3);
     rc_send(&sub, "PING\r\n");
-    test_cond("the subscribed one still answers", rc_expect(&sub, "*2\r\n$4\r\npong\r\n$0\r\n\r\n", IO_MS));
+    test_cond("the subscribed one still answers",
+              rc_expect(&sub, "*2\r\n$4\r\npong\r\n$0\r\n\r\n", IO_MS));
     sentinel_leader_changed(g_node, "10.0.0.3", 7002, "10.0.0.4", 7003);
-    test_cond("and still hears +switch-master", rc_expect(&sub, "rkv 10.0.0.3 7002 10.0.0.4 7003\r\n", IO_MS));
+    test_cond("and still hears +switch-master",
+              rc_expect(&sub, "rkv 10.0.0.3 7002 10.0.0.4 7003\r\n", IO_MS));
     rc c;
     test_cond("new connections are accepted", rc_open(&c) == 0);
     rc_send(&c, "GET k\r\n");
@@ -201,12 +203,15 @@ static void test_glob(void)
     test_cond("empty", gm("", "") && !gm("", "a") && gm("*", ""));
     test_cond("?", gm("h?llo", "hello") && gm("h?llo", "hallo") && !gm("h?llo", "hllo"));
     test_cond("*", gm("h*llo", "hllo") && gm("h*llo", "heeeello") && !gm("h*llo", "hellO"));
-    test_cond("* at the ends", gm("*switch*", "+switch-master") && gm("+*", "+sdown") && !gm("+*", "-sdown"));
-    test_cond("[ae]", gm("h[ae]llo", "hello") && gm("h[ae]llo", "hallo") && !gm("h[ae]llo", "hillo"));
+    test_cond("* at the ends",
+              gm("*switch*", "+switch-master") && gm("+*", "+sdown") && !gm("+*", "-sdown"));
+    test_cond("[ae]",
+              gm("h[ae]llo", "hello") && gm("h[ae]llo", "hallo") && !gm("h[ae]llo", "hillo"));
     test_cond("[^e]", gm("h[^e]llo", "hallo") && !gm("h[^e]llo", "hello"));
-    test_cond("[a-b] and [b-a]", gm("h[a-b]llo", "hbllo") && gm("h[b-a]llo", "hallo") && !gm("h[a-b]llo", "hcllo"));
-    test_cond("[-+]sdown (node-redis's pattern)", gm("[-+]sdown", "+sdown") && gm("[-+]sdown", "-sdown") &&
-                                                      !gm("[-+]sdown", "sdown"));
+    test_cond("[a-b] and [b-a]",
+              gm("h[a-b]llo", "hbllo") && gm("h[b-a]llo", "hallo") && !gm("h[a-b]llo", "hcllo"));
+    test_cond("[-+]sdown (node-redis's pattern)",
+              gm("[-+]sdown", "+sdown") && gm("[-+]sdown", "-sdown") && !gm("[-+]sdown", "sdown"));
     test_cond("escapes", gm("a\\*b", "a*b") && !gm("a\\*b", "axb") && gm("[\\]]", "]"));
     test_cond("an open class runs to the end", gm("a[bc", "ab") && !gm("a[bc", "ad"));
     test_cond("binary", pubsub_glob_match("a?c", 3, "a\0c", 3));

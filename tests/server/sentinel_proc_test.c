@@ -21,41 +21,130 @@
 
 #define WATCHDOG_S 120
 #define ONLINE_MS 5000
-#define LINK_MS 5000      /* a link to go down or up again */
+#define LINK_MS 5000 /* a link to go down or up again */
 #define FOLLOWER_TIMEOUT "400"
 #define HEARTBEAT "50"
 
-static const char *const MASTER_KEYS[] = {
-    "name", "ip", "port", "runid", "flags", "link-pending-commands", "link-refcount",
-    "last-ping-sent", "last-ok-ping-reply", "last-ping-reply", "down-after-milliseconds",
-    "info-refresh", "role-reported", "role-reported-time", "config-epoch", "num-slaves",
-    "num-other-sentinels", "quorum", "failover-timeout", "parallel-syncs", NULL};
-static const char *const MASTER_DOWN_KEYS[] = {
-    "name", "ip", "port", "runid", "flags", "link-pending-commands", "link-refcount",
-    "last-ping-sent", "last-ok-ping-reply", "last-ping-reply", "s-down-time", "o-down-time",
-    "down-after-milliseconds", "info-refresh", "role-reported", "role-reported-time",
-    "config-epoch", "num-slaves", "num-other-sentinels", "quorum", "failover-timeout",
-    "parallel-syncs", NULL};
-static const char *const REPLICA_KEYS[] = {
-    "name", "ip", "port", "runid", "flags", "link-pending-commands", "link-refcount",
-    "last-ping-sent", "last-ok-ping-reply", "last-ping-reply", "down-after-milliseconds",
-    "info-refresh", "role-reported", "role-reported-time", "master-link-down-time",
-    "master-link-status", "master-host", "master-port", "slave-priority", "slave-repl-offset",
-    "replica-announced", NULL};
-static const char *const REPLICA_DOWN_KEYS[] = {
-    "name", "ip", "port", "runid", "flags", "link-pending-commands", "link-refcount",
-    "last-ping-sent", "last-ok-ping-reply", "last-ping-reply", "s-down-time",
-    "down-after-milliseconds", "info-refresh", "role-reported", "role-reported-time",
-    "master-link-down-time", "master-link-status", "master-host", "master-port",
-    "slave-priority", "slave-repl-offset", "replica-announced", NULL};
-static const char *const SENTINEL_KEYS[] = {
-    "name", "ip", "port", "runid", "flags", "link-pending-commands", "link-refcount",
-    "last-ping-sent", "last-ok-ping-reply", "last-ping-reply", "down-after-milliseconds",
-    "last-hello-message", "voted-leader", "voted-leader-epoch", NULL};
-static const char *const SENTINEL_DOWN_KEYS[] = {
-    "name", "ip", "port", "runid", "flags", "link-pending-commands", "link-refcount",
-    "last-ping-sent", "last-ok-ping-reply", "last-ping-reply", "s-down-time",
-    "down-after-milliseconds", "last-hello-message", "voted-leader", "voted-leader-epoch", NULL};
+static const char *const MASTER_KEYS[] = {"name",
+                                          "ip",
+                                          "port",
+                                          "runid",
+                                          "flags",
+                                          "link-pending-commands",
+                                          "link-refcount",
+                                          "last-ping-sent",
+                                          "last-ok-ping-reply",
+                                          "last-ping-reply",
+                                          "down-after-milliseconds",
+                                          "info-refresh",
+                                          "role-reported",
+                                          "role-reported-time",
+                                          "config-epoch",
+                                          "num-slaves",
+                                          "num-other-sentinels",
+                                          "quorum",
+                                          "failover-timeout",
+                                          "parallel-syncs",
+                                          NULL};
+static const char *const MASTER_DOWN_KEYS[] = {"name",
+                                               "ip",
+                                               "port",
+                                               "runid",
+                                               "flags",
+                                               "link-pending-commands",
+                                               "link-refcount",
+                                               "last-ping-sent",
+                                               "last-ok-ping-reply",
+                                               "last-ping-reply",
+                                               "s-down-time",
+                                               "o-down-time",
+                                               "down-after-milliseconds",
+                                               "info-refresh",
+                                               "role-reported",
+                                               "role-reported-time",
+                                               "config-epoch",
+                                               "num-slaves",
+                                               "num-other-sentinels",
+                                               "quorum",
+                                               "failover-timeout",
+                                               "parallel-syncs",
+                                               NULL};
+static const char *const REPLICA_KEYS[] = {"name",
+                                           "ip",
+                                           "port",
+                                           "runid",
+                                           "flags",
+                                           "link-pending-commands",
+                                           "link-refcount",
+                                           "last-ping-sent",
+                                           "last-ok-ping-reply",
+                                           "last-ping-reply",
+                                           "down-after-milliseconds",
+                                           "info-refresh",
+                                           "role-reported",
+                                           "role-reported-time",
+                                           "master-link-down-time",
+                                           "master-link-status",
+                                           "master-host",
+                                           "master-port",
+                                           "slave-priority",
+                                           "slave-repl-offset",
+                                           "replica-announced",
+                                           NULL};
+static const char *const REPLICA_DOWN_KEYS[] = {"name",
+                                                "ip",
+                                                "port",
+                                                "runid",
+                                                "flags",
+                                                "link-pending-commands",
+                                                "link-refcount",
+                                                "last-ping-sent",
+                                                "last-ok-ping-reply",
+                                                "last-ping-reply",
+                                                "s-down-time",
+                                                "down-after-milliseconds",
+                                                "info-refresh",
+                                                "role-reported",
+                                                "role-reported-time",
+                                                "master-link-down-time",
+                                                "master-link-status",
+                                                "master-host",
+                                                "master-port",
+                                                "slave-priority",
+                                                "slave-repl-offset",
+                                                "replica-announced",
+                                                NULL};
+static const char *const SENTINEL_KEYS[] = {"name",
+                                            "ip",
+                                            "port",
+                                            "runid",
+                                            "flags",
+                                            "link-pending-commands",
+                                            "link-refcount",
+                                            "last-ping-sent",
+                                            "last-ok-ping-reply",
+                                            "last-ping-reply",
+                                            "down-after-milliseconds",
+                                            "last-hello-message",
+                                            "voted-leader",
+                                            "voted-leader-epoch",
+                                            NULL};
+static const char *const SENTINEL_DOWN_KEYS[] = {"name",
+                                                 "ip",
+                                                 "port",
+                                                 "runid",
+                                                 "flags",
+                                                 "link-pending-commands",
+                                                 "link-refcount",
+                                                 "last-ping-sent",
+                                                 "last-ok-ping-reply",
+                                                 "last-ping-reply",
+                                                 "s-down-time",
+                                                 "down-after-milliseconds",
+                                                 "last-hello-message",
+                                                 "voted-leader",
+                                                 "voted-leader-epoch",
+                                                 NULL};
 
 /* ---- reply helpers ---- */
 
@@ -87,9 +176,11 @@ static int is_hex40(const char *s)
 static int keys_exactly(const resp_value *r, const char *const *keys)
 {
     size_t n = 0;
-    while (keys[n]) n++;
+    while (keys[n])
+        n++;
     if (!r || r->type != RESP_T_ARRAY || r->nelem != 2 * n) {
-        printf("   expected %zu fields, got %zu\n", n, r && r->type == RESP_T_ARRAY ? r->nelem / 2 : 0);
+        printf("   expected %zu fields, got %zu\n", n,
+               r && r->type == RESP_T_ARRAY ? r->nelem / 2 : 0);
         return 0;
     }
     for (size_t i = 0; i < n; i++) {
@@ -201,8 +292,9 @@ static void check_role_and_info(cluster *c, tclient *l, tclient *f1, long long l
         for (int i = 0; i < 2; i++) {
             const resp_value *e = r->elem[2]->elem[i];
             test_cond("a replica is [ip, port, offset], all bulk strings",
-                      e->type == RESP_T_ARRAY && e->nelem == 3 && is_bulk(e->elem[0], "127.0.0.1") &&
-                          e->elem[1]->type == RESP_T_BULK && e->elem[2]->type == RESP_T_BULK);
+                      e->type == RESP_T_ARRAY && e->nelem == 3 &&
+                          is_bulk(e->elem[0], "127.0.0.1") && e->elem[1]->type == RESP_T_BULK &&
+                          e->elem[2]->type == RESP_T_BULK);
             seen1 |= port_is(e->elem[1]->str, c->n[1].port);
             seen2 |= port_is(e->elem[1]->str, c->n[2].port);
         }
@@ -259,7 +351,8 @@ static void check_role_and_info(cluster *c, tclient *l, tclient *f1, long long l
     test_cond("follower INFO connected_slaves:0", info_is(f1, "connected_slaves", "0"));
     test_cond("no master_link_down_since_seconds while the link is up",
               !info_has(f1, "replication", "master_link_down_since_seconds"));
-    test_cond("plain INFO has the replication fields too", info_has(f1, NULL, "master_link_status"));
+    test_cond("plain INFO has the replication fields too",
+              info_has(f1, NULL, "master_link_status"));
     test_cond("plain INFO has no Sentinel section", !info_has(f1, NULL, "sentinel_masters"));
     test_cond("INFO persistence loading:0", info_has(f1, "persistence", "loading"));
     char *run = tc_info_field(l, "server", "run_id");
@@ -294,7 +387,8 @@ static void check_hello(tclient *l, tclient *f1)
               r && r->type == RESP_T_ARRAY && r->nelem == 14 && is_bulk(r->elem[11], "replica"));
     resp_value_free(r);
     r = tc_cmd(l, "HELLO", "3");
-    test_cond("HELLO 3: -NOPROTO (RESP2 only)", is_error(r, "NOPROTO unsupported protocol version"));
+    test_cond("HELLO 3: -NOPROTO (RESP2 only)",
+              is_error(r, "NOPROTO unsupported protocol version"));
     resp_value_free(r);
     r = tc_cmd(l, "HELLO", "1");
     test_cond("HELLO 1: -NOPROTO", is_error(r, "NOPROTO unsupported protocol version"));
@@ -322,8 +416,8 @@ static void check_sentinel_up(cluster *c, tclient *l, tclient *f1, tclient *f2)
     for (int i = 0; i < 3; i++) {
         resp_value *r = tc_cmd(all[i], "SENTINEL", "get-master-addr-by-name", "rkv");
         test_cond("get-master-addr-by-name rkv: [127.0.0.1, <leader port>] from every node",
-                  r && r->type == RESP_T_ARRAY && r->nelem == 2 && is_bulk(r->elem[0], "127.0.0.1") &&
-                      is_bulk(r->elem[1], lport));
+                  r && r->type == RESP_T_ARRAY && r->nelem == 2 &&
+                      is_bulk(r->elem[0], "127.0.0.1") && is_bulk(r->elem[1], lport));
         resp_value_free(r);
     }
     resp_value *r = tc_cmd(l, "SENTINEL", "get-master-addr-by-name", "nope");
@@ -356,7 +450,8 @@ static void check_sentinel_up(cluster *c, tclient *l, tclient *f1, tclient *f2)
 
     r = tc_cmd(l, "SENTINEL", "masters");
     test_cond("SENTINEL masters: one master, the same entry",
-              r && r->type == RESP_T_ARRAY && r->nelem == 1 && keys_exactly(r->elem[0], MASTER_KEYS) &&
+              r && r->type == RESP_T_ARRAY && r->nelem == 1 &&
+                  keys_exactly(r->elem[0], MASTER_KEYS) &&
                   strcmp(fv(r->elem[0], "name"), "rkv") == 0);
     resp_value_free(r);
 
@@ -396,7 +491,8 @@ static void check_sentinel_up(cluster *c, tclient *l, tclient *f1, tclient *f2)
     test_cond("SENTINEL sentinels rkv on the leader: the two other members",
               r && r->type == RESP_T_ARRAY && r->nelem == 2);
     resp_value *id1 = tc_cmd(f1, "SENTINEL", "myid");
-    test_cond("SENTINEL myid: 40 hex digits", id1 && id1->type == RESP_T_BULK && is_hex40(id1->str));
+    test_cond("SENTINEL myid: 40 hex digits",
+              id1 && id1->type == RESP_T_BULK && is_hex40(id1->str));
     int found = 0;
     for (size_t i = 0; r && r->type == RESP_T_ARRAY && i < r->nelem; i++) {
         const resp_value *e = r->elem[i];
@@ -425,7 +521,8 @@ static void check_sentinel_up(cluster *c, tclient *l, tclient *f1, tclient *f2)
         resp_value_free(r);
     }
     r = tc_cmd(l, "SENTINEL", "foo");
-    test_cond("unknown subcommand", is_error(r, "ERR unknown subcommand 'foo'. Try SENTINEL HELP."));
+    test_cond("unknown subcommand",
+              is_error(r, "ERR unknown subcommand 'foo'. Try SENTINEL HELP."));
     resp_value_free(r);
     r = tc_cmd(l, "SENTINEL");
     test_cond("SENTINEL alone: arity",
@@ -440,8 +537,8 @@ static void check_sentinel_up(cluster *c, tclient *l, tclient *f1, tclient *f2)
               is_error(r, "ERR wrong number of arguments for 'sentinel|masters' command"));
     resp_value_free(r);
     r = tc_cmd(l, "SENTINEL", "help");
-    test_cond("SENTINEL HELP: status lines", r && r->type == RESP_T_ARRAY && r->nelem > 1 &&
-                                                 r->elem[0]->type == RESP_T_STATUS);
+    test_cond("SENTINEL HELP: status lines",
+              r && r->type == RESP_T_ARRAY && r->nelem > 1 && r->elem[0]->type == RESP_T_STATUS);
     resp_value_free(r);
 }
 
@@ -459,7 +556,8 @@ static void check_follower_down(cluster *c, tclient *l)
     for (size_t i = 0; r && r->type == RESP_T_ARRAY && i < r->nelem; i++) {
         const resp_value *e = r->elem[i];
         if (port_is(fv(e, "port"), c->n[2].port))
-            down = keys_exactly(e, REPLICA_DOWN_KEYS) && strcmp(fv(e, "flags"), "s_down,slave") == 0 &&
+            down = keys_exactly(e, REPLICA_DOWN_KEYS) &&
+                   strcmp(fv(e, "flags"), "s_down,slave") == 0 &&
                    strcmp(fv(e, "master-link-status"), "err") == 0;
         if (port_is(fv(e, "port"), c->n[1].port)) up = strcmp(fv(e, "flags"), "slave") == 0;
     }
@@ -484,14 +582,16 @@ static void check_leader_down(cluster *c, tclient *f1)
     test_section("the leader stopped: no usable master");
     test_cond("SIGSTOP the leader", cl_signal(c, 0, SIGSTOP) == 0);
     role_wait w = {f1, "connect", 0, 0};
-    test_cond("follower ROLE state becomes connect", proc_wait_until(follower_state_is, &w, LINK_MS));
+    test_cond("follower ROLE state becomes connect",
+              proc_wait_until(follower_state_is, &w, LINK_MS));
     resp_value *r = tc_cmd(f1, "ROLE");
-    test_cond("ROLE: slave <leader> connect -1",
-              r && r->type == RESP_T_ARRAY && r->nelem == 5 && is_int(r->elem[2], c->n[0].port) &&
-                  is_int(r->elem[4], -1));
+    test_cond("ROLE: slave <leader> connect -1", r && r->type == RESP_T_ARRAY && r->nelem == 5 &&
+                                                     is_int(r->elem[2], c->n[0].port) &&
+                                                     is_int(r->elem[4], -1));
     resp_value_free(r);
     test_cond("INFO master_link_status:down", info_is(f1, "master_link_status", "down"));
-    test_cond("INFO master_last_io_seconds_ago:-1", info_is(f1, "master_last_io_seconds_ago", "-1"));
+    test_cond("INFO master_last_io_seconds_ago:-1",
+              info_is(f1, "master_last_io_seconds_ago", "-1"));
     test_cond("INFO master_link_down_since_seconds appears",
               info_has(f1, "replication", "master_link_down_since_seconds"));
     r = tc_cmd(f1, "SENTINEL", "get-master-addr-by-name", "rkv");
@@ -502,18 +602,21 @@ static void check_leader_down(cluster *c, tclient *f1)
     test_cond("flags s_down,o_down,master", strcmp(fv(r, "flags"), "s_down,o_down,master") == 0);
     resp_value_free(r);
     r = tc_cmd(f1, "SENTINEL", "replicas", "rkv");
-    test_cond("the follower's own link: err", r && r->type == RESP_T_ARRAY && r->nelem >= 1 &&
-                                                  strcmp(fv(r->elem[0], "master-link-status"), "err") == 0);
+    test_cond("the follower's own link: err",
+              r && r->type == RESP_T_ARRAY && r->nelem >= 1 &&
+                  strcmp(fv(r->elem[0], "master-link-status"), "err") == 0);
     resp_value_free(r);
     char *st = tc_info_field(f1, "sentinel", "master0");
     test_cond("INFO sentinel: master0 status=odown", st && strstr(st, "status=odown"));
     free(st);
     test_cond("SIGCONT the leader", cl_signal(c, 0, SIGCONT) == 0);
     w.state = "connected";
-    test_cond("the link comes back: connected", proc_wait_until(follower_state_is, &w, LINK_MS * 2));
+    test_cond("the link comes back: connected",
+              proc_wait_until(follower_state_is, &w, LINK_MS * 2));
     r = tc_cmd(f1, "SENTINEL", "get-master-addr-by-name", "rkv");
     test_cond("get-master-addr-by-name: the leader again",
-              r && r->type == RESP_T_ARRAY && r->nelem == 2 && port_is(r->elem[1]->str, c->n[0].port));
+              r && r->type == RESP_T_ARRAY && r->nelem == 2 &&
+                  port_is(r->elem[1]->str, c->n[0].port));
     resp_value_free(r);
 }
 
@@ -553,8 +656,9 @@ static void test_lone_leader(void)
     proc_build_path(bin, sizeof bin, "rkv-server");
     snprintf(portstr, sizeof portstr, "%d", port);
     snprintf(log, sizeof log, "%s.log", dir ? dir : "/tmp/rkv-sentinel-lone");
-    const char *const argv[] = {bin, "--port", portstr, "--data-dir", dir ? dir : "/nonexistent",
-                                "--cluster-name", "mymaster", NULL};
+    const char *const argv[] = {
+        bin,        "--port", portstr, "--data-dir", dir ? dir : "/nonexistent", "--cluster-name",
+        "mymaster", NULL};
     pid_t pid = proc_spawn(argv, log);
     tclient *t = tc_connect("127.0.0.1", port, 10000);
     test_cond("it starts", t != NULL);
@@ -562,9 +666,10 @@ static void test_lone_leader(void)
     test_cond("it takes writes", r && r->type == RESP_T_STATUS);
     resp_value_free(r);
     r = tc_cmd(t, "ROLE");
-    test_cond("ROLE: master <offset> []", r && r->type == RESP_T_ARRAY && r->nelem == 3 &&
-                                               is_bulk(r->elem[0], "master") && is_int(r->elem[1], 1) &&
-                                               r->elem[2]->type == RESP_T_ARRAY && r->elem[2]->nelem == 0);
+    test_cond("ROLE: master <offset> []",
+              r && r->type == RESP_T_ARRAY && r->nelem == 3 && is_bulk(r->elem[0], "master") &&
+                  is_int(r->elem[1], 1) && r->elem[2]->type == RESP_T_ARRAY &&
+                  r->elem[2]->nelem == 0);
     resp_value_free(r);
     test_cond("INFO role:master", info_is(t, "role", "master"));
     test_cond("INFO rkv_role:leader", info_is(t, "rkv_role", "leader"));
@@ -577,7 +682,8 @@ static void test_lone_leader(void)
     test_cond("get-master-addr-by-name rkv: unknown here", r && r->type == RESP_T_NIL);
     resp_value_free(r);
     r = tc_cmd(t, "SENTINEL", "master", "rkv");
-    test_cond("SENTINEL master rkv: no such master", is_error(r, "ERR No such master with that name"));
+    test_cond("SENTINEL master rkv: no such master",
+              is_error(r, "ERR No such master with that name"));
     resp_value_free(r);
     r = tc_cmd(t, "SENTINEL", "master", "mymaster");
     test_cond("SENTINEL master mymaster: flags master, 0 slaves, 0 other sentinels, quorum 1",

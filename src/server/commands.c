@@ -16,11 +16,14 @@
 #include "server/client.h"
 #include "server/info.h"
 #include "server/node.h"
+#include "server/pubsub.h"
+#include "server/sentinel.h"
 
 enum {
     CMD_WRITE = 1,     /* appends records; refused on a follower */
     CMD_ANY_ROLE = 2,  /* (documentation) */
     CMD_READ = 4,      /* reads the store: refused while fenced or catching up (-LOADING) */
+    CMD_PUBSUB = 8,    /* allowed on a subscribed RESP2 connection */
 };
 
 typedef struct command {
@@ -71,7 +74,9 @@ static int write_allowed(client *c)
     node *n = c->n;
     switch (write_refusal(n)) {
     case WRITE_OK: return 1;
-    case WRITE_READONLY: reply_error(c, "READONLY You can't write against a follower"); break;
+    case WRITE_READONLY: /* Redis's text: clients match it (redis-py: ReadOnlyError) */
+        reply_error(c, "READONLY You can't write against a read only replica.");
+        break;
     case WRITE_MISCONF:
         reply_error(c, "MISCONF WAL write failed (%s); writes are refused until the disk works again (retried with backoff)",
                     n->wal_error);
@@ -199,6 +204,12 @@ static void cmd_ping(client *c)
         reply_error(c, "ERR wrong number of arguments for 'ping' command");
         return;
     }
+    if (pubsub_active(c)) { /* RESP2 subscribed: a "pong" push, as Redis */
+        reply_array(c, 2);
+        reply_bulk(c, "pong", 4);
+        reply_bulk(c, c->argc == 2 ? c->argv[1].p : "", c->argc == 2 ? c->argv[1].len : 0);
+        return;
+    }
     if (c->argc == 2)
         reply_bulk(c, c->argv[1].p, c->argv[1].len);
     else
@@ -219,6 +230,14 @@ static void cmd_select(client *c)
         reply_error(c, "ERR DB index is out of range");
     else
         reply_status(c, "OK");
+}
+
+/* RESET: back to a fresh connection's state (no subscriptions, no name). */
+static void cmd_reset(client *c)
+{
+    pubsub_client_reset(c);
+    c->name[0] = 0;
+    reply_status(c, "RESET");
 }
 
 static void cmd_quit(client *c)
@@ -431,7 +450,7 @@ static const command commands[] = {
     {"del", -2, CMD_WRITE, cmd_del, 1, -1, 1},
     {"exists", -2, CMD_READ, cmd_exists, 1, -1, 1},
     {"dbsize", 1, CMD_READ, cmd_dbsize, 0, 0, 0},
-    {"ping", -1, 0, cmd_ping, 0, 0, 0},
+    {"ping", -1, CMD_PUBSUB, cmd_ping, 0, 0, 0},
     {"echo", 2, 0, cmd_echo, 0, 0, 0},
     {"info", -1, 0, cmd_info, 0, 0, 0},
     {"wait", 3, 0, cmd_wait, 0, 0, 0},
@@ -443,7 +462,16 @@ static const command commands[] = {
     {"config", -2, 0, cmd_config, 0, 0, 0},
     {"select", 2, 0, cmd_select, 0, 0, 0},
     {"client", -2, 0, cmd_client, 0, 0, 0},
-    {"quit", -1, 0, cmd_quit, 0, 0, 0},
+    {"quit", -1, CMD_PUBSUB, cmd_quit, 0, 0, 0},
+    {"reset", 1, CMD_PUBSUB, cmd_reset, 0, 0, 0},
+    {"hello", -1, 0, cmd_hello, 0, 0, 0},
+    {"role", 1, 0, cmd_role, 0, 0, 0},
+    {"sentinel", -2, 0, cmd_sentinel, 0, 0, 0},
+    {"subscribe", -2, CMD_PUBSUB, cmd_subscribe, 0, 0, 0},
+    {"psubscribe", -2, CMD_PUBSUB, cmd_psubscribe, 0, 0, 0},
+    {"unsubscribe", -1, CMD_PUBSUB, cmd_unsubscribe, 0, 0, 0},
+    {"punsubscribe", -1, CMD_PUBSUB, cmd_punsubscribe, 0, 0, 0},
+    {"publish", 3, 0, cmd_publish, 0, 0, 0},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -548,6 +576,12 @@ int command_exec(client *c)
     }
     if (!arity_ok) {
         reply_error(c, "ERR wrong number of arguments for '%s' command", cmd->name);
+        return CMD_DONE;
+    }
+    if (pubsub_active(c) && !(cmd->flags & CMD_PUBSUB)) {
+        reply_error(c, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+                       "QUIT / RESET are allowed in this context",
+                    cmd->name);
         return CMD_DONE;
     }
     if (cmd->flags & CMD_READ) {

@@ -926,6 +926,7 @@ int repl_follower_leader(const repl_follower *f, repl_peer_info *out)
     out->port = f->leader_port;
     out->online = f->leader && ev_now_ms() - f->last_seen_ms <= (uint64_t)f->n->cfg.follower_timeout_ms;
     out->acked = f->leader_last_lsn;
+    out->seen_ms_ago = f->last_seen_ms ? ev_now_ms() - f->last_seen_ms : 0;
     out->link_state = out->online ? "up" : "down";
     return 1;
 }

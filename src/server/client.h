@@ -22,7 +22,7 @@ typedef struct node node;
 #define CLIENT_TICKETS_MAX 65536 /* owed write replies before input pauses */
 #define CLIENT_NAME_MAX 128
 
-enum client_wait { WAIT_NONE = 0, WAIT_REPLICAS, WAIT_LSN };
+enum client_wait { WAIT_NONE = 0, WAIT_REPLICAS, WAIT_LSN, WAIT_READ };
 
 typedef struct client {
     node *n;
@@ -44,6 +44,8 @@ typedef struct client {
 
     enum client_wait wait;
     uint64_t wait_lsn;
+    int read_waited; /* WAIT_READ ended: 1 timed out (the read answers the refusal),
+                        2 the node stopped leading (it answers TRYAGAIN) */
     int wait_replicas;
     uint64_t wait_deadline_ms; /* 0: forever */
 

@@ -16,6 +16,7 @@
 #include "server/client.h"
 #include "server/info.h"
 #include "server/node.h"
+#include "server/node_view.h"
 #include "server/pubsub.h"
 #include "server/sentinel.h"
 
@@ -352,6 +353,53 @@ static void cmd_bgsave(client *c)
         reply_status(c, "Background saving started");
 }
 
+/* FAILOVER [TO host port [FORCE]] [TIMEOUT ms] [ABORT] (Redis 6.2): hands
+ * leadership to a caught-up follower (node_failover; Raft's leadership
+ * transfer). TO names the follower by its announced client address. */
+static void cmd_failover(client *c)
+{
+    node *n = c->n;
+    unsigned to = 0;
+    long long timeout = 0;
+    int abort_it = 0;
+    for (size_t i = 1; i < c->argc; i++) {
+        if (arg_eq(&c->argv[i], "TO") && i + 2 < c->argc) {
+            long long port;
+            if (arg_ll(&c->argv[i + 2], &port) < 0 || port <= 0 || port > 65535) {
+                reply_error(c, "ERR value is not an integer or out of range");
+                return;
+            }
+            node_view v;
+            node_get_view(n, &v);
+            for (int j = 0; j < v.n && !to; j++)
+                if (!v.m[j].is_self && v.m[j].port == port && arg_eq(&c->argv[i + 1], v.m[j].host))
+                    to = v.m[j].id;
+            if (!to) {
+                reply_error(c, "ERR FAILOVER target HOST and PORT is not a replica.");
+                return;
+            }
+            i += 2;
+        } else if (arg_eq(&c->argv[i], "TIMEOUT") && i + 1 < c->argc) {
+            if (arg_ll(&c->argv[++i], &timeout) < 0 || timeout <= 0) {
+                reply_error(c, "ERR FAILOVER timeout must be greater than 0");
+                return;
+            }
+        } else if (arg_eq(&c->argv[i], "ABORT")) {
+            abort_it = 1;
+        } else if (arg_eq(&c->argv[i], "FORCE")) {
+            /* the transfer never loses a write: FORCE changes nothing */
+        } else {
+            reply_error(c, "ERR syntax error");
+            return;
+        }
+    }
+    char err[160];
+    if (node_failover(n, to, (uint64_t)timeout, abort_it, err, sizeof err) < 0)
+        reply_error(c, "%s", err);
+    else
+        reply_status(c, "OK");
+}
+
 static void cmd_lastlsn(client *c)
 {
     reply_int(c, (long long)c->last_write_lsn);
@@ -419,6 +467,16 @@ void clients_check_blocked(node *n, uint64_t now_ms)
                 reply_int(c, have);
                 done = 1;
             }
+        } else if (c->wait == WAIT_READ) {
+            if (!node_is_leader(n)) {
+                c->read_waited = 2; /* it asked a leader: no follower read instead */
+                done = 1;
+            } else if (!node_read_transient(n)) {
+                done = 1;
+            } else if (expired) {
+                c->read_waited = 1;
+                done = 1;
+            }
         } else if (c->wait == WAIT_LSN) {
             if (n->applied_lsn >= c->wait_lsn) {
                 reply_int(c, (long long)n->applied_lsn);
@@ -456,6 +514,7 @@ static const command commands[] = {
     {"wait", 3, 0, cmd_wait, 0, 0, 0},
     {"waitlsn", 3, 0, cmd_waitlsn, 0, 0, 0},
     {"lastlsn", 1, 0, cmd_lastlsn, 0, 0, 0},
+    {"failover", -1, 0, cmd_failover, 0, 0, 0},
     {"bgsave", -1, 0, cmd_bgsave, 0, 0, 0},
     {"debug", -2, 0, cmd_debug, 0, 0, 0},
     {"command", -1, 0, cmd_command, 0, 0, 0},
@@ -586,10 +645,26 @@ int command_exec(client *c)
     }
     if (cmd->flags & CMD_READ) {
         char why[sizeof n->fence_reason + 64];
+        if (c->read_waited == 2) {
+            c->read_waited = 0;
+            reply_error(c, "TRYAGAIN this node stopped leading while the read waited for its "
+                           "lease; ask the new leader");
+            return CMD_DONE;
+        }
         if (node_read_refusal(n, why, sizeof why)) {
+            /* A new leader's first moments (its epoch-start record, its
+             * first heartbeat round): the read waits, up to one election
+             * timeout, instead of failing; the command stays in the input
+             * buffer and runs again (clients_check_blocked). */
+            if (!c->read_waited && node_read_transient(n)) {
+                client_block(c, WAIT_READ, n->cfg.election_timeout_ms);
+                return CMD_DEFERRED;
+            }
+            c->read_waited = 0;
             reply_error(c, "%s", why);
             return CMD_DONE;
         }
+        c->read_waited = 0;
     }
     cmd->fn(c);
     return CMD_DONE;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/compare.sh -- rkv vs Redis (with WAIT) vs etcd, same machine, one run.
 #
-# Starts, on loopback: rkv (leader + 2 followers, quorum 1), Redis 7 primary +
+# Starts, on loopback: rkv (three elected nodes, quorum 1; RKV_FIXED=1 for the
+# fixed leader + 2 followers), Redis 7 primary +
 # 2 replicas twice (no persistence; appendonly yes + appendfsync always on all
 # nodes) and etcd 3.4 (three members), runs the same workloads one after the
 # other with rkv-bench (RESP; for Redis every SET is followed by WAIT 1 0) and
@@ -82,8 +83,34 @@ run_pipe() { # label, port
 }
 pipe_ms() { sed -n 's/^\([0-9]*\) ms.*/\1/p' "$OUT/$1.txt" 2>/dev/null; }
 
-# ---- rkv: leader + 2 followers ----
+# ---- rkv: three elected nodes (RKV_FIXED=1: the fixed leader + 2 followers) ----
+# The elected leader is moved to port $BASE with FAILOVER, so every workload
+# below addresses the leader at $BASE as with the fixed topology.
+rkv_role() { "$ROOT/$BUILD/rkv-cli" -p "$1" info replication 2>/dev/null | tr -d '\r' | sed -n 's/^election_role://p'; }
 start_rkv() {
+    [ "${RKV_FIXED:-0}" = 1 ] && { start_rkv_fixed; return; }
+    local p=$BASE peers="1=127.0.0.1:$((BASE+10)),2=127.0.0.1:$((BASE+11)),3=127.0.0.1:$((BASE+12))"
+    for i in 1 2 3; do
+        "$SERVER" --node-id $i --port $((p+i-1)) --peers "$peers" --data-dir "$WORK/rkv$i" \
+            --log-level warn ${RKV_LEADER_EXTRA:-} &
+        pids+=($!)
+    done
+    wait_port $p && wait_port $((p+1)) && wait_port $((p+2))
+    for _ in $(seq 100); do
+        if [ "$(rkv_role $p)" = leader ]; then
+            "$ROOT/$BUILD/rkv-cli" -p $p set compare:ready 1 2>/dev/null | grep -q OK && return 0
+        else
+            for q in $((p+1)) $((p+2)); do
+                [ "$(rkv_role $q)" = leader ] &&
+                    "$ROOT/$BUILD/rkv-cli" -p $q failover to 127.0.0.1 $p >/dev/null 2>&1
+            done
+        fi
+        sleep 0.1
+    done
+    log "rkv: no leader on port $p"
+    return 1
+}
+start_rkv_fixed() {
     local p=$BASE
     "$SERVER" --node-id 2 --role follower --port $((p+1)) --repl-port $((p+11)) --data-dir "$WORK/rkv2" --log-level warn &
     pids+=($!)

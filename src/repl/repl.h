@@ -37,6 +37,7 @@ typedef struct repl_peer_info {
     int online;
     uint64_t acked;   /* durable LSN it acknowledged */
     uint64_t lag_ms;
+    uint64_t seen_ms_ago; /* since its last frame (a follower's view of its leader) */
     const char *link_state;
 } repl_peer_info;
 

@@ -291,7 +291,7 @@ void elect_on_link_lost(elect *e, unsigned id)
 uint64_t elect_lease_until(const elect *e)
 {
     if (e->role != EL_LEADER) return 0;
-    uint64_t t[ELECT_MEMBERS_MAX];
+    uint64_t t[ELECT_MEMBERS_MAX] = {0};
     int n = 0;
     for (int i = 0; i < e->cfg.n; i++)
         t[n++] = e->cfg.ids[i] == e->cfg.self ? UINT64_MAX : e->beat_ack_ms[i];
@@ -327,7 +327,7 @@ void elect_set_no_campaign(elect *e, int on)
 uint64_t elect_commit(const uint64_t *durable, int n, int need, uint64_t term_start)
 {
     assert(n >= 1 && n <= ELECT_MEMBERS_MAX && need >= 1 && need <= n);
-    uint64_t t[ELECT_MEMBERS_MAX];
+    uint64_t t[ELECT_MEMBERS_MAX] = {0};
     for (int i = 0; i < n; i++) t[i] = durable[i];
     for (int i = 1; i < n; i++)
         for (int j = i; j > 0 && t[j] > t[j - 1]; j--) {

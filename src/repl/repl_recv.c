@@ -897,7 +897,7 @@ void repl_follower_info(const repl_follower *f, info_buf *b)
     uint64_t now = ev_now_ms();
     int up = f->leader && now - f->last_seen_ms <= (uint64_t)n->cfg.follower_timeout_ms;
     info_printf(b,
-                "role:follower\r\nnode_id:%u\r\ncluster_id:%s\r\nepoch:%llu\r\nrepl_port:%d\r\n"
+                "rkv_role:follower\r\nnode_id:%u\r\ncluster_id:%s\r\nepoch:%llu\r\nrepl_port:%d\r\n"
                 "last_lsn:%llu\r\ndurable_lsn:%llu\r\napplied_lsn:%llu\r\nleader_id:%u\r\n"
                 "leader_link:%s\r\nleader_last_seen_ms:%llu\r\nleader_last_lsn:%llu\r\n"
                 "leader_commit_lsn:%llu\r\nrecords_rejected_crc:%llu\r\nhandshakes:%llu\r\n"
@@ -926,6 +926,7 @@ int repl_follower_leader(const repl_follower *f, repl_peer_info *out)
     out->port = f->leader_port;
     out->online = f->leader && ev_now_ms() - f->last_seen_ms <= (uint64_t)f->n->cfg.follower_timeout_ms;
     out->acked = f->leader_last_lsn;
+    out->seen_ms_ago = f->last_seen_ms ? ev_now_ms() - f->last_seen_ms : 0;
     out->link_state = out->online ? "up" : "down";
     return 1;
 }

@@ -1261,7 +1261,7 @@ void repl_leader_info(const repl_leader *l, info_buf *b)
     uint64_t now = ev_now_ms();
     int online = repl_leader_online(l);
     info_printf(b,
-                "role:leader\r\nnode_id:%u\r\ncluster_id:%s\r\nepoch:%llu\r\nlast_lsn:%llu\r\n"
+                "rkv_role:leader\r\nnode_id:%u\r\ncluster_id:%s\r\nepoch:%llu\r\nlast_lsn:%llu\r\n"
                 "commit_lsn:%llu\r\nquorum:%d\r\nconnected_followers:%d\r\n"
                 "followers_responded:%d/%d\r\n",
                 n->cfg.node_id, n->cfg.cluster_id, (unsigned long long)n->epoch,

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "server/node.h"
+#include "server/pubsub.h"
 
 #define CLIENT_OUT_INIT 4096
 #define CLIENT_IN_INIT (16 * 1024)
@@ -58,7 +59,12 @@ static void client_free(client *c)
     if (c->next) c->next->prev = c->prev;
     n->nclients--;
     ev_set(n->loop, c->fd, 0, NULL, NULL);
+    if (c->drop_flush && c->out_len > c->out_sent) { /* best effort: the socket is nonblocking */
+        ssize_t w = write(c->fd, c->out + c->out_sent, c->out_len - c->out_sent);
+        (void)w;
+    }
     close(c->fd);
+    pubsub_client_reset(c);
     free(c->in);
     free(c->out);
     free(c->argv);
@@ -68,6 +74,25 @@ static void client_free(client *c)
 void clients_free_all(node *n)
 {
     while (n->clients) client_free(n->clients);
+}
+
+void clients_drop_all(node *n, const char *why)
+{
+    size_t marked = 0, kept = 0;
+    for (client *c = n->clients; c; c = c->next) {
+        if (c->close_asap) continue;
+        if (pubsub_active(c)) {
+            kept++;
+            continue;
+        }
+        c->close_asap = 1;
+        c->drop_flush = 1;
+        client_want_flush(c); /* clients_flush frees it before the loop sleeps */
+        marked++;
+    }
+    if (marked)
+        log_info(&n->log, "closing %zu client connection%s (%zu subscribed kept): %s", marked,
+                 marked == 1 ? "" : "s", kept, why ? why : "role change");
 }
 
 void client_accept(node *n)

@@ -22,7 +22,7 @@ typedef struct node node;
 #define CLIENT_TICKETS_MAX 65536 /* owed write replies before input pauses */
 #define CLIENT_NAME_MAX 128
 
-enum client_wait { WAIT_NONE = 0, WAIT_REPLICAS, WAIT_LSN };
+enum client_wait { WAIT_NONE = 0, WAIT_REPLICAS, WAIT_LSN, WAIT_READ };
 
 typedef struct client {
     node *n;
@@ -44,10 +44,17 @@ typedef struct client {
 
     enum client_wait wait;
     uint64_t wait_lsn;
+    int read_waited; /* WAIT_READ ended: 1 timed out (the read answers the refusal),
+                        2 the node stopped leading (it answers TRYAGAIN) */
     int wait_replicas;
     uint64_t wait_deadline_ms; /* 0: forever */
 
+    struct pubsub_sub *subs; /* channels and patterns, in subscription order (pubsub.h) */
+    size_t nsubs;
+
     int close_asap;     /* drop now (limit exceeded, protocol error) */
+    int drop_flush;     /* clients_drop_all: one last nonblocking write of queued
+                           output before the close */
     int close_after;    /* QUIT: close once output is sent */
     int peer_closed;    /* read EOF: finish owed replies, then close */
     int in_flush;       /* on node->flush list */
@@ -61,6 +68,15 @@ typedef struct client {
 void client_accept(node *n);
 /* Frees every client (shutdown). */
 void clients_free_all(node *n);
+/* Closes every client connection except the subscribed (pub/sub) ones, as
+ * Redis does on a role change so that clients resolve the leader again; the
+ * subscribed ones stay, they are where Sentinel clients hear +switch-master.
+ * Safe from any callback on the loop, a command of one of these clients
+ * included: each connection is only marked here (no new replies, no more
+ * input), and closed at the next safe point, the end of its own event
+ * handler or clients_flush before the loop sleeps, after one last
+ * nonblocking write of what it had queued. WHY goes to the log. */
+void clients_drop_all(node *n, const char *why);
 /* Writes pending output of every client on the flush list (before sleep). */
 void clients_flush(node *n);
 /* Marks C to have its output written before the loop sleeps. */

@@ -16,11 +16,15 @@
 #include "server/client.h"
 #include "server/info.h"
 #include "server/node.h"
+#include "server/node_view.h"
+#include "server/pubsub.h"
+#include "server/sentinel.h"
 
 enum {
     CMD_WRITE = 1,     /* appends records; refused on a follower */
     CMD_ANY_ROLE = 2,  /* (documentation) */
     CMD_READ = 4,      /* reads the store: refused while fenced or catching up (-LOADING) */
+    CMD_PUBSUB = 8,    /* allowed on a subscribed RESP2 connection */
 };
 
 typedef struct command {
@@ -71,7 +75,9 @@ static int write_allowed(client *c)
     node *n = c->n;
     switch (write_refusal(n)) {
     case WRITE_OK: return 1;
-    case WRITE_READONLY: reply_error(c, "READONLY You can't write against a follower"); break;
+    case WRITE_READONLY: /* Redis's text: clients match it (redis-py: ReadOnlyError) */
+        reply_error(c, "READONLY You can't write against a read only replica.");
+        break;
     case WRITE_MISCONF:
         reply_error(c, "MISCONF WAL write failed (%s); writes are refused until the disk works again (retried with backoff)",
                     n->wal_error);
@@ -199,6 +205,12 @@ static void cmd_ping(client *c)
         reply_error(c, "ERR wrong number of arguments for 'ping' command");
         return;
     }
+    if (pubsub_active(c)) { /* RESP2 subscribed: a "pong" push, as Redis */
+        reply_array(c, 2);
+        reply_bulk(c, "pong", 4);
+        reply_bulk(c, c->argc == 2 ? c->argv[1].p : "", c->argc == 2 ? c->argv[1].len : 0);
+        return;
+    }
     if (c->argc == 2)
         reply_bulk(c, c->argv[1].p, c->argv[1].len);
     else
@@ -219,6 +231,14 @@ static void cmd_select(client *c)
         reply_error(c, "ERR DB index is out of range");
     else
         reply_status(c, "OK");
+}
+
+/* RESET: back to a fresh connection's state (no subscriptions, no name). */
+static void cmd_reset(client *c)
+{
+    pubsub_client_reset(c);
+    c->name[0] = 0;
+    reply_status(c, "RESET");
 }
 
 static void cmd_quit(client *c)
@@ -333,6 +353,53 @@ static void cmd_bgsave(client *c)
         reply_status(c, "Background saving started");
 }
 
+/* FAILOVER [TO host port [FORCE]] [TIMEOUT ms] [ABORT] (Redis 6.2): hands
+ * leadership to a caught-up follower (node_failover; Raft's leadership
+ * transfer). TO names the follower by its announced client address. */
+static void cmd_failover(client *c)
+{
+    node *n = c->n;
+    unsigned to = 0;
+    long long timeout = 0;
+    int abort_it = 0;
+    for (size_t i = 1; i < c->argc; i++) {
+        if (arg_eq(&c->argv[i], "TO") && i + 2 < c->argc) {
+            long long port;
+            if (arg_ll(&c->argv[i + 2], &port) < 0 || port <= 0 || port > 65535) {
+                reply_error(c, "ERR value is not an integer or out of range");
+                return;
+            }
+            node_view v;
+            node_get_view(n, &v);
+            for (int j = 0; j < v.n && !to; j++)
+                if (!v.m[j].is_self && v.m[j].port == port && arg_eq(&c->argv[i + 1], v.m[j].host))
+                    to = v.m[j].id;
+            if (!to) {
+                reply_error(c, "ERR FAILOVER target HOST and PORT is not a replica.");
+                return;
+            }
+            i += 2;
+        } else if (arg_eq(&c->argv[i], "TIMEOUT") && i + 1 < c->argc) {
+            if (arg_ll(&c->argv[++i], &timeout) < 0 || timeout <= 0) {
+                reply_error(c, "ERR FAILOVER timeout must be greater than 0");
+                return;
+            }
+        } else if (arg_eq(&c->argv[i], "ABORT")) {
+            abort_it = 1;
+        } else if (arg_eq(&c->argv[i], "FORCE")) {
+            /* the transfer never loses a write: FORCE changes nothing */
+        } else {
+            reply_error(c, "ERR syntax error");
+            return;
+        }
+    }
+    char err[160];
+    if (node_failover(n, to, (uint64_t)timeout, abort_it, err, sizeof err) < 0)
+        reply_error(c, "%s", err);
+    else
+        reply_status(c, "OK");
+}
+
 static void cmd_lastlsn(client *c)
 {
     reply_int(c, (long long)c->last_write_lsn);
@@ -400,6 +467,16 @@ void clients_check_blocked(node *n, uint64_t now_ms)
                 reply_int(c, have);
                 done = 1;
             }
+        } else if (c->wait == WAIT_READ) {
+            if (!node_is_leader(n)) {
+                c->read_waited = 2; /* it asked a leader: no follower read instead */
+                done = 1;
+            } else if (!node_read_transient(n)) {
+                done = 1;
+            } else if (expired) {
+                c->read_waited = 1;
+                done = 1;
+            }
         } else if (c->wait == WAIT_LSN) {
             if (n->applied_lsn >= c->wait_lsn) {
                 reply_int(c, (long long)n->applied_lsn);
@@ -431,19 +508,29 @@ static const command commands[] = {
     {"del", -2, CMD_WRITE, cmd_del, 1, -1, 1},
     {"exists", -2, CMD_READ, cmd_exists, 1, -1, 1},
     {"dbsize", 1, CMD_READ, cmd_dbsize, 0, 0, 0},
-    {"ping", -1, 0, cmd_ping, 0, 0, 0},
+    {"ping", -1, CMD_PUBSUB, cmd_ping, 0, 0, 0},
     {"echo", 2, 0, cmd_echo, 0, 0, 0},
     {"info", -1, 0, cmd_info, 0, 0, 0},
     {"wait", 3, 0, cmd_wait, 0, 0, 0},
     {"waitlsn", 3, 0, cmd_waitlsn, 0, 0, 0},
     {"lastlsn", 1, 0, cmd_lastlsn, 0, 0, 0},
+    {"failover", -1, 0, cmd_failover, 0, 0, 0},
     {"bgsave", -1, 0, cmd_bgsave, 0, 0, 0},
     {"debug", -2, 0, cmd_debug, 0, 0, 0},
     {"command", -1, 0, cmd_command, 0, 0, 0},
     {"config", -2, 0, cmd_config, 0, 0, 0},
     {"select", 2, 0, cmd_select, 0, 0, 0},
     {"client", -2, 0, cmd_client, 0, 0, 0},
-    {"quit", -1, 0, cmd_quit, 0, 0, 0},
+    {"quit", -1, CMD_PUBSUB, cmd_quit, 0, 0, 0},
+    {"reset", 1, CMD_PUBSUB, cmd_reset, 0, 0, 0},
+    {"hello", -1, 0, cmd_hello, 0, 0, 0},
+    {"role", 1, 0, cmd_role, 0, 0, 0},
+    {"sentinel", -2, 0, cmd_sentinel, 0, 0, 0},
+    {"subscribe", -2, CMD_PUBSUB, cmd_subscribe, 0, 0, 0},
+    {"psubscribe", -2, CMD_PUBSUB, cmd_psubscribe, 0, 0, 0},
+    {"unsubscribe", -1, CMD_PUBSUB, cmd_unsubscribe, 0, 0, 0},
+    {"punsubscribe", -1, CMD_PUBSUB, cmd_punsubscribe, 0, 0, 0},
+    {"publish", 3, 0, cmd_publish, 0, 0, 0},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -550,12 +637,34 @@ int command_exec(client *c)
         reply_error(c, "ERR wrong number of arguments for '%s' command", cmd->name);
         return CMD_DONE;
     }
+    if (pubsub_active(c) && !(cmd->flags & CMD_PUBSUB)) {
+        reply_error(c, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+                       "QUIT / RESET are allowed in this context",
+                    cmd->name);
+        return CMD_DONE;
+    }
     if (cmd->flags & CMD_READ) {
         char why[sizeof n->fence_reason + 64];
+        if (c->read_waited == 2) {
+            c->read_waited = 0;
+            reply_error(c, "TRYAGAIN this node stopped leading while the read waited for its "
+                           "lease; ask the new leader");
+            return CMD_DONE;
+        }
         if (node_read_refusal(n, why, sizeof why)) {
+            /* A new leader's first moments (its epoch-start record, its
+             * first heartbeat round): the read waits, up to one election
+             * timeout, instead of failing; the command stays in the input
+             * buffer and runs again (clients_check_blocked). */
+            if (!c->read_waited && node_read_transient(n)) {
+                client_block(c, WAIT_READ, n->cfg.election_timeout_ms);
+                return CMD_DEFERRED;
+            }
+            c->read_waited = 0;
             reply_error(c, "%s", why);
             return CMD_DONE;
         }
+        c->read_waited = 0;
     }
     cmd->fn(c);
     return CMD_DONE;

@@ -11,9 +11,9 @@
 
 #include "server/client.h"
 #include "server/node.h"
+#include "server/sentinel.h"
 
 #define INFO_VERSION "0.1.0"
-#define INFO_REDIS_VERSION "7.0.0" /* what RESP clients may check for */
 
 void info_printf(info_buf *b, const char *fmt, ...)
 {
@@ -40,11 +40,13 @@ void info_printf(info_buf *b, const char *fmt, ...)
 static void info_server(node *n, info_buf *b)
 {
     uint64_t up = (ev_now_ms() - n->stats.start_ms) / 1000;
+    char runid[SENTINEL_ID_HEX + 1];
+    sentinel_runid(n, n->cfg.node_id, runid);
     info_printf(b,
                 "# Server\r\nrkv_version:%s\r\nredis_version:%s\r\nredis_mode:standalone\r\n"
-                "process_id:%ld\r\nnode_id:%u\r\ntcp_port:%d\r\nuptime_in_seconds:%llu\r\n"
-                "data_dir:%s\r\n\r\n",
-                INFO_VERSION, INFO_REDIS_VERSION, (long)getpid(), n->cfg.node_id, n->port,
+                "process_id:%ld\r\nrun_id:%s\r\nnode_id:%u\r\ntcp_port:%d\r\n"
+                "uptime_in_seconds:%llu\r\ndata_dir:%s\r\n\r\n",
+                INFO_VERSION, INFO_REDIS_VERSION, (long)getpid(), runid, n->cfg.node_id, n->port,
                 (unsigned long long)up, n->cfg.data_dir);
 }
 
@@ -71,13 +73,13 @@ static void info_memory(node *n, info_buf *b)
 static void info_persistence(node *n, info_buf *b)
 {
     info_printf(b,
-                "# Persistence\r\naof_enabled:1\r\nlast_lsn:%llu\r\ndurable_lsn:%llu\r\n"
+                "# Persistence\r\nloading:%d\r\naof_enabled:1\r\nlast_lsn:%llu\r\ndurable_lsn:%llu\r\n"
                 "commit_lsn:%llu\r\napplied_lsn:%llu\r\nwal_bytes:%llu\r\nwal_syncs:%llu\r\n"
                 "wal_failed:%d\r\nlast_checkpoint_lsn:%llu\r\ncheckpoint_in_progress:%d\r\n"
                 "checkpoints_done:%llu\r\ncheckpoints_failed:%llu\r\ncommit_hint:%llu\r\n"
                 "fenced:%d\r\nfence_reason:%s\r\nread_floor_lsn:%llu\r\n"
                 "wal_corruptions:%llu\r\nwal_last_corruption:%s\r\n\r\n",
-                (unsigned long long)n->last_lsn, (unsigned long long)n->durable_lsn,
+                n->applied_lsn < n->read_floor, (unsigned long long)n->last_lsn, (unsigned long long)n->durable_lsn,
                 (unsigned long long)n->commit_lsn, (unsigned long long)n->applied_lsn,
                 (unsigned long long)wal_thread_wal_bytes(n->walt),
                 (unsigned long long)wal_thread_syncs(n->walt), n->wal_failed,
@@ -114,19 +116,27 @@ static void info_stats(node *n, info_buf *b)
 static void info_replication(node *n, info_buf *b)
 {
     info_printf(b, "# Replication\r\n");
+    sentinel_info_replication(n, b); /* Redis's fields first, then rkv's */
     if (n->leader) {
         repl_leader_info(n->leader, b);
     } else if (n->follower) {
         repl_follower_info(n->follower, b);
     } else {
         info_printf(b,
-                    "role:leader\r\nnode_id:%u\r\nepoch:%llu\r\nlast_lsn:%llu\r\n"
+                    "rkv_role:leader\r\nnode_id:%u\r\nepoch:%llu\r\nlast_lsn:%llu\r\n"
                     "commit_lsn:%llu\r\nquorum:0\r\nconnected_followers:0\r\n",
                     n->cfg.node_id, (unsigned long long)n->epoch,
                     (unsigned long long)n->last_lsn, (unsigned long long)n->commit_lsn);
     }
     node_elect_info(n, b);
     info_printf(b, "\r\n");
+}
+
+/* Redis Sentinel's section: only when asked for by name (INFO sentinel), so
+ * that a tool reading plain INFO sees a data node, as it is. */
+static void info_sentinel(node *n, info_buf *b)
+{
+    sentinel_info_sentinel(n, b);
 }
 
 static void info_keyspace(node *n, info_buf *b)
@@ -143,14 +153,16 @@ void info_render(node *n, const char *section, info_buf *b)
     static const struct {
         const char *name;
         void (*fn)(node *, info_buf *);
-    } sections[] = {{"server", info_server},           {"clients", info_clients},
-                    {"memory", info_memory},           {"persistence", info_persistence},
-                    {"stats", info_stats},             {"replication", info_replication},
-                    {"keyspace", info_keyspace}};
+        int by_name_only; /* not part of plain INFO */
+    } sections[] = {{"server", info_server, 0},       {"clients", info_clients, 0},
+                    {"memory", info_memory, 0},       {"persistence", info_persistence, 0},
+                    {"stats", info_stats, 0},         {"replication", info_replication, 0},
+                    {"keyspace", info_keyspace, 0},   {"sentinel", info_sentinel, 1}};
     int all = !section || strcasecmp(section, "all") == 0 ||
               strcasecmp(section, "default") == 0 || strcasecmp(section, "everything") == 0;
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
-        if (all || strcasecmp(section, sections[i].name) == 0) sections[i].fn(n, b);
+        if ((all && !sections[i].by_name_only) || (section && strcasecmp(section, sections[i].name) == 0))
+            sections[i].fn(n, b);
     /* Drop the blank line after the last section, as Redis does. */
     if (b->len >= 2 && b->p[b->len - 1] == '\n' && b->p[b->len - 2] == '\r') b->len -= 2;
 }

@@ -7,6 +7,8 @@
 
 typedef struct node node;
 
+#define INFO_REDIS_VERSION "7.0.0" /* the Redis version rkv answers as (INFO, HELLO) */
+
 /* Appends the named section (NULL, "all" or "default": every section) to B.
  * An unknown section appends nothing, as in Redis. */
 void info_render(node *n, const char *section, info_buf *b);

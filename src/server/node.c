@@ -1091,6 +1091,12 @@ void node_unfence_check(node *n)
     n->fence_need = 0;
 }
 
+int node_read_transient(const node *n)
+{
+    return n->cfg.elected && node_is_leader(n) && !n->fenced && n->applied_lsn >= n->read_floor &&
+           (n->commit_lsn < n->epoch_start_lsn || elect_lease_until(&n->el) <= ev_now_ms());
+}
+
 const char *node_read_refusal(const node *n, char *buf, size_t len)
 {
     if (n->fenced) {

@@ -166,7 +166,10 @@ struct node {
     unsigned transfer_to;      /* FAILOVER in progress: the chosen follower (0: none) */
     uint64_t transfer_deadline_ms;
     int transfer_sent;         /* TIMEOUT_NOW sent */
-    unsigned known_leader;     /* the leader last announced (for +switch-master) */
+    unsigned known_leader;     /* the leader of our epoch, once heard from or elected */
+    unsigned published_leader; /* the last one announced by +switch-master */
+    char published_host[CFG_HOST_MAX];
+    int published_port;
     /* Fixed topology, follower: the leader it followed in `epoch` (persisted
      * with it): a second node claiming the same epoch is refused. */
     unsigned epoch_leader;
@@ -253,6 +256,9 @@ void node_fence(node *n, const char *reason);
 void node_fence_until(node *n, uint64_t need, const char *reason);
 /* Lifts a fence whose NEED the log has reached. */
 void node_unfence_check(node *n);
+/* Is the read refusal a leader's transient one (its epoch-start record or
+ * its lease not confirmed yet)? Such a read waits instead of failing. */
+int node_read_transient(const node *n);
 /* Why a read cannot be served now (NULL: it can). */
 const char *node_read_refusal(const node *n, char *buf, size_t len);
 /* ---- elections (node_elect.c) ---- */

@@ -23,6 +23,8 @@
 #include "repl/repl_proto.h"
 #include "server/client.h"
 #include "server/node.h"
+#include "server/node_view.h"
+#include "server/sentinel.h"
 
 static elect_pos node_pos(const node *n)
 {
@@ -57,6 +59,9 @@ static void node_demote(node *n, const char *why)
              why);
     node_fail_tickets(n, msg);
     n->known_leader = 0;
+    /* As Redis on a role change: clients re-resolve the leader (Sentinel
+     * subscribers stay, to hear +switch-master). */
+    clients_drop_all(n, "this node stopped leading");
 }
 
 static void node_become_leader(node *n)
@@ -203,8 +208,26 @@ void node_elect_cron(node *n, uint64_t now)
     }
 }
 
+/* Tells Sentinel subscribers about a new leader once its client address is
+ * known (for a follower, from the leader's HELLO, which is handled after
+ * the election state learned of it). */
+static void node_publish_leader(node *n)
+{
+    if (n->known_leader == n->published_leader) return;
+    node_view v;
+    node_get_view(n, &v);
+    const node_member *m = node_view_leader(&v);
+    if (!m || m->id != n->known_leader || m->port == 0) return;
+    sentinel_leader_changed(n, n->published_host[0] ? n->published_host : NULL,
+                            n->published_port, m->host, m->port);
+    n->published_leader = m->id;
+    snprintf(n->published_host, sizeof n->published_host, "%s", m->host);
+    n->published_port = m->port;
+}
+
 void node_elect_settle(node *n)
 {
+    node_publish_leader(n);
     if (!n->leader) return;
     uint64_t stale = repl_leader_stale_epoch(n->leader);
     if (stale <= n->el.term) return;

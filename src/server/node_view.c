@@ -67,6 +67,7 @@ void node_get_view(node *n, node_view *v)
             }
             v->leader_id = p.id;
             v->leader_link_up = p.online;
+            v->leader_seen_ms_ago = p.seen_ms_ago;
         }
     }
 }

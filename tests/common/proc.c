@@ -418,7 +418,7 @@ resp_value *tc_cmd_list(tclient *c, const char *arg0, ...)
     for (const char *a = arg0; a != NULL; a = va_arg(ap, const char *)) {
         if (argc == TC_MAX_ARGS) {
             va_end(ap);
-            tc_fail(c, "more than TC_MAX_ARGS arguments", NULL);
+            if (c) tc_fail(c, "more than TC_MAX_ARGS arguments", NULL);
             return NULL;
         }
         argv[argc++] = a;

@@ -14,7 +14,11 @@
  *  6. CheckQuorum: a leader whose followers are all paused acknowledges
  *     nothing and steps down within a few election timeouts;
  *  7. --quorum below a majority is refused at start;
- *  8. five members survive the loss of two.
+ *  8. five members survive the loss of two;
+ *  9. FAILOVER TO hands leadership to the named follower without losing a
+ *     write; ROLE follows; the old leader's clients are disconnected (as
+ *     Redis does on a role change) and Sentinel subscribers hear
+ *     +switch-master.
  * Every wait is a condition with a deadline; servers are stopped by PID. */
 #include <signal.h>
 #include <stdio.h>
@@ -250,6 +254,78 @@ out:
     test_cond("all nodes exit cleanly", ec_stop(&c, test_failed_ > 0) == 0);
 }
 
+static int role_is_str(ecluster *c, int i, const char *want)
+{
+    tclient *t = ec_connect(c, i);
+    resp_value *r = t ? tc_cmd(t, "ROLE") : NULL;
+    int ok = r && r->type == RESP_T_ARRAY && r->nelem >= 1 && r->elem[0]->type == RESP_T_BULK &&
+             r->elem[0]->len == strlen(want) && memcmp(r->elem[0]->str, want, r->elem[0]->len) == 0;
+    resp_value_free(r);
+    tc_close(t);
+    return ok;
+}
+
+typedef struct { ecluster *c; int want; } leader_is;
+static int leader_is_cond(void *ctx)
+{
+    leader_is *w = ctx;
+    return ec_leader(w->c) == w->want;
+}
+
+static void failover_cmd(void)
+{
+    ecluster c;
+    char acked[NKEYS] = {0};
+    test_section("9. FAILOVER TO: a planned handover");
+    test_cond("three elected nodes start", ec_start(&c, "failover", 3, fast) == 0);
+    int l = ec_wait_leader(&c, ELECT_WAIT_MS);
+    test_cond("one leader", l >= 0);
+    if (l < 0) goto out;
+    int to = (l + 1) % 3, watcher = (l + 2) % 3;
+    test_cond("ROLE says master on the leader", role_is_str(&c, l, "master"));
+    test_cond("ROLE says slave on a follower", role_is_str(&c, to, "slave"));
+    tclient *sub = ec_connect(&c, watcher);
+    resp_value *r = sub ? tc_cmd(sub, "SUBSCRIBE", "+switch-master") : NULL;
+    test_cond("a Sentinel client subscribes to +switch-master", r && r->type == RESP_T_ARRAY);
+    resp_value_free(r);
+    test_cond("writes acknowledged", write_keys(&c, l, "h", NKEYS, acked) == NKEYS);
+    tclient *plain = ec_connect(&c, l);
+    r = plain ? tc_cmd(plain, "PING") : NULL;
+    resp_value_free(r);
+    char port[16];
+    snprintf(port, sizeof port, "%d", c.nd[to].port);
+    tclient *t = ec_connect(&c, l);
+    r = t ? tc_cmd(t, "FAILOVER", "TO", "127.0.0.1", port, "TIMEOUT", "5000") : NULL;
+    test_cond("FAILOVER TO the follower answers OK", is_status(r, "OK"));
+    if (r && r->type == RESP_T_ERROR) printf("   %.*s\n", (int)r->len, r->str);
+    resp_value_free(r);
+    tc_close(t);
+    leader_is w = {&c, to};
+    test_cond("the named follower leads", proc_wait_until(leader_is_cond, &w, ELECT_WAIT_MS));
+    test_cond("it has every acknowledged write", keys_present(&c, to, "h", NKEYS, acked));
+    test_cond("it takes writes", set_ok_within(&c, to, "handed", "over", 5000));
+    test_cond("ROLE follows", role_is_str(&c, to, "master") && role_is_str(&c, l, "slave"));
+    r = plain ? tc_cmd(plain, "PING") : NULL;
+    test_cond("the old leader closed its client connections", r == NULL && tc_eof(plain));
+    resp_value_free(r);
+    tc_close(plain);
+    char want[128];
+    snprintf(want, sizeof want, "rkv 127.0.0.1 %d 127.0.0.1 %d", c.nd[l].port, c.nd[to].port);
+    int heard = 0;
+    for (int k = 0; k < 4 && !heard && sub; k++) { /* the last announcement names the new leader */
+        r = tc_read(sub);
+        if (r && r->type == RESP_T_ARRAY && r->nelem == 3 && r->elem[2]->len == strlen(want) &&
+            memcmp(r->elem[2]->str, want, r->elem[2]->len) == 0)
+            heard = 1;
+        resp_value_free(r);
+        if (!r) break;
+    }
+    test_cond("the subscriber heard +switch-master old -> new", heard);
+    tc_close(sub);
+out:
+    test_cond("all nodes exit cleanly", ec_stop(&c, test_failed_ > 0) == 0);
+}
+
 int main(void)
 {
     cl_watchdog(WATCHDOG_S);
@@ -257,5 +333,6 @@ int main(void)
     three_members();
     quorum_refused();
     five_members();
+    failover_cmd();
     return test_report();
 }

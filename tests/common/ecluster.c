@@ -178,7 +178,9 @@ static void ec_ask_all(ecluster *c, ec_views *v)
         char *role = NULL, *id = NULL, *ep = NULL;
         if (r && r->type == RESP_T_BULK) {
             role = info_text_field(r->str, r->len, "election_role");
-            id = info_text_field(r->str, r->len, "leader_id");
+            /* The election's leader_id, not the follower block's: that one
+             * names the last leader that connected, of any epoch. */
+            id = info_text_field_from(r->str, r->len, "election_role:", "leader_id");
             ep = info_text_field(r->str, r->len, "election_epoch");
         }
         v->lid[i] = id ? atoll(id) : -1;

@@ -437,6 +437,21 @@ void tc_close(tclient *c)
     free(c);
 }
 
+char *info_text_field_from(const char *text, size_t len, const char *from, const char *field)
+{
+    if (from) {
+        size_t fl = strlen(from);
+        const char *end = text + len, *line = text;
+        while (line < end && !((size_t)(end - line) >= fl && memcmp(line, from, fl) == 0)) {
+            const char *nl = memchr(line, '\n', (size_t)(end - line));
+            line = nl ? nl + 1 : end;
+        }
+        len = (size_t)(end - line);
+        text = line;
+    }
+    return info_text_field(text, len, field);
+}
+
 char *info_text_field(const char *text, size_t len, const char *field)
 {
     size_t flen = strlen(field);

@@ -118,5 +118,8 @@ char *tc_info_field(tclient *c, const char *section, const char *field);
 /* The value in line "FIELD:value" of INFO text TEXT[0..LEN), malloc'd, or
  * NULL if absent (for an INFO reply already read, e.g. from a pipeline). */
 char *info_text_field(const char *text, size_t len, const char *field);
+/* The same, looking only from the first line that starts with FROM (NULL:
+ * the start): for a field that two sections of one INFO both have. */
+char *info_text_field_from(const char *text, size_t len, const char *from, const char *field);
 
 #endif

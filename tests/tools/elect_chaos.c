@@ -266,7 +266,10 @@ static int parse_role(const resp_value *v, role *out)
     char *er = info_text_field(v->str, v->len, "election_role");
     char *rr = er ? NULL : info_text_field(v->str, v->len, "role");
     char *ep = info_text_field(v->str, v->len, "election_epoch");
-    char *li = info_text_field(v->str, v->len, "leader_id");
+    /* The election's leader_id (after election_role): the follower block's
+     * leader_id names the last leader that connected, of any epoch, even on
+     * a node that led since and stepped down. */
+    char *li = info_text_field_from(v->str, v->len, er ? "election_role:" : NULL, "leader_id");
     const char *ro = er ? er : rr;
     out->leads = ro && (strcmp(ro, "leader") == 0 || strcmp(ro, "master") == 0);
     if (ep) out->epoch = atoll(ep);
@@ -377,9 +380,11 @@ static int do_write(worker *w, tclient *t, int node, int key, int *errs)
     if (!v) {
         go = NEXT;
     } else if (is_error(v, "READONLY")) {
-        char *lid = tc_info_field(t, "replication", "leader_id");
-        int to = lid ? node_of_id(r, atoll(lid)) : -1;
-        free(lid);
+        resp_value *info = tc_cmd(t, "INFO", "replication");
+        role ro;
+        parse_role(info, &ro);
+        resp_value_free(info);
+        int to = node_of_id(r, ro.leader_id);
         go = to >= 0 && to != node ? to : NEXT;
         if (go == NEXT) usleep(EC_NO_LEADER_PAUSE_US); /* an election, most likely */
     } else if (v->type == RESP_T_ERROR) {

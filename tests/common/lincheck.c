@@ -65,14 +65,14 @@
 #include <string.h>
 #include <time.h>
 
-#define LC_NIL (-1)                /* the register's "absent" value and a nil result */
-#define LC_STR_TABLE_MIN 1024      /* first size of the string hash table */
-#define LC_OPS_INITIAL 4096        /* first capacity of the op array */
-#define LC_SEEN_MAX 64             /* identical-unknown bookkeeping per walk */
-#define LC_CLOCK_EVERY 65536       /* steps between two looks at the clock */
-#define LC_CACHE_TABLE_MIN 4096    /* first size of a key's memo hash table */
-#define LC_EXPLAIN_RECENT 3        /* writes before the culprit that are listed */
-#define LC_EXPLAIN_WRITERS 2       /* writers of the culprit's value that are listed */
+#define LC_NIL (-1)             /* the register's "absent" value and a nil result */
+#define LC_STR_TABLE_MIN 1024   /* first size of the string hash table */
+#define LC_OPS_INITIAL 4096     /* first capacity of the op array */
+#define LC_SEEN_MAX 64          /* identical-unknown bookkeeping per walk */
+#define LC_CLOCK_EVERY 65536    /* steps between two looks at the clock */
+#define LC_CACHE_TABLE_MIN 4096 /* first size of a key's memo hash table */
+#define LC_EXPLAIN_RECENT 3     /* writes before the culprit that are listed */
+#define LC_EXPLAIN_WRITERS 2    /* writers of the culprit's value that are listed */
 
 /* ---- the history ---- */
 
@@ -101,7 +101,8 @@ struct lc_history {
 static uint64_t fnv(const char *p, size_t n)
 {
     uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
     return h;
 }
 
@@ -156,12 +157,14 @@ static int tab_grow(lc_history *h)
     if (cap > (size_t)LC_OPS_MAX * 8) return -1;
     int32_t *t = malloc(cap * sizeof *t);
     if (!t) return -1;
-    for (size_t i = 0; i < cap; i++) t[i] = -1;
+    for (size_t i = 0; i < cap; i++)
+        t[i] = -1;
     for (int32_t id = 0; id < h->nstr; id++) {
         size_t l;
         const char *s = str_at(h, id, &l);
         size_t j = (size_t)fnv(s, l) & (cap - 1);
-        while (t[j] >= 0) j = (j + 1) & (cap - 1);
+        while (t[j] >= 0)
+            j = (j + 1) & (cap - 1);
         t[j] = id;
     }
     free(h->tab);
@@ -186,13 +189,15 @@ static int32_t intern(lc_history *h, const char *p, size_t n, char *err, size_t 
         if (l == n && memcmp(s, p, n) == 0) return h->tab[j];
     }
     if (h->arena_len + n > (size_t)LC_STRINGS_BYTES_MAX || h->nstr >= INT32_MAX / 2) {
-        snprintf(err, errlen, "more than %ld bytes of distinct keys and values (LC_STRINGS_BYTES_MAX)",
+        snprintf(err, errlen,
+                 "more than %ld bytes of distinct keys and values (LC_STRINGS_BYTES_MAX)",
                  (long)LC_STRINGS_BYTES_MAX);
         return -1;
     }
     if (h->arena_len + n > h->arena_cap) {
         size_t cap = h->arena_cap ? h->arena_cap : 65536;
-        while (cap < h->arena_len + n) cap *= 2;
+        while (cap < h->arena_len + n)
+            cap *= 2;
         if (cap > (size_t)LC_STRINGS_BYTES_MAX) cap = (size_t)LC_STRINGS_BYTES_MAX;
         char *a = realloc(h->arena, cap);
         if (!a) {
@@ -252,7 +257,8 @@ int lc_add(lc_history *h, const lc_op *op, char *err, size_t errlen)
         return -1;
     }
     if (op->outcome != LC_OUT_UNKNOWN && (op->ret_us < op->call_us || op->ret_us > LC_TIME_MAX)) {
-        snprintf(err, errlen, "return time %" PRId64 " before the call (%" PRId64 ") or past LC_TIME_MAX",
+        snprintf(err, errlen,
+                 "return time %" PRId64 " before the call (%" PRId64 ") or past LC_TIME_MAX",
                  op->ret_us, op->call_us);
         return -1;
     }
@@ -267,12 +273,14 @@ int lc_add(lc_history *h, const lc_op *op, char *err, size_t errlen)
         return -1;
     }
     size_t vlen = 0;
-    if (has_value && op->value && !op->value_empty) vlen = op->value_len ? op->value_len : strlen(op->value);
+    if (has_value && op->value && !op->value_empty)
+        vlen = op->value_len ? op->value_len : strlen(op->value);
     if (vlen > LC_VALUE_MAX) {
         snprintf(err, errlen, "value of %zu bytes (LC_VALUE_MAX is %d)", vlen, LC_VALUE_MAX);
         return -1;
     }
-    if (op->kind == LC_DEL && op->outcome == LC_OUT_OK && (op->del_result < -1 || op->del_result > 1)) {
+    if (op->kind == LC_DEL && op->outcome == LC_OUT_OK &&
+        (op->del_result < -1 || op->del_result > 1)) {
         snprintf(err, errlen, "a del result other than 1, 0 or -1 (not checked)");
         return -1;
     }
@@ -408,8 +416,10 @@ int lc_parse_line(lc_history *h, const char *line, char *err, size_t errlen)
         goto out;
     }
     if (nf < 7 || nf > 8) {
-        snprintf(err, errlen, "%d fields; want <client> <op> <key> <value|-> <call_us> <ret_us|-> "
-                 "<ok|fail|unknown> [<result>]", nf);
+        snprintf(err, errlen,
+                 "%d fields; want <client> <op> <key> <value|-> <call_us> <ret_us|-> "
+                 "<ok|fail|unknown> [<result>]",
+                 nf);
         goto out;
     }
     lc_op op = {0};
@@ -419,16 +429,22 @@ int lc_parse_line(lc_history *h, const char *line, char *err, size_t errlen)
         goto out;
     }
     op.client = (long)client;
-    if (strcmp(f[1], "write") == 0) op.kind = LC_WRITE;
-    else if (strcmp(f[1], "read") == 0) op.kind = LC_READ;
-    else if (strcmp(f[1], "del") == 0) op.kind = LC_DEL;
+    if (strcmp(f[1], "write") == 0)
+        op.kind = LC_WRITE;
+    else if (strcmp(f[1], "read") == 0)
+        op.kind = LC_READ;
+    else if (strcmp(f[1], "del") == 0)
+        op.kind = LC_DEL;
     else {
         snprintf(err, errlen, "bad op '%.40s' (write, read or del)", f[1]);
         goto out;
     }
-    if (strcmp(f[6], "ok") == 0) op.outcome = LC_OUT_OK;
-    else if (strcmp(f[6], "fail") == 0) op.outcome = LC_OUT_FAIL;
-    else if (strcmp(f[6], "unknown") == 0) op.outcome = LC_OUT_UNKNOWN;
+    if (strcmp(f[6], "ok") == 0)
+        op.outcome = LC_OUT_OK;
+    else if (strcmp(f[6], "fail") == 0)
+        op.outcome = LC_OUT_FAIL;
+    else if (strcmp(f[6], "unknown") == 0)
+        op.outcome = LC_OUT_UNKNOWN;
     else {
         snprintf(err, errlen, "bad outcome '%.40s' (ok, fail or unknown)", f[6]);
         goto out;
@@ -487,8 +503,10 @@ int lc_parse_line(lc_history *h, const char *line, char *err, size_t errlen)
             if (strcmp(f[7], "nil") != 0) vtok = f[7];
         }
         if (op.kind == LC_DEL && nf == 8) {
-            if (strcmp(f[7], "0") == 0) op.del_result = 0;
-            else if (strcmp(f[7], "1") == 0) op.del_result = 1;
+            if (strcmp(f[7], "0") == 0)
+                op.del_result = 0;
+            else if (strcmp(f[7], "1") == 0)
+                op.del_result = 1;
             else {
                 snprintf(err, errlen, "a del's result is 1 or 0, not '%.40s'", f[7]);
                 goto out;
@@ -498,8 +516,8 @@ int lc_parse_line(lc_history *h, const char *line, char *err, size_t errlen)
     if (vtok) {
         long vl = unescape(vtok, vbuf, LC_VALUE_MAX);
         if (vl < 0) {
-            snprintf(err, errlen, "bad value '%.40s' (bad %%XX escape, or longer than LC_VALUE_MAX)",
-                     vtok);
+            snprintf(err, errlen,
+                     "bad value '%.40s' (bad %%XX escape, or longer than LC_VALUE_MAX)", vtok);
             goto out;
         }
         vbuf[vl] = 0;
@@ -573,8 +591,10 @@ int lc_write_op(FILE *fp, const lc_op *op)
     escape(op->key, klen, kout);
     const char *v = has_value ? escape(op->value, vlen, vesc) : "-";
     char ret[32];
-    if (op->outcome == LC_OUT_UNKNOWN) snprintf(ret, sizeof ret, "-");
-    else snprintf(ret, sizeof ret, "%" PRId64, op->ret_us);
+    if (op->outcome == LC_OUT_UNKNOWN)
+        snprintf(ret, sizeof ret, "-");
+    else
+        snprintf(ret, sizeof ret, "%" PRId64, op->ret_us);
     int rc;
     if (op->kind == LC_WRITE)
         rc = fprintf(fp, "%ld write %s %s %" PRId64 " %s %s\n", op->client, kout, v, op->call_us,
@@ -633,7 +653,7 @@ typedef struct sop {
     int32_t vi;        /* write: value; read: expected (nil index for nil); del: nil index */
     int32_t orig;      /* index into the history */
     uint8_t kind, unknown, converted;
-    uint8_t hidden;    /* an ok write nobody reads: placed with the next write, or at its return */
+    uint8_t hidden; /* an ok write nobody reads: placed with the next write, or at its return */
     int8_t del_result;
 } sop;
 
@@ -647,18 +667,18 @@ typedef struct cent {
 typedef struct frame {
     int32_t op;
     int32_t prev_state;
-    uint8_t forced;  /* no alternative at its level: popping it fails the level too */
-    uint32_t nauto;  /* hidden writes placed just before it (on the aux stack) */
+    uint8_t forced; /* no alternative at its level: popping it fails the level too */
+    uint32_t nauto; /* hidden writes placed just before it (on the aux stack) */
 } frame;
 
 typedef struct search {
     const lc_history *h;
     sop *op;
     int n, nok;
-    int32_t nv, nil;  /* values; the nil index (= nv) */
-    int32_t *vstr;    /* value index -> string id */
-    int32_t *preads;  /* value index -> ok reads of it not placed yet */
-    int32_t *pwrite;  /* value index -> writes of it (nil: dels) not placed yet */
+    int32_t nv, nil; /* values; the nil index (= nv) */
+    int32_t *vstr;   /* value index -> string id */
+    int32_t *preads; /* value index -> ok reads of it not placed yet */
+    int32_t *pwrite; /* value index -> writes of it (nil: dels) not placed yet */
     /* entries: 0 .. ne-1 sorted by time; ne is the head sentinel */
     int32_t *eop;     /* op of the entry */
     uint8_t *eret;    /* 1: a return entry */
@@ -697,7 +717,8 @@ static void set_bit(search *s, int i)
     s->pop++;
     s->zh ^= s->zob[i];
     if (w > s->hi) s->hi = w;
-    while (s->p < s->nwords && s->bits[s->p] == ~0ull) s->p++;
+    while (s->p < s->nwords && s->bits[s->p] == ~0ull)
+        s->p++;
 }
 
 static void clear_bit(search *s, int i)
@@ -707,7 +728,8 @@ static void clear_bit(search *s, int i)
     s->pop--;
     s->zh ^= s->zob[i];
     if (w < s->p) s->p = w;
-    while (s->hi > 0 && s->bits[s->hi] == 0) s->hi--;
+    while (s->hi > 0 && s->bits[s->hi] == 0)
+        s->hi--;
 }
 
 static uint64_t cfg_hash(const search *s, int32_t state)
@@ -754,7 +776,8 @@ static int cache_grow_table(search *s)
     }
     for (size_t i = 0; i < s->nce; i++) {
         size_t j = (size_t)s->ce[i].hash & (cap - 1);
-        while (t[j]) j = (j + 1) & (cap - 1);
+        while (t[j])
+            j = (j + 1) & (cap - 1);
         t[j] = (uint32_t)(i + 1);
     }
     s->bytes -= s->tabcap * sizeof(uint32_t);
@@ -769,7 +792,8 @@ static int cache_grow_table(search *s)
 static int grow(search *s, void **p, size_t *cap, size_t elem, size_t need)
 {
     size_t c = *cap;
-    while (c < need) c *= 2;
+    while (c < need)
+        c *= 2;
     if (c == *cap) return 0;
     if (charge(s, (c - *cap) * elem) < 0) return -1;
     void *q = realloc(*p, c * elem);
@@ -793,7 +817,8 @@ static int cache_add(search *s, int32_t state)
     if (s->nce == s->cecap && grow(s, (void **)&s->ce, &s->cecap, sizeof *s->ce, s->cecap + 1) < 0)
         return -1;
     uint32_t np = 0;
-    for (uint32_t w = s->p; w <= s->hi && w < s->nwords; w++) np += s->bits[w] != 0;
+    for (uint32_t w = s->p; w <= s->hi && w < s->nwords; w++)
+        np += s->bits[w] != 0;
     if (grow(s, (void **)&s->pairs, &s->paircap, sizeof *s->pairs, s->npairs + 2 * (size_t)np) < 0)
         return -1;
     cent *e = &s->ce[s->nce];
@@ -809,7 +834,8 @@ static int cache_add(search *s, int32_t state)
             s->pairs[s->npairs++] = s->bits[w];
         }
     size_t j = (size_t)e->hash & (s->tabcap - 1);
-    while (s->tab[j]) j = (j + 1) & (s->tabcap - 1);
+    while (s->tab[j])
+        j = (j + 1) & (s->tabcap - 1);
     s->tab[j] = (uint32_t)(++s->nce);
     return 0;
 }
@@ -832,8 +858,10 @@ static void lift(search *s, int op)
     const sop *o = &s->op[op];
     unlink_entry(s, s->ecall[op]);
     if (s->eret_of[op] >= 0) unlink_entry(s, s->eret_of[op]);
-    if (o->kind == LC_READ) s->preads[o->vi]--;
-    else s->pwrite[o->vi]--;
+    if (o->kind == LC_READ)
+        s->preads[o->vi]--;
+    else
+        s->pwrite[o->vi]--;
     s->lifted_ok += !o->unknown;
 }
 
@@ -842,8 +870,10 @@ static void unlift(search *s, int op)
     const sop *o = &s->op[op];
     if (s->eret_of[op] >= 0) relink_entry(s, s->eret_of[op]);
     relink_entry(s, s->ecall[op]);
-    if (o->kind == LC_READ) s->preads[o->vi]++;
-    else s->pwrite[o->vi]++;
+    if (o->kind == LC_READ)
+        s->preads[o->vi]++;
+    else
+        s->pwrite[o->vi]++;
     s->lifted_ok -= !o->unknown;
     clear_bit(s, op);
 }
@@ -852,8 +882,12 @@ static void unlift(search *s, int op)
 static int step(const search *s, const sop *o, int32_t state, int32_t *ns)
 {
     switch (o->kind) {
-    case LC_WRITE: *ns = o->vi; return 1;
-    case LC_READ: *ns = state; return state == o->vi;
+    case LC_WRITE:
+        *ns = o->vi;
+        return 1;
+    case LC_READ:
+        *ns = state;
+        return state == o->vi;
     default:
         *ns = s->nil;
         return o->del_result < 0 || o->del_result == (state != s->nil);
@@ -871,21 +905,23 @@ static int try_place(search *s, int op, int forced)
     if (!step(s, o, s->state, &ns)) return 0;
     /* Overwriting a value that an unplaced read still has to see, with no
      * unplaced write of it left to bring it back, dooms the branch. */
-    if (o->kind != LC_READ && ns != s->state && s->preads[s->state] > 0 &&
-        s->pwrite[s->state] == 0)
+    if (o->kind != LC_READ && ns != s->state && s->preads[s->state] > 0 && s->pwrite[s->state] == 0)
         return 0;
     uint32_t nh = 0;
     if (o->kind != LC_READ && !o->hidden)
         for (int x = s->next[s->ne]; x >= 0 && !s->eret[x]; x = s->next[x])
             if (s->op[s->eop[x]].hidden) s->aux[s->ap + nh++] = s->eop[x];
-    for (uint32_t k = 0; k < nh; k++) set_bit(s, s->aux[s->ap + k]);
+    for (uint32_t k = 0; k < nh; k++)
+        set_bit(s, s->aux[s->ap + k]);
     set_bit(s, op);
     if (cache_has(s, ns) || cache_add(s, ns) < 0) {
         clear_bit(s, op);
-        for (uint32_t k = 0; k < nh; k++) clear_bit(s, s->aux[s->ap + k]);
+        for (uint32_t k = 0; k < nh; k++)
+            clear_bit(s, s->aux[s->ap + k]);
         return 0;
     }
-    for (uint32_t k = 0; k < nh; k++) lift(s, s->aux[s->ap + k]);
+    for (uint32_t k = 0; k < nh; k++)
+        lift(s, s->aux[s->ap + k]);
     lift(s, op);
     s->stack[s->sp++] = (frame){op, s->state, (uint8_t)(forced || o->kind == LC_READ), nh};
     s->ap += (int)nh;
@@ -898,7 +934,8 @@ static frame pop_frame(search *s)
 {
     frame f = s->stack[--s->sp];
     unlift(s, f.op);
-    for (uint32_t k = 0; k < f.nauto; k++) unlift(s, s->aux[--s->ap]);
+    for (uint32_t k = 0; k < f.nauto; k++)
+        unlift(s, s->aux[--s->ap]);
     s->state = f.prev_state;
     return f;
 }
@@ -1083,8 +1120,10 @@ static void sb_str(sbuf *b, const lc_history *h, int32_t id)
     size_t l;
     const char *p = str_at(h, id, &l);
     char esc[3 * 64 + 8];
-    if (l > 64) sb_printf(b, "%s...(%zu bytes)", escape(p, 64, esc), l);
-    else sb_printf(b, "%s", escape(p, l, esc));
+    if (l > 64)
+        sb_printf(b, "%s...(%zu bytes)", escape(p, 64, esc), l);
+    else
+        sb_printf(b, "%s", escape(p, l, esc));
 }
 
 /* Value index VI of the search, as sb_str prints it. */
@@ -1173,7 +1212,8 @@ static char *explain(const search *s)
         held |= p.n > before;
     }
     if (held)
-        sb_printf(&b, "\n    and could not move on from it: a later read (below) still has to see it");
+        sb_printf(&b,
+                  "\n    and could not move on from it: a later read (below) still has to see it");
     /* the last writes or dels that returned before it was called */
     int recent[LC_EXPLAIN_RECENT], nr = 0;
     for (int i = 0; i < s->n; i++) {
@@ -1188,7 +1228,8 @@ static char *explain(const search *s)
             if (s->op[recent[k]].ret < s->op[recent[oldest]].ret) oldest = k;
         if (o->ret > s->op[recent[oldest]].ret) recent[oldest] = i;
     }
-    for (int k = 0; k < nr; k++) pick(&p, recent[k]);
+    for (int k = 0; k < nr; k++)
+        pick(&p, recent[k]);
     /* the operations overlapping it */
     for (int i = 0; i < s->n && p.n < LC_EXPLAIN_OPS_MAX; i++)
         if (s->op[i].call <= co->ret && s->op[i].ret >= co->call) pick(&p, i);
@@ -1230,7 +1271,8 @@ typedef struct vmap {
 static vinfo *vmap_get(vmap *m, int32_t val)
 {
     size_t j = (size_t)mix64((uint64_t)(uint32_t)val) & (m->cap - 1);
-    while (m->v[j].val != LC_NIL && m->v[j].val != val) j = (j + 1) & (m->cap - 1);
+    while (m->v[j].val != LC_NIL && m->v[j].val != val)
+        j = (j + 1) & (m->cap - 1);
     if (m->v[j].val == LC_NIL) {
         m->v[j].val = val;
         m->v[j].vi = m->n++;
@@ -1242,10 +1284,11 @@ static vinfo *vmap_get(vmap *m, int32_t val)
 
 static void free_search(search *s)
 {
-    void *all[] = {s->op,   s->vstr,  s->preads, s->pwrite, s->eop,   s->eret,
-                   s->ecall, s->eret_of, s->next, s->prev,   s->bits,  s->zob,
-                   s->stack, s->aux,   s->ce,     s->pairs,  s->tab};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
+    void *all[] = {s->op,    s->vstr,    s->preads, s->pwrite, s->eop,  s->eret,
+                   s->ecall, s->eret_of, s->next,   s->prev,   s->bits, s->zob,
+                   s->stack, s->aux,     s->ce,     s->pairs,  s->tab};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        free(all[i]);
 }
 
 static const char *const too_big_why[] = {"", "the memo table outgrew its byte limit",
@@ -1259,14 +1302,16 @@ static const char *const too_big_why[] = {"", "the memo table outgrew its byte l
 static int prepare_ops(search *s, const lc_history *h, const int32_t *idx, long m)
 {
     vmap vm = {NULL, 16, 0};
-    while (vm.cap < (size_t)m * 2 + 16) vm.cap *= 2;
+    while (vm.cap < (size_t)m * 2 + 16)
+        vm.cap *= 2;
     vm.v = malloc(vm.cap * sizeof *vm.v);
     s->op = malloc((size_t)(m + 1) * sizeof *s->op);
     if (!vm.v || !s->op) {
         free(vm.v);
         return -1;
     }
-    for (size_t j = 0; j < vm.cap; j++) vm.v[j].val = LC_NIL;
+    for (size_t j = 0; j < vm.cap; j++)
+        vm.v[j].val = LC_NIL;
     int checked_del = 0;
     for (long i = 0; i < m; i++) {
         const lc_rec *x = &h->ops[idx[i]];
@@ -1295,8 +1340,9 @@ static int prepare_ops(search *s, const lc_history *h, const int32_t *idx, long 
         if (x->outcome == LC_OUT_FAIL) continue;
         if (x->kind == LC_READ && x->outcome != LC_OUT_OK) continue;
         const vinfo *vi = x->val != LC_NIL ? vmap_get(&vm, x->val) : NULL;
-        sop o = {x->call, x->ret, vi ? vi->vi : s->nil, idx[i], x->kind,
-                 x->outcome == LC_OUT_UNKNOWN, 0, 0, x->del_result};
+        sop o = {x->call, x->ret,  vi ? vi->vi : s->nil,
+                 idx[i],  x->kind, x->outcome == LC_OUT_UNKNOWN,
+                 0,       0,       x->del_result};
         if (x->kind == LC_DEL) o.vi = s->nil;
         if (x->kind == LC_WRITE) {
             int read = vi->first_read_ret != INT64_MAX;
@@ -1308,8 +1354,10 @@ static int prepare_ops(search *s, const lc_history *h, const int32_t *idx, long 
             }
             o.hidden = !o.unknown && !read && !checked_del;
         }
-        if (o.kind == LC_READ) s->preads[o.vi]++;
-        else s->pwrite[o.vi]++;
+        if (o.kind == LC_READ)
+            s->preads[o.vi]++;
+        else
+            s->pwrite[o.vi]++;
         s->op[n++] = o;
     }
     free(vm.v);
@@ -1379,8 +1427,10 @@ static int check_key(const lc_history *h, const int32_t *idx, long m, const lc_l
     for (int e = 0; e < ne; e++) {
         s.eop[e] = ek[e].op;
         s.eret[e] = ek[e].ret;
-        if (ek[e].ret) s.eret_of[ek[e].op] = e;
-        else s.ecall[ek[e].op] = e;
+        if (ek[e].ret)
+            s.eret_of[ek[e].op] = e;
+        else
+            s.ecall[ek[e].op] = e;
         s.next[e] = e + 1 < ne ? e + 1 : -1;
         s.prev[e] = e > 0 ? e - 1 : ne;
     }
@@ -1399,8 +1449,10 @@ static int check_key(const lc_history *h, const int32_t *idx, long m, const lc_l
     } else {
         r->verdict = LC_KEY_TOO_BIG;
         char buf[256];
-        snprintf(buf, sizeof buf, "unknown (too big): %s after %lld steps, %zu configurations, "
-                 "%zu bytes", too_big_why[s.too_big], steps, s.nce, s.bytes);
+        snprintf(buf, sizeof buf,
+                 "unknown (too big): %s after %lld steps, %zu configurations, "
+                 "%zu bytes",
+                 too_big_why[s.too_big], steps, s.nce, s.bytes);
         r->explain = strdup(buf);
     }
     rc = 0;
@@ -1430,14 +1482,16 @@ int lc_check(const lc_history *h, const lc_limits *lim_in, lc_report *rep)
     int32_t *idx = malloc((size_t)n * sizeof *idx + 1);
     int rc = LC_ERROR;
     if (!count || !start || !idx) goto out;
-    for (long i = 0; i < n; i++) count[h->ops[i].key]++;
+    for (long i = 0; i < n; i++)
+        count[h->ops[i].key]++;
     long nkeys = 0;
     start[0] = 0;
     for (int32_t k = 0; k < nstr; k++) {
         start[k + 1] = start[k] + count[k];
         nkeys += count[k] > 0;
     }
-    for (int32_t k = 0; k < nstr; k++) count[k] = 0;
+    for (int32_t k = 0; k < nstr; k++)
+        count[k] = 0;
     for (long i = 0; i < n; i++) {
         int32_t k = h->ops[i].key;
         idx[start[k] + count[k]++] = (int32_t)i;
@@ -1454,11 +1508,16 @@ int lc_check(const lc_history *h, const lc_limits *lim_in, lc_report *rep)
         if (!kr->key) goto out;
         escape(kp, kl, kr->key);
         if (check_key(h, idx + start[k], count[k], &lim, kr) < 0) goto out;
-        if (kr->verdict == LC_KEY_LINEARIZABLE) rep->linearizable++;
-        else if (kr->verdict == LC_KEY_NOT_LINEARIZABLE) rep->not_linearizable++;
-        else rep->too_big++;
+        if (kr->verdict == LC_KEY_LINEARIZABLE)
+            rep->linearizable++;
+        else if (kr->verdict == LC_KEY_NOT_LINEARIZABLE)
+            rep->not_linearizable++;
+        else
+            rep->too_big++;
     }
-    rc = rep->not_linearizable ? LC_NOT_LINEARIZABLE : rep->too_big ? LC_UNDECIDED : LC_LINEARIZABLE;
+    rc = rep->not_linearizable ? LC_NOT_LINEARIZABLE
+         : rep->too_big        ? LC_UNDECIDED
+                               : LC_LINEARIZABLE;
 out:
     pthread_mutex_unlock(&m->mu);
     free(count);
@@ -1470,7 +1529,8 @@ out:
 
 void lc_report_print(FILE *fp, const lc_report *rep, int verbose)
 {
-    fprintf(fp, "lincheck: %ld operations on %ld keys: %ld linearizable, %ld NOT linearizable, "
+    fprintf(fp,
+            "lincheck: %ld operations on %ld keys: %ld linearizable, %ld NOT linearizable, "
             "%ld unknown (too big); %.0f ms (%.0f ops/s)\n",
             rep->ops, rep->keys, rep->linearizable, rep->not_linearizable, rep->too_big, rep->ms,
             rep->ms > 0 ? (double)rep->ops / (rep->ms / 1000.0) : 0.0);
@@ -1478,11 +1538,15 @@ void lc_report_print(FILE *fp, const lc_report *rep, int verbose)
     for (long i = 0; i < rep->keys; i++) {
         const lc_key_result *k = &rep->k[i];
         if (verbose)
-            fprintf(fp, "lincheck:   key %s: %ld ops (%ld searched), %s, %lld steps, %ld configurations, "
-                    "%.1f ms\n", k->key, k->ops, k->checked,
-                    k->verdict == LC_KEY_LINEARIZABLE ? "linearizable"
-                    : k->verdict == LC_KEY_NOT_LINEARIZABLE ? "NOT linearizable" : "unknown (too big)",
-                    k->steps, k->cache_entries, k->ms);
+            fprintf(
+                fp,
+                "lincheck:   key %s: %ld ops (%ld searched), %s, %lld steps, %ld configurations, "
+                "%.1f ms\n",
+                k->key, k->ops, k->checked,
+                k->verdict == LC_KEY_LINEARIZABLE       ? "linearizable"
+                : k->verdict == LC_KEY_NOT_LINEARIZABLE ? "NOT linearizable"
+                                                        : "unknown (too big)",
+                k->steps, k->cache_entries, k->ms);
         if (k->verdict == LC_KEY_LINEARIZABLE || printed >= LC_REPORT_BAD_MAX) continue;
         printed++;
         fprintf(fp, "lincheck: key %s: %s\n    %s\n", k->key,

@@ -79,27 +79,27 @@
 #include <stdio.h>
 
 /* ---- limits of a history ---- */
-#define LC_OPS_MAX 20000000L        /* operations in one history */
-#define LC_KEY_MAX 1024             /* bytes of a key */
-#define LC_VALUE_MAX 65536          /* bytes of a value or a read result */
+#define LC_OPS_MAX 20000000L                       /* operations in one history */
+#define LC_KEY_MAX 1024                            /* bytes of a key */
+#define LC_VALUE_MAX 65536                         /* bytes of a value or a read result */
 #define LC_STRINGS_BYTES_MAX (1024L * 1024 * 1024) /* all distinct keys and values */
-#define LC_CLIENT_MAX 1000000000L   /* largest client id */
-#define LC_TIME_MAX (INT64_MAX / 4) /* largest call or return time (us) */
+#define LC_CLIENT_MAX 1000000000L                  /* largest client id */
+#define LC_TIME_MAX (INT64_MAX / 4)                /* largest call or return time (us) */
 /* Longest line of a history file: every byte of a key, a value and a result
  * escaped (3 bytes each), plus the numbers and words. */
 #define LC_LINE_MAX (3L * (LC_KEY_MAX + 2L * LC_VALUE_MAX) + 256)
 
 /* ---- limits of one key's search (defaults; lc_limits overrides) ---- */
-#define LC_KEY_OPS_MAX 4000000L                   /* operations of one key */
+#define LC_KEY_OPS_MAX 4000000L                     /* operations of one key */
 #define LC_CACHE_BYTES_DEFAULT (512L * 1024 * 1024) /* memo table of one key */
-#define LC_STEPS_DEFAULT 400000000LL               /* search steps of one key */
-#define LC_KEY_MS_DEFAULT 60000LL                  /* wall-clock time of one key */
+#define LC_STEPS_DEFAULT 400000000LL                /* search steps of one key */
+#define LC_KEY_MS_DEFAULT 60000LL                   /* wall-clock time of one key */
 
 /* ---- explanations ---- */
-#define LC_EXPLAIN_OPS_MAX 16    /* operations listed for a non-linearizable key */
-#define LC_EXPLAIN_STATES_MAX 4  /* register values listed at the point of failure */
+#define LC_EXPLAIN_OPS_MAX 16     /* operations listed for a non-linearizable key */
+#define LC_EXPLAIN_STATES_MAX 4   /* register values listed at the point of failure */
 #define LC_EXPLAIN_BYTES_MAX 8192 /* one key's explanation text */
-#define LC_REPORT_BAD_MAX 20     /* non-linearizable keys printed by lc_report_print */
+#define LC_REPORT_BAD_MAX 20      /* non-linearizable keys printed by lc_report_print */
 
 typedef enum { LC_WRITE, LC_READ, LC_DEL } lc_kind;
 typedef enum { LC_OUT_OK, LC_OUT_FAIL, LC_OUT_UNKNOWN } lc_outcome;
@@ -109,15 +109,15 @@ typedef struct lc_op {
     lc_kind kind;
     lc_outcome outcome;
     int64_t call_us;
-    int64_t ret_us;     /* ignored for LC_OUT_UNKNOWN (+infinity) */
-    const char *key;    /* NUL-terminated; copied by lc_add */
-    size_t key_len;     /* 0: strlen(key) */
+    int64_t ret_us;  /* ignored for LC_OUT_UNKNOWN (+infinity) */
+    const char *key; /* NUL-terminated; copied by lc_add */
+    size_t key_len;  /* 0: strlen(key) */
     /* LC_WRITE: the value written. LC_READ with LC_OUT_OK: the result, NULL
      * for nil (absent). Otherwise unused. Copied by lc_add. */
     const char *value;
-    size_t value_len;   /* 0: strlen(value) (an empty value needs value_empty) */
-    int value_empty;    /* the value is the empty string */
-    int del_result;     /* LC_DEL with LC_OUT_OK: 1 removed, 0 absent, -1 not checked */
+    size_t value_len; /* 0: strlen(value) (an empty value needs value_empty) */
+    int value_empty;  /* the value is the empty string */
+    int del_result;   /* LC_DEL with LC_OUT_OK: 1 removed, 0 absent, -1 not checked */
 } lc_op;
 
 typedef struct lc_history lc_history;
@@ -151,21 +151,21 @@ typedef struct lc_limits {
 typedef enum { LC_KEY_LINEARIZABLE, LC_KEY_NOT_LINEARIZABLE, LC_KEY_TOO_BIG } lc_verdict;
 
 typedef struct lc_key_result {
-    char *key;           /* malloc'd, printable (escaped as in the file) */
+    char *key; /* malloc'd, printable (escaped as in the file) */
     lc_verdict verdict;
-    long ops;            /* operations of the key in the history */
-    long checked;        /* of those, searched (after dropping fail and the like) */
-    long long steps;     /* search steps */
-    long cache_entries;  /* configurations memoised */
-    double ms;           /* time spent on the key */
-    char *explain;       /* malloc'd: why not linearizable, or why too big; else NULL */
+    long ops;           /* operations of the key in the history */
+    long checked;       /* of those, searched (after dropping fail and the like) */
+    long long steps;    /* search steps */
+    long cache_entries; /* configurations memoised */
+    double ms;          /* time spent on the key */
+    char *explain;      /* malloc'd: why not linearizable, or why too big; else NULL */
 } lc_key_result;
 
 typedef struct lc_report {
-    long ops;            /* operations in the history */
+    long ops; /* operations in the history */
     long keys, linearizable, not_linearizable, too_big;
-    double ms;           /* the whole check */
-    lc_key_result *k;    /* keys entries, in the order keys first appear */
+    double ms;        /* the whole check */
+    lc_key_result *k; /* keys entries, in the order keys first appear */
 } lc_report;
 
 /* The overall verdict of lc_check. */

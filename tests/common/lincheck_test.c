@@ -28,11 +28,17 @@
 
 static lc_history *H;
 
-static void add(long client, lc_kind kind, const char *key, const char *value, long call,
-                long ret, lc_outcome out, int del_result)
+static void add(long client, lc_kind kind, const char *key, const char *value, long call, long ret,
+                lc_outcome out, int del_result)
 {
-    lc_op op = {.client = client, .kind = kind, .key = key, .value = value, .call_us = call,
-                .ret_us = ret, .outcome = out, .del_result = del_result};
+    lc_op op = {.client = client,
+                .kind = kind,
+                .key = key,
+                .value = value,
+                .call_us = call,
+                .ret_us = ret,
+                .outcome = out,
+                .del_result = del_result};
     char err[256];
     if (lc_add(H, &op, err, sizeof err) != 0) printf("lc_add: %s\n", err);
 }
@@ -125,11 +131,13 @@ static void small_histories(void)
     W(1, "k", "a", 0, 10);
     W(1, "k", "b", 20, 30);
     R(2, "k", "a", 40, 50);
-    test_cond("stale read after a completed write", verdict_of(NULL, "-> a", &ex) == LC_NOT_LINEARIZABLE);
+    test_cond("stale read after a completed write",
+              verdict_of(NULL, "-> a", &ex) == LC_NOT_LINEARIZABLE);
     test_cond("its explanation names the stale read", ex);
     W(1, "k", "a", 0, 10);
     R(2, "k", "z", 20, 30);
-    test_cond("read of a value never written", verdict_of(NULL, "-> z", &ex) == LC_NOT_LINEARIZABLE);
+    test_cond("read of a value never written",
+              verdict_of(NULL, "-> z", &ex) == LC_NOT_LINEARIZABLE);
     test_cond("its explanation names that read", ex);
     W(1, "k", "a", 0, 10);
     R(2, "k", NULL, 20, 30);
@@ -161,20 +169,23 @@ static void small_histories(void)
     test_cond("an unknown write that never takes effect", check() == LC_LINEARIZABLE);
     R(2, "k", "a", 0, 10);
     Wu(1, "k", "a", 20);
-    test_cond("an unknown write cannot take effect before its call", check() == LC_NOT_LINEARIZABLE);
+    test_cond("an unknown write cannot take effect before its call",
+              check() == LC_NOT_LINEARIZABLE);
     W(1, "k", "x", 0, 10);
     W(1, "k", "y", 20, 30);
     Wu(2, "k", "x", 40);
     R(3, "k", "x", 50, 60);
     R(3, "k", "y", 70, 80);
     W(1, "k", "y", 65, 90);
-    test_cond("an unknown write of a value written twice (kept pending)", check() == LC_LINEARIZABLE);
+    test_cond("an unknown write of a value written twice (kept pending)",
+              check() == LC_LINEARIZABLE);
     W(1, "k", "x", 0, 10);
     W(1, "k", "y", 20, 30);
     Wu(2, "k", "x", 40);
     R(3, "k", "x", 32, 38);
     test_cond("... which cannot explain a read before its call", check() == LC_NOT_LINEARIZABLE);
-    for (int i = 0; i < 12; i++) Wu(10 + i, "k", i % 2 ? "p" : "q", 10 + i);
+    for (int i = 0; i < 12; i++)
+        Wu(10 + i, "k", i % 2 ? "p" : "q", 10 + i);
     R(1, "k", "p", 100, 110);
     R(1, "k", "q", 120, 130);
     R(1, "k", "p", 140, 150);
@@ -213,23 +224,24 @@ static void file_format(void)
     test_cond("a write", lc_parse_line(H, "1 write k v1 10 20 ok", err, sizeof err) == 0);
     test_cond("a read", lc_parse_line(H, "2 read k - 30 40 ok v1\n", err, sizeof err) == 0);
     test_cond("a nil read", lc_parse_line(H, "2 read j - 30 40 ok nil", err, sizeof err) == 0);
-    test_cond("an unknown write", lc_parse_line(H, "3 write k v2 50 - unknown", err, sizeof err) == 0);
-    test_cond("an unknown with a time", lc_parse_line(H, "3 write k v3 60 70 unknown", err, sizeof err) == 0);
-    test_cond("a del with a result", lc_parse_line(H, "4 del j - 80 90 ok 0", err, sizeof err) == 0);
+    test_cond("an unknown write",
+              lc_parse_line(H, "3 write k v2 50 - unknown", err, sizeof err) == 0);
+    test_cond("an unknown with a time",
+              lc_parse_line(H, "3 write k v3 60 70 unknown", err, sizeof err) == 0);
+    test_cond("a del with a result",
+              lc_parse_line(H, "4 del j - 80 90 ok 0", err, sizeof err) == 0);
     test_cond("a del without", lc_parse_line(H, "4 del j - 80 90 ok", err, sizeof err) == 0);
     test_cond("a failed read", lc_parse_line(H, "4 read j - 80 90 fail", err, sizeof err) == 0);
     test_cond("a comment", lc_parse_line(H, "# elect_chaos seed 1", err, sizeof err) == 1);
     test_cond("a blank line", lc_parse_line(H, "   \n", err, sizeof err) == 1);
     test_cond("eight ops in", lc_count(H) == 8);
     static const char *const bad[] = {
-        "1 write k v1 10 20",            "1 write k v1 10 20 ok extra",
-        "1 put k v1 10 20 ok",           "1 write k - 10 20 ok",
-        "1 read k v 10 20 ok v",         "1 read k - 10 20 ok",
-        "1 write k v 20 10 ok",          "1 write k v 10 - ok",
-        "x write k v 10 20 ok",          "1 write k v 10 20 maybe",
-        "1 write k%zz v 10 20 ok",       "1 del k - 10 20 ok 2",
-        "1 read k - 10 20 fail v",       "-1 write k v 10 20 ok",
-        "1 write k v -5 20 ok",          "1 write % v 10 20 ok",
+        "1 write k v1 10 20",      "1 write k v1 10 20 ok extra", "1 put k v1 10 20 ok",
+        "1 write k - 10 20 ok",    "1 read k v 10 20 ok v",       "1 read k - 10 20 ok",
+        "1 write k v 20 10 ok",    "1 write k v 10 - ok",         "x write k v 10 20 ok",
+        "1 write k v 10 20 maybe", "1 write k%zz v 10 20 ok",     "1 del k - 10 20 ok 2",
+        "1 read k - 10 20 fail v", "-1 write k v 10 20 ok",       "1 write k v -5 20 ok",
+        "1 write % v 10 20 ok",
     };
     int all_refused = 1;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -244,8 +256,13 @@ static void file_format(void)
     static const char *const vals[] = {"a b", "-", "nil", "", "100%", "tab\there", "\xff\x01"};
     int n = (int)(sizeof vals / sizeof vals[0]);
     for (int i = 0; i < n; i++) {
-        lc_op op = {.client = i, .kind = LC_WRITE, .key = "key with space", .value = vals[i],
-                    .value_empty = vals[i][0] == 0, .call_us = 100 * i, .ret_us = 100 * i + 10};
+        lc_op op = {.client = i,
+                    .kind = LC_WRITE,
+                    .key = "key with space",
+                    .value = vals[i],
+                    .value_empty = vals[i][0] == 0,
+                    .call_us = 100 * i,
+                    .ret_us = 100 * i + 10};
         lc_add(H, &op, err, sizeof err);
         lc_op rd = op;
         rd.kind = LC_READ;
@@ -264,7 +281,8 @@ static void file_format(void)
     test_cond("and read back", rd == 0 && lc_count(back) == 2 * n + 1);
     if (rd != 0) printf("read back: %s\n", err);
     lc_report rep;
-    test_cond("the round trip is still linearizable", lc_check(back, NULL, &rep) == LC_LINEARIZABLE);
+    test_cond("the round trip is still linearizable",
+              lc_check(back, NULL, &rep) == LC_LINEARIZABLE);
     lc_report_free(&rep);
     /* A read of "-" must not have become a read of nil, nor "nil" nil. */
     FILE *in = fopen(path, "r");
@@ -290,8 +308,10 @@ static void file_format(void)
  * limits. */
 static void hard_history(void)
 {
-    for (int i = 0; i < 20; i++) W(i, "k", i % 2 ? "a" : "b", 0, 1000);
-    for (int i = 0; i < 20; i++) R(100 + i, "k", i % 2 ? "b" : "a", 10 + 40 * i, 30 + 40 * i);
+    for (int i = 0; i < 20; i++)
+        W(i, "k", i % 2 ? "a" : "b", 0, 1000);
+    for (int i = 0; i < 20; i++)
+        R(100 + i, "k", i % 2 ? "b" : "a", 10 + 40 * i, 30 + 40 * i);
     R(200, "k", "z", 2000, 2010);
 }
 
@@ -334,7 +354,8 @@ static void threads(void)
         a[i].id = i;
         pthread_create(&t[i], NULL, adder_main, &a[i]);
     }
-    for (int i = 0; i < THREAD_ADDERS; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < THREAD_ADDERS; i++)
+        pthread_join(t[i], NULL);
     test_cond("every add counted", lc_count(H) == THREAD_ADDERS * THREAD_OPS);
     test_cond("and linearizable", check() == LC_LINEARIZABLE);
 }
@@ -369,12 +390,14 @@ static long generate(gop *g, long nops, int nclients, int nkeys, int jitter, int
 {
     long long free_at[GEN_CLIENTS_MAX] = {0}, t = 1000;
     long model[GEN_KEYS_MAX]; /* value number, -1 absent */
-    for (int k = 0; k < nkeys; k++) model[k] = -1;
+    for (int k = 0; k < nkeys; k++)
+        model[k] = -1;
     long n = 0, vnum = 0;
     while (n < nops) {
         t += 1 + (long long)(rnd() % 3);
         int c = (int)(rnd() % (uint64_t)nclients);
-        for (int tries = 0; tries < nclients && free_at[c] > t; tries++) c = (c + 1) % nclients;
+        for (int tries = 0; tries < nclients && free_at[c] > t; tries++)
+            c = (c + 1) % nclients;
         if (free_at[c] > t) continue; /* everyone busy: let time pass */
         gop *o = &g[n++];
         memset(o, 0, sizeof *o);
@@ -394,14 +417,16 @@ static long generate(gop *g, long nops, int nclients, int nkeys, int jitter, int
             } else if (fate < 10) {
                 o->out = LC_OUT_UNKNOWN;
                 if (rnd() % 2) model[o->key] = vnum - 1; /* it took effect at t */
-                o->ret += 3 * jitter; /* the client gave up later */
+                o->ret += 3 * jitter;                    /* the client gave up later */
             } else {
                 model[o->key] = vnum - 1;
             }
         } else if (roll < 95 || !dels) {
             o->kind = LC_READ;
-            if (model[o->key] < 0) o->nil = 1;
-            else snprintf(o->val, sizeof o->val, "v%ld", model[o->key]);
+            if (model[o->key] < 0)
+                o->nil = 1;
+            else
+                snprintf(o->val, sizeof o->val, "v%ld", model[o->key]);
             if (rnd() % 100 < 2) o->out = LC_OUT_UNKNOWN;
         } else {
             o->kind = LC_DEL;
@@ -418,7 +443,9 @@ static void add_generated(const gop *g, long n)
     for (long i = 0; i < n; i++) {
         const gop *o = &g[i];
         snprintf(key, sizeof key, "key%d", o->key);
-        const char *v = o->kind == LC_WRITE ? o->val : (o->kind == LC_READ && !o->nil) ? o->val : NULL;
+        const char *v = o->kind == LC_WRITE               ? o->val
+                        : (o->kind == LC_READ && !o->nil) ? o->val
+                                                          : NULL;
         add(o->client, o->kind, key, v, o->call, o->ret, o->out, -1);
     }
 }
@@ -519,7 +546,7 @@ static void big_random(void)
 
 /* ---- agreement with a brute-force checker on small random histories ---- */
 
-#define BRUTE_OPS_MAX 7     /* 7! orders times 2^unknowns subsets: instant */
+#define BRUTE_OPS_MAX 7 /* 7! orders times 2^unknowns subsets: instant */
 #define BRUTE_HISTORIES 20000
 
 typedef struct bop {
@@ -547,7 +574,8 @@ static int brute_extend(const bop *o, const int *sel, int ns, int placed_mask, i
         }
         if (!ready) continue;
         int ns2 = state;
-        if (x->kind == LC_WRITE) ns2 = x->val;
+        if (x->kind == LC_WRITE)
+            ns2 = x->val;
         else if (x->kind == LC_READ) {
             if (state != x->val) continue;
         } else {
@@ -564,12 +592,15 @@ static int brute(const bop *o, int n)
     int must[BRUTE_OPS_MAX], nm = 0, maybe[BRUTE_OPS_MAX], nu = 0;
     for (int i = 0; i < n; i++) {
         if (o[i].out == LC_OUT_FAIL || (o[i].kind == LC_READ && o[i].out != LC_OUT_OK)) continue;
-        if (o[i].out == LC_OUT_OK) must[nm++] = i;
-        else maybe[nu++] = i;
+        if (o[i].out == LC_OUT_OK)
+            must[nm++] = i;
+        else
+            maybe[nu++] = i;
     }
     for (int sub = 0; sub < (1 << nu); sub++) {
         int sel[BRUTE_OPS_MAX], ns = 0;
-        for (int i = 0; i < nm; i++) sel[ns++] = must[i];
+        for (int i = 0; i < nm; i++)
+            sel[ns++] = must[i];
         for (int i = 0; i < nu; i++)
             if (sub & (1 << i)) sel[ns++] = maybe[i];
         if (brute_extend(o, sel, ns, 0, -1)) return 1;
@@ -595,14 +626,18 @@ static void brute_force(void)
             x->out = f < 7 ? LC_OUT_OK : f < 9 ? LC_OUT_UNKNOWN : LC_OUT_FAIL;
             x->call = (int)(rnd() % 20);
             x->ret = x->call + (int)(rnd() % 8);
-            if (x->kind == LC_WRITE) x->val = (int)(rnd() % (uint64_t)nvals);
-            else if (x->kind == LC_READ) x->val = (int)(rnd() % (uint64_t)(nvals + 1)) - 1;
-            else x->val = (int)(rnd() % 3) - 1;
+            if (x->kind == LC_WRITE)
+                x->val = (int)(rnd() % (uint64_t)nvals);
+            else if (x->kind == LC_READ)
+                x->val = (int)(rnd() % (uint64_t)(nvals + 1)) - 1;
+            else
+                x->val = (int)(rnd() % 3) - 1;
         }
         for (int i = 0; i < n; i++) {
             const bop *x = &o[i];
-            const char *v = x->kind == LC_WRITE ? vn[x->val]
-                            : x->kind == LC_READ && x->val >= 0 ? vn[x->val] : NULL;
+            const char *v = x->kind == LC_WRITE                 ? vn[x->val]
+                            : x->kind == LC_READ && x->val >= 0 ? vn[x->val]
+                                                                : NULL;
             add(i, x->kind, "k", v, x->call, x->ret, x->out, x->kind == LC_DEL ? x->val : -1);
         }
         lc_report rep;
@@ -610,7 +645,8 @@ static void brute_force(void)
         int want = brute(o, n) ? LC_LINEARIZABLE : LC_NOT_LINEARIZABLE;
         lin += want == LC_LINEARIZABLE;
         if (got != want && disagree++ < 3) {
-            printf("disagreement (brute force says %s):\n", want == LC_LINEARIZABLE ? "linearizable" : "not");
+            printf("disagreement (brute force says %s):\n",
+                   want == LC_LINEARIZABLE ? "linearizable" : "not");
             lc_write_history(stdout, H);
         }
         lc_report_free(&rep);
@@ -619,7 +655,8 @@ static void brute_force(void)
     }
     printf("   %d random histories, %d of them linearizable\n", BRUTE_HISTORIES, lin);
     test_cond("the search agrees with brute force on every one", disagree == 0);
-    test_cond("and both verdicts were common", lin > BRUTE_HISTORIES / 10 && lin < BRUTE_HISTORIES * 9 / 10);
+    test_cond("and both verdicts were common",
+              lin > BRUTE_HISTORIES / 10 && lin < BRUTE_HISTORIES * 9 / 10);
 }
 
 int main(void)

@@ -47,15 +47,16 @@ int nn_create(netns_net *w, const char *tag, int n, const char *log, char *err, 
 {
     memset(w, 0, sizeof *w);
     if (n < 1 || n > NN_MAX || strlen(tag) > NN_TAG_MAX) {
-        snprintf(err, errlen, "netns: %d nodes (max %d) or tag '%s' longer than %d", n, NN_MAX,
-                 tag, NN_TAG_MAX);
+        snprintf(err, errlen, "netns: %d nodes (max %d) or tag '%s' longer than %d", n, NN_MAX, tag,
+                 NN_TAG_MAX);
         return -1;
     }
     w->n = n;
     snprintf(w->tag, sizeof w->tag, "%s", tag);
     snprintf(w->log, sizeof w->log, "%s", log ? log : "");
     unsigned h = 5381;
-    for (const char *p = tag; *p; p++) h = h * 33 + (unsigned char)*p;
+    for (const char *p = tag; *p; p++)
+        h = h * 33 + (unsigned char)*p;
     w->subnet = 16 + (int)(h % 224);
     snprintf(w->hub, sizeof w->hub, "%sh", tag);
     snprintf(w->root_if, sizeof w->root_if, "%sr", tag);
@@ -71,7 +72,8 @@ int nn_create(netns_net *w, const char *tag, int n, const char *log, char *err, 
     if (!bad) bad = IP(w, "-n", w->hub, "link", "set", "br0", "up");
     if (!bad) {
         step = "cable to the hub";
-        bad = IP(w, "link", "add", w->root_if, "type", "veth", "peer", "name", "up0", "netns", w->hub);
+        bad = IP(w, "link", "add", w->root_if, "type", "veth", "peer", "name", "up0", "netns",
+                 w->hub);
     }
     if (!bad) bad = IP(w, "-n", w->hub, "link", "set", "up0", "master", "br0");
     if (!bad) bad = IP(w, "-n", w->hub, "link", "set", "up0", "up");

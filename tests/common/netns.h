@@ -31,23 +31,23 @@
 
 #include "proc.h"
 
-#define NN_MAX 8         /* nodes */
-#define NN_TAG_MAX 11    /* tag bytes: interface names are at most 15 */
+#define NN_MAX 8      /* nodes */
+#define NN_TAG_MAX 11 /* tag bytes: interface names are at most 15 */
 #define NN_NAME_MAX 32
-#define NN_IP_MS 10000   /* one ip command must finish within this */
+#define NN_IP_MS 10000 /* one ip command must finish within this */
 
 typedef struct netns_net {
     int n;
     char tag[NN_TAG_MAX + 1];
-    char hub[NN_NAME_MAX];           /* the hub namespace */
-    char ns[NN_MAX][NN_NAME_MAX];    /* node i's namespace (index 0 is node 1) */
-    char host[NN_MAX][NN_NAME_MAX];  /* node i's address */
-    char root_if[NN_NAME_MAX];       /* our end of the cable to the hub */
+    char hub[NN_NAME_MAX];          /* the hub namespace */
+    char ns[NN_MAX][NN_NAME_MAX];   /* node i's namespace (index 0 is node 1) */
+    char host[NN_MAX][NN_NAME_MAX]; /* node i's address */
+    char root_if[NN_NAME_MAX];      /* our end of the cable to the hub */
     char log[PROC_PATH_MAX];
-    int subnet;                      /* S in 10.232.S.0/24 */
-    int created;                     /* hub made (nn_destroy has work to do) */
+    int subnet;  /* S in 10.232.S.0/24 */
+    int created; /* hub made (nn_destroy has work to do) */
     int link_down[NN_MAX];
-    unsigned cut[NN_MAX];            /* bit j: routes between i and j blackholed */
+    unsigned cut[NN_MAX]; /* bit j: routes between i and j blackholed */
 } netns_net;
 
 /* 1 if namespaces can be made here (root, ip, `ip netns add` works), else 0

@@ -94,27 +94,27 @@
 #define EC_SECONDS_MAX 86400
 #define EC_ELECTION_MS_DEFAULT 1000
 #define EC_ELECTION_MS_MAX 60000
-#define EC_PACE_US_DEFAULT 1000      /* pause after each op: a load two shared cores take */
+#define EC_PACE_US_DEFAULT 1000 /* pause after each op: a load two shared cores take */
 #define EC_PACE_US_MAX 1000000
-#define EC_QUORUM_TIMEOUT_MS 2000    /* the servers' --quorum-timeout-ms */
-#define EC_OP_MS 3000                /* a client op's deadline: past the quorum timeout */
+#define EC_QUORUM_TIMEOUT_MS 2000 /* the servers' --quorum-timeout-ms */
+#define EC_OP_MS 3000             /* a client op's deadline: past the quorum timeout */
 #define EC_CONNECT_MS 300
-#define EC_ERRORS_BEFORE_MOVING 3    /* error replies in a row before a worker tries another node */
-#define EC_NO_LEADER_PAUSE_US 50000  /* a node that names no leader: pause before the next */
-#define EC_LIVENESS_MS 10000         /* a lost leader must be replaced within this */
-#define EC_LEADER_WAIT_MS 5000       /* the nemesis waits this long for a leader to hit */
+#define EC_ERRORS_BEFORE_MOVING 3   /* error replies in a row before a worker tries another node */
+#define EC_NO_LEADER_PAUSE_US 50000 /* a node that names no leader: pause before the next */
+#define EC_LIVENESS_MS 10000        /* a lost leader must be replaced within this */
+#define EC_LEADER_WAIT_MS 5000      /* the nemesis waits this long for a leader to hit */
 #define EC_FINAL_LEADER_MS 30000
 #define EC_FINAL_READ_MS 10000
 #define EC_CONVERGE_MS 60000
-#define EC_TICK_MS 50                /* the nemesis's tick while a fault holds */
+#define EC_TICK_MS 50 /* the nemesis's tick while a fault holds */
 #define EC_WRITES_PER_WORKER_MAX 4000000L
 #define EC_FREADS_MAX 2000000L
 #define EC_VALUE_MAX 48
-#define EC_FINAL_CLIENT 1000         /* client id of the final reads */
-#define EC_VIOLATIONS_MAX 256        /* kept for the summary at the end */
+#define EC_FINAL_CLIENT 1000  /* client id of the final reads */
+#define EC_VIOLATIONS_MAX 256 /* kept for the summary at the end */
 #define EC_VIOLATION_BYTES 512
-#define EC_PRINT_MAX 20              /* phantom reads printed */
-#define EC_WATCHDOG_EXTRA_S 600      /* past --seconds: convergence, checks, stopping */
+#define EC_PRINT_MAX 20         /* phantom reads printed */
+#define EC_WATCHDOG_EXTRA_S 600 /* past --seconds: convergence, checks, stopping */
 
 enum fault {
     F_KILL_LEADER,
@@ -296,8 +296,14 @@ static int record(worker *w, lc_kind kind, int key, const char *value, long long
 {
     char k[16], err[256];
     snprintf(k, sizeof k, "k%d", key);
-    lc_op op = {.client = w->id, .kind = kind, .outcome = out, .call_us = call, .ret_us = ret,
-                .key = k, .value = value, .del_result = -1};
+    lc_op op = {.client = w->id,
+                .kind = kind,
+                .outcome = out,
+                .call_us = call,
+                .ret_us = ret,
+                .key = k,
+                .value = value,
+                .del_result = -1};
     if (lc_add(w->r->h, &op, err, sizeof err) < 0) {
         violation(w->r, "worker %d could not record an operation: %s", w->id, err);
         return -1;
@@ -373,9 +379,12 @@ static int do_write(worker *w, tclient *t, int node, int key, int *errs)
     lc_outcome out = write_outcome(r, v);
     w->w[w->nw++] = (wlog){call, (unsigned char)key, (unsigned char)out};
     if (record(w, LC_WRITE, key, val, call, ret, out) < 0) atomic_store(&r->stop, 1);
-    if (out == LC_OUT_OK) w->writes_ok++;
-    else if (out == LC_OUT_FAIL) w->writes_fail++;
-    else w->writes_unknown++;
+    if (out == LC_OUT_OK)
+        w->writes_ok++;
+    else if (out == LC_OUT_FAIL)
+        w->writes_fail++;
+    else
+        w->writes_unknown++;
     int go = STAY;
     if (!v) {
         go = NEXT;
@@ -546,7 +555,7 @@ static int wait_majority_leader(run *r, int not, long ms, long long *took)
     for (;;) {
         check_deaths(r);
         int l = ec_majority_leader(&r->c);
-        if (l >= 0 && l != not) {
+        if (l >= 0 && l != not ) {
             *took = proc_now_ms() - t0;
             return l;
         }
@@ -600,8 +609,8 @@ static void expect_failover(nemesis *m, enum fault f, int l, long long t0, long 
          * node is unreachable (each look waits out a connect timeout). */
         long long ago = ec_info_ll(&r->c, nl, "last_leader_change_ms_ago");
         long long ms = proc_now_ms() - t0 - (ago > 0 ? ago : 0);
-        printf("elect_chaos: t=%.1fs %s: node %d leads %lld ms after node %d was lost\n",
-               t_now(r), fault_names[f], r->c.nd[nl].id, ms, r->c.nd[l].id);
+        printf("elect_chaos: t=%.1fs %s: node %d leads %lld ms after node %d was lost\n", t_now(r),
+               fault_names[f], r->c.nd[nl].id, ms, r->c.nd[l].id);
         m->failovers++;
         if (ms > m->worst_failover_ms) m->worst_failover_ms = ms;
     }
@@ -663,7 +672,8 @@ static void fault(nemesis *m, enum fault f)
     }
     case F_RESTART_ALL: {
         int order[EC_MAX];
-        for (int i = 0; i < n; i++) order[i] = i;
+        for (int i = 0; i < n; i++)
+            order[i] = i;
         for (int i = n - 1; i > 0; i--) {
             int j = (int)between(&m->rng, 0, i), x = order[i];
             order[i] = order[j];
@@ -698,7 +708,8 @@ static void fault(nemesis *m, enum fault f)
     case F_ISOLATE_LEADER: {
         long ms = between(&m->rng, T * 5 / 2, T * 5);
         say(m, "isolate-leader: node %d's cable down for %ld ms", c->nd[l].id, ms);
-        if (nn_link(&r->net, l, 0) < 0) violation(r, "isolate-leader: ip failed (see %s)", r->net.log);
+        if (nn_link(&r->net, l, 0) < 0)
+            violation(r, "isolate-leader: ip failed (see %s)", r->net.log);
         expect_failover(m, f, l, t0, ms);
         nn_link(&r->net, l, 1);
         expect_one_leader(m, f);
@@ -706,8 +717,10 @@ static void fault(nemesis *m, enum fault f)
     }
     case F_PARTITION_LEADER: {
         long ms = between(&m->rng, T * 5 / 2, T * 5);
-        say(m, "partition-leader: node %d cut off from its peers (clients still reach it) for "
-            "%ld ms", c->nd[l].id, ms);
+        say(m,
+            "partition-leader: node %d cut off from its peers (clients still reach it) for "
+            "%ld ms",
+            c->nd[l].id, ms);
         for (int j = 0; j < n; j++)
             if (j != l && nn_cut(&r->net, l, j, 1) < 0)
                 violation(r, "partition-leader: ip failed (see %s)", r->net.log);
@@ -727,8 +740,10 @@ static void fault(nemesis *m, enum fault f)
         hold(r, ms);
         long long took;
         if (wait_majority_leader(r, -1, EC_LIVENESS_MS, &took) < 0)
-            violation(r, "split-followers: no leader a majority names (each follower still "
-                      "reached node %d)", c->nd[l].id);
+            violation(r,
+                      "split-followers: no leader a majority names (each follower still "
+                      "reached node %d)",
+                      c->nd[l].id);
         nn_heal(&r->net);
         expect_one_leader(m, f);
         break;
@@ -737,13 +752,16 @@ static void fault(nemesis *m, enum fault f)
         long ms = between(&m->rng, 2000, 4000);
         unsigned minority = 0;
         int size = (int)between(&m->rng, 1, (n - 1) / 2);
-        while (__builtin_popcount(minority) < size) minority |= 1u << between(&m->rng, 0, n - 1);
+        while (__builtin_popcount(minority) < size)
+            minority |= 1u << between(&m->rng, 0, n - 1);
         char names[64] = "";
         for (int i = 0; i < n; i++)
             if (minority >> i & 1u)
                 snprintf(names + strlen(names), sizeof names - strlen(names), " %d", c->nd[i].id);
-        say(m, "partition-random: nodes%s cut off from the rest for %ld ms (the leader, node %d, "
-            "%s)", names, ms, c->nd[l].id, minority >> l & 1u ? "among them" : "on the majority side");
+        say(m,
+            "partition-random: nodes%s cut off from the rest for %ld ms (the leader, node %d, "
+            "%s)",
+            names, ms, c->nd[l].id, minority >> l & 1u ? "among them" : "on the majority side");
         for (int i = 0; i < n; i++)
             for (int j = 0; j < n; j++)
                 if ((minority >> i & 1u) && !(minority >> j & 1u) && nn_cut(&r->net, i, j, 1) < 0)
@@ -814,7 +832,10 @@ static void print_keys(run *r)
             tclient *t = ec_connect(&r->c, i);
             resp_value *v = t ? tc_cmd(t, "GET", key) : NULL;
             printf(" node %d=%s", r->c.nd[i].id,
-                   !v ? "(no answer)" : v->type == RESP_T_NIL ? "nil" : v->str ? v->str : "?");
+                   !v                      ? "(no answer)"
+                   : v->type == RESP_T_NIL ? "nil"
+                   : v->str                ? v->str
+                                           : "?");
             resp_value_free(v);
             tc_close(t);
         }
@@ -845,8 +866,9 @@ static long check_freads(run *r, worker *ws)
             why = "its write was sent only after the read returned";
         if (!why) continue;
         if (bad++ < EC_PRINT_MAX)
-            violation(r, "phantom follower read: node %d answered k%d = %s to worker %d [%lld, %lld]: %s",
-                      r->c.nd[f->node].id, f->key, f->val, f->client, f->call, f->ret, why);
+            violation(
+                r, "phantom follower read: node %d answered k%d = %s to worker %d [%lld, %lld]: %s",
+                r->c.nd[f->node].id, f->key, f->val, f->client, f->call, f->ret, why);
     }
     return bad;
 }
@@ -858,7 +880,8 @@ static int write_history(run *r, const char *path, unsigned long long seed)
         printf("elect_chaos: cannot write %s: %s\n", path, strerror(errno));
         return -1;
     }
-    fprintf(fp, "# elect_chaos history: seed %llu, %d nodes, %d workers, %d keys\n"
+    fprintf(fp,
+            "# elect_chaos history: seed %llu, %d nodes, %d workers, %d keys\n"
             "# <client> <op> <key> <value|-> <call_us> <ret_us|-> <ok|fail|unknown> [<result>]\n"
             "# (tests/common/lincheck.h; check with build/tools/lincheck FILE). Follower reads,\n"
             "# not linearizable by design, are the comments '# follower-read ...'.\n",
@@ -878,16 +901,19 @@ static int write_history(run *r, const char *path, unsigned long long seed)
 
 static int parse_faults(const char *list, int *enabled)
 {
-    for (int f = 0; f < F_COUNT; f++) enabled[f] = 0;
+    for (int f = 0; f < F_COUNT; f++)
+        enabled[f] = 0;
     char buf[512];
     snprintf(buf, sizeof buf, "%s", list);
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
         int found = 0;
         for (int f = 0; f < F_COUNT; f++)
             if (strcmp(tok, "all") == 0 || strcmp(tok, fault_names[f]) == 0) enabled[f] = found = 1;
         if (!found) {
             fprintf(stderr, "elect_chaos: unknown fault '%s'; known:", tok);
-            for (int f = 0; f < F_COUNT; f++) fprintf(stderr, " %s", fault_names[f]);
+            for (int f = 0; f < F_COUNT; f++)
+                fprintf(stderr, " %s", fault_names[f]);
             fprintf(stderr, " all\n");
             return -1;
         }
@@ -926,27 +952,41 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long x;
-        if (strcmp(a, "--no-netns") == 0) no_netns = 1;
-        else if (strcmp(a, "--check-follower-reads") == 0) R.check_follower_reads = 1;
-        else if (strcmp(a, "--keep") == 0) keep = 1;
-        else if (strcmp(a, "--strict-errors") == 0) strict = 1;
-        else if (!v) return usage();
-        else if (strcmp(a, "--seconds") == 0 && parse_num(v, 1, EC_SECONDS_MAX, &seconds) == 0) i++;
-        else if (strcmp(a, "--nodes") == 0 && parse_num(v, 3, 5, &nodes) == 0 && nodes != 4) i++;
-        else if (strcmp(a, "--workers") == 0 && parse_num(v, 1, EC_WORKERS_MAX, &workers) == 0) i++;
-        else if (strcmp(a, "--keys") == 0 && parse_num(v, 1, EC_KEYS_MAX, &keys) == 0) i++;
+        if (strcmp(a, "--no-netns") == 0)
+            no_netns = 1;
+        else if (strcmp(a, "--check-follower-reads") == 0)
+            R.check_follower_reads = 1;
+        else if (strcmp(a, "--keep") == 0)
+            keep = 1;
+        else if (strcmp(a, "--strict-errors") == 0)
+            strict = 1;
+        else if (!v)
+            return usage();
+        else if (strcmp(a, "--seconds") == 0 && parse_num(v, 1, EC_SECONDS_MAX, &seconds) == 0)
+            i++;
+        else if (strcmp(a, "--nodes") == 0 && parse_num(v, 3, 5, &nodes) == 0 && nodes != 4)
+            i++;
+        else if (strcmp(a, "--workers") == 0 && parse_num(v, 1, EC_WORKERS_MAX, &workers) == 0)
+            i++;
+        else if (strcmp(a, "--keys") == 0 && parse_num(v, 1, EC_KEYS_MAX, &keys) == 0)
+            i++;
         else if (strcmp(a, "--election-timeout-ms") == 0 &&
-                 parse_num(v, 100, EC_ELECTION_MS_MAX, &T) == 0) i++;
-        else if (strcmp(a, "--pace-us") == 0 && parse_num(v, 0, EC_PACE_US_MAX, &pace) == 0) i++;
+                 parse_num(v, 100, EC_ELECTION_MS_MAX, &T) == 0)
+            i++;
+        else if (strcmp(a, "--pace-us") == 0 && parse_num(v, 0, EC_PACE_US_MAX, &pace) == 0)
+            i++;
         else if (strcmp(a, "--seed") == 0 && parse_num(v, 0, 0x7fffffffffffffffL, &x) == 0) {
             seed = (unsigned long long)x;
             i++;
-        } else if (strcmp(a, "--faults") == 0) faults_arg = argv[++i];
-        else if (strcmp(a, "--history") == 0) history = argv[++i];
+        } else if (strcmp(a, "--faults") == 0)
+            faults_arg = argv[++i];
+        else if (strcmp(a, "--history") == 0)
+            history = argv[++i];
         else if (strcmp(a, "--net-tag") == 0 && strlen(v) <= NN_TAG_MAX - 2) {
             snprintf(tag, sizeof tag, "%s", v); /* the namespaces are TAGh, TAGn1, ... */
             i++;
-        } else return usage();
+        } else
+            return usage();
     }
     int enabled[F_COUNT];
     if (parse_faults(faults_arg, enabled) < 0) return 2;
@@ -965,7 +1005,8 @@ int main(int argc, char **argv)
 
     /* Partition faults need namespaces; say so when they are off. */
     int want_net = 0, skipped_kinds = 0;
-    for (int f = 0; f < F_COUNT; f++) want_net |= enabled[f] && fault_needs_net[f];
+    for (int f = 0; f < F_COUNT; f++)
+        want_net |= enabled[f] && fault_needs_net[f];
     char why[512] = "--no-netns";
     char *root = proc_tmpdir("elect-chaos");
     char netlog[PROC_PATH_MAX];
@@ -997,8 +1038,8 @@ int main(int argc, char **argv)
     snprintf(tbuf, sizeof tbuf, "%ld", T);
     snprintf(qbuf, sizeof qbuf, "%d", EC_QUORUM_TIMEOUT_MS);
     snprintf(hbuf, sizeof hbuf, "%ld", T / 10 > 10 ? T / 10 : 10);
-    const char *const extra[] = {"--election-timeout-ms", tbuf, "--quorum-timeout-ms", qbuf,
-                                 "--heartbeat-ms", hbuf, NULL};
+    const char *const extra[] = {
+        "--election-timeout-ms", tbuf, "--quorum-timeout-ms", qbuf, "--heartbeat-ms", hbuf, NULL};
     ec_opts o;
     memset(&o, 0, sizeof o);
     o.extra = extra;
@@ -1007,13 +1048,15 @@ int main(int argc, char **argv)
         o.netns[i] = r->net.ns[i];
     }
     printf("elect_chaos: seed %llu, %ld s, %ld nodes (%s), %ld workers, %ld keys, election "
-           "timeout %ld ms%s; faults:", seed, seconds, nodes,
-           r->use_net ? "each in its own network namespace" : "127.0.0.1", workers, keys, T,
-           strict ? ", strict errors" : "");
-    for (int i = 0; i < nmenu; i++) printf(" %s", fault_names[menu[i]]);
+           "timeout %ld ms%s; faults:",
+           seed, seconds, nodes, r->use_net ? "each in its own network namespace" : "127.0.0.1",
+           workers, keys, T, strict ? ", strict errors" : "");
+    for (int i = 0; i < nmenu; i++)
+        printf(" %s", fault_names[menu[i]]);
     printf("\n");
     ecluster *c = &r->c;
-    if (ec_start_opts(c, "elect-chaos", (int)nodes, &o) < 0 || ec_wait_leader(c, EC_LIVENESS_MS) < 0) {
+    if (ec_start_opts(c, "elect-chaos", (int)nodes, &o) < 0 ||
+        ec_wait_leader(c, EC_LIVENESS_MS) < 0) {
         printf("elect_chaos: the cluster did not start or elect a leader\n");
         ec_stop(c, 1);
         if (r->use_net) nn_destroy(&r->net);
@@ -1045,8 +1088,7 @@ int main(int argc, char **argv)
     long w_ok = 0, w_fail = 0, w_unk = 0, r_lead = 0, r_fol = 0, r_fail = 0, r_unk = 0, moves = 0;
     for (int i = 0; i < workers; i++) {
         if (ws[i].started) pthread_join(ws[i].th, NULL);
-        if (ws[i].stopped_why[0])
-            violation(r, "worker %d ended early: %s", i, ws[i].stopped_why);
+        if (ws[i].stopped_why[0]) violation(r, "worker %d ended early: %s", i, ws[i].stopped_why);
         w_ok += ws[i].writes_ok;
         w_fail += ws[i].writes_fail;
         w_unk += ws[i].writes_unknown;
@@ -1099,29 +1141,35 @@ int main(int argc, char **argv)
 
     printf("elect_chaos: seed %llu: %ld ops: writes ok=%ld fail=%ld unknown=%ld; reads as "
            "leader=%ld as follower=%ld (phantoms %ld%s) refused=%ld unknown=%ld; %ld moves "
-           "between nodes\n", seed, lc_count(r->h) + r->nfreads, w_ok, w_fail, w_unk, r_lead,
-           r_fol, phantoms, r->freads_dropped ? ", some not kept" : "", r_fail, r_unk, moves);
+           "between nodes\n",
+           seed, lc_count(r->h) + r->nfreads, w_ok, w_fail, w_unk, r_lead, r_fol, phantoms,
+           r->freads_dropped ? ", some not kept" : "", r_fail, r_unk, moves);
     printf("elect_chaos: faults:");
     for (int f = 0; f < F_COUNT; f++)
         if (enabled[f])
             printf(" %s=%ld%s", fault_names[f], m.count[f],
                    m.no_leader[f] ? " (some found no leader)" : "");
     printf("; %ld failovers, the slowest %lld ms\n", m.failovers, m.worst_failover_ms);
-    if (skipped_kinds) printf("elect_chaos: SKIPPED: %d partition fault kinds (%s)\n", skipped_kinds, why);
+    if (skipped_kinds)
+        printf("elect_chaos: SKIPPED: %d partition fault kinds (%s)\n", skipped_kinds, why);
     if (undecided) printf("elect_chaos: SKIPPED: some key was too big for the checker to decide\n");
     if (r->violations) {
         printf("elect_chaos: %d violation(s):\n", r->violations);
-        for (int i = 0; i < r->nvmsg; i++) printf("  %s\n", r->vmsg[i]);
+        for (int i = 0; i < r->nvmsg; i++)
+            printf("  %s\n", r->vmsg[i]);
         if (root) printf("elect_chaos: files kept in %s\n", root);
     } else {
         printf("elect_chaos: no violations\n");
     }
-    for (int i = 0; i < r->nvmsg; i++) free(r->vmsg[i]);
-    for (int i = 0; i < workers; i++) free(ws[i].w);
+    for (int i = 0; i < r->nvmsg; i++)
+        free(r->vmsg[i]);
+    for (int i = 0; i < workers; i++)
+        free(ws[i].w);
     free(r->freads);
     free(root);
     lc_history_free(r->h);
     int skips = (skipped_kinds > 0) + undecided;
-    printf("%d passed, %d failed, %d skipped\n", r->violations ? 0 : 1, r->violations ? 1 : 0, skips);
+    printf("%d passed, %d failed, %d skipped\n", r->violations ? 0 : 1, r->violations ? 1 : 0,
+           skips);
     return r->violations ? 1 : 0;
 }

@@ -84,9 +84,17 @@ int main(int argc, char **argv)
     lc_report_free(&rep);
     lc_history_free(h);
     switch (verdict) {
-    case LC_LINEARIZABLE: printf("lincheck: linearizable\n"); return 0;
-    case LC_NOT_LINEARIZABLE: printf("lincheck: NOT linearizable\n"); return 1;
-    case LC_UNDECIDED: printf("lincheck: undecided (some key too big for the limits)\n"); return 3;
-    default: fprintf(stderr, "lincheck: out of memory\n"); return 2;
+    case LC_LINEARIZABLE:
+        printf("lincheck: linearizable\n");
+        return 0;
+    case LC_NOT_LINEARIZABLE:
+        printf("lincheck: NOT linearizable\n");
+        return 1;
+    case LC_UNDECIDED:
+        printf("lincheck: undecided (some key too big for the limits)\n");
+        return 3;
+    default:
+        fprintf(stderr, "lincheck: out of memory\n");
+        return 2;
     }
 }

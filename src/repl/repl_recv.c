@@ -898,13 +898,16 @@ void repl_follower_info(const repl_follower *f, info_buf *b)
     int up = f->leader && now - f->last_seen_ms <= (uint64_t)n->cfg.follower_timeout_ms;
     info_printf(b,
                 "rkv_role:follower\r\nnode_id:%u\r\ncluster_id:%s\r\nepoch:%llu\r\nrepl_port:%d\r\n"
-                "last_lsn:%llu\r\ndurable_lsn:%llu\r\napplied_lsn:%llu\r\nleader_id:%u\r\n"
+                "last_lsn:%llu\r\ndurable_lsn:%llu\r\napplied_lsn:%llu\r\n%s:%u\r\n"
                 "leader_link:%s\r\nleader_last_seen_ms:%llu\r\nleader_last_lsn:%llu\r\n"
                 "leader_commit_lsn:%llu\r\nrecords_rejected_crc:%llu\r\nhandshakes:%llu\r\n"
                 "refused_connections:%llu\r\nsnapshots_installed:%llu\r\ntruncations:%llu\r\n",
                 n->cfg.node_id, n->cfg.cluster_id, (unsigned long long)n->epoch, n->repl_port,
                 (unsigned long long)n->last_lsn, (unsigned long long)n->durable_lsn,
-                (unsigned long long)n->applied_lsn, f->leader_id, up ? "up" : "down",
+                (unsigned long long)n->applied_lsn,
+                /* Elected, leader_id (the election block) names the leader of
+                 * the current epoch; this is only who last held the link. */
+                n->cfg.elected ? "link_leader_id" : "leader_id", f->leader_id, up ? "up" : "down",
                 (unsigned long long)(f->last_seen_ms ? now - f->last_seen_ms : 0),
                 (unsigned long long)f->leader_last_lsn, (unsigned long long)f->leader_commit_lsn,
                 (unsigned long long)n->stats.records_rejected_crc,

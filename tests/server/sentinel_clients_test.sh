@@ -30,7 +30,7 @@ done
 ANYPY=$(command -v python3 || command -v /usr/bin/python3 || true)
 NODE=$(command -v node || true)
 if [ -n "$NODE" ]; then
-    NODE_PATH="${NODE_PATH:+$NODE_PATH:}$(npm root -g 2>/dev/null || true)"
+    NODE_PATH="${NODE_PATH:+$NODE_PATH:}$PWD/.ci/node_modules:$(npm root -g 2>/dev/null || true)"
     export NODE_PATH
 fi
 has_node_mod() { [ -n "$NODE" ] && "$NODE" -e "require('$1')" >/dev/null 2>&1; }

@@ -1,0 +1,1351 @@
+/* elect_sim_test.c -- a deterministic, seeded simulator for the election core
+ * (src/repl/repl_elect.c), checking Raft's safety invariants at every step.
+ *
+ * What it does. N members (3 and 5) each run an `elect` core in this one
+ * process. A discrete-event scheduler (one binary heap, one PRNG per run)
+ * delivers every input to them: ticks every 10 ms, (pre)vote requests and
+ * answers, the leader's AppendEntries and the followers' ACKs, STALE replies,
+ * TIMEOUT_NOW, fsync completions, client writes and faults. The log is not in
+ * the core, so the simulator models it the way rkv's replication behaves:
+ *  - each node has an array of records (epoch, lsn, value id); an append is
+ *    durable only after a random fsync delay (fsyncs complete in LSN order);
+ *    a crash keeps only the synced prefix; ACKs report only durable LSNs;
+ *  - a new leader first appends its epoch-start record (term_start), then
+ *    client writes; it sends AppendEntries (term, prev lsn/epoch, records,
+ *    commit, its clock as the heartbeat time) and commits with
+ *    elect_commit(durable[], n, majority, term_start);
+ *  - a follower calls elect_on_leader() on every leader message, answers STALE
+ *    when it returns -1, otherwise checks prev, truncates a divergent tail
+ *    (never at or below its commit index), appends, and ACKs min(durable,
+ *    matching) with the echoed heartbeat time; it commits min(leader commit,
+ *    what it knows matches the leader);
+ *  - (term, voted_for) is persisted exactly when the core says out.persist,
+ *    before anything is sent; a crash restarts the core with elect_init() from
+ *    that persisted copy, everything else volatile is lost.
+ * Faults, all from the run's PRNG: message loss, duplication, reordering and
+ * delay; crashes and restarts; partitions (random splits, the leader cut off,
+ * one-way links, heal); per-node clock offset and rate (each node's clock is
+ * offset + rate * global time, rate in [0.95, 1.05], changed at random
+ * times); leadership transfer (the leader steps down, then sends TIMEOUT_NOW
+ * to a caught-up follower, which calls elect_campaign_now()) and forced step
+ * downs. The last part of every run has no faults: then a leader must be
+ * elected and commit within LIVE_MS, and every node must catch up.
+ *
+ * Invariants, checked at every step (the first failure stops the run and
+ * prints the seed, the last TRACE_N events and every node's state):
+ *  0. the core never changes (term, voted_for) without asking to persist, and
+ *     no node grants two candidates its vote in one epoch (across crashes);
+ *  1. at most one leader per epoch;
+ *  2. a committed record never changes and is never lost (one global
+ *     committed log; every commit advance must agree with it and extend it);
+ *  3. every node's committed prefix is a prefix of the global one (hence of
+ *     every other node's): checked at each advance, by the truncation
+ *     assertion, and for the newest committed record of every node each step;
+ *  4. Leader Completeness: a new leader holds the whole global committed log;
+ *  5. a leader's commit advance to c is backed by a majority whose durable
+ *     logs hold the very record at c;
+ *  6. lease safety: while a leader's elect_lease_until() is after its own
+ *     clock, no leader of a higher epoch has committed a record of its epoch;
+ *  7. every acknowledged client write (committed by the leader that wrote
+ *     it) stays in the global committed log at its LSN.
+ *
+ * Why it is shaped so. Everything runs in one thread with no real time, so a
+ * seed is a complete, replayable description of a run; the trace is kept as
+ * small binary entries in a ring and only formatted when a run fails (or when
+ * replaying), so thousands of seeds fit in a few seconds of `make check`. The
+ * election timeout is short (200 ms) so every run sees many elections.
+ *
+ * Usage: elect_sim_test [--seeds N] [--seed S --nodes K] [--verbose]
+ *   ELECT_SIM_SEEDS=N      N seeds of 3 members and N/2 of 5 (default 2000)
+ *   ELECT_SIM_SEED=S       replay seed S alone, with the full trace;
+ *   ELECT_SIM_NODES=K      ... with K members (default 3)
+ *   ELECT_SIM_FIRST=F      first seed (default 1) */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../testhelp.h"
+#include "repl/repl_elect.h"
+
+#define MAXN 5
+#define LOG_MAX 4096
+#define REC_MAX 16      /* records per AppendEntries */
+#define TERM_MAX 8192
+#define WRITES_MAX 8192
+#define TRACE_N 200
+
+#define T_MS 200        /* election timeout */
+#define HB_MS 40        /* heartbeat interval */
+#define TICK_US 10000   /* elect_tick period, global time */
+#define FAULT_US 5000000ull /* faults for the first 5 s */
+#define LIVE_MS 3000ull /* then a leader must commit within 3 s */
+#define CATCHUP_MS 1000ull /* and every node must catch up during the last second */
+#define RUN_US (FAULT_US + (LIVE_MS + CATCHUP_MS + 500) * 1000ull)
+
+enum { M_APPEND = 1, M_APPEND_RESP, M_STALE, M_VOTE_REQ, M_VOTE_RESP, M_TIMEOUT_NOW };
+enum { EV_MSG = 1, EV_TICK, EV_SYNC, EV_WRITE, EV_FAULT, EV_RESTART, EV_HEAL, EV_MARK };
+
+typedef struct rec {
+    uint64_t epoch, vid;
+    uint64_t sync_at; /* global time (us) when its fsync completes */
+} rec;
+
+typedef struct msg {
+    int type;
+    unsigned from, to;
+    uint64_t term;
+    union {
+        struct {
+            uint64_t prev, prev_epoch, commit, beat;
+            int n;
+            uint64_t epoch[REC_MAX], vid[REC_MAX];
+        } ap;
+        struct {
+            int ok;
+            uint64_t appended, durable, hint, beat;
+        } ar;
+        elect_vote_req vq;
+        elect_vote_resp vr;
+    } u;
+} msg;
+
+typedef struct ev {
+    uint64_t t, seq;
+    int kind;
+    unsigned node; /* index */
+    uint32_t inc;  /* the node's incarnation it belongs to */
+    uint32_t m;    /* message slot */
+} ev;
+
+typedef struct node {
+    unsigned id;
+    int up;
+    uint32_t inc;
+    /* clock: local_us = anchor_local + rate * (g - anchor_g) */
+    uint64_t anchor_g;
+    double anchor_local, rate;
+    elect_config cfg;
+    elect e;
+    uint64_t p_term; /* persisted */
+    unsigned p_vote;
+    rec log[LOG_MAX]; /* log[i] has lsn i + 1 */
+    uint64_t len, synced, commit, applied;
+    /* leader */
+    uint64_t term_start, next[MAXN], match[MAXN], last_beat, eager_at[MAXN];
+    /* follower: the leader we follow and how far our log is known to match */
+    unsigned f_leader;
+    uint64_t f_term, f_match, f_echo;
+} node;
+
+typedef struct tr {
+    uint64_t g;
+    int kind;
+    unsigned node, peer;
+    uint64_t a, b, c, d;
+} tr;
+
+enum {
+    TR_DELIVER, TR_DROP, TR_ROUND, TR_LEADER, TR_STEPPED, TR_COMMIT, TR_TRUNC, TR_CRASH,
+    TR_RESTART, TR_LINK, TR_WRITE, TR_TRANSFER, TR_FORCE, TR_NET, TR_RATE, TR_HEAL, TR_TERM,
+    TR_LEASE,
+};
+
+typedef struct stats {
+    uint64_t runs, leaders, commits, crashes, lost_unsynced, truncations, transfers,
+        transfer_wins, forced, partitions, lease_checks, writes, acked, max_term, events,
+        stale_replies, dup, dropped;
+} stats;
+
+typedef struct sim {
+    uint64_t seed;
+    int n, verbose;
+    uint64_t rng;
+    uint64_t g; /* global time, us */
+    node nodes[MAXN];
+    int link[MAXN][MAXN]; /* link[a][b]: a can reach b */
+    double p_loss, p_dup, p_slow;
+    uint64_t delay_max_us;
+    uint64_t fault_mean_us;
+    ev *heap;
+    size_t nheap, capheap;
+    uint64_t seq;
+    msg *pool;
+    uint32_t *freel;
+    size_t npool, nfree;
+    /* global truth */
+    uint64_t glog_epoch[LOG_MAX], glog_vid[LOG_MAX], glen;
+    unsigned epoch_leader[TERM_MAX];
+    unsigned votes[MAXN][TERM_MAX];
+    uint64_t max_own_epoch; /* highest epoch whose leader committed a record of it */
+    uint64_t vid_next, acked_lsn[WRITES_MAX];
+    uint64_t live_at, mark_glen;
+    int failed;
+    char why[512];
+    tr ring[TRACE_N];
+    uint64_t ntr;
+    stats st;
+} sim;
+
+static stats g_total;
+
+/* ---- PRNG (splitmix64) ---- */
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+static uint64_t rnd(sim *s)
+{
+    s->rng += 0x9e3779b97f4a7c15ull;
+    uint64_t x = s->rng;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+static uint64_t rnd_below(sim *s, uint64_t n)
+{
+    return n ? rnd(s) % n : 0;
+}
+static uint64_t rnd_range(sim *s, uint64_t lo, uint64_t hi) /* [lo, hi] */
+{
+    return lo + rnd_below(s, hi - lo + 1);
+}
+static double rnd_unit(sim *s)
+{
+    return (double)(rnd(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+static uint64_t rnd_exp_us(sim *s, uint64_t mean)
+{
+    /* roughly exponential: sum of two uniforms is close enough and cheap */
+    return rnd_below(s, mean) + rnd_below(s, mean) + 1;
+}
+
+/* ---- trace ---- */
+static const char *mtype_str(int t)
+{
+    switch (t) {
+    case M_APPEND: return "APPEND";
+    case M_APPEND_RESP: return "ACK";
+    case M_STALE: return "STALE";
+    case M_VOTE_REQ: return "VOTE";
+    case M_VOTE_RESP: return "VOTE_RESP";
+    case M_TIMEOUT_NOW: return "TIMEOUT_NOW";
+    default: return "?";
+    }
+}
+
+static void tr_print(const tr *t)
+{
+    printf("  [%10.3f ms] ", (double)t->g / 1000.0);
+    switch (t->kind) {
+    case TR_DELIVER:
+        switch ((int)t->a) {
+        case M_APPEND:
+            printf("n%u <- n%u APPEND term %" PRIu64 " prev %" PRIu64 " nrec %" PRIu64
+                   " commit %" PRIu64 "\n",
+                   t->node, t->peer, t->b, t->c >> 8, t->c & 0xff, t->d);
+            break;
+        case M_APPEND_RESP:
+            printf("n%u <- n%u ACK term %" PRIu64 " ok %" PRIu64 " durable %" PRIu64
+                   " beat %" PRIu64 "\n",
+                   t->node, t->peer, t->b, t->c >> 62, t->c & ((((uint64_t)1 << 62) - 1)), t->d);
+            break;
+        case M_VOTE_REQ:
+            printf("n%u <- n%u %sVOTE term %" PRIu64 " last (%" PRIu64 ",%" PRIu64 ")%s\n",
+                   t->node, t->peer, (t->d & 1) ? "PRE" : "", t->b, t->c >> 32,
+                   t->c & 0xffffffffu, (t->d & 2) ? " transfer" : "");
+            break;
+        case M_VOTE_RESP:
+            printf("n%u <- n%u %sVOTE_RESP term %" PRIu64 " %s\n", t->node, t->peer,
+                   (t->d & 1) ? "PRE" : "", t->b, t->c ? "granted" : "refused");
+            break;
+        default:
+            printf("n%u <- n%u %s term %" PRIu64 "\n", t->node, t->peer, mtype_str((int)t->a),
+                   t->b);
+        }
+        break;
+    case TR_DROP:
+        printf("drop n%u -> n%u %s term %" PRIu64 " (%s)\n", t->peer, t->node,
+               mtype_str((int)t->a), t->b,
+               t->c == 0 ? "loss" : t->c == 1 ? "partition" : "node down");
+        break;
+    case TR_ROUND:
+        printf("n%u starts %s round for term %" PRIu64 " last (%" PRIu64 ",%" PRIu64 ")%s\n",
+               t->node, (t->d & 1) ? "pre-vote" : "vote", t->a, t->b, t->c,
+               (t->d & 2) ? " transfer" : "");
+        break;
+    case TR_LEADER:
+        printf("n%u LEADER of term %" PRIu64 ", term_start %" PRIu64 "\n", t->node, t->a, t->b);
+        break;
+    case TR_STEPPED:
+        printf("n%u stepped down from term %" PRIu64 " (%s)\n", t->node, t->a,
+               elect_reason_str((int)t->b));
+        break;
+    case TR_COMMIT:
+        printf("n%u (%s term %" PRIu64 ") commit %" PRIu64 " -> %" PRIu64 "\n", t->node,
+               elect_role_str((int)t->d), t->c, t->a, t->b);
+        break;
+    case TR_TRUNC:
+        printf("n%u truncates from lsn %" PRIu64 " (len %" PRIu64 ", commit %" PRIu64 ")\n",
+               t->node, t->a, t->b, t->c);
+        break;
+    case TR_CRASH:
+        printf("n%u CRASH: log %" PRIu64 " -> %" PRIu64 " (synced), term %" PRIu64
+               " vote %" PRIu64 " persisted\n",
+               t->node, t->a, t->b, t->c, t->d);
+        break;
+    case TR_RESTART:
+        printf("n%u RESTART term %" PRIu64 " vote %" PRIu64 " log %" PRIu64 "\n", t->node, t->a,
+               t->b, t->c);
+        break;
+    case TR_LINK: {
+        printf("links:");
+        for (unsigned a = 0; a < t->c; a++)
+            for (unsigned b = 0; b < t->c; b++)
+                if (!((t->a >> (a * 8 + b)) & 1)) printf(" n%u-x->n%u", a + 1, b + 1);
+        printf(" (down links listed; %s)\n", t->b == 0 ? "split" : t->b == 1 ? "isolate" : t->b == 2 ? "one-way" : "healed");
+        break;
+    }
+    case TR_WRITE:
+        printf("n%u client write vid %" PRIu64 " at lsn %" PRIu64 " term %" PRIu64 "\n", t->node,
+               t->a, t->b, t->c);
+        break;
+    case TR_TRANSFER:
+        printf("n%u (leader of %" PRIu64 ") transfers to n%u: steps down, sends TIMEOUT_NOW\n",
+               t->node, t->a, t->peer);
+        break;
+    case TR_FORCE: printf("n%u forced step down in term %" PRIu64 "\n", t->node, t->a); break;
+    case TR_NET:
+        printf("net: loss %.3f dup %.3f slow %.3f max delay %" PRIu64 " us\n",
+               (double)t->a / 1e6, (double)t->b / 1e6, (double)t->c / 1e6, t->d);
+        break;
+    case TR_RATE:
+        printf("n%u clock rate %.4f\n", t->node, (double)t->a / 1e6);
+        break;
+    case TR_HEAL: printf("HEAL: faults stop\n"); break;
+    case TR_TERM:
+        printf("n%u term %" PRIu64 " -> %" PRIu64 " (vote %" PRIu64 ")\n", t->node, t->a, t->b,
+               t->c);
+        break;
+    case TR_LEASE:
+        printf("n%u (leader of %" PRIu64 ") holds a lease until %" PRIu64 " (now %" PRIu64 ")\n",
+               t->node, t->a, t->b, t->c);
+        break;
+    default: printf("?\n");
+    }
+}
+
+static void trace(sim *s, int kind, unsigned who, unsigned peer, uint64_t a, uint64_t b,
+                  uint64_t c, uint64_t d)
+{
+    tr *t = &s->ring[s->ntr++ % TRACE_N];
+    t->g = s->g;
+    t->kind = kind;
+    t->node = who;
+    t->peer = peer;
+    t->a = a;
+    t->b = b;
+    t->c = c;
+    t->d = d;
+    if (s->verbose) tr_print(t);
+}
+
+static void fail(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(sim *s, const char *fmt, ...)
+{
+    if (s->failed) return;
+    s->failed = 1;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = snprintf(s->why, sizeof s->why, "[%.3f ms] ", (double)s->g / 1000.0);
+    vsnprintf(s->why + k, sizeof s->why - (size_t)k, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- scheduler ---- */
+static void push(sim *s, uint64_t t, int kind, unsigned who, uint32_t inc, uint32_t m)
+{
+    if (s->nheap == s->capheap) {
+        s->capheap = s->capheap ? s->capheap * 2 : 1024;
+        s->heap = realloc(s->heap, s->capheap * sizeof *s->heap);
+        if (!s->heap) abort();
+    }
+    ev x = {t, s->seq++, kind, who, inc, m};
+    size_t i = s->nheap++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (s->heap[p].t < x.t || (s->heap[p].t == x.t && s->heap[p].seq < x.seq)) break;
+        s->heap[i] = s->heap[p];
+        i = p;
+    }
+    s->heap[i] = x;
+}
+
+static ev pop(sim *s)
+{
+    ev top = s->heap[0], x = s->heap[--s->nheap];
+    size_t i = 0, n = s->nheap;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        const ev *best = &x;
+        if (l < n && (s->heap[l].t < best->t || (s->heap[l].t == best->t && s->heap[l].seq < best->seq))) {
+            m = l;
+            best = &s->heap[l];
+        }
+        if (r < n && (s->heap[r].t < best->t || (s->heap[r].t == best->t && s->heap[r].seq < best->seq)))
+            m = r;
+        if (m == i) break;
+        s->heap[i] = s->heap[m];
+        i = m;
+    }
+    if (n) s->heap[i] = x;
+    return top;
+}
+
+static uint32_t msg_alloc(sim *s)
+{
+    if (s->nfree) return s->freel[--s->nfree];
+    if (s->npool % 1024 == 0) {
+        s->pool = realloc(s->pool, (s->npool + 1024) * sizeof *s->pool);
+        s->freel = realloc(s->freel, (s->npool + 1024) * sizeof *s->freel);
+        if (!s->pool || !s->freel) abort();
+    }
+    return (uint32_t)s->npool++;
+}
+
+static void msg_free(sim *s, uint32_t m)
+{
+    s->freel[s->nfree++] = m;
+}
+
+/* ---- clocks and logs ---- */
+static uint64_t now_ms(const sim *s, const node *nd)
+{
+    double l = nd->anchor_local + nd->rate * (double)(s->g - nd->anchor_g);
+    return (uint64_t)(l / 1000.0);
+}
+
+static void set_rate(sim *s, node *nd, double rate)
+{
+    nd->anchor_local = nd->anchor_local + nd->rate * (double)(s->g - nd->anchor_g);
+    nd->anchor_g = s->g;
+    nd->rate = rate;
+}
+
+static elect_pos mine(const node *nd)
+{
+    elect_pos p = {0, 0};
+    if (nd->len) {
+        p.epoch = nd->log[nd->len - 1].epoch;
+        p.lsn = nd->len;
+    }
+    return p;
+}
+
+static void advance_synced(const sim *s, node *nd)
+{
+    while (nd->synced < nd->len && nd->log[nd->synced].sync_at <= s->g) nd->synced++;
+}
+
+static uint64_t sync_delay(sim *s)
+{
+    return rnd_below(s, 5) ? rnd_range(s, 100, 3000) : rnd_range(s, 3000, 40000);
+}
+
+/* Appends a record; returns when its fsync completes (in LSN order). */
+static uint64_t append_rec(sim *s, node *nd, uint64_t epoch, uint64_t vid)
+{
+    if (nd->len >= LOG_MAX) {
+        fail(s, "sim: n%u log full", nd->id);
+        return s->g;
+    }
+    uint64_t at = s->g + sync_delay(s);
+    if (nd->len && nd->log[nd->len - 1].sync_at > at) at = nd->log[nd->len - 1].sync_at;
+    rec *r = &nd->log[nd->len++];
+    r->epoch = epoch;
+    r->vid = vid;
+    r->sync_at = at;
+    return at;
+}
+
+/* Drops records from lsn FROM on: only ever uncommitted ones. */
+static void truncate_from(sim *s, node *nd, uint64_t from)
+{
+    trace(s, TR_TRUNC, nd->id, 0, from, nd->len, nd->commit, 0);
+    if (from <= nd->commit)
+        fail(s, "n%u truncates from lsn %" PRIu64 ", at or below its commit index %" PRIu64,
+             nd->id, from, nd->commit);
+    if (from <= nd->f_match)
+        fail(s, "sim: n%u truncates from %" PRIu64 " below its known match %" PRIu64, nd->id,
+             from, nd->f_match);
+    nd->len = from - 1;
+    if (nd->synced > nd->len) nd->synced = nd->len;
+    if (nd->applied > nd->len) nd->applied = nd->len;
+    s->st.truncations++;
+}
+
+/* ---- messages ---- */
+static void net_send(sim *s, const msg *m)
+{
+    unsigned a = m->from - 1, b = m->to - 1;
+    if (!s->link[a][b]) {
+        trace(s, TR_DROP, m->to, m->from, (uint64_t)m->type, m->term, 1, 0);
+        s->st.dropped++;
+        return;
+    }
+    int copies = 1;
+    if (rnd_unit(s) < s->p_loss) copies = 0;
+    if (rnd_unit(s) < s->p_dup) {
+        copies++;
+        s->st.dup++;
+    }
+    if (!copies) {
+        trace(s, TR_DROP, m->to, m->from, (uint64_t)m->type, m->term, 0, 0);
+        s->st.dropped++;
+    }
+    for (int k = 0; k < copies; k++) {
+        uint64_t d = rnd_unit(s) < s->p_slow ? rnd_range(s, 1000, s->delay_max_us)
+                                             : rnd_range(s, 100, 2000);
+        uint32_t slot = msg_alloc(s);
+        s->pool[slot] = *m;
+        push(s, s->g + d, EV_MSG, b, 0, slot);
+    }
+}
+
+static void send_append(sim *s, node *nd, unsigned fi)
+{
+    msg m;
+    m.type = M_APPEND;
+    m.from = nd->id;
+    m.to = fi + 1;
+    m.term = nd->e.term;
+    if (nd->next[fi] < 1) nd->next[fi] = 1;
+    if (nd->next[fi] > nd->len + 1) nd->next[fi] = nd->len + 1;
+    uint64_t prev = nd->next[fi] - 1;
+    m.u.ap.prev = prev;
+    m.u.ap.prev_epoch = prev ? nd->log[prev - 1].epoch : 0;
+    int k = 0;
+    for (uint64_t l = prev + 1; l <= nd->len && k < REC_MAX; l++, k++) {
+        m.u.ap.epoch[k] = nd->log[l - 1].epoch;
+        m.u.ap.vid[k] = nd->log[l - 1].vid;
+    }
+    m.u.ap.n = k;
+    m.u.ap.commit = nd->commit;
+    m.u.ap.beat = now_ms(s, nd);
+    net_send(s, &m);
+}
+
+static void send_appends(sim *s, node *nd)
+{
+    for (int i = 0; i < s->n; i++)
+        if ((unsigned)i != nd->id - 1) send_append(s, nd, (unsigned)i);
+    nd->last_beat = now_ms(s, nd);
+}
+
+/* ---- commit ---- */
+static int majority(const sim *s)
+{
+    return s->n / 2 + 1;
+}
+
+static void advance_commit(sim *s, node *nd, uint64_t c)
+{
+    if (c <= nd->commit) return;
+    if (c > nd->len) {
+        fail(s, "n%u commits %" PRIu64 " beyond its log (%" PRIu64 ")", nd->id, c, nd->len);
+        return;
+    }
+    trace(s, TR_COMMIT, nd->id, 0, nd->commit, c, nd->e.term, nd->e.role);
+    /* 2/3: agree with the global committed log, or extend it */
+    for (uint64_t l = nd->commit + 1; l <= c; l++) {
+        const rec *r = &nd->log[l - 1];
+        if (l <= s->glen) {
+            if (s->glog_epoch[l - 1] != r->epoch || s->glog_vid[l - 1] != r->vid) {
+                fail(s,
+                     "invariant 2: n%u commits lsn %" PRIu64 " = (epoch %" PRIu64 ", vid %" PRIu64
+                     ") but (epoch %" PRIu64 ", vid %" PRIu64 ") was committed there",
+                     nd->id, l, r->epoch, r->vid, s->glog_epoch[l - 1], s->glog_vid[l - 1]);
+                return;
+            }
+        } else {
+            s->glog_epoch[s->glen] = r->epoch;
+            s->glog_vid[s->glen] = r->vid;
+            s->glen++;
+        }
+    }
+    if (nd->e.role == EL_LEADER) {
+        /* 5: a majority durably holds the record at c */
+        const rec *rc = &nd->log[c - 1];
+        int have = 0;
+        for (int j = 0; j < s->n; j++) {
+            node *o = &s->nodes[j];
+            advance_synced(s, o);
+            if (o->synced >= c && o->log[c - 1].epoch == rc->epoch && o->log[c - 1].vid == rc->vid)
+                have++;
+        }
+        if (have < majority(s))
+            fail(s,
+                 "invariant 5: leader n%u (term %" PRIu64 ") commits lsn %" PRIu64
+                 " held durably by only %d members",
+                 nd->id, nd->e.term, c, have);
+        if (rc->epoch == nd->e.term) {
+            if (nd->e.term > s->max_own_epoch) s->max_own_epoch = nd->e.term;
+            if (!s->live_at && s->g >= FAULT_US) s->live_at = s->g;
+        }
+        /* 7: client writes acknowledged by the leader that wrote them */
+        for (uint64_t l = nd->commit + 1; l <= c; l++) {
+            const rec *r = &nd->log[l - 1];
+            if (r->epoch == nd->e.term && r->vid && r->vid < WRITES_MAX && !s->acked_lsn[r->vid]) {
+                s->acked_lsn[r->vid] = l;
+                s->st.acked++;
+            }
+        }
+        s->st.commits++;
+    }
+    nd->commit = c;
+}
+
+static void leader_update_commit(sim *s, node *nd)
+{
+    if (nd->e.role != EL_LEADER) return;
+    advance_synced(s, nd);
+    uint64_t d[MAXN];
+    for (int i = 0; i < s->n; i++) d[i] = (unsigned)i == nd->id - 1 ? nd->synced : nd->match[i];
+    uint64_t c = elect_commit(d, s->n, elect_majority(&nd->e), nd->term_start);
+    if (c > nd->commit) advance_commit(s, nd, c);
+}
+
+/* ---- the core's outputs ---- */
+static void on_became_leader(sim *s, node *nd)
+{
+    uint64_t t = nd->e.term;
+    if (t >= TERM_MAX) {
+        fail(s, "sim: term %" PRIu64 " too large", t);
+        return;
+    }
+    /* 1: one leader per epoch */
+    if (s->epoch_leader[t] && s->epoch_leader[t] != nd->id) {
+        fail(s, "invariant 1: n%u and n%u are both leaders of epoch %" PRIu64, s->epoch_leader[t],
+             nd->id, t);
+        return;
+    }
+    s->epoch_leader[t] = nd->id;
+    /* 4: Leader Completeness */
+    if (nd->len < s->glen) {
+        fail(s,
+             "invariant 4: n%u leads epoch %" PRIu64 " with %" PRIu64 " records, %" PRIu64
+             " are committed",
+             nd->id, t, nd->len, s->glen);
+        return;
+    }
+    for (uint64_t l = 1; l <= s->glen; l++)
+        if (nd->log[l - 1].epoch != s->glog_epoch[l - 1] || nd->log[l - 1].vid != s->glog_vid[l - 1]) {
+            fail(s, "invariant 4: n%u leads epoch %" PRIu64 " without committed lsn %" PRIu64,
+                 nd->id, t, l);
+            return;
+        }
+    uint64_t at = append_rec(s, nd, t, 0); /* the epoch-start record */
+    push(s, at, EV_SYNC, nd->id - 1, nd->inc, 0);
+    nd->term_start = nd->len;
+    for (int i = 0; i < s->n; i++) {
+        nd->next[i] = nd->term_start;
+        nd->match[i] = 0;
+        nd->eager_at[i] = 0;
+    }
+    trace(s, TR_LEADER, nd->id, 0, t, nd->term_start, 0, 0);
+    s->st.leaders++;
+    if (t > s->st.max_term) s->st.max_term = t;
+    send_appends(s, nd);
+}
+
+/* Acts on OUT in the order the header demands: persist, then send. ASKER is
+ * whom out->reply goes to. */
+static void handle_out(sim *s, node *nd, const elect_out *out, unsigned asker, uint64_t old_term)
+{
+    elect *e = &nd->e;
+    if (out->persist) {
+        nd->p_term = e->term;
+        nd->p_vote = e->voted_for;
+    } else if (e->term != nd->p_term || e->voted_for != nd->p_vote) {
+        fail(s,
+             "invariant 0: n%u changed (term, vote) to (%" PRIu64 ", %u) from persisted (%" PRIu64
+             ", %u) without out.persist",
+             nd->id, e->term, e->voted_for, nd->p_term, nd->p_vote);
+        return;
+    }
+    if (e->term != old_term) trace(s, TR_TERM, nd->id, 0, old_term, e->term, e->voted_for, 0);
+    if (out->stepped_down) trace(s, TR_STEPPED, nd->id, 0, e->term, (uint64_t)e->last_reason, 0, 0);
+    if (out->became_leader) on_became_leader(s, nd);
+    if (out->send_votes) {
+        trace(s, TR_ROUND, nd->id, 0, out->vote.term, out->vote.last.epoch, out->vote.last.lsn,
+              (uint64_t)(out->vote.prevote ? 1 : 0) | (out->vote.transfer ? 2 : 0));
+        msg m;
+        m.type = M_VOTE_REQ;
+        m.from = nd->id;
+        m.term = out->vote.term;
+        m.u.vq = out->vote;
+        for (int i = 0; i < s->n; i++)
+            if ((unsigned)i != nd->id - 1) {
+                m.to = (unsigned)i + 1;
+                net_send(s, &m);
+            }
+    }
+    if (out->reply && asker) {
+        if (out->resp.granted && !out->resp.prevote) {
+            uint64_t t = out->resp.term;
+            if (t >= TERM_MAX) {
+                fail(s, "sim: term %" PRIu64 " too large", t);
+                return;
+            }
+            unsigned *v = &s->votes[nd->id - 1][t];
+            if (*v && *v != asker) {
+                fail(s, "invariant 0: n%u votes for n%u and n%u in epoch %" PRIu64, nd->id, *v,
+                     asker, t);
+                return;
+            }
+            *v = asker;
+        }
+        msg m;
+        m.type = M_VOTE_RESP;
+        m.from = nd->id;
+        m.to = asker;
+        m.term = out->resp.term;
+        m.u.vr = out->resp;
+        net_send(s, &m);
+    }
+}
+
+/* ---- message handlers ---- */
+static void on_append(sim *s, node *nd, const msg *m)
+{
+    elect_out out = {0};
+    uint64_t old = nd->e.term;
+    int r = elect_on_leader(&nd->e, now_ms(s, nd), m->term, m->from, &out);
+    handle_out(s, nd, &out, 0, old);
+    if (r < 0) {
+        msg st = {0};
+        st.type = M_STALE;
+        st.from = nd->id;
+        st.to = m->from;
+        st.term = nd->e.term;
+        net_send(s, &st);
+        s->st.stale_replies++;
+        return;
+    }
+    if (nd->f_leader != m->from || nd->f_term != m->term) {
+        nd->f_leader = m->from;
+        nd->f_term = m->term;
+        nd->f_match = nd->commit; /* committed, hence the same in every log */
+        nd->f_echo = 0;
+    }
+    if (m->u.ap.beat > nd->f_echo) nd->f_echo = m->u.ap.beat;
+    uint64_t prev = m->u.ap.prev, hint = 0;
+    int ok = 0;
+    if (prev > nd->len) {
+        hint = nd->len;
+    } else if (prev > 0 && nd->log[prev - 1].epoch != m->u.ap.prev_epoch) {
+        /* Our record at prev is divergent: drop it and everything after,
+         * and hint at the start of its epoch's run. */
+        uint64_t x = nd->log[prev - 1].epoch, h = prev - 1;
+        while (h > nd->commit && nd->log[h - 1].epoch == x) h--;
+        truncate_from(s, nd, prev);
+        hint = h;
+    } else {
+        ok = 1;
+        uint64_t at = 0;
+        for (int i = 0; i < m->u.ap.n; i++) {
+            uint64_t l = prev + 1 + (uint64_t)i;
+            if (l <= nd->len) {
+                if (nd->log[l - 1].epoch == m->u.ap.epoch[i]) {
+                    if (nd->log[l - 1].vid != m->u.ap.vid[i])
+                        fail(s, "log matching: n%u lsn %" PRIu64 " epoch %" PRIu64
+                             " has vid %" PRIu64 ", its leader vid %" PRIu64,
+                             nd->id, l, m->u.ap.epoch[i], nd->log[l - 1].vid, m->u.ap.vid[i]);
+                    continue;
+                }
+                truncate_from(s, nd, l);
+            }
+            at = append_rec(s, nd, m->u.ap.epoch[i], m->u.ap.vid[i]);
+        }
+        if (at) push(s, at, EV_SYNC, nd->id - 1, nd->inc, 0);
+        uint64_t matched = prev + (uint64_t)m->u.ap.n;
+        if (matched > nd->f_match) nd->f_match = matched;
+        uint64_t c = m->u.ap.commit < nd->f_match ? m->u.ap.commit : nd->f_match;
+        advance_commit(s, nd, c);
+    }
+    advance_synced(s, nd);
+    msg a = {0};
+    a.type = M_APPEND_RESP;
+    a.from = nd->id;
+    a.to = m->from;
+    a.term = nd->e.term;
+    a.u.ar.ok = ok;
+    a.u.ar.appended = nd->f_match;
+    a.u.ar.durable = nd->synced < nd->f_match ? nd->synced : nd->f_match;
+    a.u.ar.hint = hint;
+    a.u.ar.beat = m->u.ap.beat;
+    net_send(s, &a);
+}
+
+static void on_append_resp(sim *s, node *nd, const msg *m)
+{
+    elect *e = &nd->e;
+    uint64_t now = now_ms(s, nd);
+    if (m->term > e->term) {
+        elect_out out = {0};
+        uint64_t old = e->term;
+        elect_observe_term(e, now, m->term, &out);
+        handle_out(s, nd, &out, 0, old);
+        return;
+    }
+    if (e->role != EL_LEADER || m->term != e->term) return;
+    unsigned fi = m->from - 1;
+    elect_on_ack(e, now, m->from, m->u.ar.beat);
+    if (m->u.ar.ok) {
+        if (m->u.ar.durable > nd->match[fi]) nd->match[fi] = m->u.ar.durable;
+        if (m->u.ar.appended + 1 > nd->next[fi]) nd->next[fi] = m->u.ar.appended + 1;
+    } else if (m->u.ar.hint + 1 < nd->next[fi]) {
+        nd->next[fi] = m->u.ar.hint + 1;
+    }
+    if (nd->match[fi] > nd->len) fail(s, "sim: n%u acked beyond the leader's log", m->from);
+    leader_update_commit(s, nd);
+    if (e->role == EL_LEADER && nd->next[fi] <= nd->len && now >= nd->eager_at[fi]) {
+        send_append(s, nd, fi);
+        nd->eager_at[fi] = now + 2;
+    }
+}
+
+static void on_message(sim *s, node *nd, const msg *m)
+{
+    uint64_t now = now_ms(s, nd);
+    elect_out out = {0};
+    uint64_t old = nd->e.term;
+    switch (m->type) {
+    case M_APPEND: on_append(s, nd, m); break;
+    case M_APPEND_RESP: on_append_resp(s, nd, m); break;
+    case M_STALE:
+        elect_observe_term(&nd->e, now, m->term, &out);
+        handle_out(s, nd, &out, 0, old);
+        break;
+    case M_VOTE_REQ:
+        elect_on_vote_req(&nd->e, now, &m->u.vq, mine(nd), &out);
+        handle_out(s, nd, &out, m->u.vq.candidate, old);
+        break;
+    case M_VOTE_RESP:
+        elect_on_vote_resp(&nd->e, now, &m->u.vr, mine(nd), &out);
+        handle_out(s, nd, &out, 0, old);
+        break;
+    case M_TIMEOUT_NOW:
+        /* Only from the leader of our own epoch: a late TIMEOUT_NOW from an
+         * older epoch must not bypass anyone's stickiness. */
+        if (m->term == nd->e.term && nd->e.role != EL_LEADER) {
+            elect_campaign_now(&nd->e, now, mine(nd), &out);
+            handle_out(s, nd, &out, 0, old);
+        }
+        break;
+    }
+}
+
+/* ---- node lifecycle ---- */
+static void node_boot(sim *s, node *nd)
+{
+    nd->cfg.seed = mix64(s->seed * 31 + nd->id * 7919 + nd->inc);
+    elect_init(&nd->e, &nd->cfg, nd->p_term, nd->p_vote, now_ms(s, nd));
+    nd->up = 1;
+    nd->commit = nd->applied = 0;
+    nd->f_leader = 0;
+    nd->f_term = nd->f_match = nd->f_echo = 0;
+    nd->term_start = 0;
+    push(s, s->g + rnd_range(s, 1, TICK_US), EV_TICK, nd->id - 1, nd->inc, 0);
+}
+
+static void node_crash(sim *s, node *nd)
+{
+    advance_synced(s, nd);
+    trace(s, TR_CRASH, nd->id, 0, nd->len, nd->synced, nd->p_term, nd->p_vote);
+    if (nd->synced < nd->len) s->st.lost_unsynced++;
+    nd->len = nd->synced;
+    nd->up = 0;
+    nd->inc++;
+    s->st.crashes++;
+}
+
+static void node_restart(sim *s, node *nd)
+{
+    if (nd->up) return;
+    node_boot(s, nd);
+    trace(s, TR_RESTART, nd->id, 0, nd->p_term, nd->p_vote, nd->len, 0);
+}
+
+static void on_tick(sim *s, node *nd)
+{
+    uint64_t now = now_ms(s, nd);
+    elect_out out = {0};
+    uint64_t old = nd->e.term;
+    elect_tick(&nd->e, now, mine(nd), &out);
+    handle_out(s, nd, &out, 0, old);
+    if (nd->e.role == EL_LEADER) {
+        leader_update_commit(s, nd);
+        if (now - nd->last_beat >= HB_MS) send_appends(s, nd);
+    }
+    while (nd->applied < nd->commit) {
+        uint64_t l = nd->applied + 1;
+        if (l > s->glen || nd->log[l - 1].vid != s->glog_vid[l - 1] ||
+            nd->log[l - 1].epoch != s->glog_epoch[l - 1]) {
+            fail(s, "invariant 3: n%u applies lsn %" PRIu64 " not as committed", nd->id, l);
+            break;
+        }
+        nd->applied = l;
+    }
+    push(s, s->g + TICK_US, EV_TICK, nd->id - 1, nd->inc, 0);
+}
+
+static void on_sync(sim *s, node *nd)
+{
+    advance_synced(s, nd);
+    if (nd->e.role == EL_LEADER) {
+        leader_update_commit(s, nd);
+    } else if (nd->f_leader && nd->e.role == EL_FOLLOWER && nd->e.leader == nd->f_leader &&
+               nd->e.term == nd->f_term) {
+        msg a = {0};
+        a.type = M_APPEND_RESP;
+        a.from = nd->id;
+        a.to = nd->f_leader;
+        a.term = nd->e.term;
+        a.u.ar.ok = 1;
+        a.u.ar.appended = nd->f_match;
+        a.u.ar.durable = nd->synced < nd->f_match ? nd->synced : nd->f_match;
+        a.u.ar.beat = nd->f_echo;
+        net_send(s, &a);
+    }
+}
+
+static int leaders_up(sim *s, unsigned *out)
+{
+    int k = 0;
+    for (int i = 0; i < s->n; i++)
+        if (s->nodes[i].up && s->nodes[i].e.role == EL_LEADER) out[k++] = (unsigned)i;
+    return k;
+}
+
+static void on_write(sim *s)
+{
+    unsigned ls[MAXN];
+    int k = leaders_up(s, ls);
+    if (k) {
+        node *nd = &s->nodes[ls[rnd_below(s, (uint64_t)k)]];
+        if (nd->len < LOG_MAX - 64 && s->vid_next + 1 < WRITES_MAX) {
+            uint64_t vid = ++s->vid_next;
+            uint64_t at = append_rec(s, nd, nd->e.term, vid);
+            push(s, at, EV_SYNC, nd->id - 1, nd->inc, 0);
+            trace(s, TR_WRITE, nd->id, 0, vid, nd->len, nd->e.term, 0);
+            s->st.writes++;
+        }
+    }
+    push(s, s->g + rnd_exp_us(s, 15000), EV_WRITE, 0, 0, 0);
+}
+
+static uint64_t links_mask(const sim *s)
+{
+    uint64_t m = 0;
+    for (int a = 0; a < s->n; a++)
+        for (int b = 0; b < s->n; b++)
+            if (s->link[a][b] || a == b) m |= 1ull << (a * 8 + b);
+    return m;
+}
+
+static void heal_links(sim *s)
+{
+    for (int a = 0; a < s->n; a++)
+        for (int b = 0; b < s->n; b++) s->link[a][b] = 1;
+}
+
+static void random_net(sim *s)
+{
+    int calm = rnd_below(s, 4) == 0;
+    s->p_loss = calm ? 0 : rnd_unit(s) * 0.25;
+    s->p_dup = calm ? 0 : rnd_unit(s) * 0.05;
+    s->p_slow = calm ? 0 : rnd_unit(s) * 0.15;
+    s->delay_max_us = rnd_range(s, 5000, 3 * T_MS * 1000);
+    trace(s, TR_NET, 0, 0, (uint64_t)(s->p_loss * 1e6), (uint64_t)(s->p_dup * 1e6),
+          (uint64_t)(s->p_slow * 1e6), s->delay_max_us);
+}
+
+static void on_fault(sim *s)
+{
+    if (s->g >= FAULT_US) return;
+    unsigned ls[MAXN];
+    int nl = leaders_up(s, ls);
+    uint64_t r = rnd_below(s, 100);
+    if (r < 22) { /* crash, the leader half the time */
+        unsigned i = nl && rnd_below(s, 2) ? ls[rnd_below(s, (uint64_t)nl)]
+                                           : (unsigned)rnd_below(s, (uint64_t)s->n);
+        node *nd = &s->nodes[i];
+        if (nd->up) {
+            node_crash(s, nd);
+            uint64_t down = rnd_below(s, 3) ? rnd_range(s, 5000, 600000) : rnd_range(s, 600000, 2000000);
+            push(s, s->g + down, EV_RESTART, i, nd->inc, 0);
+        }
+    } else if (r < 44) { /* partition */
+        uint64_t how = rnd_below(s, 3);
+        heal_links(s);
+        if (how == 0) { /* random split */
+            int side[MAXN];
+            for (int i = 0; i < s->n; i++) side[i] = (int)rnd_below(s, 2);
+            for (int a = 0; a < s->n; a++)
+                for (int b = 0; b < s->n; b++) s->link[a][b] = side[a] == side[b];
+        } else if (how == 1) { /* cut the leader (or anyone) off */
+            unsigned x = nl ? ls[rnd_below(s, (uint64_t)nl)] : (unsigned)rnd_below(s, (uint64_t)s->n);
+            for (int b = 0; b < s->n; b++) s->link[x][b] = s->link[b][x] = (unsigned)b == x;
+        } else { /* a few one-way links */
+            int k = (int)rnd_range(s, 1, (uint64_t)s->n);
+            for (int j = 0; j < k; j++) {
+                unsigned a = (unsigned)rnd_below(s, (uint64_t)s->n), b = (unsigned)rnd_below(s, (uint64_t)s->n);
+                if (a != b) s->link[a][b] = 0;
+            }
+        }
+        s->st.partitions++;
+        trace(s, TR_LINK, 0, 0, links_mask(s), how, (uint64_t)s->n, 0);
+    } else if (r < 56) {
+        heal_links(s);
+        trace(s, TR_LINK, 0, 0, links_mask(s), 3, (uint64_t)s->n, 0);
+    } else if (r < 64) {
+        node *nd = &s->nodes[rnd_below(s, (uint64_t)s->n)];
+        set_rate(s, nd, 0.95 + 0.1 * rnd_unit(s));
+        trace(s, TR_RATE, nd->id, 0, (uint64_t)(nd->rate * 1e6), 0, 0, 0);
+    } else if (r < 76) { /* leadership transfer to a caught-up follower */
+        if (nl) {
+            node *nd = &s->nodes[ls[rnd_below(s, (uint64_t)nl)]];
+            unsigned cand[MAXN];
+            int k = 0;
+            advance_synced(s, nd);
+            for (int i = 0; i < s->n; i++)
+                if ((unsigned)i != nd->id - 1 && nd->match[i] >= nd->len) cand[k++] = (unsigned)i;
+            if (k) {
+                unsigned to = cand[rnd_below(s, (uint64_t)k)];
+                uint64_t now = now_ms(s, nd), term = nd->e.term;
+                trace(s, TR_TRANSFER, nd->id, to + 1, term, 0, 0, 0);
+                elect_out out = {0};
+                elect_step_down(&nd->e, now, ER_TRANSFER, &out);
+                handle_out(s, nd, &out, 0, term);
+                msg m = {0};
+                m.type = M_TIMEOUT_NOW;
+                m.from = nd->id;
+                m.to = to + 1;
+                m.term = term;
+                net_send(s, &m);
+                s->st.transfers++;
+            }
+        }
+    } else if (r < 82) { /* forced step down */
+        if (nl) {
+            node *nd = &s->nodes[ls[rnd_below(s, (uint64_t)nl)]];
+            trace(s, TR_FORCE, nd->id, 0, nd->e.term, 0, 0, 0);
+            elect_out out = {0};
+            elect_step_down(&nd->e, now_ms(s, nd), ER_FORCED, &out);
+            handle_out(s, nd, &out, 0, nd->e.term);
+            s->st.forced++;
+        }
+    } else {
+        random_net(s);
+    }
+    push(s, s->g + rnd_exp_us(s, s->fault_mean_us), EV_FAULT, 0, 0, 0);
+}
+
+static void on_heal(sim *s)
+{
+    trace(s, TR_HEAL, 0, 0, 0, 0, 0, 0);
+    heal_links(s);
+    s->p_loss = s->p_dup = s->p_slow = 0;
+    for (int i = 0; i < s->n; i++) node_restart(s, &s->nodes[i]);
+}
+
+/* ---- invariants checked after every event ---- */
+static void check_step(sim *s)
+{
+    for (int i = 0; i < s->n; i++) {
+        node *nd = &s->nodes[i];
+        if (!nd->up) continue;
+        /* 3, cheaply: the newest committed record is the committed one */
+        if (nd->commit) {
+            uint64_t c = nd->commit;
+            if (c > nd->len || c > s->glen || nd->log[c - 1].epoch != s->glog_epoch[c - 1] ||
+                nd->log[c - 1].vid != s->glog_vid[c - 1])
+                fail(s, "invariant 3: n%u's committed prefix (to %" PRIu64 ") is not the committed log",
+                     nd->id, c);
+        }
+        if (nd->e.role != EL_LEADER) continue;
+        if (nd->e.term < TERM_MAX && s->epoch_leader[nd->e.term] != nd->id)
+            fail(s, "invariant 1: n%u leads epoch %" PRIu64 " but n%u was elected", nd->id,
+                 nd->e.term, s->epoch_leader[nd->e.term]);
+        /* 6: lease safety */
+        uint64_t until = elect_lease_until(&nd->e), now = now_ms(s, nd);
+        if (until > now) {
+            s->st.lease_checks++;
+            if (s->max_own_epoch > nd->e.term) {
+                trace(s, TR_LEASE, nd->id, 0, nd->e.term, until, now, 0);
+                fail(s,
+                     "invariant 6: n%u (leader of epoch %" PRIu64 ") holds a read lease until %" PRIu64
+                     " (its clock %" PRIu64 ") but the leader of epoch %" PRIu64
+                     " has committed a record of its epoch",
+                     nd->id, nd->e.term, until, now, s->max_own_epoch);
+            }
+        }
+    }
+}
+
+static void dump(const sim *s)
+{
+    printf("FAIL seed %" PRIu64 " nodes %d: %s\n", s->seed, s->n, s->why);
+    uint64_t from = s->ntr > TRACE_N ? s->ntr - TRACE_N : 0;
+    printf("  last %" PRIu64 " events:\n", s->ntr - from);
+    for (uint64_t i = from; i < s->ntr; i++) tr_print(&s->ring[i % TRACE_N]);
+    printf("  committed log: %" PRIu64 " records\n", s->glen);
+    for (int i = 0; i < s->n; i++) {
+        const node *nd = &s->nodes[i];
+        const elect *e = &nd->e;
+        printf("  n%u %s %s term %" PRIu64 " vote %u leader %u | persisted %" PRIu64
+               "/%u | log %" PRIu64 " synced %" PRIu64 " commit %" PRIu64 " last (%" PRIu64
+               ",%" PRIu64 ") | clock %" PRIu64 " rate %.4f quiet_until %" PRIu64 "\n",
+               nd->id, nd->up ? "up" : "DOWN", elect_role_str(e->role), e->term, e->voted_for,
+               e->leader, nd->p_term, nd->p_vote, nd->len, nd->synced, nd->commit,
+               mine(nd).epoch, mine(nd).lsn, now_ms(s, nd), nd->rate, e->quiet_until_ms);
+    }
+    printf("  replay: ELECT_SIM_SEED=%" PRIu64 " ELECT_SIM_NODES=%d build/tests/repl/elect_sim_test\n",
+           s->seed, s->n);
+}
+
+static sim g_sim;
+
+/* One run; returns 1 if every invariant held. */
+static int run_one(uint64_t seed, int n, int verbose, int print_failure)
+{
+    sim *s = &g_sim;
+    ev *heap = s->heap;
+    msg *pool = s->pool;
+    uint32_t *freel = s->freel;
+    size_t capheap = s->capheap, npool = s->npool;
+    memset(s, 0, sizeof *s);
+    s->heap = heap;
+    s->capheap = capheap;
+    s->pool = pool;
+    s->freel = freel;
+    /* every slot is free again */
+    s->npool = npool;
+    for (size_t i = 0; i < npool; i++) s->freel[i] = (uint32_t)(npool - 1 - i);
+    s->nfree = npool;
+
+    s->seed = seed;
+    s->n = n;
+    s->verbose = verbose;
+    s->rng = mix64(seed * 0x100000001b3ull + (uint64_t)n);
+    heal_links(s);
+    random_net(s);
+    s->fault_mean_us = rnd_range(s, 80000, 1000000);
+    unsigned ids[MAXN];
+    for (int i = 0; i < n; i++) ids[i] = (unsigned)i + 1;
+    uint64_t cfgvar = rnd_below(s, 10);
+    for (int i = 0; i < n; i++) {
+        node *nd = &s->nodes[i];
+        nd->id = (unsigned)i + 1;
+        elect_config_default(&nd->cfg, nd->id, ids, n);
+        nd->cfg.timeout_ms = T_MS;
+        if (cfgvar == 0) nd->cfg.prevote = 0;
+        if (cfgvar == 1) nd->cfg.check_quorum = 0;
+        nd->anchor_g = 0;
+        nd->anchor_local = (double)rnd_range(s, 10000, 100000000) * 1000.0;
+        nd->rate = 0.95 + 0.1 * rnd_unit(s);
+        node_boot(s, nd);
+    }
+    push(s, rnd_exp_us(s, 15000), EV_WRITE, 0, 0, 0);
+    push(s, rnd_exp_us(s, s->fault_mean_us), EV_FAULT, 0, 0, 0);
+    push(s, FAULT_US, EV_HEAL, 0, 0, 0);
+    push(s, RUN_US - CATCHUP_MS * 1000, EV_MARK, 0, 0, 0);
+
+    while (!s->failed && s->nheap) {
+        ev x = pop(s);
+        if (x.t > RUN_US) break;
+        s->g = x.t;
+        s->st.events++;
+        node *nd = &s->nodes[x.node];
+        switch (x.kind) {
+        case EV_MSG: {
+            msg m = s->pool[x.m];
+            msg_free(s, x.m);
+            unsigned a = m.from - 1;
+            if (!nd->up) {
+                trace(s, TR_DROP, m.to, m.from, (uint64_t)m.type, m.term, 2, 0);
+                break;
+            }
+            if (!s->link[a][x.node]) {
+                trace(s, TR_DROP, m.to, m.from, (uint64_t)m.type, m.term, 1, 0);
+                break;
+            }
+            uint64_t c = 0, d = 0;
+            if (m.type == M_APPEND) {
+                c = m.u.ap.prev << 8 | (uint64_t)m.u.ap.n;
+                d = m.u.ap.commit;
+            } else if (m.type == M_APPEND_RESP) {
+                c = (uint64_t)m.u.ar.ok << 62 | m.u.ar.durable;
+                d = m.u.ar.beat;
+            } else if (m.type == M_VOTE_REQ) {
+                c = m.u.vq.last.epoch << 32 | m.u.vq.last.lsn;
+                d = (uint64_t)(m.u.vq.prevote ? 1 : 0) | (m.u.vq.transfer ? 2 : 0);
+            } else if (m.type == M_VOTE_RESP) {
+                c = (uint64_t)m.u.vr.granted;
+                d = (uint64_t)m.u.vr.prevote;
+            }
+            trace(s, TR_DELIVER, m.to, m.from, (uint64_t)m.type, m.term, c, d);
+            on_message(s, nd, &m);
+            break;
+        }
+        case EV_TICK:
+            if (nd->up && nd->inc == x.inc) on_tick(s, nd);
+            break;
+        case EV_SYNC:
+            if (nd->up && nd->inc == x.inc) on_sync(s, nd);
+            break;
+        case EV_WRITE: on_write(s); break;
+        case EV_FAULT: on_fault(s); break;
+        case EV_RESTART:
+            if (nd->inc == x.inc) node_restart(s, nd);
+            break;
+        case EV_HEAL: on_heal(s); break;
+        case EV_MARK: s->mark_glen = s->glen; break;
+        }
+        check_step(s);
+    }
+    /* drain: return the message slots */
+    while (s->nheap) {
+        ev x = pop(s);
+        if (x.kind == EV_MSG) msg_free(s, x.m);
+    }
+    if (!s->failed) { /* end of run: full checks, liveness */
+        for (int i = 0; i < n && !s->failed; i++) {
+            node *nd = &s->nodes[i];
+            for (uint64_t l = 1; l <= nd->commit; l++)
+                if (l > s->glen || nd->log[l - 1].epoch != s->glog_epoch[l - 1] ||
+                    nd->log[l - 1].vid != s->glog_vid[l - 1]) {
+                    fail(s, "invariant 3: n%u's committed lsn %" PRIu64 " is not the committed one",
+                         nd->id, l);
+                    break;
+                }
+        }
+        for (uint64_t v = 1; v <= s->vid_next && !s->failed; v++) {
+            uint64_t l = s->acked_lsn[v];
+            if (l && (l > s->glen || s->glog_vid[l - 1] != v))
+                fail(s, "invariant 7: acknowledged write vid %" PRIu64 " at lsn %" PRIu64 " is lost", v, l);
+        }
+        if (!s->failed && (!s->live_at || s->live_at > FAULT_US + LIVE_MS * 1000))
+            fail(s, "liveness: no leader committed a record of its epoch within %llu ms of the heal",
+                 (unsigned long long)LIVE_MS);
+        for (int i = 0; i < n && !s->failed; i++)
+            if (s->nodes[i].commit < s->mark_glen)
+                fail(s, "liveness: n%u committed %" PRIu64 " of the %" PRIu64
+                     " records committed %llu ms before the end",
+                     s->nodes[i].id, s->nodes[i].commit, s->mark_glen, (unsigned long long)CATCHUP_MS);
+    }
+    s->st.runs = 1;
+    uint64_t *tot = (uint64_t *)&g_total;
+    const uint64_t *one = (const uint64_t *)&s->st;
+    for (size_t i = 0; i < sizeof(stats) / sizeof(uint64_t); i++) {
+        if (&one[i] == &s->st.max_term) {
+            if (one[i] > tot[i]) tot[i] = one[i];
+        } else {
+            tot[i] += one[i];
+        }
+    }
+    if (s->failed && print_failure) dump(s);
+    if (verbose && !s->failed)
+        printf("seed %" PRIu64 " nodes %d: ok, %" PRIu64 " committed, %" PRIu64 " leaders\n", seed,
+               n, s->glen, s->st.leaders);
+    return !s->failed;
+}
+
+static void print_stats(const char *what)
+{
+    const stats *t = &g_total;
+    printf("   %s: %" PRIu64 " runs, %" PRIu64 " events, %" PRIu64 " leaders (max epoch %" PRIu64
+           "), %" PRIu64 " commit advances, %" PRIu64 " writes (%" PRIu64 " acknowledged), %" PRIu64
+           " crashes (%" PRIu64 " lost unsynced records), %" PRIu64 " truncations, %" PRIu64
+           " partitions, %" PRIu64 " transfers, %" PRIu64 " forced step downs, %" PRIu64
+           " lease-valid checks, %" PRIu64 " STALE replies\n",
+           what, t->runs, t->events, t->leaders, t->max_term, t->commits, t->writes, t->acked,
+           t->crashes, t->lost_unsynced, t->truncations, t->partitions, t->transfers, t->forced,
+           t->lease_checks, t->stale_replies);
+}
+
+static uint64_t env_u64(const char *name, uint64_t dflt)
+{
+    const char *v = getenv(name);
+    return v && *v ? strtoull(v, NULL, 10) : dflt;
+}
+
+static int run_many(int n, uint64_t first, uint64_t count)
+{
+    int failures = 0;
+    memset(&g_total, 0, sizeof g_total);
+    for (uint64_t sd = first; sd < first + count; sd++) {
+        int ok = run_one(sd, n, 0, failures < 3);
+        if (!ok) {
+            char d[96];
+            snprintf(d, sizeof d, "seed %" PRIu64 " with %d members keeps every invariant", sd, n);
+            test_cond(d, 0);
+            failures++;
+        }
+    }
+    char d[96];
+    snprintf(d, sizeof d, "%" PRIu64 " seeds with %d members", count, n);
+    test_cond(d, failures == 0);
+    char what[32];
+    snprintf(what, sizeof what, "%d members", n);
+    print_stats(what);
+    /* the runs must have exercised what they claim to */
+    test_cond("elections happened", g_total.leaders > count);
+    test_cond("records were committed", g_total.commits > count);
+    test_cond("leases were held", g_total.lease_checks > 0);
+    test_cond("crashes lost unsynced records", count < 50 || g_total.lost_unsynced > 0);
+    test_cond("divergent tails were truncated", count < 50 || g_total.truncations > 0);
+    test_cond("leadership was transferred", count < 50 || g_total.transfers > 0);
+    return failures;
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t seeds = env_u64("ELECT_SIM_SEEDS", 2000), first = env_u64("ELECT_SIM_FIRST", 1);
+    uint64_t one = env_u64("ELECT_SIM_SEED", 0), nodes = env_u64("ELECT_SIM_NODES", 3);
+    int verbose = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--seeds") && i + 1 < argc) seeds = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--seed") && i + 1 < argc) one = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--nodes") && i + 1 < argc) nodes = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--first") && i + 1 < argc) first = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--verbose")) verbose = 1;
+    }
+    /* Under valgrind (make valgrind) a full run would take many minutes. */
+    const char *pre = getenv("LD_PRELOAD");
+    if (!getenv("ELECT_SIM_SEEDS") && pre && strstr(pre, "vgpreload")) seeds = 40;
+    if (nodes < 1 || nodes > MAXN) nodes = 3;
+    if (one) {
+        test_section("replay one seed");
+        int ok = run_one(one, (int)nodes, 1, 1);
+        char d[96];
+        snprintf(d, sizeof d, "seed %" PRIu64 " with %d members keeps every invariant", one, (int)nodes);
+        test_cond(d, ok);
+        (void)verbose;
+        return test_report();
+    }
+    test_section("3 members");
+    run_many(3, first, seeds);
+    test_section("5 members");
+    run_many(5, first, seeds / 2);
+    free(g_sim.heap);
+    free(g_sim.pool);
+    free(g_sim.freel);
+    return test_report();
+}

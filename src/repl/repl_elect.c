@@ -204,7 +204,11 @@ void elect_on_vote_req(elect *e, uint64_t now, const elect_vote_req *req, elect_
     out->resp.granted = 0;
     out->resp.term = e->term;
     if (idx_of(e, req->candidate) < 0 || req->candidate == e->cfg.self) return;
-    if (req->term > e->term && !req->transfer && in_lease(e, now)) return; /* sticky */
+    /* Sticky, whatever epoch the request is for: our epoch can rise without
+     * a new leader (a late refusal of our own earlier pre-vote carries the
+     * refuser's epoch), and a request for that same epoch must not get a
+     * vote while the leader we acknowledged counts on us for its lease. */
+    if (!req->transfer && in_lease(e, now)) return;
     if (req->term < e->term) return;
     int up_to_date = elect_pos_ge(req->last, mine) && !e->no_campaign;
     if (req->prevote) {

@@ -242,7 +242,10 @@ void elect_on_vote_resp(elect *e, uint64_t now, const elect_vote_resp *resp, ele
     uint32_t bit = 1u << i;
     int mine_round = (e->role == EL_PRECANDIDATE && resp->prevote) ||
                      (e->role == EL_CANDIDATE && !resp->prevote);
-    if (!mine_round || resp->term != e->round_term) return;
+    /* A grant names the epoch we asked for; a refusal names the voter's own
+     * (ours or lower: a higher one was handled above), which for a pre-vote
+     * is never round_term, so matching refusals on it never counted one. */
+    if (!mine_round || (resp->granted && resp->term != e->round_term)) return;
     if (resp->granted) {
         e->granted |= bit;
         e->refused &= ~bit;

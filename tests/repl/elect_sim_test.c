@@ -163,7 +163,7 @@ enum {
 typedef struct stats {
     uint64_t runs, leaders, commits, crashes, lost_unsynced, truncations, transfers,
         transfer_wins, forced, partitions, lease_checks, writes, acked, max_term, events,
-        stale_replies, dup, dropped, below_start;
+        stale_replies, dup, dropped, below_start, prevotes_lost;
 } stats;
 
 typedef struct sim {
@@ -912,6 +912,7 @@ static void node_boot(sim *s, node *nd)
 
 static void node_crash(sim *s, node *nd)
 {
+    s->st.prevotes_lost += nd->e.prevotes_lost;
     advance_synced(s, nd);
     trace(s, TR_CRASH, nd->id, 0, nd->len, nd->synced, nd->p_term, nd->p_vote);
     if (nd->synced < nd->len) s->st.lost_unsynced++;
@@ -1379,6 +1380,8 @@ static void sim_finish(sim *s, int print_failure)
         if (x.kind == EV_MSG) msg_free(s, x.m);
     }
     s->st.runs = 1;
+    for (int i = 0; i < s->n; i++)
+        if (s->nodes[i].up) s->st.prevotes_lost += s->nodes[i].e.prevotes_lost;
     uint64_t *tot = (uint64_t *)&g_total;
     const uint64_t *one = (const uint64_t *)&s->st;
     for (size_t i = 0; i < sizeof(stats) / sizeof(uint64_t); i++) {
@@ -1626,10 +1629,10 @@ static void print_stats(const char *what)
            "), %" PRIu64 " commit advances, %" PRIu64 " writes (%" PRIu64 " acknowledged), %" PRIu64
            " crashes (%" PRIu64 " lost unsynced records), %" PRIu64 " truncations, %" PRIu64
            " partitions, %" PRIu64 " transfers, %" PRIu64 " forced step downs, %" PRIu64
-           " lease-valid checks, %" PRIu64 " STALE replies, %" PRIu64 " commits below term_start\n",
+           " lease-valid checks, %" PRIu64 " STALE replies, %" PRIu64 " commits below term_start, %" PRIu64 " pre-vote rounds lost\n",
            what, t->runs, t->events, t->leaders, t->max_term, t->commits, t->writes, t->acked,
            t->crashes, t->lost_unsynced, t->truncations, t->partitions, t->transfers, t->forced,
-           t->lease_checks, t->stale_replies, t->below_start);
+           t->lease_checks, t->stale_replies, t->below_start, t->prevotes_lost);
 }
 
 static uint64_t env_u64(const char *name, uint64_t dflt)
@@ -1664,6 +1667,7 @@ static int run_many(int n, uint64_t first, uint64_t count)
     test_cond("crashes lost unsynced records", count < 50 || g_total.lost_unsynced > 0);
     test_cond("divergent tails were truncated", count < 50 || g_total.truncations > 0);
     test_cond("leadership was transferred", count < 50 || g_total.transfers > 0);
+    test_cond("pre-vote rounds were lost (refusals are counted)", count < 50 || g_total.prevotes_lost > 0);
     return failures;
 }
 

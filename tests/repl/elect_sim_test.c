@@ -8,30 +8,38 @@
  * TIMEOUT_NOW, fsync completions, client writes and faults. The log is not in
  * the core, so the simulator models it the way rkv's replication behaves:
  *  - each node has an array of records (epoch, lsn, value id); an append is
- *    durable only after a random fsync delay (fsyncs complete in LSN order);
- *    a crash keeps only the synced prefix; ACKs report only durable LSNs;
+ *    durable only after a random fsync delay (fsyncs complete in LSN order,
+ *    each completion is an event); a crash keeps only the synced prefix; ACKs
+ *    report only durable LSNs;
  *  - a new leader first appends its epoch-start record (term_start), then
  *    client writes; it sends AppendEntries (term, prev lsn/epoch, records,
  *    commit, its clock as the heartbeat time) and commits with
- *    elect_commit(durable[], n, majority, term_start);
+ *    elect_commit(durable[], n, majority, term_start), durable[] being each
+ *    follower's acked durable-and-matching LSN and its own synced LSN;
  *  - a follower calls elect_on_leader() on every leader message, answers STALE
- *    when it returns -1, otherwise checks prev, truncates a divergent tail
- *    (never at or below its commit index), appends, and ACKs min(durable,
- *    matching) with the echoed heartbeat time; it commits min(leader commit,
- *    what it knows matches the leader);
+ *    when it returns -1 (the leader then calls elect_observe_term()),
+ *    otherwise checks prev, truncates a divergent tail (never at or below its
+ *    commit index: asserted), appends, and ACKs min(durable, matching) with
+ *    the echoed heartbeat time (elect_on_ack() on the leader); it commits
+ *    min(leader commit, what it knows matches the leader);
  *  - (term, voted_for) is persisted exactly when the core says out.persist,
  *    before anything is sent; a crash restarts the core with elect_init() from
  *    that persisted copy, everything else volatile is lost.
- * Faults, all from the run's PRNG: message loss, duplication, reordering and
- * delay; crashes and restarts; partitions (random splits, the leader cut off,
- * one-way links, heal); per-node clock offset and rate (each node's clock is
- * offset + rate * global time, rate in [0.95, 1.05], changed at random
- * times); leadership transfer (the leader steps down, then sends TIMEOUT_NOW
- * to a caught-up follower, which calls elect_campaign_now()) and forced step
- * downs. The last part of every run has no faults: then a leader must be
- * elected and commit within LIVE_MS, and every node must catch up; the run
- * ends once they have (the calm part is there for liveness, not for
- * coverage).
+ * Faults, all from the run's PRNG, and each run draws its own mix of them
+ * (how often, which, how busy the clients are, how slow the disk, how many
+ * records per AppendEntries): message loss, duplication, reordering and
+ * delay; crashes and restarts; partitions (random splits, a node cut off, a
+ * node that cannot send or cannot hear, a leader-follower pair cut one way or
+ * both, random one-way links, slow links, heal); per-node clock offset and
+ * rate (each node's clock is offset + rate * global time, rate in [0.95,
+ * 1.05], half the runs at the extremes, changed at random times); a nemesis
+ * that hits a new leader within 10 us..20 ms of its election (crash it or
+ * another node, or cut it off: Raft's Figure 8 needs that); leadership
+ * transfer (the leader steps down, then sends TIMEOUT_NOW to a caught-up
+ * follower, which calls elect_campaign_now() if the epoch is its own) and
+ * forced step downs. The last part of every run has no faults: a leader must
+ * then commit a record of its epoch within LIVE_MS, and (with PreVote) every
+ * node must catch up; the run ends once they have.
  *
  * Invariants, checked at every step (the first failure stops the run and
  * prints the seed, the last TRACE_N events and every node's state):
@@ -53,18 +61,26 @@
  *     epoch has been elected at all;
  *  7. every acknowledged client write (committed by the leader that wrote
  *     it) stays in the global committed log at its LSN.
+ * Besides the random runs, scripted histories replay with the same nodes and
+ * checks a schedule that random runs reach too rarely (the network is the
+ * script: every message is held until it delivers or drops it).
  *
  * Why it is shaped so. Everything runs in one thread with no real time, so a
  * seed is a complete, replayable description of a run; the trace is kept as
  * small binary entries in a ring and only formatted when a run fails (or when
  * replaying), so thousands of seeds fit in a few seconds of `make check`. The
- * election timeout is short (200 ms) so every run sees many elections.
+ * election timeout is short (200 ms) so every run sees many elections, and
+ * the fault mix varies per run because each kind of bug needs its own kind of
+ * weather (tests/repl/elect_sim_test.c's history in git has the mutation
+ * results that shaped it).
  *
- * Usage: elect_sim_test [--seeds N] [--seed S --nodes K] [--verbose]
- *   ELECT_SIM_SEEDS=N      N seeds of 3 members and N/2 of 5 (default 2000)
- *   ELECT_SIM_SEED=S       replay seed S alone, with the full trace;
+ * Usage: elect_sim_test [--seeds N] [--first F] [--seed S [--nodes K]]
+ *   ELECT_SIM_SEEDS=N      N seeds of 3 members and N/2 of 5 (default 2000;
+ *                          100 under valgrind)
+ *   ELECT_SIM_FIRST=F      first seed (default 1)
+ *   ELECT_SIM_SEED=S       replay seed S alone, printing the whole trace,
  *   ELECT_SIM_NODES=K      ... with K members (default 3)
- *   ELECT_SIM_FIRST=F      first seed (default 1) */
+ *   ELECT_SIM_SCENARIO=S   replay the scripted history with core seed S */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -1675,17 +1691,15 @@ int main(int argc, char **argv)
 {
     uint64_t seeds = env_u64("ELECT_SIM_SEEDS", 2000), first = env_u64("ELECT_SIM_FIRST", 1);
     uint64_t one = env_u64("ELECT_SIM_SEED", 0), nodes = env_u64("ELECT_SIM_NODES", 3);
-    int verbose = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--seeds") && i + 1 < argc) seeds = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) one = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--nodes") && i + 1 < argc) nodes = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--first") && i + 1 < argc) first = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--verbose")) verbose = 1;
     }
     /* Under valgrind (make valgrind) a full run would take many minutes. */
     const char *pre = getenv("LD_PRELOAD");
-    if (!getenv("ELECT_SIM_SEEDS") && pre && strstr(pre, "vgpreload")) seeds = 40;
+    if (!getenv("ELECT_SIM_SEEDS") && pre && strstr(pre, "vgpreload")) seeds = 100;
     if (nodes < 1 || nodes > MAXN) nodes = 3;
     if (env_u64("ELECT_SIM_SCENARIO", 0)) {
         int fits = 0;
@@ -1700,7 +1714,6 @@ int main(int argc, char **argv)
         char d[96];
         snprintf(d, sizeof d, "seed %" PRIu64 " with %d members keeps every invariant", one, (int)nodes);
         test_cond(d, ok);
-        (void)verbose;
         return test_report();
     }
     test_section("scripted: a follower whose epoch rose without a leader stays sticky");

@@ -61,9 +61,25 @@
  *     epoch has been elected at all;
  *  7. every acknowledged client write (committed by the leader that wrote
  *     it) stays in the global committed log at its LSN.
- * Besides the random runs, scripted histories replay with the same nodes and
- * checks a schedule that random runs reach too rarely (the network is the
- * script: every message is held until it delivers or drops it).
+ * Besides the random runs, scripted histories replay, with the same nodes
+ * and checks, schedules that random runs reach too rarely (the network is
+ * the script: every message is held until it delivers, delays or drops it):
+ * a follower whose epoch rose without a leader stays sticky; Raft's
+ * Figure 8; a follower restarted at once stays sticky; the lease ends before
+ * stickiness with clocks 10% apart and a late ACK. Each tries core seeds
+ * until the cores' timers fall as the history needs.
+ *
+ * Mutation check (a deliberately broken repl_elect.c, one default run):
+ * votes without the up-to-date check, invariant 4 in ~1/3 of the seeds;
+ * no epoch-start rule in elect_commit, Figure 8 (4); no stickiness, 6b in
+ * ~0.4% of the seeds and histories 1 and 3; stickiness only for higher
+ * epochs (the bug fixed alongside this test), history 1; half as long
+ * stickiness, 6b in 0.2%; no clock-drift margin or a lease counted from the
+ * ACK's arrival, history 4; no quiet period after a restart, history 3; a
+ * vote not persisted or forgotten at restart, 0 in ~20%/80%; late pre-vote
+ * grants counted as votes, 1 in ~1.5%; pre-vote refusals not counted, the
+ * "pre-vote rounds were lost" check. Without 6b, invariant 6 alone still
+ * catches the stickiness and lease bugs (less often).
  *
  * Why it is shaped so. Everything runs in one thread with no real time, so a
  * seed is a complete, replayable description of a run; the trace is kept as
@@ -80,7 +96,7 @@
  *   ELECT_SIM_FIRST=F      first seed (default 1)
  *   ELECT_SIM_SEED=S       replay seed S alone, printing the whole trace,
  *   ELECT_SIM_NODES=K      ... with K members (default 3)
- *   ELECT_SIM_SCENARIO=K:S replay scripted history K (1, 2) with core seed S */
+ *   ELECT_SIM_SCENARIO=K:S replay scripted history K (1..4) with core seed S */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -1759,6 +1775,169 @@ out:
     return !s->failed;
 }
 
+static int leader_in(const sim *s, unsigned mask)
+{
+    for (int i = 0; i < s->n; i++)
+        if (((mask >> i) & 1) && s->nodes[i].up && s->nodes[i].e.role == EL_LEADER) return 1;
+    return 0;
+}
+
+/* Runs timers until a member of MASK is leader (1) or LIMIT_MS passed (0),
+ * delivering at once every message between members of MASK (bit id - 1)
+ * and dropping all others; what the new leader sent stays held. */
+static int script_elect(sim *s, unsigned mask, uint64_t limit_ms)
+{
+    uint64_t until = s->g + limit_ms * 1000;
+    for (;;) {
+        while (s->nheld && !s->failed && !leader_in(s, mask)) {
+            msg m = s->held[0];
+            memmove(s->held, s->held + 1, (size_t)(s->nheld - 1) * sizeof *s->held);
+            s->nheld--;
+            if (((mask >> (m.from - 1)) & 1) && ((mask >> (m.to - 1)) & 1)) {
+                deliver(s, &m);
+                check_step(s);
+            }
+        }
+        if (leader_in(s, mask)) return 1;
+        if (!sim_step(s, until)) return 0;
+    }
+}
+
+/* Delivers the leader's newest AppendEntries to follower F and F's answer. */
+static int script_beat(sim *s, unsigned l, unsigned f)
+{
+    if (!script_deliver(s, l, f, M_APPEND, 1)) return 0;
+    script_drop(s, l, f, M_APPEND);
+    return script_deliver(s, f, l, M_APPEND_RESP, 1);
+}
+
+/* A restarted follower stays sticky (elect_init's quiet period).
+ *
+ * Three members start empty; one wins epoch 1 (L), the others (F, C) take
+ * its epoch-start record, so all logs are equal. Then C loses L (both
+ * ways). When C's timer fires, F has just ACKed L's newest heartbeat (L's
+ * lease counts on it) and crashes and restarts at once. C asks F for a
+ * pre-vote: F must refuse, as it may have ACKed a heartbeat just before it
+ * crashed; granting it lets C lead epoch 2 during L's lease (6b). */
+static int scenario_restart_quiet(uint64_t seed, int verbose, int *fits)
+{
+    sim *s = &g_sim;
+    sim_reset(s, seed, 3, verbose);
+    s->scripted = 1;
+    s->scenario = 3;
+    sim_configure(s, 1, 1);
+    for (int i = 0; i < 3; i++) node_boot(s, &s->nodes[i]);
+    *fits = 0;
+    if (!script_elect(s, 7, 3 * T_MS)) goto out;
+    unsigned L = 0;
+    for (unsigned i = 1; i <= 3; i++)
+        if (s->nodes[i - 1].e.role == EL_LEADER) L = i;
+    unsigned F = L % 3 + 1, C = F % 3 + 1;
+    node *f = &s->nodes[F - 1], *c = &s->nodes[C - 1];
+    if (!script_beat(s, L, F) || !script_beat(s, L, C) || f->len != 1 || c->len != 1) goto out;
+    /* C is cut off from L; L and F keep talking until C's timer fires. */
+    while (c->e.role != EL_PRECANDIDATE) {
+        if (!sim_step(s, s->g + 3 * T_MS * 1000)) goto out;
+        script_drop(s, L, C, 0);
+        script_drop(s, C, L, 0);
+        if (c->e.role != EL_PRECANDIDATE) script_beat(s, L, F);
+        script_drop(s, F, 0, M_VOTE_REQ);
+        if (s->nodes[L - 1].e.role != EL_LEADER) goto out;
+    }
+    script_drop(s, C, L, 0);
+    for (;;) { /* L's next heartbeat to F, and F's ACK */
+        int have = 0;
+        for (int i = 0; i < s->nheld; i++)
+            if (s->held[i].from == L && s->held[i].to == F && s->held[i].type == M_APPEND) have = 1;
+        if (have) break;
+        if (!sim_step(s, s->g + 100000)) goto out;
+        script_drop(s, L, C, 0);
+        script_drop(s, F, 0, M_VOTE_REQ);
+    }
+    if (!script_beat(s, L, F) || elect_lease_until(&s->nodes[L - 1].e) <= now_ms(s, &s->nodes[L - 1]))
+        goto out;
+    node_crash(s, f);
+    node_restart(s, f);
+    *fits = 1;
+    if (!script_deliver(s, C, F, M_VOTE_REQ, 0) || !script_deliver(s, F, C, M_VOTE_RESP, 0)) goto out;
+    if (c->e.role == EL_CANDIDATE) {
+        script_deliver(s, C, F, M_VOTE_REQ, 0);
+        script_deliver(s, F, C, M_VOTE_RESP, 0);
+    }
+out:
+    s->scripted = 0;
+    s->nheld = 0;
+    sim_finish(s, *fits);
+    return !s->failed;
+}
+
+/* The lease against clock drift and a late ACK (the margin in
+ * elect_lease_until, and that it counts from the heartbeat's send time).
+ *
+ * Three members start empty; the winner L of epoch 1 gets the slowest
+ * clock allowed (rate 0.95), F and C the fastest (1.05). L's heartbeats
+ * reach both; the ACK of the last one from F is 60 ms late. Then L is cut
+ * off. F's and C's stickiness ends T/1.05 after that heartbeat, L's lease
+ * (T - margin)/0.95 after it was sent: earlier. The script needs a seed
+ * whose timers let F or C win epoch 2 within 15 ms of the end of
+ * stickiness, when a lease that ignored the drift or counted from the
+ * ACK's arrival would still run (6b). */
+static int scenario_lease_drift(uint64_t seed, int verbose, int *fits)
+{
+    sim *s = &g_sim;
+    sim_reset(s, seed, 3, verbose);
+    s->scripted = 1;
+    s->scenario = 4;
+    sim_configure(s, 1, 1);
+    for (int i = 0; i < 3; i++) node_boot(s, &s->nodes[i]);
+    *fits = 0;
+    if (!script_elect(s, 7, 3 * T_MS)) goto out;
+    unsigned L = 0;
+    for (unsigned i = 1; i <= 3; i++)
+        if (s->nodes[i - 1].e.role == EL_LEADER) L = i;
+    unsigned F = L % 3 + 1, C = F % 3 + 1;
+    node *l = &s->nodes[L - 1];
+    set_rate(s, l, 0.95);
+    set_rate(s, &s->nodes[F - 1], 1.05);
+    set_rate(s, &s->nodes[C - 1], 1.05);
+    /* heartbeats for a while, everyone in touch */
+    uint64_t stop = s->g + 100000;
+    while (s->g < stop) {
+        if (!sim_step(s, stop + 50000)) goto out;
+        script_beat(s, L, F);
+        script_beat(s, L, C);
+        script_drop(s, F, 0, M_VOTE_REQ);
+        script_drop(s, C, 0, M_VOTE_REQ);
+    }
+    /* the last heartbeat: C's ACK is on time, F's 60 ms late */
+    while (!script_deliver(s, L, F, M_APPEND, 1))
+        if (!sim_step(s, s->g + 50000)) goto out;
+    if (!script_beat(s, L, C)) goto out;
+    uint64_t beat_g = s->g;
+    script_drop(s, L, 0, 0);
+    uint64_t late = s->g + 60000;
+    while (s->g < late) {
+        if (!sim_step(s, late)) break;
+        script_drop(s, L, 0, 0);
+        script_drop(s, 0, L, M_VOTE_REQ);
+        script_drop(s, F, 0, M_VOTE_REQ);
+        script_drop(s, C, 0, M_VOTE_REQ);
+    }
+    if (!script_deliver(s, F, L, M_APPEND_RESP, 1) || l->e.role != EL_LEADER) goto out;
+    script_drop(s, 0, L, 0);
+    script_drop(s, L, 0, 0);
+    /* L is cut off now; F and C elect one of them */
+    if (!script_elect(s, (1u << (F - 1)) | (1u << (C - 1)), 3 * T_MS)) goto out;
+    double sticky_end = (double)beat_g + T_MS * 1000.0 / 1.05;
+    if (!s->failed && (double)s->g - sticky_end > 15000.0) goto out; /* too late to tell */
+    *fits = 1;
+out:
+    s->scripted = 0;
+    s->nheld = 0;
+    sim_finish(s, *fits);
+    return !s->failed;
+}
+
 typedef int (*scenario_fn)(uint64_t seed, int verbose, int *fits);
 static const struct {
     const char *name;
@@ -1766,6 +1945,9 @@ static const struct {
 } scenarios[] = {
     {"a follower whose epoch rose without a leader stays sticky", scenario_sticky_epoch},
     {"Figure 8: a leader commits only through a record of its own epoch", scenario_figure8},
+    {"a follower that restarted at once stays sticky", scenario_restart_quiet},
+    {"the lease ends before stickiness does, with clocks 10% apart and a late ACK",
+     scenario_lease_drift},
 };
 #define NSCENARIOS ((int)(sizeof scenarios / sizeof scenarios[0]))
 

@@ -87,8 +87,9 @@
  * replaying), so thousands of seeds fit in a few seconds of `make check`. The
  * election timeout is short (200 ms) so every run sees many elections, and
  * the fault mix varies per run because each kind of bug needs its own kind of
- * weather (tests/repl/elect_sim_test.c's history in git has the mutation
- * results that shaped it).
+ * weather: the nemesis, slow disks, small batches, partial partitions and
+ * extreme clocks are each there because a mutation above went unnoticed
+ * without them.
  *
  * Usage: elect_sim_test [--seeds N] [--first F] [--seed S [--nodes K]]
  *   ELECT_SIM_SEEDS=N      N seeds of 3 members and N/2 of 5 (default 2000;

@@ -204,7 +204,11 @@ void elect_on_vote_req(elect *e, uint64_t now, const elect_vote_req *req, elect_
     out->resp.granted = 0;
     out->resp.term = e->term;
     if (idx_of(e, req->candidate) < 0 || req->candidate == e->cfg.self) return;
-    if (req->term > e->term && !req->transfer && in_lease(e, now)) return; /* sticky */
+    /* Sticky, whatever epoch the request is for: our epoch can rise without
+     * a new leader (a late refusal of our own earlier pre-vote carries the
+     * refuser's epoch), and a request for that same epoch must not get a
+     * vote while the leader we acknowledged counts on us for its lease. */
+    if (!req->transfer && in_lease(e, now)) return;
     if (req->term < e->term) return;
     int up_to_date = elect_pos_ge(req->last, mine) && !e->no_campaign;
     if (req->prevote) {
@@ -238,7 +242,10 @@ void elect_on_vote_resp(elect *e, uint64_t now, const elect_vote_resp *resp, ele
     uint32_t bit = 1u << i;
     int mine_round = (e->role == EL_PRECANDIDATE && resp->prevote) ||
                      (e->role == EL_CANDIDATE && !resp->prevote);
-    if (!mine_round || resp->term != e->round_term) return;
+    /* A grant names the epoch we asked for; a refusal names the voter's own
+     * (ours or lower: a higher one was handled above), which for a pre-vote
+     * is never round_term, so matching refusals on it never counted one. */
+    if (!mine_round || (resp->granted && resp->term != e->round_term)) return;
     if (resp->granted) {
         e->granted |= bit;
         e->refused &= ~bit;

@@ -150,7 +150,13 @@ void elect_on_link_lost(elect *e, unsigned id);
 uint64_t elect_lease_until(const elect *e);
 /* Leader steps down by itself (FAILOVER, shutdown). */
 void elect_step_down(elect *e, uint64_t now, int reason, elect_out *out);
-/* TIMEOUT_NOW from our leader: campaign at once, flagged as a transfer. */
+/* TIMEOUT_NOW from our leader: campaign at once, flagged as a transfer.
+ * A transfer request bypasses every member's stickiness, so the lease it
+ * protects must be gone first: the leader calls elect_step_down() before it
+ * sends TIMEOUT_NOW, and the receiver calls this only if the frame's epoch
+ * is its own (e->term): a late TIMEOUT_NOW from an older epoch would cut
+ * into the current leader's lease. (elect_sim_test breaks either rule and
+ * sees invariant 6b fail.) */
 void elect_campaign_now(elect *e, uint64_t now, elect_pos mine, elect_out *out);
 /* Refuse to campaign or vote while set: the log lacks committed records. */
 void elect_set_no_campaign(elect *e, int on);

@@ -759,7 +759,7 @@ static void fconn_process(fconn *c)
                 return;
             }
             iobuf_consume(&c->in, used);
-            if (b.a == f->leader_epoch) node_elect_timeout_now(n);
+            if (b.a == f->leader_epoch) node_elect_timeout_now(n, b.a);
             continue;
         } else if (fr.type == REPL_FETCH) {
             if (follower_on_fetch(c, &fr) < 0) return;

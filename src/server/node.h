@@ -274,7 +274,8 @@ int node_elect_on_leader(node *n, uint64_t epoch, unsigned leader);
 /* A (pre)vote request: 0 and *RESP to send, or -1 (no answer). */
 int node_elect_on_vote_req(node *n, const struct repl_vote *req, struct repl_vote_resp *resp);
 void node_elect_on_vote_resp(node *n, const struct repl_vote_resp *resp);
-void node_elect_timeout_now(node *n);
+/* TIMEOUT_NOW of EPOCH from our leader (ignored unless EPOCH is ours). */
+void node_elect_timeout_now(node *n, uint64_t epoch);
 void node_elect_on_ack(node *n, unsigned id, uint64_t beat_ms);
 void node_elect_on_link_lost(node *n, unsigned id);
 unsigned node_elect_leader_id(const node *n);

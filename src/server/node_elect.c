@@ -201,9 +201,17 @@ void node_elect_cron(node *n, uint64_t now)
             n->transfer_sent = 0;
         } else if (!n->transfer_sent &&
                    repl_leader_transfer(n->leader, n->transfer_to, n->last_lsn)) {
-            n->transfer_sent = 1;
+            /* The target campaigns with TRANSFER set, which voters grant
+             * despite stickiness: our lease no longer protects reads. Step
+             * down before TIMEOUT_NOW leaves (repl_elect.h; the simulator's
+             * lease invariant fails otherwise). Freeing the links pushes
+             * the queued TIMEOUT_NOW out first. */
             log_info(&n->log, "FAILOVER: node %u has every record (lsn %llu); told it to campaign",
                      n->transfer_to, (unsigned long long)n->last_lsn);
+            n->transfer_sent = 1;
+            elect_out o = {0};
+            elect_step_down(&n->el, now, ER_TRANSFER, &o);
+            node_elect_apply(n, &o);
         }
     }
 }
@@ -273,9 +281,10 @@ void node_elect_on_vote_resp(node *n, const repl_vote_resp *resp)
     node_elect_apply(n, &out);
 }
 
-void node_elect_timeout_now(node *n)
+void node_elect_timeout_now(node *n, uint64_t epoch)
 {
     elect_out out = {0};
+    if (epoch != n->el.term || n->el.role != EL_FOLLOWER) return; /* an older epoch's */
     log_info(&n->log, "the leader hands over (FAILOVER): campaigning now");
     elect_campaign_now(&n->el, ev_now_ms(), node_pos(n), &out);
     node_elect_apply(n, &out);

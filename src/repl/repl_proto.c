@@ -101,15 +101,16 @@ size_t repl_encode_hello(uint8_t *out, const repl_hello *h)
     wal_put_u64(p + 4, h->epoch);
     wal_put_u64(p + 12, h->last_lsn);
     wal_put_u64(p + 20, h->commit_lsn);
-    size_t hl = put_addr(p + 28, h->client_port, h->client_host);
-    return finish(out, REPL_HELLO, 1 + idl + 28 + hl);
+    wal_put_u32(p + 28, h->members_crc);
+    size_t hl = put_addr(p + 32, h->client_port, h->client_host);
+    return finish(out, REPL_HELLO, 1 + idl + 32 + hl);
 }
 
 int repl_decode_hello(const repl_frame *f, repl_hello *h)
 {
     if (f->len < 1) return -1;
     size_t idl = f->payload[0];
-    if (idl > REPL_CLUSTER_ID_MAX || f->len < 1 + idl + 28) return -1;
+    if (idl > REPL_CLUSTER_ID_MAX || f->len < 1 + idl + 32) return -1;
     memcpy(h->cluster_id, f->payload + 1, idl);
     h->cluster_id[idl] = 0;
     if (strlen(h->cluster_id) != idl) return -1; /* embedded NUL */
@@ -118,7 +119,8 @@ int repl_decode_hello(const repl_frame *f, repl_hello *h)
     h->epoch = wal_get_u64(p + 4);
     h->last_lsn = wal_get_u64(p + 12);
     h->commit_lsn = wal_get_u64(p + 20);
-    return get_addr(p + 28, f->len - (1 + idl + 28), &h->client_port, h->client_host);
+    h->members_crc = wal_get_u32(p + 28);
+    return get_addr(p + 32, f->len - (1 + idl + 32), &h->client_port, h->client_host);
 }
 
 size_t repl_encode_hello_ok(uint8_t *out, const repl_hello_ok *h)
@@ -188,26 +190,28 @@ size_t repl_encode_vote(uint8_t *out, const repl_vote *v)
     wal_put_u64(p + 12, v->last_epoch);
     wal_put_u64(p + 20, v->last_lsn);
     p[28] = v->flags;
+    wal_put_u32(p + 29, v->members_crc);
     size_t idl = strnlen(v->cluster_id, REPL_CLUSTER_ID_MAX);
-    p[29] = (uint8_t)idl;
-    memcpy(p + 30, v->cluster_id, idl);
-    return finish(out, REPL_VOTE, 30 + idl);
+    p[33] = (uint8_t)idl;
+    memcpy(p + 34, v->cluster_id, idl);
+    return finish(out, REPL_VOTE, 34 + idl);
 }
 
 int repl_decode_vote(const repl_frame *f, repl_vote *v)
 {
-    if (f->len < 30) return -1;
+    if (f->len < 34) return -1;
     const uint8_t *p = f->payload;
-    size_t idl = p[29];
-    if (idl > REPL_CLUSTER_ID_MAX || f->len != 30 + idl) return -1;
+    size_t idl = p[33];
+    if (idl > REPL_CLUSTER_ID_MAX || f->len != 34 + idl) return -1;
     v->term = wal_get_u64(p);
     v->candidate = wal_get_u32(p + 8);
     v->last_epoch = wal_get_u64(p + 12);
     v->last_lsn = wal_get_u64(p + 20);
     v->flags = p[28];
+    v->members_crc = wal_get_u32(p + 29);
     if (v->flags & ~(REPL_VOTE_PRE | REPL_VOTE_TRANSFER)) return -1;
     if (v->last_epoch > v->term || (v->last_lsn == 0) != (v->last_epoch == 0)) return -1;
-    memcpy(v->cluster_id, p + 30, idl);
+    memcpy(v->cluster_id, p + 34, idl);
     v->cluster_id[idl] = 0;
     if (strlen(v->cluster_id) != idl) return -1;
     return 0;

@@ -67,6 +67,7 @@ typedef struct repl_hello {
     uint64_t epoch;
     uint64_t last_lsn;
     uint64_t commit_lsn;
+    uint32_t members_crc;              /* elected: CRC-32C of the member list (0: fixed) */
     uint16_t client_port;              /* the leader's announced client address */
     char client_host[REPL_HOST_MAX + 1];
 } repl_hello;
@@ -87,6 +88,7 @@ typedef struct repl_vote {
     uint32_t candidate;
     uint64_t last_epoch, last_lsn; /* the candidate's log */
     uint8_t flags;       /* REPL_VOTE_PRE, REPL_VOTE_TRANSFER */
+    uint32_t members_crc; /* CRC-32C of the candidate's member list */
 } repl_vote;
 #define REPL_VOTE_PRE 1u
 #define REPL_VOTE_TRANSFER 2u

@@ -259,6 +259,14 @@ static void fconn_on_vote(fconn *c, const repl_frame *fr)
         fconn_refuse(c, "this node does not take part in elections (no --peers)");
         return;
     }
+    if (v.members_crc != n->cfg.members_crc) {
+        log_error_limited(&n->log, &n->limits[NL_REPL_REFUSED],
+                          "node %u asks for a vote with a different member list (--peers): "
+                          "every member must list the same members",
+                          v.candidate);
+        fconn_refuse(c, "member list (--peers) differs from this node's");
+        return;
+    }
     if (node_elect_on_vote_req(n, &v, &resp) < 0) {
         fconn_close(c, "vote not answered");
         return;
@@ -319,6 +327,14 @@ static void follower_on_hello(fconn *c, const repl_hello *h)
         snprintf(reason, sizeof reason, "epoch %llu is beyond the largest accepted (%llu)",
                  (unsigned long long)h->epoch, (unsigned long long)NODE_EPOCH_MAX);
         fconn_refuse(c, reason);
+        return;
+    }
+    if (n->cfg.elected && h->members_crc != n->cfg.members_crc) {
+        log_error_limited(&n->log, &n->limits[NL_REPL_REFUSED],
+                          "node %u leads with a different member list (--peers), or none: "
+                          "every member must list the same members",
+                          h->node_id);
+        fconn_refuse(c, "member list (--peers) differs from this node's");
         return;
     }
     if (n->cfg.elected && node_elect_on_leader(n, h->epoch, h->node_id) < 0) {

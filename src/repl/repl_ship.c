@@ -432,6 +432,7 @@ static void link_send_hello(flink *lk)
     h.epoch = n->epoch;
     h.last_lsn = n->last_lsn;
     h.commit_lsn = n->commit_lsn;
+    h.members_crc = n->cfg.elected ? n->cfg.members_crc : 0;
     h.client_port = node_announce(n, h.client_host, sizeof h.client_host);
     uint8_t frame[REPL_CTRL_MAX];
     size_t len = repl_encode_hello(frame, &h);

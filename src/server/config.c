@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "wal/crc32.h"
 #include "wal/wal_record.h"
 #include "wal/wal_writer.h"
 
@@ -408,6 +409,21 @@ int config_validate(node_config *c, char *err, size_t errlen)
                                   "exclude each other");
             return -1;
         }
+        /* Every member must hold the same list, or two majorities need not
+         * meet: the CRC travels in VOTE and HELLO and a mismatch is refused. */
+        uint32_t crc = 0;
+        for (unsigned id = 1, seen = 0; seen < (unsigned)c->nmembers && id <= 65535; id++)
+            for (int i = 0; i < c->nmembers; i++) {
+                if (c->members[i].id != id) continue;
+                char item[CFG_HOST_MAX + 32];
+                int len = snprintf(item, sizeof item, "%u=", id);
+                for (const char *h = c->members[i].addr.host; *h && len < (int)sizeof item - 8; h++)
+                    item[len++] = (char)((*h >= 'A' && *h <= 'Z') ? *h + 32 : *h);
+                len += snprintf(item + len, sizeof item - (size_t)len, ":%d,", c->members[i].addr.port);
+                crc = crc32c(crc, item, (size_t)len);
+                seen++;
+            }
+        c->members_crc = crc ? crc : 1;
         if (c->repl_port == 0) c->repl_port = self->addr.port;
         if (c->repl_port != self->addr.port) {
             snprintf(err, errlen, "--repl-port %d differs from this node's --peers entry %s:%d",

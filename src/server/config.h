@@ -73,6 +73,7 @@ typedef struct node_config {
     cfg_member members[CFG_MEMBERS_MAX];
     int nmembers;
     int elected;               /* computed by config_validate: nmembers > 0 */
+    uint32_t members_crc;      /* computed: CRC-32C of the member list, sorted by id (nonzero) */
     int election_timeout_ms;   /* T: a follower campaigns after T..2T of silence */
     char cluster_name[CFG_CLUSTER_ID_MAX]; /* the Sentinel master name */
     char announce_host[CFG_HOST_MAX];      /* client address given to clients and peers */

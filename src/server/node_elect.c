@@ -127,6 +127,7 @@ static int node_elect_apply(node *n, elect_out *out)
         v.candidate = out->vote.candidate;
         v.last_epoch = out->vote.last.epoch;
         v.last_lsn = out->vote.last.lsn;
+        v.members_crc = n->cfg.members_crc;
         v.flags = (uint8_t)((out->vote.prevote ? REPL_VOTE_PRE : 0) |
                             (out->vote.transfer ? REPL_VOTE_TRANSFER : 0));
         log_info(&n->log, "%s for epoch %llu (%s; log at epoch %llu lsn %llu)",

@@ -18,7 +18,9 @@
  *  9. FAILOVER TO hands leadership to the named follower without losing a
  *     write; ROLE follows; the old leader's clients are disconnected (as
  *     Redis does on a role change) and Sentinel subscribers hear
- *     +switch-master.
+ *     +switch-master;
+ * 10. a node whose --peers differs from the others' is refused (votes and
+ *     HELLOs carry a CRC of the member list), and says why.
  * Every wait is a condition with a deadline; servers are stopped by PID. */
 #include <signal.h>
 #include <stdio.h>
@@ -326,6 +328,35 @@ out:
     test_cond("all nodes exit cleanly", ec_stop(&c, test_failed_ > 0) == 0);
 }
 
+static void peers_mismatch(void)
+{
+    ecluster c;
+    test_section("10. a member with a different --peers list is refused");
+    test_cond("three elected nodes start", ec_start(&c, "mismatch", 3, fast) == 0);
+    test_cond("node 3 stopped", ec_signal(&c, 2, SIGTERM) == 0);
+    char bin[PROC_PATH_MAX], port[16], peers[EC_PEERS_MAX];
+    proc_build_path(bin, sizeof bin, "rkv-server");
+    snprintf(port, sizeof port, "%d", c.nd[2].port);
+    /* The same members, but node 1 under a wrong port: a typo in one config. */
+    snprintf(peers, sizeof peers, "1=127.0.0.1:%d,2=127.0.0.1:%d,3=127.0.0.1:%d",
+             c.nd[0].repl_port + 1000 > 65535 ? c.nd[0].repl_port - 1000 : c.nd[0].repl_port + 1000,
+             c.nd[1].repl_port, c.nd[2].repl_port);
+    const char *const argv[] = {bin, "--node-id", "3", "--port", port, "--peers", peers,
+                                "--data-dir", c.nd[2].dir, "--election-timeout-ms", T_MS,
+                                "--heartbeat-ms", "50", NULL};
+    pid_t odd = proc_spawn(argv, c.nd[2].log);
+    tclient *t = tc_connect("127.0.0.1", c.nd[2].port, 10000);
+    test_cond("it starts", t != NULL);
+    tc_close(t);
+    int l = ec_wait_leader(&c, ELECT_WAIT_MS);
+    test_cond("the two others elect a leader", l >= 0);
+    test_cond("the odd node refuses it, saying why",
+              cl_wait_log(c.nd[2].log, "different member list", ELECT_WAIT_MS));
+    c.nd[2].pid = odd; /* for ec_info_ll and ec_stop */
+    test_cond("and follows nobody", ec_info_ll(&c, 2, "leader_id") == 0);
+    test_cond("all nodes exit cleanly", ec_stop(&c, test_failed_ > 0) == 0);
+}
+
 int main(void)
 {
     cl_watchdog(WATCHDOG_S);
@@ -334,5 +365,6 @@ int main(void)
     quorum_refused();
     five_members();
     failover_cmd();
+    peers_mismatch();
     return test_report();
 }

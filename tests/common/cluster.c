@@ -138,18 +138,7 @@ int cl_start(cluster *c, const char *tag, const cl_opts *o)
 
 int cl_signal(cluster *c, int i, int sig)
 {
-    cl_node *nd = &c->n[i];
-    if (nd->pid <= 0) return -1;
-    if (sig == SIGSTOP || sig == SIGCONT) {
-        if (kill(nd->pid, sig) != 0) return -1;
-        nd->stopped = sig == SIGSTOP;
-        return 0;
-    }
-    if (nd->stopped && sig != SIGKILL) kill(nd->pid, SIGCONT);
-    int rc = proc_stop(nd->pid, sig, CL_STOP_MS);
-    nd->pid = 0;
-    nd->stopped = 0;
-    return rc;
+    return proc_signal(&c->n[i].pid, &c->n[i].stopped, sig, CL_STOP_MS);
 }
 
 void cl_print_tail(const char *path)

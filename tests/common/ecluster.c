@@ -102,18 +102,7 @@ int ec_start_opts(ecluster *c, const char *tag, int n, const ec_opts *o)
 
 int ec_signal(ecluster *c, int i, int sig)
 {
-    ec_node *nd = &c->nd[i];
-    if (nd->pid <= 0) return -1;
-    if (sig == SIGSTOP || sig == SIGCONT) {
-        if (kill(nd->pid, sig) != 0) return -1;
-        nd->stopped = sig == SIGSTOP;
-        return 0;
-    }
-    if (nd->stopped && sig != SIGKILL) kill(nd->pid, SIGCONT);
-    int rc = proc_stop(nd->pid, sig, EC_STOP_MS);
-    nd->pid = 0;
-    nd->stopped = 0;
-    return rc;
+    return proc_signal(&c->nd[i].pid, &c->nd[i].stopped, sig, EC_STOP_MS);
 }
 
 int ec_stop(ecluster *c, int keep)

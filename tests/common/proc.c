@@ -482,3 +482,18 @@ char *tc_info_field(tclient *c, const char *section, const char *field)
     resp_value_free(r);
     return out;
 }
+
+int proc_signal(pid_t *pid, int *stopped, int sig, int timeout_ms)
+{
+    if (*pid <= 0) return -1;
+    if (sig == SIGSTOP || sig == SIGCONT) {
+        if (kill(*pid, sig) != 0) return -1;
+        *stopped = sig == SIGSTOP;
+        return 0;
+    }
+    if (*stopped && sig != SIGKILL) kill(*pid, SIGCONT);
+    int rc = proc_stop(*pid, sig, timeout_ms);
+    *pid = 0;
+    *stopped = 0;
+    return rc;
+}

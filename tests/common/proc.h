@@ -58,6 +58,12 @@ pid_t proc_spawn(const char *const argv[], const char *log_path);
  * deadline (or could not be waited for). The child is always reaped. */
 int proc_stop(pid_t pid, int sig, int timeout_ms);
 
+/* A server a test keeps in *PID (0: not running) and *STOPPED: SIGSTOP /
+ * SIGCONT keep it (and set *STOPPED); any other signal stops and reaps it
+ * (SIGCONT first if it was stopped, so SIGTERM is handled), within
+ * TIMEOUT_MS, and clears both. proc_stop's status, or -1. */
+int proc_signal(pid_t *pid, int *stopped, int sig, int timeout_ms);
+
 /* Has PID exited? Non-blocking: returns -2 while it runs, otherwise its
  * status encoded as in proc_stop (and it is reaped), or -1 on error. */
 int proc_exited(pid_t pid);

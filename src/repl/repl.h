@@ -52,8 +52,6 @@ void repl_leader_flush(repl_leader *l);              /* before sleep */
 void repl_leader_cron(repl_leader *l, uint64_t now_ms); /* heartbeats, redials */
 int repl_leader_online(const repl_leader *l);
 int repl_leader_count(const repl_leader *l);
-/* Highest LSN durable on Q followers (UINT64_MAX when Q == 0). */
-uint64_t repl_leader_quorum_lsn(const repl_leader *l);
 /* Oldest LSN a connected follower still needs from the WAL: the next
  * record of a catch-up, or the record after the snapshot being sent
  * (UINT64_MAX: none). WAL garbage collection keeps it, within a budget. */

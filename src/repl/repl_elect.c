@@ -2,6 +2,7 @@
  * repl_elect.h for the interface and the rules, docs/PROTOCOL.md for why
  * they are safe). Nothing here does I/O, reads a clock or allocates. */
 #include "repl/repl_elect.h"
+#include "repl/repl_quorum.h"
 
 #include <assert.h>
 #include <stddef.h>
@@ -334,14 +335,6 @@ void elect_set_no_campaign(elect *e, int on)
 uint64_t elect_commit(const uint64_t *durable, int n, int need, uint64_t term_start)
 {
     assert(n >= 1 && n <= ELECT_MEMBERS_MAX && need >= 1 && need <= n);
-    uint64_t t[ELECT_MEMBERS_MAX] = {0};
-    for (int i = 0; i < n; i++) t[i] = durable[i];
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && t[j] > t[j - 1]; j--) {
-            uint64_t x = t[j];
-            t[j] = t[j - 1];
-            t[j - 1] = x;
-        }
-    uint64_t c = t[need - 1];
+    uint64_t c = repl_quorum_lsn(durable, n, need); /* the need-th highest */
     return c >= term_start ? c : 0;
 }

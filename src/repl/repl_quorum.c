@@ -1,5 +1,6 @@
-/* repl_quorum.c -- see repl_quorum.h. n is at most CFG_FOLLOWERS_MAX, so a
- * small insertion sort on a copy is the simplest correct choice. */
+/* repl_quorum.c -- see repl_quorum.h. n is at most a cluster's members (9:
+ * the election core's commit rule, elect_commit, counts the leader too), so
+ * a small insertion sort on a copy is the simplest correct choice. */
 #include "repl/repl_quorum.h"
 
 #include <assert.h>

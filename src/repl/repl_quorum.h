@@ -1,4 +1,6 @@
-/* repl_quorum.h -- the quorum rule: which LSN is durable on Q followers.
+/* repl_quorum.h -- the quorum rule: which LSN is durable on Q members
+ * (elect_commit applies it to the leader and its followers, then Raft's
+ * own-epoch condition).
  *
  * A follower's acknowledged LSN is a fact about its disk, so it counts
  * whether or not the follower is online right now; it is reset only when the

@@ -30,7 +30,6 @@
 
 #include "repl/repl.h"
 #include "repl/repl_proto.h"
-#include "repl/repl_quorum.h"
 #include "repl/repl_rejoin.h"
 #include "server/client.h"
 #include "server/node.h"
@@ -140,14 +139,6 @@ static int link_counts(const flink *lk)
     for (int i = 0; i < lk->idx; i++)
         if (l->links[i].node_id == lk->node_id) return 0;
     return 1;
-}
-
-uint64_t repl_leader_quorum_lsn(const repl_leader *l)
-{
-    uint64_t acked[CFG_FOLLOWERS_MAX] = {0};
-    for (int i = 0; i < l->nlinks; i++)
-        if (link_counts(&l->links[i])) acked[i] = l->links[i].acked_lsn;
-    return repl_quorum_lsn(acked, l->nlinks, l->n->cfg.quorum);
 }
 
 int repl_leader_online(const repl_leader *l)

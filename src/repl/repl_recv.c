@@ -48,7 +48,6 @@
 #include "repl/repl.h"
 #include "repl/repl_proto.h"
 #include "repl/repl_rejoin.h"
-#include "server/client.h"
 #include "server/node.h"
 
 #define REPL_CONNS_MAX 12 /* leader link + connections in handshake + candidates' vote connections */

@@ -31,7 +31,6 @@
 #include "repl/repl.h"
 #include "repl/repl_proto.h"
 #include "repl/repl_rejoin.h"
-#include "server/client.h"
 #include "server/node.h"
 #include "wal/wal_checkpoint.h"
 #include "wal/wal_writer.h"
@@ -989,8 +988,7 @@ static void link_on_ack(flink *lk, const repl_beat *b)
     if (durable > lk->sent_lsn) return; /* acks what we never sent: ignore */
     if (durable > lk->acked_lsn) {
         lk->acked_lsn = durable;
-        node_advance_commit(n);
-        clients_check_blocked(n, ev_now_ms());
+        node_on_acked(n);
     }
 }
 

@@ -256,6 +256,12 @@ void node_advance_commit(node *n)
     }
 }
 
+void node_on_acked(node *n)
+{
+    node_advance_commit(n);
+    clients_check_blocked(n, ev_now_ms());
+}
+
 /* ---- loop hooks ---- */
 
 static void node_on_wal(ev_loop *loop, int fd, void *data, unsigned events)

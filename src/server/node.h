@@ -217,6 +217,9 @@ int node_propose_reserve(node *n, size_t bytes);
 int node_append_encoded(node *n, const uint8_t *rec, size_t len, const wal_rec *r);
 /* Recomputes commit_lsn and applies / replies up to it. */
 void node_advance_commit(node *n);
+/* A follower acknowledged more: the commit may move, and WAIT clients
+ * counting replicas may be answered. */
+void node_on_acked(node *n);
 /* Queues the reply owed to C for records FIRST..LAST (kind TICKET_*). */
 int node_add_ticket(node *n, client *c, uint64_t first, uint64_t last, int kind);
 /* Detaches a closing client from its owed replies. */

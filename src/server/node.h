@@ -161,6 +161,8 @@ struct node {
      * on its output, and turns became_leader / stepped_down into starting
      * and stopping repl_leader. */
     elect el;
+    uint64_t vote_epoch;       /* (epoch, voted_for) as last persisted */
+    unsigned vote_for;
     struct repl_voter *voter;  /* the candidate's vote connections */
     uint64_t epoch_start_lsn;  /* elected leader: its epoch-start record (0: none) */
     unsigned transfer_to;      /* FAILOVER in progress: the chosen follower (0: none) */

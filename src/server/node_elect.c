@@ -108,14 +108,19 @@ static int node_elect_apply(node *n, elect_out *out)
                               "cannot persist epoch %llu / vote: %s; not answering",
                               (unsigned long long)n->el.term, err);
             out->send_votes = out->became_leader = 0;
-            if (n->el.role != EL_FOLLOWER) {
-                elect_out o2 = {0};
-                elect_step_down(&n->el, ev_now_ms(), ER_FORCED, &o2);
-                n->el.role = EL_FOLLOWER;
-            }
-            if (out->stepped_down) node_demote(n, "cannot persist the epoch");
+            /* Back to what the disk says: a vote the state machine thinks it
+             * gave but that is not on disk must not be given again later
+             * without a write (it would not survive a crash). */
+            int was_leader = n->el.role == EL_LEADER;
+            n->el.term = n->vote_epoch;
+            n->el.voted_for = n->vote_for;
+            n->el.role = EL_FOLLOWER;
+            n->el.leader = 0;
+            if (out->stepped_down || was_leader) node_demote(n, "cannot persist the epoch");
             return -1;
         }
+        n->vote_epoch = n->el.term;
+        n->vote_for = n->el.voted_for;
     }
     if (n->el.term > n->epoch) n->epoch = n->el.term;
     if (out->stepped_down) node_demote(n, elect_reason_str(n->el.last_reason));
@@ -162,6 +167,8 @@ int node_elect_init(node *n, char *err, size_t errlen)
     ec.seed = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^
               n->cfg.node_id;
     elect_init(&n->el, &ec, term, voted, ev_now_ms());
+    n->vote_epoch = term;
+    n->vote_for = voted;
     n->epoch = term;
     n->voter = repl_voter_new(n, err, errlen);
     if (!n->voter) return -1;

@@ -20,12 +20,16 @@
  *     Redis does on a role change) and Sentinel subscribers hear
  *     +switch-master;
  * 10. a node whose --peers differs from the others' is refused (votes and
- *     HELLOs carry a CRC of the member list), and says why.
+ *     HELLOs carry a CRC of the member list), and says why;
+ * 11. a node that cannot persist its vote does not vote: with the leader
+ *     dead and one of the two others unable to write its epoch file, no
+ *     leader is elected; once it can, one is.
  * Every wait is a condition with a deadline; servers are stopped by PID. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../common/cluster.h"
@@ -357,6 +361,28 @@ static void peers_mismatch(void)
     test_cond("all nodes exit cleanly", ec_stop(&c, test_failed_ > 0) == 0);
 }
 
+static void vote_not_persisted(void)
+{
+    ecluster c;
+    char path[PROC_PATH_MAX + 16];
+    test_section("11. no vote without its fsync");
+    test_cond("three elected nodes start", ec_start(&c, "novote", 3, fast) == 0);
+    int l = ec_wait_leader(&c, ELECT_WAIT_MS);
+    test_cond("one leader", l >= 0);
+    if (l < 0) goto out;
+    int a = (l + 1) % 3;
+    /* A directory where the temp file goes: every write of the epoch file fails. */
+    snprintf(path, sizeof path, "%s/epoch.tmp", c.nd[a].dir);
+    test_cond("node a's epoch file made unwritable", mkdir(path, 0755) == 0);
+    test_cond("leader killed", ec_signal(&c, l, SIGKILL) != -1);
+    test_cond("no leader while node a cannot persist a vote", ec_wait_leader(&c, 2500) < 0);
+    test_cond("node a says why", cl_wait_log(c.nd[a].log, "cannot persist epoch", 1000));
+    test_cond("its epoch file writable again", rmdir(path) == 0);
+    test_cond("then a leader is elected", ec_wait_leader(&c, ELECT_WAIT_MS) >= 0);
+out:
+    test_cond("all nodes exit cleanly", ec_stop(&c, test_failed_ > 0) == 0);
+}
+
 int main(void)
 {
     cl_watchdog(WATCHDOG_S);
@@ -366,5 +392,6 @@ int main(void)
     five_members();
     failover_cmd();
     peers_mismatch();
+    vote_not_persisted();
     return test_report();
 }

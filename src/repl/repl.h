@@ -87,6 +87,9 @@ uint64_t repl_follower_commit_bound(const repl_follower *f);
 void repl_follower_flush(repl_follower *f);
 void repl_follower_cron(repl_follower *f, uint64_t now_ms);
 void repl_follower_info(const repl_follower *f, info_buf *b);
+/* The other followers as the leader last described them (MEMBERS): up to
+ * MAX into OUT; returns how many. */
+int repl_follower_members(const repl_follower *f, repl_peer_info *out, int max);
 /* Loading a received snapshot (no replication frames are read meanwhile). */
 int repl_follower_installing(const repl_follower *f);
 /* The leader this follower follows: 1 (and *OUT) if one ever said HELLO. */

@@ -37,6 +37,7 @@ repl_status repl_frame_parse(const uint8_t *buf, size_t avail, repl_frame *f, si
     }
     uint32_t max = type == REPL_RECORDS      ? REPL_FRAME_MAX
                    : type == REPL_SNAP_CHUNK ? REPL_SNAP_CHUNK_MAX
+                   : type == REPL_MEMBERS    ? REPL_MEMBERS_FRAME_MAX
                                              : REPL_CTRL_MAX;
     if (len > max) {
         snprintf(err, errlen, "frame length %u out of range (type %u, max %u)", len, type, max);
@@ -234,4 +235,45 @@ int repl_decode_vote_resp(const repl_frame *f, repl_vote_resp *v)
     v->flags = f->payload[12];
     if (v->flags & ~(REPL_VOTE_PRE | REPL_VOTE_GRANTED)) return -1;
     return 0;
+}
+
+size_t repl_encode_members(uint8_t *out, const repl_member *m, int n)
+{
+    uint8_t *p = out + REPL_FRAME_HDR;
+    size_t len = 1;
+    if (n > (int)REPL_MEMBERS_MAX) n = (int)REPL_MEMBERS_MAX;
+    p[0] = (uint8_t)n;
+    for (int i = 0; i < n; i++) {
+        wal_put_u32(p + len, m[i].id);
+        p[len + 4] = m[i].online ? 1 : 0;
+        wal_put_u64(p + len + 5, m[i].acked);
+        len += 13;
+        size_t hl = strnlen(m[i].host, REPL_HOST_MAX);
+        p[len] = (uint8_t)(m[i].port & 0xff);
+        p[len + 1] = (uint8_t)(m[i].port >> 8);
+        p[len + 2] = (uint8_t)hl;
+        memcpy(p + len + 3, m[i].host, hl);
+        len += 3 + hl;
+    }
+    return finish(out, REPL_MEMBERS, len);
+}
+
+int repl_decode_members(const repl_frame *f, repl_member *m)
+{
+    if (f->len < 1 || f->payload[0] > REPL_MEMBERS_MAX) return -1;
+    int n = f->payload[0];
+    size_t off = 1;
+    for (int i = 0; i < n; i++) {
+        if (f->len - off < 16) return -1;
+        const uint8_t *p = f->payload + off;
+        m[i].id = wal_get_u32(p);
+        if (p[4] > 1) return -1;
+        m[i].online = p[4];
+        m[i].acked = wal_get_u64(p + 5);
+        size_t hl = p[15];
+        if (f->len - off - 16 < hl) return -1;
+        if (get_addr(p + 13, 3 + hl, &m[i].port, m[i].host) < 0) return -1;
+        off += 16 + hl;
+    }
+    return off == f->len ? n : -1;
 }

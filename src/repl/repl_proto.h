@@ -56,9 +56,22 @@ enum repl_type {
                             epoch is older than ours; step down */
     REPL_TIMEOUT_NOW = 17, /* L->F: epoch, 0, 0: leadership transfer (FAILOVER): campaign
                               now, flagged as a transfer */
+    REPL_MEMBERS = 18,   /* L->F: the followers' announced client addresses, as the leader
+                            knows them (repl_members below), for ROLE / SENTINEL anywhere */
 };
-#define REPL_TYPE_MAX REPL_TIMEOUT_NOW
+#define REPL_TYPE_MAX REPL_MEMBERS
 #define REPL_HOST_MAX 255u /* an announced client host name */
+#define REPL_MEMBERS_MAX 9u /* entries in a MEMBERS frame (a cluster's members) */
+/* u8 count, then per entry u32 id, u8 online, u64 acked lsn, u16 port, u8 host_len, host */
+#define REPL_MEMBERS_FRAME_MAX (1u + REPL_MEMBERS_MAX * (16u + REPL_HOST_MAX))
+
+typedef struct repl_member {
+    uint32_t id;
+    uint8_t online;
+    uint64_t acked;
+    uint16_t port;
+    char host[REPL_HOST_MAX + 1];
+} repl_member;
 #define REPL_SNAP_CHUNK_MAX (256u * 1024u) /* file bytes per SNAP_CHUNK frame */
 
 typedef struct repl_hello {
@@ -129,6 +142,10 @@ size_t repl_encode_hello_ok(uint8_t *out, const repl_hello_ok *h);
 size_t repl_encode_beat(uint8_t *out, uint8_t type, const repl_beat *b);
 size_t repl_encode_refuse(uint8_t *out, const char *reason);
 size_t repl_encode_vote(uint8_t *out, const repl_vote *v);
+/* OUT needs REPL_FRAME_HDR + REPL_MEMBERS_FRAME_MAX bytes. */
+size_t repl_encode_members(uint8_t *out, const repl_member *m, int n);
+/* Decodes into M[REPL_MEMBERS_MAX]; the count, or -1. */
+int repl_decode_members(const repl_frame *f, repl_member *m);
 size_t repl_encode_vote_resp(uint8_t *out, const repl_vote_resp *v);
 #define REPL_CTRL_MAX (REPL_FRAME_HDR + 128u + REPL_CLUSTER_ID_MAX + REPL_REASON_MAX)
 

@@ -99,6 +99,8 @@ struct repl_follower {
     uint64_t snap_lsn, snap_size, snap_got;
     uint64_t snapshots_installed, truncations;
     uint64_t link_seq; /* bumped at every accepted HELLO: names a leader link */
+    repl_member members[REPL_MEMBERS_MAX]; /* the leader's last MEMBERS */
+    int nmembers;
     /* The received checkpoint being loaded on a helper thread. Only the
      * thread writes ld_kv / ld_info / ld_rc / ld_err until it has signalled
      * ld_efd; the loop reads them after pthread_join. */
@@ -374,6 +376,7 @@ static void follower_on_hello(fconn *c, const repl_hello *h)
     f->link_seq++;
     f->handshakes++;
     f->leader_id = h->node_id;
+    f->nmembers = 0; /* a new leader tells its own */
     snprintf(f->leader_host, sizeof f->leader_host, "%s", h->client_host);
     f->leader_port = h->client_port;
     f->leader_epoch = h->epoch;
@@ -767,6 +770,13 @@ static void fconn_process(fconn *c)
             f->truncations++;
             f->match_lsn = b.a; /* committed, hence the leader's too */
             if (f->acked_sent > b.a) f->acked_sent = b.a;
+        } else if (fr.type == REPL_MEMBERS) {
+            int k = repl_decode_members(&fr, f->members);
+            if (k < 0) {
+                fconn_close(c, "malformed MEMBERS");
+                return;
+            }
+            f->nmembers = k;
         } else if (fr.type == REPL_TIMEOUT_NOW) {
             repl_beat b;
             if (repl_decode_beat(&fr, &b) < 0) {
@@ -928,6 +938,22 @@ void repl_follower_info(const repl_follower *f, info_buf *b)
                 (unsigned long long)n->stats.records_rejected_crc,
                 (unsigned long long)f->handshakes, (unsigned long long)f->refused,
                 (unsigned long long)f->snapshots_installed, (unsigned long long)f->truncations);
+}
+
+int repl_follower_members(const repl_follower *f, repl_peer_info *out, int max)
+{
+    int k = 0;
+    for (int i = 0; i < f->nmembers && k < max; i++) {
+        repl_peer_info *p = &out[k++];
+        memset(p, 0, sizeof *p);
+        p->id = f->members[i].id;
+        snprintf(p->host, sizeof p->host, "%s", f->members[i].host);
+        p->port = f->members[i].port;
+        p->online = f->members[i].online;
+        p->acked = f->members[i].acked;
+        p->link_state = p->online ? "online" : "down";
+    }
+    return k;
 }
 
 int repl_follower_installing(const repl_follower *f)

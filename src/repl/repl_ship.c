@@ -175,11 +175,40 @@ int repl_leader_acked_at_least(const repl_leader *l, uint64_t lsn)
 
 /* ---- link life cycle ---- */
 
+static int link_send_ctrl(flink *lk, const uint8_t *frame, size_t len);
+
+/* Tells every online follower the followers' client addresses and links
+ * (MEMBERS), so ROLE and SENTINEL answer the same on any node. */
+static void leader_send_members(repl_leader *l)
+{
+    repl_member m[REPL_MEMBERS_MAX];
+    int k = 0;
+    memset(m, 0, sizeof m);
+    for (int i = 0; i < l->nlinks && k < (int)REPL_MEMBERS_MAX; i++) {
+        const flink *o = &l->links[i];
+        if (!o->node_id || !o->client_port) continue;
+        m[k].id = o->node_id;
+        m[k].online = (uint8_t)o->online;
+        m[k].acked = o->acked_lsn;
+        m[k].port = (uint16_t)o->client_port;
+        snprintf(m[k].host, sizeof m[k].host, "%s", o->client_host);
+        k++;
+    }
+    uint8_t frame[REPL_FRAME_HDR + REPL_MEMBERS_FRAME_MAX];
+    size_t len = repl_encode_members(frame, m, k);
+    for (int i = 0; i < l->nlinks; i++) {
+        flink *o = &l->links[i];
+        /* Advisory: out of memory, that follower's view stays older. */
+        if (o->fd >= 0 && o->online) (void)link_send_ctrl(o, frame, len);
+    }
+}
+
 static void link_set_online(flink *lk, int online, const char *why)
 {
     node *n = lk->l->n;
     if (lk->online == online) return;
     lk->online = online;
+    leader_send_members(lk->l);
     if (online)
         log_info(&n->log, "follower %s:%d (node %u) online=1", lk->peer.host, lk->peer.port,
                  lk->node_id);

@@ -68,6 +68,18 @@ void node_get_view(node *n, node_view *v)
             v->leader_id = p.id;
             v->leader_link_up = p.online;
             v->leader_seen_ms_ago = p.seen_ms_ago;
+            /* The other followers, as the leader described them. */
+            repl_peer_info o[ELECT_MEMBERS_MAX];
+            int k = repl_follower_members(n->follower, o, ELECT_MEMBERS_MAX);
+            for (int i = 0; i < k; i++) {
+                if (o[i].id == n->cfg.node_id || o[i].id == p.id) continue;
+                node_member *om = view_add(v, o[i].id);
+                if (!om) continue;
+                snprintf(om->host, sizeof om->host, "%s", o[i].host);
+                om->port = o[i].port;
+                om->online = o[i].online;
+                om->offset = o[i].acked;
+            }
         }
     }
 }

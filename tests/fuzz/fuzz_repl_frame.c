@@ -74,7 +74,7 @@ static void check_records(uint8_t *p, size_t len, int fix_crc)
 
 static void check_frame(uint8_t *frame, size_t used, const repl_frame *f, int fix_crc)
 {
-    uint8_t out[REPL_CTRL_MAX];
+    uint8_t out[REPL_FRAME_HDR + REPL_MEMBERS_FRAME_MAX];
     fuzz_check(f->type >= REPL_HELLO && f->type <= REPL_TYPE_MAX);
     switch (f->type) {
     case REPL_HELLO: {
@@ -92,10 +92,39 @@ static void check_frame(uint8_t *frame, size_t used, const repl_frame *f, int fi
         check_same(frame, used, out, len);
         return;
     }
+    case REPL_VOTE: {
+        repl_vote v;
+        if (repl_decode_vote(f, &v) != 0) return;
+        size_t len = repl_encode_vote(out, &v);
+        check_same(frame, used, out, len);
+        return;
+    }
+    case REPL_VOTE_RESP: {
+        repl_vote_resp v;
+        if (repl_decode_vote_resp(f, &v) != 0) return;
+        size_t len = repl_encode_vote_resp(out, &v);
+        check_same(frame, used, out, len);
+        return;
+    }
+    case REPL_MEMBERS: {
+        repl_member m[REPL_MEMBERS_MAX];
+        int k = repl_decode_members(f, m);
+        if (k < 0) return;
+        fuzz_check(k <= (int)REPL_MEMBERS_MAX);
+        size_t len = repl_encode_members(out, m, k);
+        check_same(frame, used, out, len);
+        return;
+    }
     case REPL_HEARTBEAT:
     case REPL_ACK:
     case REPL_SNAP_BEGIN:
-    case REPL_SNAP_END: {
+    case REPL_SNAP_END:
+    case REPL_SNAP_ACK:
+    case REPL_COMMIT:
+    case REPL_FETCH:
+    case REPL_TRUNCATE:
+    case REPL_STALE:
+    case REPL_TIMEOUT_NOW: {
         repl_beat b;
         if (repl_decode_beat(f, &b) != 0) return;
         size_t len = repl_encode_beat(out, f->type, &b);

@@ -244,6 +244,22 @@ static void gen_repl_frame(void)
     n = repl_encode_refuse(buf, "cluster id mismatch: expected 'rkv'");
     put_file("repl_frame", "refuse", buf, n);
 
+    /* Elections (docs/PROTOCOL.md section 3). */
+    repl_vote v = {.cluster_id = "rkv", .term = 4, .candidate = 2, .last_epoch = 3,
+                   .last_lsn = 10, .flags = REPL_VOTE_PRE, .members_crc = 0x1234abcd};
+    n = repl_encode_vote(buf, &v);
+    put_file("repl_frame", "vote", buf, n);
+    repl_vote_resp vr = {.term = 4, .voter = 3, .flags = REPL_VOTE_GRANTED | REPL_VOTE_PRE};
+    n = repl_encode_vote_resp(buf, &vr);
+    put_file("repl_frame", "vote-resp", buf, n);
+    repl_member mem[2] = {{.id = 2, .online = 1, .acked = 9, .port = 7380, .host = "127.0.0.1"},
+                          {.id = 3, .online = 0, .acked = 4, .port = 7381, .host = "10.0.0.3"}};
+    n = repl_encode_members(buf, mem, 2);
+    put_file("repl_frame", "members", buf, n);
+    repl_beat st = {5, 2, 0};
+    n = repl_encode_beat(buf, REPL_STALE, &st);
+    put_file("repl_frame", "stale", buf, n);
+
     n = records_frame(buf, 1, 3);
     put_file("repl_frame", "records", buf, n);
 

@@ -271,6 +271,18 @@ static int role_is_str(ecluster *c, int i, const char *want)
     return ok;
 }
 
+typedef struct { ecluster *c; int i; } node_ref;
+static int replicas_both(void *ctx)
+{
+    node_ref *w = ctx;
+    tclient *t = ec_connect(w->c, w->i);
+    resp_value *r = t ? tc_cmd(t, "SENTINEL", "replicas", "rkv") : NULL;
+    int ok = r && r->type == RESP_T_ARRAY && r->nelem == 2;
+    resp_value_free(r);
+    tc_close(t);
+    return ok;
+}
+
 typedef struct { ecluster *c; int want; } leader_is;
 static int leader_is_cond(void *ctx)
 {
@@ -290,6 +302,9 @@ static void failover_cmd(void)
     int to = (l + 1) % 3, watcher = (l + 2) % 3;
     test_cond("ROLE says master on the leader", role_is_str(&c, l, "master"));
     test_cond("ROLE says slave on a follower", role_is_str(&c, to, "slave"));
+    node_ref nr = {&c, to};
+    test_cond("a follower lists both followers in SENTINEL replicas (MEMBERS from the leader)",
+              proc_wait_until(replicas_both, &nr, 5000));
     tclient *sub = ec_connect(&c, watcher);
     resp_value *r = sub ? tc_cmd(sub, "SUBSCRIBE", "+switch-master") : NULL;
     test_cond("a Sentinel client subscribes to +switch-master", r && r->type == RESP_T_ARRAY);

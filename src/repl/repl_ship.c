@@ -91,6 +91,7 @@ typedef struct flink {
     int online;
     uint64_t last_heard_ms, last_beat_ms;
     uint64_t hello_sent_ms; /* HELLO_OK echoes it: the lease counts it as a heartbeat */
+    uint64_t members_sent;  /* members_gen + 1 of the last MEMBERS sent on this link (0: none) */
     iobuf in, out;
     int frame_open;
     size_t frame_bytes; /* payload bytes of the open RECORDS frame */
@@ -118,6 +119,7 @@ struct repl_leader {
      * steps down when it sees it (repl_leader_stale_epoch), outside our
      * callbacks, since stepping down frees this struct. */
     uint64_t stale_epoch;
+    uint64_t members_gen; /* bumped when a follower's link goes online or offline */
 };
 
 static void link_on_event(ev_loop *loop, int fd, void *data, unsigned events);
@@ -181,6 +183,11 @@ static int link_send_ctrl(flink *lk, const uint8_t *frame, size_t len);
  * (MEMBERS), so ROLE and SENTINEL answer the same on any node. */
 static void leader_send_members(repl_leader *l)
 {
+    int due = 0;
+    for (int i = 0; i < l->nlinks && !due; i++)
+        due = l->links[i].fd >= 0 && l->links[i].state == LINK_STREAMING &&
+              l->links[i].members_sent != l->members_gen + 1;
+    if (!due) return;
     repl_member m[REPL_MEMBERS_MAX];
     int k = 0;
     memset(m, 0, sizeof m);
@@ -198,8 +205,11 @@ static void leader_send_members(repl_leader *l)
     size_t len = repl_encode_members(frame, m, k);
     for (int i = 0; i < l->nlinks; i++) {
         flink *o = &l->links[i];
-        /* Advisory: out of memory, that follower's view stays older. */
-        if (o->fd >= 0 && o->online) (void)link_send_ctrl(o, frame, len);
+        /* Only to live streams (a catch-up's first frames stay records),
+         * once per change; advisory: out of memory, that view stays older. */
+        if (o->fd < 0 || o->state != LINK_STREAMING || o->members_sent == l->members_gen + 1)
+            continue;
+        if (link_send_ctrl(o, frame, len) == 0) o->members_sent = l->members_gen + 1;
     }
 }
 
@@ -208,7 +218,7 @@ static void link_set_online(flink *lk, int online, const char *why)
     node *n = lk->l->n;
     if (lk->online == online) return;
     lk->online = online;
-    leader_send_members(lk->l);
+    lk->l->members_gen++; /* sent by the cron to streaming links */
     if (online)
         log_info(&n->log, "follower %s:%d (node %u) online=1", lk->peer.host, lk->peer.port,
                  lk->node_id);
@@ -231,6 +241,7 @@ static void link_close(flink *lk, const char *why)
     if (lk->node_id) node_elect_on_link_lost(n, lk->node_id);
     link_set_online(lk, 0, why);
     lk->state = LINK_DOWN;
+    lk->members_sent = 0; /* the next link hears MEMBERS again */
     iobuf_free(&lk->in);
     iobuf_free(&lk->out);
     lk->frame_open = 0;
@@ -1210,6 +1221,7 @@ void repl_leader_flush(repl_leader *l)
 void repl_leader_cron(repl_leader *l, uint64_t now)
 {
     node *n = l->n;
+    leader_send_members(l);
     for (int i = 0; i < l->nlinks; i++) {
         flink *lk = &l->links[i];
         switch (lk->state) {

@@ -89,8 +89,10 @@ int ec_start_opts(ecluster *c, const char *tag, int n, const ec_opts *o)
             if (c->nd[j].port == nd->port || c->nd[j].repl_port == nd->port ||
                 c->nd[j].port == nd->repl_port || c->nd[j].repl_port == nd->repl_port)
                 return -1; /* (vanishingly rare: the test fails rather than flakes later) */
-        snprintf(nd->dir, sizeof nd->dir, "%s/n%d", c->root, i + 1);
-        snprintf(nd->log, sizeof nd->log, "%s/n%d.log", c->root, i + 1);
+        char rootdir[sizeof c->root]; /* a copy: gcc -O1 -Wrestrict sees c->root and nd in one struct */
+        memcpy(rootdir, c->root, sizeof rootdir);
+        snprintf(nd->dir, sizeof nd->dir, "%s/n%d", rootdir, i + 1);
+        snprintf(nd->log, sizeof nd->log, "%s/n%d.log", rootdir, i + 1);
         off += (size_t)snprintf(c->peers + off, sizeof c->peers - off, "%s%d=%s:%d",
                                 i ? "," : "", nd->id, nd->host, nd->repl_port);
         if (off >= sizeof c->peers) return -1;

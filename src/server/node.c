@@ -1097,10 +1097,20 @@ void node_unfence_check(node *n)
     n->fence_need = 0;
 }
 
+/* An elected leader not yet allowed to answer reads from its own state:
+ * 1 its epoch-start record has not committed (it may not hold every
+ * committed write yet), 2 its lease does not hold (another leader may
+ * exist: repl_elect.h); 0 it may (or it is no elected leader). */
+static int node_leader_unconfirmed(const node *n)
+{
+    if (!n->cfg.elected || !node_is_leader(n)) return 0;
+    if (n->commit_lsn < n->epoch_start_lsn) return 1;
+    return elect_lease_until(&n->el) <= ev_now_ms() ? 2 : 0;
+}
+
 int node_read_transient(const node *n)
 {
-    return n->cfg.elected && node_is_leader(n) && !n->fenced && n->applied_lsn >= n->read_floor &&
-           (n->commit_lsn < n->epoch_start_lsn || elect_lease_until(&n->el) <= ev_now_ms());
+    return !n->fenced && n->applied_lsn >= n->read_floor && node_leader_unconfirmed(n);
 }
 
 const char *node_read_refusal(const node *n, char *buf, size_t len)
@@ -1109,21 +1119,16 @@ const char *node_read_refusal(const node *n, char *buf, size_t len)
         snprintf(buf, len, "ERR this node refuses to serve: %s", n->fence_reason);
         return buf;
     }
-    if (n->cfg.elected && node_is_leader(n)) {
-        /* Linearizable reads from our own state: only once our epoch-start
-         * record committed (we then hold every committed write) and while
-         * the lease holds (no other leader can exist: repl_elect.h). */
-        if (n->commit_lsn < n->epoch_start_lsn) {
-            snprintf(buf, len, "TRYAGAIN this leader (epoch %llu) has not committed its first "
-                               "record yet",
-                     (unsigned long long)n->epoch);
-            return buf;
-        }
-        if (elect_lease_until(&n->el) <= ev_now_ms()) {
-            snprintf(buf, len, "TRYAGAIN this leader has not heard from a majority within its "
-                               "lease; it cannot tell whether it still leads");
-            return buf;
-        }
+    int unconfirmed = node_leader_unconfirmed(n);
+    if (unconfirmed == 1) {
+        snprintf(buf, len, "TRYAGAIN this leader (epoch %llu) has not committed its first record yet",
+                 (unsigned long long)n->epoch);
+        return buf;
+    }
+    if (unconfirmed == 2) {
+        snprintf(buf, len, "TRYAGAIN this leader has not heard from a majority within its lease; "
+                           "it cannot tell whether it still leads");
+        return buf;
     }
     if (n->applied_lsn < n->read_floor) {
         snprintf(buf, len,

@@ -229,7 +229,7 @@ void node_elect_cron(node *n, uint64_t now)
  * the election state learned of it). */
 static void node_publish_leader(node *n)
 {
-    if (n->known_leader == n->published_leader) return;
+    if (n->known_leader == 0 || n->known_leader == n->published_leader) return;
     node_view v;
     node_get_view(n, &v);
     const node_member *m = node_view_leader(&v);

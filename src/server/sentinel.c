@@ -49,16 +49,6 @@
 
 /* ---- the view ---- */
 
-int sentinel_self_is_leader(const node *n)
-{
-    return node_is_leader(n);
-}
-
-void sentinel_view(node *n, node_view *v)
-{
-    node_get_view(n, v);
-}
-
 static int member_addressable(const node_member *m)
 {
     return m->host[0] && m->port > 0;
@@ -385,7 +375,7 @@ void cmd_sentinel(client *c)
             return;
         }
         node_view v;
-        sentinel_view(c->n, &v);
+        node_get_view(c->n, &v);
         subs[i].fn(c, &v);
         return;
     }
@@ -399,7 +389,7 @@ void cmd_sentinel(client *c)
 void cmd_role(client *c)
 {
     node_view v;
-    sentinel_view(c->n, &v);
+    node_get_view(c->n, &v);
     char num[32];
     if (v.is_leader) {
         int k = 0;
@@ -492,7 +482,7 @@ void cmd_hello(client *c)
         memcpy(c->name, setname->p, setname->len);
         c->name[setname->len] = 0;
     }
-    const char *role = sentinel_self_is_leader(c->n) ? "master" : "replica";
+    const char *role = node_is_leader(c->n) ? "master" : "replica";
     reply_array(c, 14);
     reply_bulk(c, "server", 6);
     reply_bulk(c, "redis", 5);
@@ -515,7 +505,7 @@ void cmd_hello(client *c)
 void sentinel_info_replication(node *n, info_buf *b)
 {
     node_view v;
-    sentinel_view(n, &v);
+    node_get_view(n, &v);
     char replid[SENTINEL_ID_HEX + 1];
     sentinel_replid(n, v.epoch, replid);
     if (v.is_leader) {
@@ -566,7 +556,7 @@ void sentinel_info_replication(node *n, info_buf *b)
 void sentinel_info_sentinel(node *n, info_buf *b)
 {
     node_view v;
-    sentinel_view(n, &v);
+    node_get_view(n, &v);
     const node_member *l = node_view_leader(&v);
     info_printf(b,
                 "# Sentinel\r\nsentinel_masters:1\r\nsentinel_tilt:0\r\n"

@@ -26,12 +26,6 @@ typedef struct client client;
 #define SENTINEL_ID_HEX 40 /* run ids, replication ids, sentinel ids: 40 hex digits as Redis */
 #define SENTINEL_SWITCH_CHANNEL "+switch-master"
 
-/* node_get_view, with one correction: a fixed-topology leader without
- * followers (n->leader NULL) is the leader too (node_is_leader says no). */
-void sentinel_view(node *n, node_view *v);
-/* Does this node take writes by its role (elected leader, or the fixed
- * --role leader)? Fences, WAL failures and quorum are checked elsewhere. */
-int sentinel_self_is_leader(const node *n);
 /* The leader's entry in V if it can be handed to a client now: its address
  * is known and it is this node or the link to it is up. NULL otherwise. */
 const node_member *sentinel_usable_leader(const node_view *v);

@@ -165,17 +165,7 @@ int cl_stop(cluster *c, int keep)
     int bad = 0;
     for (int i = CL_NODES - 1; i >= 0; i--) {
         cl_node *nd = &c->n[i];
-        if (nd->pid > 0) {
-            int early = proc_exited(nd->pid);
-            if (early != -2) {
-                printf("cluster: node %d exited on its own (status %d)\n", i, early);
-                bad++;
-                nd->pid = 0;
-            } else if (cl_signal(c, i, SIGTERM) != 0) {
-                printf("cluster: node %d did not exit cleanly on SIGTERM\n", i);
-                bad++;
-            }
-        }
+        bad += proc_stop_clean(&nd->pid, &nd->stopped, CL_STOP_MS, "cluster", i);
         if (nd->proxy_pid > 0) proc_stop(nd->proxy_pid, SIGTERM, CL_STOP_MS);
         nd->proxy_pid = 0;
     }

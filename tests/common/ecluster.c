@@ -111,17 +111,7 @@ int ec_stop(ecluster *c, int keep)
 {
     int bad = 0;
     for (int i = 0; i < c->n; i++) {
-        ec_node *nd = &c->nd[i];
-        if (nd->pid <= 0) continue;
-        int early = proc_exited(nd->pid);
-        if (early != -2) {
-            printf("ecluster: node %d exited on its own (status %d)\n", i, early);
-            bad++;
-            nd->pid = 0;
-        } else if (ec_signal(c, i, SIGTERM) != 0) {
-            printf("ecluster: node %d did not exit cleanly on SIGTERM\n", i);
-            bad++;
-        }
+        bad += proc_stop_clean(&c->nd[i].pid, &c->nd[i].stopped, EC_STOP_MS, "ecluster", i);
     }
     if (!c->root[0]) return bad;
     if (keep || bad) {

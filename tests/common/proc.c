@@ -497,3 +497,20 @@ int proc_signal(pid_t *pid, int *stopped, int sig, int timeout_ms)
     *stopped = 0;
     return rc;
 }
+
+int proc_stop_clean(pid_t *pid, int *stopped, int timeout_ms, const char *who, int i)
+{
+    if (*pid <= 0) return 0;
+    int early = proc_exited(*pid);
+    if (early != -2) {
+        printf("%s: node %d exited on its own (status %d)\n", who, i, early);
+        *pid = 0;
+        *stopped = 0;
+        return 1;
+    }
+    if (proc_signal(pid, stopped, SIGTERM, timeout_ms) != 0) {
+        printf("%s: node %d did not exit cleanly on SIGTERM\n", who, i);
+        return 1;
+    }
+    return 0;
+}

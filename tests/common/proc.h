@@ -64,6 +64,11 @@ int proc_stop(pid_t pid, int sig, int timeout_ms);
  * TIMEOUT_MS, and clears both. proc_stop's status, or -1. */
 int proc_signal(pid_t *pid, int *stopped, int sig, int timeout_ms);
 
+/* Stops a server proc_signal keeps, checking it ended well: 1 (and a line
+ * naming WHO's node I) if it had exited on its own or did not exit with
+ * status 0 on SIGTERM, else 0 (also when it was not running). */
+int proc_stop_clean(pid_t *pid, int *stopped, int timeout_ms, const char *who, int i);
+
 /* Has PID exited? Non-blocking: returns -2 while it runs, otherwise its
  * status encoded as in proc_stop (and it is reaped), or -1 on error. */
 int proc_exited(pid_t pid);

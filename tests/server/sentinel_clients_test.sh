@@ -51,12 +51,7 @@ cleanup() {
     if [ $fail -eq 0 ]; then rm -rf "$work"; else echo "files kept in $work"; fi
 }
 trap cleanup EXIT
-free_port() { "$ANYPY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_until() { # seconds, command...: polls every 50 ms
-    local end=$(( $(date +%s%N) / 1000000 + $1 * 1000 )); shift
-    while [ $(( $(date +%s%N) / 1000000 )) -lt $end ]; do "$@" && return 0; sleep 0.05; done
-    return 1
-}
+. "$PWD/tests/common/lib.sh"
 info_has() { # port, "field:value"
     "$BUILD/rkv-cli" -p "$1" -t 2 info replication 2>/dev/null | tr -d '\r' | grep -qx "$2"
 }

@@ -11,6 +11,26 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Isrc -pthread $(EXTRA_CFLAGS)
 LDFLAGS += -pthread $(EXTRA_LDFLAGS)
+
+# OpenSSL (Debian's libssl-dev) gives TLS and the cryptographic primitives
+# (HMAC-SHA-256 for the cluster secret, SHA-256 for passwords, the random
+# generator). Found by default; `make TLS=no` builds without it, and then the
+# security flags (--tls-*, --cluster-secret-file, --requirepass, --aclfile)
+# are refused at start with a message saying so.
+TLS ?= auto
+ifeq ($(TLS),auto)
+TLS := $(shell printf '\043include <openssl/ssl.h>\nint main(void){return 0;}\n' | \
+	$(CC) -x c - -o /dev/null -lssl -lcrypto >/dev/null 2>&1 && echo yes || echo no)
+endif
+ifeq ($(TLS),yes)
+CFLAGS  += -DRKV_HAVE_OPENSSL=1
+LDLIBS_SSL := -lssl -lcrypto
+else
+$(info rkv: building WITHOUT OpenSSL (libssl-dev not found or TLS=no): TLS, passwords and the cluster secret are refused at start)
+CFLAGS  += -DRKV_HAVE_OPENSSL=0
+LDLIBS_SSL :=
+endif
+LDFLAGS += $(LDLIBS_SSL)
 DEPFLAGS = -MMD -MP
 
 # Library sources: every .c under src/ except the programs' own folders.
@@ -112,7 +132,7 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -Isrc src tests
 	@rc=0; for f in $(LIB_SRC) $(SERVER_SRC) $(CLI_SRC) $(BENCH_SRC); do \
-		clang-tidy --quiet $$f -- -std=c11 -D_GNU_SOURCE -Isrc || rc=1; \
+		clang-tidy --quiet $$f -- -std=c11 -D_GNU_SOURCE -DRKV_HAVE_OPENSSL=1 -Isrc || rc=1; \
 	done; exit $$rc
 
 format:

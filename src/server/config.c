@@ -11,11 +11,15 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/crypto.h"
 #include "wal/crc32.h"
 #include "wal/wal_record.h"
 #include "wal/wal_writer.h"
 
-enum opt_type { OPT_INT, OPT_U64, OPT_SIZE, OPT_STR, OPT_ROLE, OPT_LEVEL, OPT_PEERS, OPT_BOOL, OPT_MEMBERS };
+enum opt_type {
+    OPT_INT, OPT_U64, OPT_SIZE, OPT_STR, OPT_ROLE, OPT_LEVEL, OPT_PEERS, OPT_BOOL, OPT_MEMBERS,
+    OPT_TLSAUTH
+};
 
 typedef struct opt {
     const char *name;
@@ -85,6 +89,32 @@ static const opt opts[] = {
      "a record stamped further ahead of this node's clock is reported, rate-limited, and counted in INFO (default 500, CockroachDB's max-offset)"},
     {"max-clock-skew-ms", OPT_U64, OFF(max_clock_offset_ms), 0, 1LL << 40,
      "old name of --max-clock-offset-ms"},
+    /* Security (docs/SECURITY.md). */
+    {"requirepass", OPT_STR, OFF(requirepass), 0, CFG_SECRET_MAX,
+     "password of the default user; clients must AUTH (default none)"},
+    {"aclfile", OPT_STR, OFF(aclfile), 0, CFG_PATH_MAX, "users and their rights, Redis ACL file syntax"},
+    {"protected-mode", OPT_BOOL, OFF(protected_mode), 0, 1,
+     "with no password, refuse clients that are not on loopback (yes|no, default yes)"},
+    {"cluster-secret-file", OPT_STR, OFF(cluster_secret_file), 0, CFG_PATH_MAX,
+     "file holding the secret every node shares; replication and votes must prove it"},
+    {"tls-port", OPT_INT, OFF(tls_port), 0, 65535, "TLS client port (default 0: none)"},
+    {"tls-cert-file", OPT_STR, OFF(tls_cert_file), 0, CFG_PATH_MAX, "this node's certificate (PEM)"},
+    {"tls-key-file", OPT_STR, OFF(tls_key_file), 0, CFG_PATH_MAX, "its private key (PEM)"},
+    {"tls-ca-cert-file", OPT_STR, OFF(tls_ca_cert_file), 0, CFG_PATH_MAX,
+     "CA certificates that sign clients' and peers' certificates (PEM)"},
+    {"tls-auth-clients", OPT_TLSAUTH, OFF(tls_auth_clients), 0, 0,
+     "TLS clients must present a certificate: yes|no|optional (default yes)"},
+    {"tls-replication", OPT_BOOL, OFF(tls_replication), 0, 1,
+     "replication and election links over mutual TLS (yes|no, default no)"},
+    {"timeout", OPT_INT, OFF(timeout_s), 0, 31536000, "close a client idle for this many seconds (default 0: never)"},
+    {"auth-timeout-ms", OPT_INT, OFF(auth_timeout_ms), 100, 3600000,
+     "close a connection that has not authenticated after this (default 10000)"},
+    {"max-unauth-clients", OPT_SIZE, OFF(unauth_clients_max), 1, 60000,
+     "unauthenticated connections at once (default 1000)"},
+    {"request-timeout-ms", OPT_INT, OFF(request_timeout_ms), 100, 3600000,
+     "close a client whose request stays incomplete this long, plus 1 s per MiB received (default 10000)"},
+    {"maxmemory-clients", OPT_SIZE, OFF(maxmemory_clients), 0, 1LL << 40,
+     "all clients' input and output buffers together; the largest go first (default 1 GiB, 0: no limit)"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
@@ -119,6 +149,12 @@ void config_defaults(node_config *c)
     c->keepalive = (net_keepalive)NET_KEEPALIVE_DEFAULT;
     c->quorum_timeout_ms = 5000;
     c->max_clock_offset_ms = 500;
+    c->protected_mode = 1;
+    c->tls_auth_clients = CFG_TLS_AUTH_YES;
+    c->auth_timeout_ms = 10000;
+    c->unauth_clients_max = 1000;
+    c->request_timeout_ms = 10000;
+    c->maxmemory_clients = 1ull << 30;
 }
 
 static int parse_ll(const char *s, long long *out)
@@ -284,6 +320,18 @@ int config_set(node_config *c, const char *key, const char *value, char *err, si
         return parse_peers(c, value, err, errlen);
     case OPT_MEMBERS:
         return parse_members(c, value, err, errlen);
+    case OPT_TLSAUTH:
+        if (strcmp(value, "yes") == 0)
+            c->tls_auth_clients = CFG_TLS_AUTH_YES;
+        else if (strcmp(value, "no") == 0)
+            c->tls_auth_clients = CFG_TLS_AUTH_NO;
+        else if (strcmp(value, "optional") == 0)
+            c->tls_auth_clients = CFG_TLS_AUTH_OPTIONAL;
+        else {
+            snprintf(err, errlen, "--tls-auth-clients: '%s' is not yes|no|optional", value);
+            return -1;
+        }
+        return 0;
     case OPT_BOOL:
         if (strcmp(value, "yes") == 0 || strcmp(value, "1") == 0)
             *(int *)field = 1;
@@ -395,6 +443,21 @@ int config_parse_args(node_config *c, int argc, char **argv, char *err, size_t e
 
 int config_validate(node_config *c, char *err, size_t errlen)
 {
+    if (!rkv_crypto_available()) {
+        const char *flag = c->tls_port ? "--tls-port"
+                           : c->tls_replication ? "--tls-replication"
+                           : c->cluster_secret_file[0] ? "--cluster-secret-file"
+                           : c->requirepass[0] ? "--requirepass"
+                           : c->aclfile[0] ? "--aclfile"
+                                           : NULL;
+        if (flag) {
+            snprintf(err, errlen,
+                     "%s needs OpenSSL, and this rkv-server was built without it "
+                     "(install libssl-dev and rebuild)",
+                     flag);
+            return -1;
+        }
+    }
     c->elected = c->nmembers > 0;
     if (c->elected) {
         const cfg_member *self = NULL;
@@ -477,7 +540,7 @@ void config_usage(FILE *fp)
     for (size_t i = 0; i < NOPTS; i++) {
         char left[64];
         snprintf(left, sizeof left, "--%s %s", opts[i].name,
-                 opts[i].type == OPT_STR || opts[i].type == OPT_PEERS || opts[i].type == OPT_MEMBERS ? "S" : "N");
+                 opts[i].type == OPT_STR || opts[i].type == OPT_PEERS || opts[i].type == OPT_MEMBERS || opts[i].type == OPT_TLSAUTH ? "S" : "N");
         fprintf(fp, "  %-28s%s\n", left, opts[i].help);
     }
 }

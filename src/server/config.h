@@ -21,6 +21,7 @@
 #define CFG_CLUSTER_ID_MAX 64
 #define CFG_LINE_MAX 4096       /* longest config-file line */
 #define CFG_FILE_LINES_MAX 10000 /* most lines read from a config file */
+#define CFG_SECRET_MAX 512       /* longest password on the command line or in a file */
 
 enum node_role { ROLE_LEADER = 0, ROLE_FOLLOWER = 1 };
 
@@ -86,7 +87,28 @@ typedef struct node_config {
     int ship_threads; /* B2: one sender thread per follower instead of the loop */
     int64_t clock_offset_us;  /* test hook: skews this node's HLC wall clock */
     uint64_t max_clock_offset_ms; /* records stamped further ahead of our clock are reported */
+
+    /* Security (docs/SECURITY.md). Redis's option names where Redis has one. */
+    char requirepass[CFG_SECRET_MAX];   /* the default user's password ("" none) */
+    char aclfile[CFG_PATH_MAX];         /* users and their rights, Redis ACL syntax */
+    int protected_mode;                 /* no password: refuse non-loopback clients */
+    char cluster_secret_file[CFG_PATH_MAX]; /* shared by every node: replication handshake */
+    int tls_port;                       /* TLS client port (0: none) */
+    char tls_cert_file[CFG_PATH_MAX];
+    char tls_key_file[CFG_PATH_MAX];
+    char tls_ca_cert_file[CFG_PATH_MAX];
+    int tls_auth_clients;               /* CFG_TLS_AUTH_* */
+    int tls_replication;                /* replication and vote links over mutual TLS */
+    /* Abuse limits: a client cannot hold the server's descriptors, memory or
+     * slots without authenticating and making progress. */
+    int timeout_s;                      /* idle client closed after this (0: never) */
+    int auth_timeout_ms;                /* unauthenticated connection closed after this */
+    size_t unauth_clients_max;          /* unauthenticated connections at once */
+    int request_timeout_ms;             /* an incomplete request older than this is dropped */
+    size_t maxmemory_clients;           /* all clients' buffers together (0: no limit) */
 } node_config;
+
+enum { CFG_TLS_AUTH_NO = 0, CFG_TLS_AUTH_YES = 1, CFG_TLS_AUTH_OPTIONAL = 2 };
 
 void config_defaults(node_config *c);
 /* Parses argv (argv[0] is the program). Returns 0, 1 if --help was given

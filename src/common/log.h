@@ -57,6 +57,7 @@ void log_msg_limited(const rkv_log *log, log_limit *lim, enum log_level level, c
 void log_limit_flush(const rkv_log *log, log_limit *lim);
 
 #define log_warn_limited(l, lim, ...) log_msg_limited((l), (lim), LOG_WARN, __VA_ARGS__)
+#define log_info_limited(l, lim, ...) log_msg_limited((l), (lim), LOG_INFO, __VA_ARGS__)
 #define log_error_limited(l, lim, ...) log_msg_limited((l), (lim), LOG_ERROR, __VA_ARGS__)
 
 #define log_debug(l, ...) log_msg((l), LOG_DEBUG, __VA_ARGS__)

@@ -129,30 +129,43 @@ static int client_starts_authed(const node *n)
 
 /* The client table is full (or the unauthenticated share of it): frees the
  * slot of the connection that has shown the least sign of being a real
- * client, the oldest unauthenticated one first, else (ONLY_UNAUTH unset)
- * the one whose request has been incomplete the longest (more than
- * CLIENT_SLOW_EVICT_MS: a slowloris). Idle authenticated connections, the
- * pools of real applications, are never taken. 1 if a slot was freed. */
+ * client: the oldest unauthenticated one first; else (ONLY_UNAUTH unset)
+ * the oldest that has been connected for CLIENT_SLOW_EVICT_MS without
+ * sending a single command (a descriptor hog); else the one whose request
+ * has been incomplete the longest, beyond CLIENT_SLOW_EVICT_MS (a
+ * slowloris). A connection that has run commands and is idle, the pool of a
+ * real application, is never taken (--timeout is for those). 1 if a slot
+ * was freed. */
 static int client_evict_one(node *n, int only_unauth, const char *why)
 {
     uint64_t now = ev_now_ms();
     client *victim = NULL;
     for (client *c = n->clients; c; c = c->next) /* newest first: the last match is oldest */
         if (!c->authed && !c->close_asap) victim = c;
-    if (!victim && !only_unauth) {
+    const char *what = "not authenticated";
+    uint64_t since = victim ? victim->created_ms : 0;
+    if (!victim && !only_unauth) { /* connected, and never sent a command */
+        for (client *c = n->clients; c; c = c->next)
+            if (!c->close_asap && c->ncmds == 0 && c->in_len == 0 && c->owed == 0 &&
+                !pubsub_active(c) && now - c->created_ms > CLIENT_SLOW_EVICT_MS)
+                victim = c;
+        what = "connected without a command";
+        since = victim ? victim->created_ms : 0;
+    }
+    if (!victim && !only_unauth) { /* a request trickling in (slowloris) */
         for (client *c = n->clients; c; c = c->next)
             if (!c->close_asap && c->req_start_ms && now - c->req_start_ms > CLIENT_SLOW_EVICT_MS &&
                 (!victim || c->req_start_ms <= victim->req_start_ms))
                 victim = c;
+        what = "request incomplete";
+        since = victim ? victim->req_start_ms : 0;
     }
     if (!victim) return 0;
     n->stats.clients_evicted++;
     log_warn_limited(&n->log, &n->limits[NL_CLIENT],
                      "client %llu (%s) evicted for a new connection (%s): %s for %llu ms",
-                     (unsigned long long)victim->id, victim->peer, why,
-                     victim->authed ? "request incomplete" : "not authenticated",
-                     (unsigned long long)(now - (victim->authed ? victim->req_start_ms
-                                                                : victim->created_ms)));
+                     (unsigned long long)victim->id, victim->peer, why, what,
+                     (unsigned long long)(now - since));
     client_free(victim);
     return 1;
 }
@@ -476,6 +489,7 @@ static void client_process_input(client *c)
         /* A command that has to wait for owed replies is left in the buffer
          * and runs again once they are sent. */
         if (c->argc > 0 && command_exec(c) == CMD_DEFERRED) break;
+        c->ncmds++;
         pos += consumed;
     }
     if (pos > 0) {

@@ -63,6 +63,7 @@ typedef struct client {
      * closed after --auth-timeout-ms. */
     int authed;
     uint64_t created_ms;
+    uint64_t ncmds;          /* commands run on this connection */
     uint64_t last_input_ms;  /* --timeout counts from here */
     uint64_t req_start_ms;   /* an incomplete request has been buffered since (0: none) */
     size_t mem;              /* in_cap + out_cap, counted in node->client_mem */

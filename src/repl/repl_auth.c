@@ -17,6 +17,14 @@
 #define PROOF_LEN 32u     /* mac */
 #define TRANSCRIPT_MAX (32u + 64u + 1u + 8u + 2u * RKV_NONCE_LEN)
 
+static size_t trim(const uint8_t *p, size_t len)
+{
+    while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r' || p[len - 1] == ' ' ||
+                       p[len - 1] == '\t'))
+        len--;
+    return len;
+}
+
 int repl_secret_load(const char *path, repl_secret *s, char *warn, size_t warnlen, char *err,
                      size_t errlen)
 {
@@ -58,9 +66,27 @@ int repl_secret_load(const char *path, repl_secret *s, char *warn, size_t warnle
         len += (size_t)r;
     }
     close(fd);
-    while (len > 0 && (s->key[len - 1] == '\n' || s->key[len - 1] == '\r' ||
-                       s->key[len - 1] == ' ' || s->key[len - 1] == '\t'))
-        len--;
+    /* Line two, if any, moves to next[]. */
+    uint8_t *nl = memchr(s->key, '\n', len);
+    if (nl) {
+        size_t first = (size_t)(nl - s->key), rest = len - first - 1;
+        memcpy(s->next, nl + 1, rest);
+        s->next_len = trim(s->next, rest);
+        if (memchr(s->next, '\n', s->next_len)) {
+            snprintf(err, errlen, "cluster secret file %s: more than two lines", path);
+            rkv_wipe(s, sizeof *s);
+            return -1;
+        }
+        rkv_wipe(nl, rest + 1);
+        len = first;
+    }
+    len = trim(s->key, len);
+    if (s->next_len && s->next_len < REPL_SECRET_MIN) {
+        snprintf(err, errlen, "cluster secret file %s: the second secret has %zu bytes; at least %u are needed",
+                 path, s->next_len, REPL_SECRET_MIN);
+        rkv_wipe(s, sizeof *s);
+        return -1;
+    }
     if (len < REPL_SECRET_MIN) {
         snprintf(err, errlen,
                  "cluster secret file %s: %zu bytes; at least %u are needed (e.g. `openssl "
@@ -168,6 +194,15 @@ int repl_auth_verify(const repl_secret *k, enum repl_auth_side side, const char 
     if (repl_auth_mac(k, side, cluster_id, purpose, id_d, id_a, nonce_d, nonce_a, want) < 0)
         return 0;
     int ok = rkv_ct_equal(want, mac, RKV_SHA256_LEN);
+    if (!ok && k->next_len) { /* rotation: the other accepted secret */
+        repl_secret alt;
+        memcpy(alt.key, k->next, k->next_len);
+        alt.len = k->next_len;
+        alt.next_len = 0;
+        if (repl_auth_mac(&alt, side, cluster_id, purpose, id_d, id_a, nonce_d, nonce_a, want) == 0)
+            ok = rkv_ct_equal(want, mac, RKV_SHA256_LEN);
+        rkv_wipe(&alt, sizeof alt);
+    }
     rkv_wipe(want, sizeof want);
     return ok;
 }

@@ -41,9 +41,16 @@
 #define REPL_SECRET_MIN 16u       /* shortest accepted cluster secret, bytes */
 #define REPL_SECRET_MAX 4096u     /* longest */
 
+/* The secret file holds one secret per line: the first is the one this
+ * node proves; a second line, when present, is also accepted from peers.
+ * That is how the secret is rotated without stopping replication
+ * (docs/SECURITY.md): every node first gets "old, new", then "new, old",
+ * then "new" alone, one node at a time. */
 typedef struct repl_secret {
     uint8_t key[REPL_SECRET_MAX];
     size_t len; /* 0: no secret configured */
+    uint8_t next[REPL_SECRET_MAX]; /* also accepted (rotation); next_len 0: none */
+    size_t next_len;
 } repl_secret;
 
 typedef struct repl_auth_msg {
@@ -53,9 +60,10 @@ typedef struct repl_auth_msg {
     uint8_t mac[RKV_SHA256_LEN];   /* CHALLENGE, PROOF */
 } repl_auth_msg;
 
-/* Reads the secret from PATH: the file's bytes without trailing whitespace,
- * at least REPL_SECRET_MIN of them. A file readable by group or others is
- * a warning in *WARN (non-empty). 0, or -1 with ERR. */
+/* Reads the secret(s) from PATH: the first line (trailing whitespace cut),
+ * at least REPL_SECRET_MIN bytes, and an optional second one. A file
+ * readable by group or others is a warning in *WARN (non-empty). 0, or -1
+ * with ERR. */
 int repl_secret_load(const char *path, repl_secret *s, char *warn, size_t warnlen, char *err,
                      size_t errlen);
 
@@ -74,7 +82,8 @@ enum repl_auth_side { REPL_AUTH_ACCEPTOR = 0, REPL_AUTH_DIALLER = 1 };
 int repl_auth_mac(const repl_secret *k, enum repl_auth_side side, const char *cluster_id,
                   uint8_t purpose, uint32_t id_d, uint32_t id_a, const uint8_t nonce_d[RKV_NONCE_LEN],
                   const uint8_t nonce_a[RKV_NONCE_LEN], uint8_t out[RKV_SHA256_LEN]);
-/* Checks a received proof (constant time): 1 valid, 0 not. */
+/* Checks a received proof (constant time) under the secret and, when
+ * set, the second accepted one: 1 valid, 0 not. */
 int repl_auth_verify(const repl_secret *k, enum repl_auth_side side, const char *cluster_id,
                      uint8_t purpose, uint32_t id_d, uint32_t id_a,
                      const uint8_t nonce_d[RKV_NONCE_LEN], const uint8_t nonce_a[RKV_NONCE_LEN],

@@ -110,6 +110,27 @@ int main(void)
     chmod(path, 0644);
     test_cond("world-readable: loads with a warning",
               repl_secret_load(path, &s, warn, sizeof warn, err, sizeof err) == 0 && strstr(warn, "chmod 600"));
+    fp = fopen(path, "w");
+    fputs("new-secret-0123456789\nold-secret-0123456789\n", fp);
+    fclose(fp);
+    chmod(path, 0600);
+    test_cond("two lines: the first proves, the second is also accepted",
+              repl_secret_load(path, &s, warn, sizeof warn, err, sizeof err) == 0 && s.len == 21 &&
+                  s.next_len == 21 && memcmp(s.key, "new-", 4) == 0);
+    repl_secret old = secret_of("old-secret-0123456789"), fresh = secret_of("new-secret-0123456789");
+    test_cond("a proof under the old secret is accepted during rotation",
+              repl_auth_mac(&old, REPL_AUTH_DIALLER, "rkv", 1, 1, 2, nd, na, mac) == 0 &&
+                  repl_auth_verify(&s, REPL_AUTH_DIALLER, "rkv", 1, 1, 2, nd, na, mac));
+    test_cond("and under the new one",
+              repl_auth_mac(&fresh, REPL_AUTH_DIALLER, "rkv", 1, 1, 2, nd, na, mac) == 0 &&
+                  repl_auth_verify(&s, REPL_AUTH_DIALLER, "rkv", 1, 1, 2, nd, na, mac));
+    test_cond("not under a third",
+              repl_auth_mac(&other, REPL_AUTH_DIALLER, "rkv", 1, 1, 2, nd, na, mac) == 0 &&
+                  !repl_auth_verify(&s, REPL_AUTH_DIALLER, "rkv", 1, 1, 2, nd, na, mac));
+    fp = fopen(path, "w");
+    fputs("new-secret-0123456789\nshort\n", fp);
+    fclose(fp);
+    test_cond("a short second secret is refused", repl_secret_load(path, &s, warn, sizeof warn, err, sizeof err) < 0);
     snprintf(path, sizeof path, "%s/missing", dir);
     test_cond("a missing file is an error", repl_secret_load(path, &s, warn, sizeof warn, err, sizeof err) < 0);
     proc_rmtree(dir);

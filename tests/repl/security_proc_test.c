@@ -15,7 +15,9 @@
  *  5. elections: a VOTE for a far later epoch from an outsider, with and
  *     without a wrong secret, changes no node's epoch or vote;
  *  6. without a secret, a replication connection from a non-loopback
- *     address is refused (skipped when the machine has no such address).
+ *     address is refused (skipped when the machine has no such address);
+ *  7. the secret is rotated one node at a time (old+new, new+old, new)
+ *     without a failed handshake or a lost write.
  * Every refusal is counted in INFO (repl_auth_failures) and logged with the
  * peer's address; the cluster converges afterwards. */
 #include <arpa/inet.h>
@@ -460,6 +462,51 @@ static void no_secret_loopback_only(void)
     free(root);
 }
 
+/* 7: rotating the secret one node at a time, the cluster never stops. */
+static int write_secret_lines(const char *path, const char *a, const char *b)
+{
+    FILE *fp = fopen(path, "w");
+    if (!fp) return -1;
+    fprintf(fp, "%s\n", a);
+    if (b) fprintf(fp, "%s\n", b);
+    return fclose(fp);
+}
+
+static void rotation(void)
+{
+    test_section("7. rotating the cluster secret node by node");
+    ecluster e;
+    static const char *const fast[] = {"--election-timeout-ms", "500", "--heartbeat-ms", "50", NULL};
+    test_cond("an elected cluster starts", ec_start(&e, "sec-rot", 3, fast) == 0);
+    char old[80], fresh[80], path[PROC_PATH_MAX];
+    read_file(e.secret, old, sizeof old);
+    old[strcspn(old, "\n")] = 0;
+    snprintf(fresh, sizeof fresh, "rotated-%s", old + 8);
+    const char *stages[3][2] = {{old, fresh}, {fresh, old}, {fresh, NULL}};
+    int ok = ec_wait_leader(&e, WAIT_MS) >= 0, writes = 0;
+    for (int st = 0; st < 3 && ok; st++) {
+        for (int i = 0; i < 3 && ok; i++) {
+            snprintf(path, sizeof path, "%.200s/secret-%d-%d", e.root, i, st);
+            ok = write_secret_lines(path, stages[st][0], stages[st][1]) == 0;
+            snprintf(e.secret, sizeof e.secret, "%s", path);
+            ok = ok && ec_signal(&e, i, SIGTERM) == 0 && ec_start_node(&e, i) == 0;
+            int l = ok ? ec_wait_leader(&e, WAIT_MS) : -1; /* every node follows one leader */
+            tclient *t = l >= 0 ? ec_connect(&e, l) : NULL;
+            char k[32];
+            snprintf(k, sizeof k, "rot:%d:%d", st, i);
+            ok = t && set_ok(t, k, "v");
+            writes += ok;
+            tc_close(t);
+            if (!ok) printf("   stage %d node %d: no agreed leader or write\n", st, i);
+        }
+    }
+    test_cond("all 9 restarts keep one leader and quorum writes", ok && writes == 9);
+    test_cond("no handshake failed on the way", ec_info_ll(&e, 0, "repl_auth_failures") == 0 &&
+                                                   ec_info_ll(&e, 1, "repl_auth_failures") == 0 &&
+                                                   ec_info_ll(&e, 2, "repl_auth_failures") == 0);
+    test_cond("all exit cleanly", ec_stop(&e, test_failed_ > 0) == 0);
+}
+
 int main(void)
 {
     cl_watchdog(WATCHDOG_S);
@@ -486,5 +533,6 @@ int main(void)
     test_cond("cluster exits cleanly", cl_stop(&c, test_failed_ > 0) == 0);
     fake_candidate();
     no_secret_loopback_only();
+    rotation();
     return test_report();
 }

@@ -52,6 +52,7 @@
 #include "repl/repl_rejoin.h"
 #include "server/node.h"
 
+#define REPL_ACCEPT_BACKOFF_MS 100 /* the listener's pause when accept(2) has no descriptor */
 #define REPL_CONNS_MAX 12 /* leader link + connections in handshake + candidates' vote connections */
 #define REPL_FOLLOWER_IN_MAX (REPL_FRAME_MAX + REPL_FRAME_HDR + (1u << 20))
 #define REPL_FOLLOWER_OUT_MAX (1u << 20)
@@ -88,6 +89,7 @@ typedef struct fconn {
 struct repl_follower {
     node *n;
     int lfd;
+    uint64_t accept_paused_until; /* accept(2) out of descriptors: listener off until */
     fconn conns[REPL_CONNS_MAX];
     fconn *leader; /* the authenticated link, or NULL */
     uint32_t leader_id;
@@ -243,8 +245,8 @@ static void fconn_auth_fail(fconn *c, const char *reason)
     node *n = c->f->n;
     n->stats.repl_auth_failures++;
     c->f->refused++;
-    log_warn_limited(&n->log, &n->limits[NL_REPL_AUTH],
-                     "replication connection from %s refused: %s", c->peer, reason);
+    log_msg_by_source(&n->log, &n->refusals, LOG_WARN, c->peer,
+                      "replication connection from %s refused: %s", c->peer, reason);
     uint8_t frame[REPL_CTRL_MAX];
     size_t len = repl_encode_refuse(frame, reason);
     ssize_t w = write(c->fd, frame, len); /* best effort: we close right after */
@@ -945,8 +947,17 @@ static void follower_on_accept(ev_loop *loop, int lfd, void *data, unsigned even
         ka.user_timeout_ms = (ka.idle_s + ka.interval_s * ka.count) * 1000;
         int fd = net_accept(lfd, &ka, peer, sizeof peer, err, sizeof err);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* Level-triggered epoll would call us again at once for the
+                 * connection still in the backlog: pause the listener. */
+                f->accept_paused_until = ev_now_ms() + REPL_ACCEPT_BACKOFF_MS;
+                ev_set(n->loop, f->lfd, 0, NULL, NULL);
+                log_warn_limited(&n->log, &n->limits[NL_ACCEPT],
+                                 "repl accept: %s; the replication port pauses %d ms", err,
+                                 REPL_ACCEPT_BACKOFF_MS);
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
                 log_warn_limited(&n->log, &n->limits[NL_ACCEPT], "repl accept: %s", err);
+            }
             return;
         }
         fconn *slot = NULL;
@@ -1015,6 +1026,11 @@ void repl_follower_flush(repl_follower *f)
 void repl_follower_cron(repl_follower *f, uint64_t now)
 {
     uint64_t timeout = (uint64_t)f->n->cfg.follower_timeout_ms;
+    if (f->accept_paused_until && now >= f->accept_paused_until) {
+        f->accept_paused_until = 0;
+        if (ev_set(f->n->loop, f->lfd, EV_READ, follower_on_accept, f) < 0)
+            f->accept_paused_until = now + REPL_ACCEPT_BACKOFF_MS;
+    }
     if (f->installing) {
         /* Keep-alive while the snapshot loads: the leader hears us, and
          * ignores what the ACK says until SNAP_ACK. */

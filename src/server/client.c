@@ -176,7 +176,8 @@ static void client_refuse_fd(node *n, int fd, const char *peer, const char *msg,
     (void)w;
     close(fd);
     n->stats.connections_rejected++;
-    log_warn_limited(&n->log, &n->limits[NL_ACCEPT], "connection from %s refused: %s", peer, why);
+    log_msg_by_source(&n->log, &n->refusals, LOG_WARN, peer, "connection from %s refused: %s",
+                      peer, why);
 }
 
 static void client_on_listen(ev_loop *loop, int fd, void *data, unsigned events)

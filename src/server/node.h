@@ -192,6 +192,7 @@ struct node {
 
     node_stats stats;
     log_limit limits[NL_COUNT];
+    log_by_source refusals; /* refused connections and failed handshakes, once per source */
     /* --cluster-secret-file (repl_auth.h); len 0: none, replication only
      * from loopback. */
     repl_secret secret;

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "server/acl.h"
 #include "server/node.h"
 #include "server/pubsub.h"
 
@@ -114,6 +115,14 @@ void client_accept(node *n)
             n->stats.connections_rejected++;
             continue;
         }
+        const char *denied = acl_protected_refuse(n, peer); /* protected mode (acl.h) */
+        if (denied) {
+            ssize_t w = write(fd, denied, strlen(denied));
+            (void)w;
+            close(fd);
+            n->stats.connections_rejected++;
+            continue;
+        }
         client *c = calloc(1, sizeof *c);
         if (!c) {
             close(fd);
@@ -123,6 +132,7 @@ void client_accept(node *n)
         c->fd = fd;
         c->id = ++n->next_client_id;
         snprintf(c->peer, sizeof c->peer, "%s", peer);
+        acl_client_init(c);
         c->reading = 1;
         c->next = n->clients;
         if (n->clients) n->clients->prev = c;

@@ -49,6 +49,9 @@ typedef struct client {
     int wait_replicas;
     uint64_t wait_deadline_ms; /* 0: forever */
 
+    const struct acl_user *user; /* logged in as (acl.h); NULL: "default" */
+    int authed;                  /* AUTH / HELLO AUTH succeeded, or default is nopass */
+
     struct pubsub_sub *subs; /* channels and patterns, in subscription order (pubsub.h) */
     size_t nsubs;
 

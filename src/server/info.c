@@ -99,7 +99,8 @@ static void info_stats(node *n, info_buf *b)
                 "writes_rejected:%llu\r\nquorum_timeouts:%llu\r\nprotocol_errors:%llu\r\n"
                 "clients_dropped_output_limit:%llu\r\nclients_dropped_input_limit:%llu\r\n"
                 "records_rejected_crc:%llu\r\nfuture_records:%llu\r\n"
-                "max_clock_offset_ms:%llu\r\nmax_clock_offset_seen_ms:%llu\r\n\r\n",
+                "max_clock_offset_ms:%llu\r\nmax_clock_offset_seen_ms:%llu\r\n"
+                "auth_failures:%llu\r\n\r\n",
                 (unsigned long long)s->connections_received,
                 (unsigned long long)s->connections_rejected,
                 (unsigned long long)s->commands_processed, (unsigned long long)s->writes_committed,
@@ -110,7 +111,8 @@ static void info_stats(node *n, info_buf *b)
                 (unsigned long long)s->records_rejected_crc,
                 (unsigned long long)s->future_records,
                 (unsigned long long)n->cfg.max_clock_offset_ms,
-                (unsigned long long)(n->max_clock_offset_seen_us / 1000u));
+                (unsigned long long)(n->max_clock_offset_seen_us / 1000u),
+                (unsigned long long)s->auth_failures);
 }
 
 static void info_replication(node *n, info_buf *b)

@@ -73,6 +73,7 @@ enum node_limit {
     NL_CLIENT,         /* clients dropped for their input */
     NL_DISK,           /* retried disk operations (hint, WAL restarts) */
     NL_SNAPSHOT,       /* snapshot transfers refused (size, disk) */
+    NL_AUTH,           /* failed AUTH / HELLO AUTH (peer and user, never the password) */
     NL_COUNT
 };
 
@@ -89,6 +90,7 @@ typedef struct node_stats {
     uint64_t records_rejected_crc; /* follower */
     uint64_t future_records;       /* timestamps beyond max clock skew */
     uint64_t wal_corruptions;      /* damaged WAL found at run time (catch-up reads) */
+    uint64_t auth_failures;        /* failed AUTH / HELLO AUTH */
     uint64_t start_ms;
 } node_stats;
 
@@ -177,6 +179,8 @@ struct node {
     unsigned epoch_leader;
     uint64_t leader_changes, last_leader_change_ms;
     char last_change_why[64];
+
+    struct acl *acl; /* users and their rights (acl.h): this node's own */
 
     node_stats stats;
     log_limit limits[NL_COUNT];

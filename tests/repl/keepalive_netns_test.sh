@@ -53,8 +53,9 @@ wait_until() { # ms, command
 }
 online() { "$CLI" -p $P1 info replication | tr -d '\r' | sed -n "s/^follower$1:.*online=\([01]\).*/\1/p"; }
 
+# --protected-mode no: its clients (the CLI below) come from ${net}2, not loopback.
 ip netns exec "$ns" "$SERVER" --node-id 2 --role follower --bind "${net}2" --port $P2 --repl-port $R2 \
-    --data-dir "$work/f2" --log-file "$work/f2.log" &
+    --protected-mode no --data-dir "$work/f2" --log-file "$work/f2.log" &
 pids+=($!)
 "$SERVER" --node-id 3 --role follower --port $P3 --repl-port $R3 --data-dir "$work/f3" --log-file "$work/f3.log" &
 pids+=($!)

@@ -655,7 +655,7 @@ const acl_user *acl_authenticate(const acl *a, const char *name, size_t nlen, co
 enum acl_verdict acl_check(const acl_user *u, size_t cmd, const resp_arg *argv, size_t argc,
                            int first, int last, int step)
 {
-    if (command_table_no_auth(cmd)) return ACL_OK; /* AUTH, HELLO, QUIT: as Redis */
+    if (command_table_no_auth(cmd)) return ACL_OK; /* AUTH, HELLO, QUIT, RESET: as Redis */
     if (!cmd_allowed(u, cmd)) return ACL_DENIED_CMD;
     if (u->allkeys || first <= 0 || step <= 0) return ACL_OK;
     long lastk = last < 0 ? (long)argc + last : last;

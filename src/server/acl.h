@@ -65,7 +65,7 @@ const char *acl_cat_name(int i);
 size_t command_table_size(void);
 const char *command_table_name(size_t i);
 uint32_t command_table_cats(size_t i);
-/* AUTH, HELLO, QUIT: Redis 7.0's no-auth commands, always allowed. */
+/* AUTH, HELLO, QUIT, RESET: Redis 7.0's no-auth commands, always allowed. */
 int command_table_no_auth(size_t i);
 
 /* ---- the table ---- */

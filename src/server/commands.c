@@ -26,7 +26,8 @@ enum {
     CMD_ANY_ROLE = 2,  /* (documentation) */
     CMD_READ = 4,      /* reads the store: refused while fenced or catching up (-LOADING) */
     CMD_PUBSUB = 8,    /* allowed on a subscribed RESP2 connection */
-    CMD_NO_AUTH = 16,  /* runs before AUTH, whatever the ACL (Redis 7.0's no-auth) */
+    CMD_NO_AUTH = 16,  /* runs before AUTH, whatever the ACL: Redis 7.0's no-auth
+                          commands, AUTH HELLO QUIT RESET (not PING) */
     CMD_CONTAINER = 32, /* has subcommands: -NOPERM names "cmd|sub", as Redis 7.0 */
 };
 
@@ -242,6 +243,7 @@ static void cmd_reset(client *c)
 {
     pubsub_client_reset(c);
     c->name[0] = 0;
+    acl_client_init(c); /* logged out, back to "default" (Redis's clientSetDefaultAuth) */
     reply_status(c, "RESET");
 }
 
@@ -529,7 +531,7 @@ static const command commands[] = {
     {"select", 2, 0, cmd_select, 0, 0, 0, C_(FAST) | C_(CONNECTION)},
     {"client", -2, CMD_CONTAINER, cmd_client, 0, 0, 0, C_(SLOW) | C_(CONNECTION)},
     {"quit", -1, CMD_PUBSUB | CMD_NO_AUTH, cmd_quit, 0, 0, 0, C_(FAST) | C_(CONNECTION)},
-    {"reset", 1, CMD_PUBSUB, cmd_reset, 0, 0, 0, C_(FAST) | C_(CONNECTION)},
+    {"reset", 1, CMD_PUBSUB | CMD_NO_AUTH, cmd_reset, 0, 0, 0, C_(FAST) | C_(CONNECTION)},
     {"hello", -1, CMD_NO_AUTH, cmd_hello, 0, 0, 0, C_(FAST) | C_(CONNECTION)},
     {"auth", -2, CMD_NO_AUTH, cmd_auth, 0, 0, 0, C_(FAST) | C_(CONNECTION)},
     {"acl", -2, CMD_CONTAINER, cmd_acl, 0, 0, 0, C_(ADMIN) | C_(SLOW) | C_(DANGEROUS)},

@@ -157,10 +157,11 @@ static void test_rules(void)
                   check(u, "failover", 0, 0, 0, NULL, NULL) == ACL_DENIED_CMD &&
                   check(u, "info", 0, 0, 0, NULL, NULL) == ACL_DENIED_CMD);
     test_cond("PING is @connection: denied", check(u, "ping", 0, 0, 0, NULL, NULL) == ACL_DENIED_CMD);
-    test_cond("AUTH, HELLO, QUIT always allowed (no-auth)",
+    test_cond("AUTH, HELLO, QUIT, RESET always allowed (no-auth)",
               check(u, "auth", 0, 0, 0, "x", NULL) == ACL_OK &&
                   check(u, "hello", 0, 0, 0, NULL, NULL) == ACL_OK &&
-                  check(u, "quit", 0, 0, 0, NULL, NULL) == ACL_OK);
+                  check(u, "quit", 0, 0, 0, NULL, NULL) == ACL_OK &&
+                  check(u, "reset", 0, 0, 0, NULL, NULL) == ACL_OK);
     test_cond("+ping", setuser(a, "u", "+ping", err, sizeof err) == 0 &&
                            check(u, "ping", 0, 0, 0, NULL, NULL) == ACL_OK);
     test_cond("-get", setuser(a, "u", "-GET", err, sizeof err) == 0 &&

@@ -1,7 +1,8 @@
 /* auth_proc_test.c -- authentication, users and protected mode on real
  * rkv-server processes, against Redis 7.0's replies:
- *   --requirepass: -NOAUTH for everything but AUTH, HELLO and QUIT (Redis
- *     7.0's no-auth commands; PING is not one), the unknown-command and
+ *   --requirepass: -NOAUTH for everything but AUTH, HELLO, QUIT and RESET
+ *     (Redis 7.0's no-auth commands; PING is not one), RESET logging out,
+ *     the unknown-command and
  *     arity errors first (processCommand's order), -WRONGPASS, AUTH pass,
  *     AUTH user pass, HELLO 2 AUTH user pass SETNAME, auth_failures in INFO
  *     and in the log without the password;
@@ -261,6 +262,15 @@ static void test_requirepass(void)
     resp_value_free(r);
     test_cond("authenticated and named", is_bulk(tc_cmd(t, "CLIENT", "GETNAME"), "n1") &&
                                              is_bulk(tc_cmd(t, "GET", "k"), "v"));
+    tc_close(t);
+
+    t = conn(&s);
+    test_cond("RESET before AUTH: +RESET (no-auth)", is_status(tc_cmd(t, "RESET"), "RESET") &&
+                                                        is_error(tc_cmd(t, "GET", "k"), NOAUTH));
+    test_cond("AUTH, then RESET logs out", is_status(tc_cmd(t, "AUTH", "s3cret-pw"), "OK") &&
+                                               is_bulk(tc_cmd(t, "GET", "k"), "v") &&
+                                               is_status(tc_cmd(t, "RESET"), "RESET") &&
+                                               is_error(tc_cmd(t, "GET", "k"), NOAUTH));
     tc_close(t);
 
     t = conn(&s);

@@ -647,7 +647,7 @@ const acl_user *acl_authenticate(const acl *a, const char *name, size_t nlen, co
     /* Hash first, whatever the user: a missing user costs the same. */
     int hashed = rkv_sha256(pass, plen, h) == 0;
     const acl_user *u = acl_user_find(a, name, nlen);
-    int ok = hashed && u && u->enabled && (u->nopass || pass_find(u, h) >= 0);
+    int ok = u && u->enabled && (u->nopass || (hashed && pass_find(u, h) >= 0));
     rkv_wipe(h, sizeof h);
     return ok ? u : NULL;
 }

@@ -486,7 +486,7 @@ static int table_add(acl *a, acl_user *u)
 {
     if (a->n == a->cap) {
         size_t cap = a->cap ? a->cap * 2 : 8;
-        acl_user **nu = realloc(a->users, cap * sizeof *nu);
+        acl_user **nu = realloc(a->users, cap * sizeof(acl_user *));
         if (!nu) return -1;
         a->users = nu;
         a->cap = cap;
@@ -606,7 +606,7 @@ int acl_deluser(acl *a, const char *name, size_t len)
     for (size_t i = 1; i < a->n; i++)
         if (strlen(a->users[i]->name) == len && memcmp(a->users[i]->name, name, len) == 0) {
             user_free(a->users[i]);
-            memmove(&a->users[i], &a->users[i + 1], (a->n - i - 1) * sizeof *a->users);
+            memmove(&a->users[i], &a->users[i + 1], (a->n - i - 1) * sizeof(acl_user *));
             a->n--;
             return 1;
         }

@@ -147,10 +147,10 @@ static int name_cmp(const void *a, const void *b)
 static const acl_user **sorted_users(const acl *a, size_t *n)
 {
     *n = acl_user_count(a);
-    const acl_user **v = malloc(*n * sizeof *v);
+    const acl_user **v = malloc(*n * sizeof(const acl_user *));
     if (!v) return NULL;
     for (size_t i = 0; i < *n; i++) v[i] = acl_user_at(a, i);
-    qsort(v, *n, sizeof *v, name_cmp);
+    qsort(v, *n, sizeof(const acl_user *), name_cmp);
     return v;
 }
 

@@ -347,6 +347,36 @@ static void acl_save_cmd(client *c)
     reply_status(c, "OK");
 }
 
+static void acl_help(client *c)
+{
+    static const char *const lines[] = {
+        "ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CAT [<category>]",
+        "    List all commands that belong to <category>, or all command categories",
+        "    when no category is specified.",
+        "DELUSER <username> [<username> ...]",
+        "    Delete a list of users (their connections are closed).",
+        "GETUSER <username>",
+        "    Get the user's details.",
+        "LIST",
+        "    Show users details in config file format.",
+        "LOAD",
+        "    Reload users from the ACL file.",
+        "SAVE",
+        "    Save the current config to the ACL file.",
+        "SETUSER <username> <attribute> [<attribute> ...]",
+        "    Create or modify a user with the specified attributes.",
+        "USERS",
+        "    List all the registered usernames.",
+        "WHOAMI",
+        "    Return the current connection username.",
+        "HELP",
+        "    Print this help.",
+    };
+    reply_array(c, (long long)(sizeof lines / sizeof lines[0]));
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) reply_status(c, lines[i]);
+}
+
 void cmd_acl(client *c)
 {
     const resp_arg *sub = &c->argv[1];
@@ -378,6 +408,8 @@ void cmd_acl(client *c)
     } else if (arg_is(sub, "save")) {
         if (c->argc != 2) wrong = "save";
         else acl_save_cmd(c);
+    } else if (arg_is(sub, "help") && c->argc == 2) {
+        acl_help(c);
     } else {
         char name[300];
         printable(sub, name, sizeof name);

@@ -414,6 +414,12 @@ static void test_aclfile(void)
     resp_value_free(r);
     test_cond("CAT nosuch: error", is_error(tc_cmd(adm, "ACL", "CAT", "nosuch"),
                                             "ERR Unknown category 'nosuch'"));
+    test_cond("an unknown subcommand", is_error(tc_cmd(adm, "ACL", "NOSUCH"),
+                                                "ERR unknown subcommand 'NOSUCH'. Try ACL HELP."));
+    r = tc_cmd(adm, "ACL", "HELP");
+    test_cond("HELP: status lines", r && r->type == RESP_T_ARRAY && r->nelem > 10 &&
+                                        r->elem[0]->type == RESP_T_STATUS);
+    resp_value_free(r);
 
     test_section("DELUSER and SETUSER off close that user's connections");
     tclient *tt = login(&s, "temp", "temp-pw");

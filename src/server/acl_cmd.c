@@ -64,9 +64,11 @@ int acl_client_refuse(client *c, size_t cmd, const char *name, int no_auth, int 
     switch (acl_check(client_user(c), cmd, c->argv, c->argc, first, last, step)) {
     case ACL_OK: return 0;
     case ACL_DENIED_CMD:
+        c->n->stats.acl_denied_cmd++;
         reply_error(c, "NOPERM this user has no permissions to run the '%s' command", name);
         return 1;
     case ACL_DENIED_KEY:
+        c->n->stats.acl_denied_key++;
         reply_error(c, "NOPERM this user has no permissions to access one of the keys used as "
                        "arguments");
         return 1;

@@ -100,7 +100,8 @@ static void info_stats(node *n, info_buf *b)
                 "clients_dropped_output_limit:%llu\r\nclients_dropped_input_limit:%llu\r\n"
                 "records_rejected_crc:%llu\r\nfuture_records:%llu\r\n"
                 "max_clock_offset_ms:%llu\r\nmax_clock_offset_seen_ms:%llu\r\n"
-                "auth_failures:%llu\r\n\r\n",
+                "auth_failures:%llu\r\nacl_access_denied_auth:%llu\r\n"
+                "acl_access_denied_cmd:%llu\r\nacl_access_denied_key:%llu\r\n\r\n",
                 (unsigned long long)s->connections_received,
                 (unsigned long long)s->connections_rejected,
                 (unsigned long long)s->commands_processed, (unsigned long long)s->writes_committed,
@@ -112,7 +113,8 @@ static void info_stats(node *n, info_buf *b)
                 (unsigned long long)s->future_records,
                 (unsigned long long)n->cfg.max_clock_offset_ms,
                 (unsigned long long)(n->max_clock_offset_seen_us / 1000u),
-                (unsigned long long)s->auth_failures);
+                (unsigned long long)s->auth_failures, (unsigned long long)s->auth_failures,
+                (unsigned long long)s->acl_denied_cmd, (unsigned long long)s->acl_denied_key);
 }
 
 static void info_replication(node *n, info_buf *b)

@@ -91,6 +91,8 @@ typedef struct node_stats {
     uint64_t future_records;       /* timestamps beyond max clock skew */
     uint64_t wal_corruptions;      /* damaged WAL found at run time (catch-up reads) */
     uint64_t auth_failures;        /* failed AUTH / HELLO AUTH */
+    uint64_t acl_denied_cmd;       /* -NOPERM: a command the user may not run */
+    uint64_t acl_denied_key;       /* -NOPERM: a key outside the user's patterns */
     uint64_t start_ms;
 } node_stats;
 

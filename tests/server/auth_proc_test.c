@@ -367,6 +367,14 @@ static void test_aclfile(void)
     tclient *adm = login(&s, NULL, "admin-pw");
     test_cond("AUTH admin-pw (default)", adm != NULL);
     test_cond("other:x was never written", is_int(tc_cmd(adm, "EXISTS", "other:x"), 0));
+    char *dk = tc_info_field(adm, "stats", "acl_access_denied_key"),
+         *dc = tc_info_field(adm, "stats", "acl_access_denied_cmd"),
+         *da = tc_info_field(adm, "stats", "acl_access_denied_auth");
+    test_cond("INFO: Redis's acl_access_denied_key / _cmd / _auth counters",
+              dk && strcmp(dk, "3") == 0 && dc && strcmp(dc, "6") == 0 && da && strcmp(da, "1") == 0);
+    free(dk);
+    free(dc);
+    free(da);
     test_cond("SETUSER temp on >temp-pw ~t:* +@all",
               is_status(tc_cmd(adm, "ACL", "SETUSER", "temp", "on", ">temp-pw", "~t:*", "+@all"), "OK"));
     test_cond("a bad modifier: Redis's text",

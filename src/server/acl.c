@@ -9,8 +9,9 @@
  * command is one bit test plus, for a user without allkeys, one glob per key
  * argument. The rule text shown by ACL LIST is kept as the user wrote it,
  * compacted at every +@all / -@all, instead of being reconstructed from the
- * bitmap. Passwords exist in plain text only inside acl_hash_password's
- * caller's buffer, never in the table. */
+ * bitmap. A password is in plain text only in the buffer it arrived in (the
+ * client's input, the aclfile line, which is wiped): the table holds its
+ * SHA-256. */
 #include "server/acl.h"
 
 #include <errno.h>

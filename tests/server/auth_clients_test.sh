@@ -13,8 +13,9 @@
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${RKV_BUILD:-build}
-SERVER="$PWD/$BUILD/rkv-server"
-CLI="$PWD/$BUILD/rkv-cli"
+case $BUILD in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
+SERVER="$BUILD/rkv-server"
+CLI="$BUILD/rkv-cli"
 pass=0 fail=0 skip=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $1"; }

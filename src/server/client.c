@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "server/acl.h"
 #include "server/node.h"
 #include "server/pubsub.h"
 
@@ -120,11 +121,12 @@ void client_set_authed(client *c, int authed)
         c->n->nunauth++;
 }
 
-/* Does a new connection need a password first? (acl.c decides once the
- * user table exists; until then: whenever one is configured.) */
+/* Does a new connection start logged in (the default user is on and needs
+ * no password), or must it AUTH first? */
 static int client_starts_authed(const node *n)
 {
-    return !(n->cfg.requirepass[0] || n->cfg.aclfile[0]);
+    const acl_user *def = acl_default_user(n->acl);
+    return acl_user_enabled(def) && acl_user_nopass(def);
 }
 
 /* The client table is full (or the unauthenticated share of it): frees the
@@ -209,6 +211,11 @@ void client_accept(node *n)
             return;
         }
         n->stats.connections_received++;
+        const char *denied = acl_protected_refuse(n, peer); /* protected mode (acl.h) */
+        if (denied) {
+            client_refuse_fd(n, fd, peer, denied, "protected mode (no password set)");
+            continue;
+        }
         int authed = client_starts_authed(n);
         if (n->nclients >= n->cfg.clients_max && !client_evict_one(n, 0, "max-clients reached")) {
             client_refuse_fd(n, fd, peer, "-ERR max number of clients reached\r\n",
@@ -230,8 +237,8 @@ void client_accept(node *n)
         c->fd = fd;
         c->id = ++n->next_client_id;
         snprintf(c->peer, sizeof c->peer, "%s", peer);
-        c->authed = authed;
-        if (!authed) n->nunauth++;
+        c->authed = 1; /* counted as such; acl_client_init moves it (and the count) */
+        acl_client_init(c);
         c->created_ms = c->last_input_ms = ev_now_ms();
         c->reading = 1;
         c->next = n->clients;

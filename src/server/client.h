@@ -55,13 +55,15 @@ typedef struct client {
     int wait_replicas;
     uint64_t wait_deadline_ms; /* 0: forever */
 
+    const struct acl_user *user; /* logged in as (acl.h); NULL: "default" */
+    int authed;                  /* AUTH / HELLO AUTH succeeded, or default is nopass */
+
     struct pubsub_sub *subs; /* channels and patterns, in subscription order (pubsub.h) */
     size_t nsubs;
 
-    /* Security: authenticated (acl.h; 1 when no password is needed). Until
-     * then the client holds at most CLIENT_UNAUTH_QUERY_MAX of input and is
-     * closed after --auth-timeout-ms. */
-    int authed;
+    /* Until authed the client holds at most CLIENT_UNAUTH_QUERY_MAX of input
+     * and is closed after --auth-timeout-ms; changed only through
+     * client_set_authed (node->nunauth counts the others). */
     uint64_t created_ms;
     uint64_t ncmds;          /* commands run on this connection */
     uint64_t last_input_ms;  /* --timeout counts from here */

@@ -104,7 +104,9 @@ static void info_stats(node *n, info_buf *b)
                 "records_rejected_crc:%llu\r\nfuture_records:%llu\r\n"
                 "max_clock_offset_ms:%llu\r\nmax_clock_offset_seen_ms:%llu\r\n"
                 "clients_dropped_memory_limit:%llu\r\nclients_timed_out:%llu\r\n"
-                "clients_evicted:%llu\r\naccept_out_of_fds:%llu\r\nrepl_auth_failures:%llu\r\n\r\n",
+                "clients_evicted:%llu\r\naccept_out_of_fds:%llu\r\nrepl_auth_failures:%llu\r\n"
+                "auth_failures:%llu\r\nacl_access_denied_auth:%llu\r\n"
+                "acl_access_denied_cmd:%llu\r\nacl_access_denied_key:%llu\r\n\r\n",
                 (unsigned long long)s->connections_received,
                 (unsigned long long)s->connections_rejected,
                 (unsigned long long)s->commands_processed, (unsigned long long)s->writes_committed,
@@ -118,7 +120,9 @@ static void info_stats(node *n, info_buf *b)
                 (unsigned long long)(n->max_clock_offset_seen_us / 1000u),
                 (unsigned long long)s->clients_dropped_memory,
                 (unsigned long long)s->clients_timed_out, (unsigned long long)s->clients_evicted,
-                (unsigned long long)s->accept_emfile, (unsigned long long)s->repl_auth_failures);
+                (unsigned long long)s->accept_emfile, (unsigned long long)s->repl_auth_failures,
+                (unsigned long long)s->auth_failures, (unsigned long long)s->auth_failures,
+                (unsigned long long)s->acl_denied_cmd, (unsigned long long)s->acl_denied_key);
 }
 
 static void info_replication(node *n, info_buf *b)

@@ -30,8 +30,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/crypto.h"
 #include "repl/repl.h"
 #include "repl/repl_conflict.h"
+#include "server/acl.h"
 #include "server/client.h"
 #include "repl/repl_rejoin.h"
 #include "wal/wal_checkpoint.h"
@@ -1390,6 +1392,15 @@ node *node_new(const node_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "--log-file %s: %s", cfg->log_file, strerror(errno));
         goto fail;
     }
+    /* Users first: a bad aclfile stops the start before any storage is
+     * touched. The password is hashed now and its plain copy wiped. */
+    n->acl = cfg->aclfile[0] ? acl_load_file(cfg->aclfile, NULL, cfg->requirepass, err, errlen)
+                             : acl_new(cfg->requirepass);
+    rkv_wipe(n->cfg.requirepass, sizeof n->cfg.requirepass);
+    if (!n->acl) {
+        if (!cfg->aclfile[0]) snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     hlc_init(&n->clock, NULL, NULL);
     n->clock.offset_us = cfg->clock_offset_us;
     n->kv = kv_new();
@@ -1487,6 +1498,7 @@ void node_free(node *n)
     kv_free(n->kv);
     iobuf_free(&n->pending);
     free(n->tickets);
+    acl_free(n->acl);
     log_info(&n->log, "node %u stopped", n->cfg.node_id);
     if (n->lock_fd >= 0) close(n->lock_fd); /* last: the directory is ours until here */
     log_close(&n->log);

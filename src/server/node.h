@@ -75,6 +75,7 @@ enum node_limit {
     NL_DISK,           /* retried disk operations (hint, WAL restarts) */
     NL_SNAPSHOT,       /* snapshot transfers refused (size, disk) */
     NL_REPL_AUTH,      /* replication / vote connections that failed the secret handshake */
+    NL_AUTH,           /* failed AUTH / HELLO AUTH (peer and user, never the password) */
     NL_COUNT
 };
 
@@ -97,6 +98,9 @@ typedef struct node_stats {
     uint64_t wal_corruptions;      /* damaged WAL found at run time (catch-up reads) */
     uint64_t repl_auth_failures;   /* replication / vote connections refused: no or wrong proof
                                       of the cluster secret, or not loopback without one */
+    uint64_t auth_failures;        /* failed AUTH / HELLO AUTH */
+    uint64_t acl_denied_cmd;       /* -NOPERM: a command the user may not run */
+    uint64_t acl_denied_key;       /* -NOPERM: a key outside the user's patterns */
     uint64_t start_ms;
 } node_stats;
 
@@ -189,6 +193,8 @@ struct node {
     unsigned epoch_leader;
     uint64_t leader_changes, last_leader_change_ms;
     char last_change_why[64];
+
+    struct acl *acl; /* users and their rights (acl.h): this node's own */
 
     node_stats stats;
     log_limit limits[NL_COUNT];

@@ -12,7 +12,7 @@
 #include "repl/repl_proto.h"
 #include "wal/wal_record.h"
 
-#define AUTH_LEN 38u      /* u8 version, u8 purpose, u32 id, nonce */
+#define AUTH_LEN 38u      /* u8 version, u8 purpose, u32 id, nonce; then u8 len, cluster id */
 #define CHALLENGE_LEN 68u /* u32 id, nonce, mac */
 #define PROOF_LEN 32u     /* mac */
 #define TRANSCRIPT_MAX (32u + 64u + 1u + 8u + 2u * RKV_NONCE_LEN)
@@ -112,7 +112,10 @@ size_t repl_encode_auth(uint8_t *out, const repl_auth_msg *m)
     p[1] = m->purpose;
     wal_put_u32(p + 2, m->id);
     memcpy(p + 6, m->nonce, RKV_NONCE_LEN);
-    return finish(out, REPL_AUTH, AUTH_LEN);
+    size_t cl = strnlen(m->cluster_id, 64);
+    p[AUTH_LEN] = (uint8_t)cl;
+    memcpy(p + AUTH_LEN + 1, m->cluster_id, cl);
+    return finish(out, REPL_AUTH, AUTH_LEN + 1 + cl);
 }
 
 size_t repl_encode_challenge(uint8_t *out, const repl_auth_msg *m)
@@ -133,11 +136,19 @@ size_t repl_encode_proof(uint8_t *out, const repl_auth_msg *m)
 int repl_decode_auth(const repl_frame *f, repl_auth_msg *m)
 {
     memset(m, 0, sizeof *m);
-    if (f->type != REPL_AUTH || f->len != AUTH_LEN) return -1;
+    if (f->type != REPL_AUTH || f->len < AUTH_LEN + 1) return -1;
     m->version = f->payload[0];
     m->purpose = f->payload[1];
     m->id = wal_get_u32(f->payload + 2);
     memcpy(m->nonce, f->payload + 6, RKV_NONCE_LEN);
+    size_t cl = f->payload[AUTH_LEN];
+    if (cl > 64 || f->len != AUTH_LEN + 1 + cl) return -1;
+    for (size_t i = 0; i < cl; i++) {
+        uint8_t ch = f->payload[AUTH_LEN + 1 + i];
+        if (ch < 32 || ch > 126) return -1;
+        m->cluster_id[i] = (char)ch;
+    }
+    m->cluster_id[cl] = 0;
     if (m->purpose != REPL_AUTH_PURPOSE_LINK && m->purpose != REPL_AUTH_PURPOSE_VOTE) return -1;
     return 0;
 }

@@ -9,7 +9,7 @@
  * candidate asking for votes) and its acceptor A prove to each other that
  * they hold K, without sending it:
  *
- *   D -> A  AUTH       version 1, purpose (link | vote), id_D, nonce_D
+ *   D -> A  AUTH       version 1, purpose (link | vote), id_D, nonce_D, cluster id
  *   A -> D  CHALLENGE  id_A, nonce_A, mac_A = HMAC-SHA-256(K, "rkv-auth-acceptor-v1" | T)
  *   D -> A  PROOF      mac_D = HMAC-SHA-256(K, "rkv-auth-dialler-v1" | T)
  *   then HELLO (or VOTE) as before
@@ -56,6 +56,8 @@ typedef struct repl_secret {
 typedef struct repl_auth_msg {
     uint8_t version, purpose;
     uint32_t id;                   /* the sender's node id */
+    char cluster_id[65];           /* AUTH: the dialler's --cluster-id (a mismatch is named,
+                                      not reported as a wrong proof) */
     uint8_t nonce[RKV_NONCE_LEN];  /* AUTH, CHALLENGE */
     uint8_t mac[RKV_SHA256_LEN];   /* CHALLENGE, PROOF */
 } repl_auth_msg;

@@ -271,6 +271,15 @@ static int fconn_auth_step(fconn *c, const repl_frame *fr)
             fconn_auth_fail(c, "expected an AUTH frame first");
             return -1;
         }
+        if (strcmp(c->auth.cluster_id, n->cfg.cluster_id) != 0) {
+            char reason[REPL_REASON_MAX];
+            snprintf(reason, sizeof reason,
+                     "cluster id mismatch: %s is in '%.64s', this node in '%.64s'",
+                     c->auth.purpose == REPL_AUTH_PURPOSE_VOTE ? "candidate" : "leader",
+                     c->auth.cluster_id, n->cfg.cluster_id);
+            fconn_auth_fail(c, reason);
+            return -1;
+        }
         repl_auth_msg ch;
         memset(&ch, 0, sizeof ch);
         ch.id = n->cfg.node_id;

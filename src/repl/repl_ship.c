@@ -483,6 +483,7 @@ static void link_send_auth(flink *lk)
     repl_auth_msg m;
     memset(&m, 0, sizeof m);
     m.version = REPL_AUTH_VERSION;
+    snprintf(m.cluster_id, sizeof m.cluster_id, "%s", n->cfg.cluster_id);
     m.purpose = REPL_AUTH_PURPOSE_LINK;
     m.id = n->cfg.node_id;
     if (rkv_random(lk->auth_nonce, sizeof lk->auth_nonce) < 0) {

@@ -189,6 +189,7 @@ void repl_voter_send(repl_voter *v, const repl_vote *req)
             repl_auth_msg m;
             memset(&m, 0, sizeof m);
             m.version = REPL_AUTH_VERSION;
+            snprintf(m.cluster_id, sizeof m.cluster_id, "%s", n->cfg.cluster_id);
             m.purpose = REPL_AUTH_PURPOSE_VOTE;
             m.id = n->cfg.node_id;
             if (rkv_random(c->nonce, sizeof c->nonce) < 0) {

@@ -170,6 +170,7 @@ static int fl_auth(fake_leader *fl, uint32_t leader_id, const repl_secret *s)
     repl_auth_msg m, ch, pr;
     memset(&m, 0, sizeof m);
     m.version = REPL_AUTH_VERSION;
+    snprintf(m.cluster_id, sizeof m.cluster_id, "rkv");
     m.purpose = REPL_AUTH_PURPOSE_LINK;
     m.id = leader_id;
     if (rkv_random(m.nonce, sizeof m.nonce) < 0) return -1;

@@ -66,6 +66,7 @@ int main(void)
     m.version = REPL_AUTH_VERSION;
     m.purpose = REPL_AUTH_PURPOSE_VOTE;
     m.id = 7;
+    snprintf(m.cluster_id, sizeof m.cluster_id, "prod-eu");
     memcpy(m.nonce, nd, sizeof nd);
     memcpy(m.mac, mac, sizeof mac);
     uint8_t buf[REPL_CTRL_MAX];
@@ -75,7 +76,8 @@ int main(void)
     size_t len = repl_encode_auth(buf, &m);
     test_cond("AUTH parses", repl_frame_parse(buf, len, &f, &used, err, sizeof err) == REPL_OK && used == len);
     test_cond("AUTH round-trips", repl_decode_auth(&f, &d) == 0 && d.id == 7 &&
-                                      d.purpose == REPL_AUTH_PURPOSE_VOTE && memcmp(d.nonce, nd, sizeof nd) == 0);
+                                      d.purpose == REPL_AUTH_PURPOSE_VOTE && memcmp(d.nonce, nd, sizeof nd) == 0 &&
+                                      strcmp(d.cluster_id, "prod-eu") == 0);
     buf[REPL_FRAME_HDR + 1] = 9; /* an unknown purpose (the CRC is rechecked by parse: redo it) */
     repl_frame_header(buf, REPL_AUTH, buf + REPL_FRAME_HDR, (uint32_t)(len - REPL_FRAME_HDR));
     test_cond("unknown purpose refused", repl_frame_parse(buf, len, &f, &used, err, sizeof err) == REPL_OK &&

@@ -158,6 +158,7 @@ static long hello_bytes(const cluster *c)
     if (c->secret[0]) {
         repl_auth_msg m;
         memset(&m, 0, sizeof m);
+        snprintf(m.cluster_id, sizeof m.cluster_id, "rkv");
         len += (long)repl_encode_auth(frame, &m) + (long)repl_encode_proof(frame, &m);
     }
     return len;

@@ -289,7 +289,7 @@ static void fake_follower_attack(cluster *c)
     static uint8_t buf[1 << 20];
     size_t got = fd >= 0 ? read_for(fd, buf, sizeof buf, 500) : 0;
     test_cond("it receives one AUTH frame and nothing more",
-              got == REPL_FRAME_HDR + 38 && buf[4] == REPL_AUTH);
+              got == REPL_FRAME_HDR + 38 + 1 + 3 /* "rkv" */ && buf[4] == REPL_AUTH);
     /* Answer as a fake would: a challenge with a made-up proof, then the
      * HELLO_OK a real follower sends. */
     repl_auth_msg ch;
@@ -383,6 +383,7 @@ static void fake_candidate(void)
     repl_auth_msg m, ch, pr;
     memset(&m, 0, sizeof m);
     m.version = REPL_AUTH_VERSION;
+    snprintf(m.cluster_id, sizeof m.cluster_id, "rkv");
     m.purpose = REPL_AUTH_PURPOSE_VOTE;
     m.id = 3;
     rkv_random(m.nonce, sizeof m.nonce);

@@ -196,6 +196,7 @@ int net_parse_hostport(const char *s, char *host, size_t hostlen, int *port)
 int net_peer_is_loopback(int fd)
 {
     struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
     socklen_t len = sizeof ss;
     if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0) return 0;
     if (ss.ss_family == AF_UNIX) return 1;

@@ -177,9 +177,11 @@ int repl_auth_mac(const repl_secret *k, enum repl_auth_side side, const char *cl
 {
     uint8_t t[TRANSCRIPT_MAX];
     size_t len = 0;
-    const char *label = side == REPL_AUTH_ACCEPTOR ? "rkv-auth-acceptor-v1" : "rkv-auth-dialler-v1";
-    size_t ll = strlen(label), cl = strnlen(cluster_id, 64);
-    memcpy(t, label, ll);
+    static const uint8_t acceptor[] = "rkv-auth-acceptor-v1", dialler[] = "rkv-auth-dialler-v1";
+    const uint8_t *label = side == REPL_AUTH_ACCEPTOR ? acceptor : dialler;
+    size_t ll = side == REPL_AUTH_ACCEPTOR ? sizeof acceptor - 1 : sizeof dialler - 1;
+    size_t cl = strnlen(cluster_id, 64);
+    memcpy(t, label, ll); /* bytes of the transcript, not a string */
     len += ll;
     t[len++] = (uint8_t)cl; /* length-prefixed: no two transcripts concatenate alike */
     memcpy(t + len, cluster_id, cl);

@@ -56,7 +56,7 @@ static long long node_ll(cluster *c, int i, const char *sec, const char *field)
 
 static int set_ok(tclient *t, const char *k, const char *v)
 {
-    resp_value *r = tc_cmd_list(t, "SET", k, v, NULL);
+    resp_value *r = tc_cmd(t, "SET", k, v);
     int ok = r && r->type == RESP_T_STATUS && strcmp(r->str, "OK") == 0;
     resp_value_free(r);
     return ok;
@@ -65,7 +65,7 @@ static int set_ok(tclient *t, const char *k, const char *v)
 static int exists_on(cluster *c, int i, const char *key)
 {
     tclient *t = cl_connect(c, i);
-    resp_value *r = t ? tc_cmd_list(t, "EXISTS", key, NULL) : NULL;
+    resp_value *r = t ? tc_cmd(t, "EXISTS", key) : NULL;
     int v = r && r->type == RESP_T_INT ? (int)r->integer : -1;
     resp_value_free(r);
     tc_close(t);
@@ -335,7 +335,7 @@ static void fake_follower_attack(cluster *c)
     }
     printf("   the fake answered %d redials\n", answered);
     tclient *l = cl_connect(c, 0);
-    resp_value *r = l ? tc_cmd_list(l, "SET", "fake-quorum", "x", NULL) : NULL;
+    resp_value *r = l ? tc_cmd(l, "SET", "fake-quorum", "x") : NULL;
     test_cond("a write is not acknowledged on the fake's word",
               r && r->type == RESP_T_ERROR && strstr(r->str, "OK") == NULL);
     if (r && r->type == RESP_T_ERROR) printf("   the write got: %s\n", r->str);

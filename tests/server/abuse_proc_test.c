@@ -104,7 +104,7 @@ static long long legit_client(srv *s, const char *pass, const char *key)
     tclient *t = tc_connect("127.0.0.1", s->port, 2000);
     if (!t) return -1;
     if (pass) {
-        resp_value *a = tc_cmd_list(t, "AUTH", pass, NULL);
+        resp_value *a = tc_cmd(t, "AUTH", pass);
         int ok = is_status(a, "OK");
         resp_value_free(a);
         if (!ok) {
@@ -113,11 +113,11 @@ static long long legit_client(srv *s, const char *pass, const char *key)
         }
     }
     long long t0 = proc_now_ms();
-    resp_value *r = tc_cmd_list(t, "PING", NULL);
+    resp_value *r = tc_cmd(t, "PING");
     long long ms = proc_now_ms() - t0;
     int ok = is_status(r, "PONG");
     resp_value_free(r);
-    r = tc_cmd_list(t, "SET", key, "v", NULL);
+    r = tc_cmd(t, "SET", key, "v");
     ok = ok && is_status(r, "OK");
     resp_value_free(r);
     if (getenv("ABUSE_DEBUG"))
@@ -131,7 +131,7 @@ static long long info_of(srv *s, const char *pass, const char *sec, const char *
 {
     tclient *t = tc_connect("127.0.0.1", s->port, 2000);
     if (!t) return -1;
-    if (pass) resp_value_free(tc_cmd_list(t, "AUTH", pass, NULL));
+    if (pass) resp_value_free(tc_cmd(t, "AUTH", pass));
     long long v = cl_info_ll(t, sec, field);
     tc_close(t);
     return v;
@@ -190,7 +190,7 @@ static void fd_exhaustion(void)
     for (int i = 0; t && i < 200; i++) {
         char k[32];
         snprintf(k, sizeof k, "seg:%d", i);
-        resp_value *r = tc_cmd_list(t, "SET", k, "0123456789012345678901234567890123456789", NULL);
+        resp_value *r = tc_cmd(t, "SET", k, "0123456789012345678901234567890123456789");
         writes += is_status(r, "OK");
         resp_value_free(r);
     }

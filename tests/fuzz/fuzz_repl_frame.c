@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "repl/repl_auth.h"
 #include "repl/repl_proto.h"
 #include "wal/crc32.h"
 
@@ -103,6 +104,25 @@ static void check_frame(uint8_t *frame, size_t used, const repl_frame *f, int fi
         repl_vote_resp v;
         if (repl_decode_vote_resp(f, &v) != 0) return;
         size_t len = repl_encode_vote_resp(out, &v);
+        check_same(frame, used, out, len);
+        return;
+    }
+    case REPL_AUTH:
+    case REPL_AUTH_CHALLENGE:
+    case REPL_AUTH_PROOF: { /* the cluster-secret handshake: decode, re-encode, same bytes */
+        repl_auth_msg m;
+        size_t len;
+        if (f->type == REPL_AUTH) {
+            if (repl_decode_auth(f, &m) != 0) return;
+            fuzz_check(strlen(m.cluster_id) <= 64);
+            len = repl_encode_auth(out, &m);
+        } else if (f->type == REPL_AUTH_CHALLENGE) {
+            if (repl_decode_challenge(f, &m) != 0) return;
+            len = repl_encode_challenge(out, &m);
+        } else {
+            if (repl_decode_proof(f, &m) != 0) return;
+            len = repl_encode_proof(out, &m);
+        }
         check_same(frame, used, out, len);
         return;
     }

@@ -17,6 +17,7 @@
 
 #include "kv/kv_store.h"
 #include "net/resp.h"
+#include "repl/repl_auth.h"
 #include "repl/repl_proto.h"
 #include "wal/crc32.h"
 #include "wal/wal_checkpoint.h"
@@ -259,6 +260,18 @@ static void gen_repl_frame(void)
     repl_beat st = {5, 2, 0};
     n = repl_encode_beat(buf, REPL_STALE, &st);
     put_file("repl_frame", "stale", buf, n);
+
+    /* The cluster-secret handshake (repl_auth.h). */
+    repl_auth_msg am = {.version = REPL_AUTH_VERSION, .purpose = REPL_AUTH_PURPOSE_LINK, .id = 1,
+                        .cluster_id = "rkv"};
+    for (size_t i = 0; i < sizeof am.nonce; i++) am.nonce[i] = (uint8_t)(i * 7 + 1);
+    for (size_t i = 0; i < sizeof am.mac; i++) am.mac[i] = (uint8_t)(i * 13 + 5);
+    n = repl_encode_auth(buf, &am);
+    put_file("repl_frame", "auth", buf, n);
+    n = repl_encode_challenge(buf, &am);
+    put_file("repl_frame", "auth-challenge", buf, n);
+    n = repl_encode_proof(buf, &am);
+    put_file("repl_frame", "auth-proof", buf, n);
 
     n = records_frame(buf, 1, 3);
     put_file("repl_frame", "records", buf, n);

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net/tls.h"
 #include "repl/repl.h"
 #include "repl/repl_proto.h"
 #include "repl/repl_rejoin.h"
@@ -77,6 +78,7 @@ typedef struct flink {
     int idx;
     cfg_peer peer;
     int fd;
+    struct tls_conn *tls; /* --tls-replication: the link's TLS state, else NULL */
     enum link_state state;
     uint64_t retry_at_ms, backoff_ms, state_since_ms;
     uint32_t node_id; /* reported by the follower */
@@ -233,7 +235,7 @@ static void link_close(flink *lk, const char *why)
     if (lk->fd >= 0) {
         ev_set(n->loop, lk->fd, 0, NULL, NULL);
         if (lk->st) ship_thread_detach(lk->st, lk->fd);
-        close(lk->fd);
+        conn_close(&lk->tls, lk->fd);
         lk->fd = -1;
     }
     if (lk->state >= LINK_HANDSHAKE)
@@ -261,6 +263,7 @@ static void link_update_events(flink *lk)
 {
     unsigned mask = EV_READ;
     if (lk->state == LINK_CONNECTING || (!lk->st && iobuf_used(&lk->out) > 0)) mask |= EV_WRITE;
+    mask = conn_mask(lk->tls, mask);
     if (ev_mask(lk->l->n->loop, lk->fd) != mask)
         ev_set(lk->l->n->loop, lk->fd, mask, link_on_event, lk);
 }
@@ -430,7 +433,7 @@ static int link_send_out(flink *lk)
 {
     link_close_frame(lk);
     if (lk->st) return ship_thread_handoff(lk->st, &lk->out);
-    return iobuf_write_fd(&lk->out, lk->fd);
+    return iobuf_write_conn(&lk->out, lk->tls, lk->fd);
 }
 
 static void link_dial(flink *lk, uint64_t now)
@@ -483,7 +486,7 @@ static void link_refuse(flink *lk, const char *fmt, ...)
     uint8_t frame[REPL_CTRL_MAX];
     size_t len = repl_encode_refuse(frame, reason);
     if (!lk->st) { /* a sender thread may be mid-write: then only the close tells */
-        ssize_t w = write(lk->fd, frame, len); /* best effort: we close right after */
+        ssize_t w = conn_write(lk->tls, lk->fd, frame, len); /* best effort: we close right after */
         (void)w;
     }
     link_close(lk, reason);
@@ -1036,7 +1039,7 @@ static void link_read(flink *lk)
 {
     node *n = lk->l->n;
     /* Follower->leader frames are tiny, but for records given back. */
-    long r = iobuf_read_fd(&lk->in, lk->fd,
+    long r = iobuf_read_conn(&lk->in, lk->tls, lk->fd,
                            lk->state == LINK_FETCH ? REPL_FRAME_HDR + REPL_FRAME_MAX : REPL_IN_MAX);
     if (r == 0) {
         link_close(lk, "connection closed by follower");
@@ -1136,6 +1139,7 @@ static void link_on_event(ev_loop *loop, int fd, void *data, unsigned events)
 {
     flink *lk = data;
     node *n = lk->l->n;
+    events = conn_events(lk->tls, events);
     if (lk->state == LINK_CONNECTING) {
         if (!(events & (EV_WRITE | EV_READ))) return;
         char err[256];
@@ -1143,6 +1147,14 @@ static void link_on_event(ev_loop *loop, int fd, void *data, unsigned events)
             log_debug(&n->log, "dial follower %s:%d: %s", lk->peer.host, lk->peer.port, err);
             link_close(lk, err);
             return;
+        }
+        if (n->tls_repl) { /* mutual TLS; HELLO waits in lk->out for the handshake */
+            char peer[REPL_HOST_MAX + 16];
+            snprintf(peer, sizeof peer, "%s:%d", lk->peer.host, lk->peer.port);
+            if (!(lk->tls = tls_conn_new(n->tls_repl, n->loop, lk->fd, 0, peer, lk))) {
+                link_close(lk, "out of memory");
+                return;
+            }
         }
         if (lk->st) ship_thread_attach(lk->st, lk->fd);
         link_send_hello(lk);
@@ -1417,7 +1429,7 @@ void repl_leader_free(repl_leader *l)
         if (lk->fd >= 0 && !lk->st) {
             /* Push out what is queued (best effort) before closing. */
             link_close_frame(lk);
-            (void)iobuf_write_fd(&lk->out, lk->fd);
+            (void)iobuf_write_conn(&lk->out, lk->tls, lk->fd);
         }
         lk->state = LINK_DOWN;
         link_close(lk, "leader stopping");

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net/tls.h"
 #include "server/node.h"
 #include "server/pubsub.h"
 
@@ -34,6 +35,7 @@ static void client_update_events(client *c)
     unsigned mask = c->peer_closed ? 0 : EV_HUP;
     if (c->reading) mask |= EV_READ;
     if (c->out_len > c->out_sent) mask |= EV_WRITE;
+    mask = conn_mask(c->tls, mask);
     if (ev_mask(c->n->loop, c->fd) != mask) ev_set(c->n->loop, c->fd, mask, client_on_event, c);
 }
 
@@ -60,10 +62,10 @@ static void client_free(client *c)
     n->nclients--;
     ev_set(n->loop, c->fd, 0, NULL, NULL);
     if (c->drop_flush && c->out_len > c->out_sent) { /* best effort: the socket is nonblocking */
-        ssize_t w = write(c->fd, c->out + c->out_sent, c->out_len - c->out_sent);
+        ssize_t w = conn_write(c->tls, c->fd, c->out + c->out_sent, c->out_len - c->out_sent);
         (void)w;
     }
-    close(c->fd);
+    conn_close(&c->tls, c->fd);
     pubsub_client_reset(c);
     free(c->in);
     free(c->out);
@@ -95,11 +97,25 @@ void clients_drop_all(node *n, const char *why)
                  marked == 1 ? "" : "s", kept, why ? why : "role change");
 }
 
-void client_accept(node *n)
+/* Accepted on the TLS port: the handshake runs in the client's first reads
+ * (net/tls.h), under the TLS context's deadline (clients_expire_handshakes). */
+static int client_start_tls(client *c)
+{
+    c->tls = tls_conn_new(c->n->tls_clients, c->n->loop, c->fd, 1, c->peer, c);
+    return c->tls ? 0 : -1;
+}
+
+void clients_expire_handshakes(node *n, uint64_t now_ms)
+{
+    client *c;
+    while ((c = tls_ctx_expired(n->tls_clients, now_ms)) != NULL) client_free(c);
+}
+
+void client_accept(node *n, int lfd)
 {
     for (int i = 0; i < 64; i++) { /* bounded: other work must not starve */
         char err[128], peer[64];
-        int fd = net_accept(n->lfd, &n->cfg.keepalive, peer, sizeof peer, err, sizeof err);
+        int fd = net_accept(lfd, &n->cfg.keepalive, peer, sizeof peer, err, sizeof err);
         if (fd < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK)
                 log_warn_limited(&n->log, &n->limits[NL_ACCEPT], "accept failed: %s", err);
@@ -108,8 +124,10 @@ void client_accept(node *n)
         n->stats.connections_received++;
         if (n->nclients >= n->cfg.clients_max) {
             static const char msg[] = "-ERR max number of clients reached\r\n";
-            ssize_t w = write(fd, msg, sizeof msg - 1);
-            (void)w;
+            if (lfd != n->tls_lfd) { /* a TLS client could not read it before a handshake */
+                ssize_t w = write(fd, msg, sizeof msg - 1);
+                (void)w;
+            }
             close(fd);
             n->stats.connections_rejected++;
             continue;
@@ -128,7 +146,11 @@ void client_accept(node *n)
         if (n->clients) n->clients->prev = c;
         n->clients = c;
         n->nclients++;
-        if (ev_set(n->loop, fd, EV_READ | EV_HUP, client_on_event, c) < 0) {
+        if (lfd == n->tls_lfd && client_start_tls(c) < 0) {
+            client_free(c);
+            continue;
+        }
+        if (ev_set(n->loop, fd, conn_mask(c->tls, EV_READ | EV_HUP), client_on_event, c) < 0) {
             client_free(c);
             continue;
         }
@@ -264,7 +286,7 @@ static int client_finished(const client *c)
 static int client_write(client *c)
 {
     while (c->out_sent < c->out_len) {
-        ssize_t w = write(c->fd, c->out + c->out_sent, c->out_len - c->out_sent);
+        ssize_t w = conn_write(c->tls, c->fd, c->out + c->out_sent, c->out_len - c->out_sent);
         if (w < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -401,7 +423,8 @@ static void client_read(client *c)
         c->in = p;
         c->in_cap = cap;
     }
-    ssize_t r = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+    ssize_t r = conn_read(c->tls, c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+    if (c->tls) client_update_events(c); /* the handshake or a read may wait for writable */
     if (r == 0) {
         /* The peer half-closed (shutdown, `nc -N`): answer what it sent,
          * then close; at once if nothing is left to answer. */
@@ -430,6 +453,7 @@ static void client_read(client *c)
 static void client_on_event(ev_loop *loop, int fd, void *data, unsigned events)
 {
     client *c = data;
+    events = conn_events(c->tls, events);
     if ((events & EV_READ) && c->reading) client_read(c);
     /* Paused (waiting) and the peer is gone: nobody will read the reply.
      * Not after a read saw the EOF: a half-closed peer still gets the

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "net/tls.h"
 #include "server/client.h"
 #include "server/node.h"
 #include "server/sentinel.h"
@@ -45,9 +46,10 @@ static void info_server(node *n, info_buf *b)
     info_printf(b,
                 "# Server\r\nrkv_version:%s\r\nredis_version:%s\r\nredis_mode:standalone\r\n"
                 "process_id:%ld\r\nrun_id:%s\r\nnode_id:%u\r\ntcp_port:%d\r\n"
+                "tls_port:%d\r\ntls_replication:%d\r\n"
                 "uptime_in_seconds:%llu\r\ndata_dir:%s\r\n\r\n",
                 INFO_VERSION, INFO_REDIS_VERSION, (long)getpid(), runid, n->cfg.node_id, n->port,
-                (unsigned long long)up, n->cfg.data_dir);
+                n->tls_port, n->tls_repl != NULL, (unsigned long long)up, n->cfg.data_dir);
 }
 
 static void info_clients(node *n, info_buf *b)
@@ -99,7 +101,10 @@ static void info_stats(node *n, info_buf *b)
                 "writes_rejected:%llu\r\nquorum_timeouts:%llu\r\nprotocol_errors:%llu\r\n"
                 "clients_dropped_output_limit:%llu\r\nclients_dropped_input_limit:%llu\r\n"
                 "records_rejected_crc:%llu\r\nfuture_records:%llu\r\n"
-                "max_clock_offset_ms:%llu\r\nmax_clock_offset_seen_ms:%llu\r\n\r\n",
+                "max_clock_offset_ms:%llu\r\nmax_clock_offset_seen_ms:%llu\r\n"
+                "tls_handshake_failures:%llu\r\ntls_client_handshake_failures:%llu\r\n"
+                "tls_repl_handshake_failures:%llu\r\ntls_client_handshakes_in_progress:%zu\r\n"
+                "\r\n",
                 (unsigned long long)s->connections_received,
                 (unsigned long long)s->connections_rejected,
                 (unsigned long long)s->commands_processed, (unsigned long long)s->writes_committed,
@@ -110,7 +115,12 @@ static void info_stats(node *n, info_buf *b)
                 (unsigned long long)s->records_rejected_crc,
                 (unsigned long long)s->future_records,
                 (unsigned long long)n->cfg.max_clock_offset_ms,
-                (unsigned long long)(n->max_clock_offset_seen_us / 1000u));
+                (unsigned long long)(n->max_clock_offset_seen_us / 1000u),
+                (unsigned long long)(tls_ctx_failures(n->tls_clients) +
+                                     tls_ctx_failures(n->tls_repl)),
+                (unsigned long long)tls_ctx_failures(n->tls_clients),
+                (unsigned long long)tls_ctx_failures(n->tls_repl),
+                tls_ctx_handshaking(n->tls_clients));
 }
 
 static void info_replication(node *n, info_buf *b)

@@ -73,6 +73,8 @@ enum node_limit {
     NL_CLIENT,         /* clients dropped for their input */
     NL_DISK,           /* retried disk operations (hint, WAL restarts) */
     NL_SNAPSHOT,       /* snapshot transfers refused (size, disk) */
+    NL_TLS,            /* TLS handshakes of clients that fail or time out */
+    NL_TLS_REPL,       /* TLS handshakes of replication / vote peers that fail */
     NL_COUNT
 };
 
@@ -102,6 +104,10 @@ struct node {
     hlc clock;
     int lfd;   /* client listener */
     int port;  /* bound client port */
+    int tls_lfd;  /* TLS client listener (--tls-port), or -1 */
+    int tls_port; /* its bound port (0: none) */
+    struct tls_ctx *tls_clients; /* --tls-port: server side for clients, or NULL */
+    struct tls_ctx *tls_repl;    /* --tls-replication: mutual TLS for links and votes, or NULL */
     int stop_fd; /* eventfd: node_request_stop from any thread */
     int stopping;
 

@@ -84,7 +84,7 @@ long iobuf_read_conn(iobuf *b, tls_conn *t, int fd, size_t max)
     if (iobuf_reserve(b, want) < 0) return -1;
     ssize_t r;
     do {
-        r = conn_read(t, fd, b->p + b->len, b->cap - b->len);
+        r = sock_read(t, fd, b->p + b->len, b->cap - b->len);
     } while (r < 0 && errno == EINTR);
     if (r > 0) b->len += (size_t)r;
     return (long)r;
@@ -93,7 +93,7 @@ long iobuf_read_conn(iobuf *b, tls_conn *t, int fd, size_t max)
 int iobuf_write_conn(iobuf *b, tls_conn *t, int fd)
 {
     while (b->pos < b->len) {
-        ssize_t w = conn_write(t, fd, b->p + b->pos, b->len - b->pos);
+        ssize_t w = sock_write(t, fd, b->p + b->pos, b->len - b->pos);
         if (w < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;

@@ -254,7 +254,7 @@ static void tls_fail(tls_conn *t, int e, int r)
     t->failed = 1;
     if (!t->ready) {
         long v = SSL_get_verify_result(t->ssl);
-        if (v != X509_V_OK && SSL_get0_peer_certificate(t->ssl)) {
+        if (v != X509_V_OK) {
             snprintf(why, sizeof why, "certificate verify failed (%s)",
                      X509_verify_cert_error_string(v));
             ERR_clear_error();

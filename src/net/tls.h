@@ -8,7 +8,7 @@
  *
  * Why shaped so: the callers (client.c, repl_ship.c, repl_recv.c,
  * repl_vote.c) keep their buffers, frames and state machines exactly as for
- * plain TCP. They only swap read/write for conn_read/conn_write (or the
+ * plain TCP. They only swap read/write for sock_read/sock_write (or the
  * iobuf_*_conn helpers), which take a tls_conn that is NULL for a plain
  * connection: one predictable branch, then the same read(2)/write(2) as
  * before, so the plaintext hot path does not change. For a TLS connection:
@@ -17,9 +17,9 @@
  *     in the iobuf), a read drives the handshake and returns -1/EAGAIN;
  *   - SSL_ERROR_WANT_READ / WANT_WRITE become -1/EAGAIN, and the
  *     connection remembers which readiness it is waiting for:
- *     conn_mask() adjusts the caller's epoll mask (a write waiting to read
+ *     sock_mask() adjusts the caller's epoll mask (a write waiting to read
  *     must not spin on EPOLLOUT; a read waiting to write needs it) and
- *     conn_events() turns the readiness that arrived into the call that
+ *     sock_events() turns the readiness that arrived into the call that
  *     can progress (EV_WRITE wakes a read that wanted writable, ...);
  *   - after a read, bytes OpenSSL still holds (SSL_pending) are announced
  *     to the loop with ev_mark_pending, since level-triggered epoll cannot
@@ -93,7 +93,7 @@ int tls_conn_ready(const tls_conn *t);
 void *tls_ctx_expired(tls_ctx *ctx, uint64_t now_ms);
 
 /* Like read(2) / write(2): bytes, 0 on EOF (read), -1 with errno (EAGAIN:
- * try again when conn_mask's events arrive). */
+ * try again when sock_mask's events arrive). */
 ssize_t tls_read(tls_conn *t, void *buf, size_t len);
 ssize_t tls_write(tls_conn *t, const void *buf, size_t len);
 unsigned tls_mask(const tls_conn *t, unsigned mask);
@@ -101,32 +101,32 @@ unsigned tls_events(const tls_conn *t, unsigned events);
 
 /* ---- the interface the callers use: NULL is a plain TCP connection ---- */
 
-static inline ssize_t conn_read(tls_conn *t, int fd, void *buf, size_t len)
+static inline ssize_t sock_read(tls_conn *t, int fd, void *buf, size_t len)
 {
     if (__builtin_expect(t != NULL, 0)) return tls_read(t, buf, len);
     return read(fd, buf, len);
 }
 
-static inline ssize_t conn_write(tls_conn *t, int fd, const void *buf, size_t len)
+static inline ssize_t sock_write(tls_conn *t, int fd, const void *buf, size_t len)
 {
     if (__builtin_expect(t != NULL, 0)) return tls_write(t, buf, len);
     return write(fd, buf, len);
 }
 
 /* The epoll mask to register for a caller that wants MASK. */
-static inline unsigned conn_mask(const tls_conn *t, unsigned mask)
+static inline unsigned sock_mask(const tls_conn *t, unsigned mask)
 {
     return t ? tls_mask(t, mask) : mask;
 }
 
 /* The readiness to act on, given the EVENTS epoll reported. */
-static inline unsigned conn_events(const tls_conn *t, unsigned events)
+static inline unsigned sock_events(const tls_conn *t, unsigned events)
 {
     return t ? tls_events(t, events) : events;
 }
 
 /* Closes a connection: its TLS state (*T, set to NULL) and then FD. */
-static inline void conn_close(tls_conn **t, int fd)
+static inline void sock_close(tls_conn **t, int fd)
 {
     if (*t) {
         tls_conn_free(*t);

@@ -130,7 +130,7 @@ static void fconn_close(fconn *c, const char *why)
     repl_follower *f = c->f;
     if (c->fd < 0) return;
     ev_set(f->n->loop, c->fd, 0, NULL, NULL);
-    conn_close(&c->tls, c->fd);
+    sock_close(&c->tls, c->fd);
     c->fd = -1;
     if (c == f->leader) {
         f->leader = NULL;
@@ -222,7 +222,7 @@ static void fconn_refuse(fconn *c, const char *reason)
     log_warn_limited(&f->n->log, &f->n->limits[NL_REPL_REFUSED], "refusing replication connection from %s: %s", c->peer, reason);
     uint8_t frame[REPL_CTRL_MAX];
     size_t len = repl_encode_refuse(frame, reason);
-    ssize_t w = conn_write(c->tls, c->fd, frame, len); /* best effort: we close right after */
+    ssize_t w = sock_write(c->tls, c->fd, frame, len); /* best effort: we close right after */
     (void)w;
     fconn_close(c, reason);
 }
@@ -235,7 +235,7 @@ static void fconn_stale(fconn *c)
     repl_beat b = {n->epoch, node_elect_leader_id(n), 0};
     uint8_t frame[REPL_CTRL_MAX];
     size_t len = repl_encode_beat(frame, REPL_STALE, &b);
-    ssize_t w = conn_write(c->tls, c->fd, frame, len); /* best effort: we close right after */
+    ssize_t w = sock_write(c->tls, c->fd, frame, len); /* best effort: we close right after */
     (void)w;
     c->f->refused++;
     fconn_close(c, "leader of an older epoch");
@@ -283,7 +283,7 @@ static void fconn_update_events(fconn *c)
 {
     /* While a snapshot loads nothing is read: frames wait in the socket. */
     unsigned mask = (c->f->installing ? 0 : EV_READ) | (iobuf_used(&c->out) ? EV_WRITE : 0);
-    mask = conn_mask(c->tls, mask);
+    mask = sock_mask(c->tls, mask);
     if (ev_mask(c->f->n->loop, c->fd) != mask)
         ev_set(c->f->n->loop, c->fd, mask, fconn_on_event, c);
 }
@@ -823,7 +823,7 @@ static void fconn_process(fconn *c)
 static void fconn_on_event(ev_loop *loop, int fd, void *data, unsigned events)
 {
     fconn *c = data;
-    events = conn_events(c->tls, events);
+    events = sock_events(c->tls, events);
     if (events & EV_READ) fconn_read(c);
     if (c->fd < 0) return;
     if (iobuf_write_conn(&c->out, c->tls, c->fd) < 0) {
@@ -871,7 +871,7 @@ static void follower_on_accept(ev_loop *loop, int lfd, void *data, unsigned even
             fconn_close(slot, "out of memory");
             continue;
         }
-        if (ev_set(n->loop, fd, conn_mask(slot->tls, f->installing ? 0 : EV_READ), fconn_on_event,
+        if (ev_set(n->loop, fd, sock_mask(slot->tls, f->installing ? 0 : EV_READ), fconn_on_event,
                    slot) < 0)
             fconn_close(slot, "epoll");
     }

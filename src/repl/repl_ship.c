@@ -235,7 +235,7 @@ static void link_close(flink *lk, const char *why)
     if (lk->fd >= 0) {
         ev_set(n->loop, lk->fd, 0, NULL, NULL);
         if (lk->st) ship_thread_detach(lk->st, lk->fd);
-        conn_close(&lk->tls, lk->fd);
+        sock_close(&lk->tls, lk->fd);
         lk->fd = -1;
     }
     if (lk->state >= LINK_HANDSHAKE)
@@ -263,7 +263,7 @@ static void link_update_events(flink *lk)
 {
     unsigned mask = EV_READ;
     if (lk->state == LINK_CONNECTING || (!lk->st && iobuf_used(&lk->out) > 0)) mask |= EV_WRITE;
-    mask = conn_mask(lk->tls, mask);
+    mask = sock_mask(lk->tls, mask);
     if (ev_mask(lk->l->n->loop, lk->fd) != mask)
         ev_set(lk->l->n->loop, lk->fd, mask, link_on_event, lk);
 }
@@ -486,7 +486,7 @@ static void link_refuse(flink *lk, const char *fmt, ...)
     uint8_t frame[REPL_CTRL_MAX];
     size_t len = repl_encode_refuse(frame, reason);
     if (!lk->st) { /* a sender thread may be mid-write: then only the close tells */
-        ssize_t w = conn_write(lk->tls, lk->fd, frame, len); /* best effort: we close right after */
+        ssize_t w = sock_write(lk->tls, lk->fd, frame, len); /* best effort: we close right after */
         (void)w;
     }
     link_close(lk, reason);
@@ -1139,7 +1139,7 @@ static void link_on_event(ev_loop *loop, int fd, void *data, unsigned events)
 {
     flink *lk = data;
     node *n = lk->l->n;
-    events = conn_events(lk->tls, events);
+    events = sock_events(lk->tls, events);
     if (lk->state == LINK_CONNECTING) {
         if (!(events & (EV_WRITE | EV_READ))) return;
         char err[256];

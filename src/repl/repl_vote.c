@@ -46,7 +46,7 @@ static void vconn_close(vconn *c)
 {
     if (c->fd >= 0) {
         ev_set(c->v->n->loop, c->fd, 0, NULL, NULL);
-        conn_close(&c->tls, c->fd);
+        sock_close(&c->tls, c->fd);
         c->fd = -1;
     }
     iobuf_free(&c->in);
@@ -60,7 +60,7 @@ static void vconn_arm(vconn *c)
 {
     unsigned mask = EV_READ;
     if (c->connecting || iobuf_used(&c->out)) mask |= EV_WRITE;
-    mask = conn_mask(c->tls, mask);
+    mask = sock_mask(c->tls, mask);
     if (ev_set(c->v->n->loop, c->fd, mask, vconn_on_event, c) < 0) vconn_close(c);
 }
 
@@ -69,7 +69,7 @@ static void vconn_on_event(ev_loop *loop, int fd, void *data, unsigned events)
     vconn *c = data;
     node *n = c->v->n;
     char err[160];
-    events = conn_events(c->tls, events);
+    events = sock_events(c->tls, events);
     if (c->connecting) {
         if (!(events & (EV_READ | EV_WRITE))) return;
         if (net_connect_finished(c->fd, err, sizeof err) < 0) {

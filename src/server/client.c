@@ -35,7 +35,7 @@ static void client_update_events(client *c)
     unsigned mask = c->peer_closed ? 0 : EV_HUP;
     if (c->reading) mask |= EV_READ;
     if (c->out_len > c->out_sent) mask |= EV_WRITE;
-    mask = conn_mask(c->tls, mask);
+    mask = sock_mask(c->tls, mask);
     if (ev_mask(c->n->loop, c->fd) != mask) ev_set(c->n->loop, c->fd, mask, client_on_event, c);
 }
 
@@ -62,10 +62,10 @@ static void client_free(client *c)
     n->nclients--;
     ev_set(n->loop, c->fd, 0, NULL, NULL);
     if (c->drop_flush && c->out_len > c->out_sent) { /* best effort: the socket is nonblocking */
-        ssize_t w = conn_write(c->tls, c->fd, c->out + c->out_sent, c->out_len - c->out_sent);
+        ssize_t w = sock_write(c->tls, c->fd, c->out + c->out_sent, c->out_len - c->out_sent);
         (void)w;
     }
-    conn_close(&c->tls, c->fd);
+    sock_close(&c->tls, c->fd);
     pubsub_client_reset(c);
     free(c->in);
     free(c->out);
@@ -150,7 +150,7 @@ void client_accept(node *n, int lfd)
             client_free(c);
             continue;
         }
-        if (ev_set(n->loop, fd, conn_mask(c->tls, EV_READ | EV_HUP), client_on_event, c) < 0) {
+        if (ev_set(n->loop, fd, sock_mask(c->tls, EV_READ | EV_HUP), client_on_event, c) < 0) {
             client_free(c);
             continue;
         }
@@ -286,7 +286,7 @@ static int client_finished(const client *c)
 static int client_write(client *c)
 {
     while (c->out_sent < c->out_len) {
-        ssize_t w = conn_write(c->tls, c->fd, c->out + c->out_sent, c->out_len - c->out_sent);
+        ssize_t w = sock_write(c->tls, c->fd, c->out + c->out_sent, c->out_len - c->out_sent);
         if (w < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -423,7 +423,7 @@ static void client_read(client *c)
         c->in = p;
         c->in_cap = cap;
     }
-    ssize_t r = conn_read(c->tls, c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+    ssize_t r = sock_read(c->tls, c->fd, c->in + c->in_len, c->in_cap - c->in_len);
     if (c->tls) client_update_events(c); /* the handshake or a read may wait for writable */
     if (r == 0) {
         /* The peer half-closed (shutdown, `nc -N`): answer what it sent,
@@ -453,7 +453,7 @@ static void client_read(client *c)
 static void client_on_event(ev_loop *loop, int fd, void *data, unsigned events)
 {
     client *c = data;
-    events = conn_events(c->tls, events);
+    events = sock_events(c->tls, events);
     if ((events & EV_READ) && c->reading) client_read(c);
     /* Paused (waiting) and the peer is gone: nobody will read the reply.
      * Not after a read saw the EOF: a half-closed peer still gets the

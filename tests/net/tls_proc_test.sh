@@ -227,6 +227,26 @@ check "no handshake left in progress" 'wait_until 5 none_pending'
 after=$(info_field "$CP" stats tls_client_handshake_failures)
 check "the timed-out handshakes are counted ($before -> $after)" '[ "$after" -ge $((before + 50)) ]'
 
+# ---- 3. --tls-auth-clients optional and no ----
+for mode in optional no; do
+    CP2=$(free_port) TP2=$(free_port)
+    "$SERVER" --port "$CP2" --tls-port "$TP2" --tls-cert-file "$C/node.crt" --tls-key-file "$C/node.key" \
+        --tls-ca-cert-file "$C/ca.crt" --tls-auth-clients $mode --data-dir "$work/auth-$mode" \
+        >>"$work/auth-$mode.log" 2>&1 &
+    pids+=($!)
+    up2() { [ "$(tlsc cmd "$TP2" none PING)" = "+PONG" ]; }
+    check "--tls-auth-clients $mode: a client without a certificate is served" 'wait_until 10 up2'
+    check "--tls-auth-clients $mode: a client with a CA-signed certificate is served" \
+        '[ "$(tlsc cmd "$TP2" client PING)" = "+PONG" ]'
+    r=$(tlsc cmd "$TP2" other PING)
+    if [ $mode = optional ]; then
+        check "--tls-auth-clients optional: a certificate from the other CA is refused ($r)" '[ "${r#ERR}" != "$r" ]'
+    else
+        check "--tls-auth-clients no: no certificate is asked for, so none is checked ($r)" '[ "$r" = "+PONG" ]'
+    fi
+    kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null; unset 'pids[-1]'
+done
+
 # Start errors: a bad file carries OpenSSL's reason; a missing CA is refused.
 out=$(timeout 10 "$SERVER" --port 0 --tls-port "$(free_port)" --tls-cert-file "$C/ca.key" --tls-key-file "$C/node.key" \
     --tls-ca-cert-file "$C/ca.crt" --data-dir "$work/bad1" 2>&1)

@@ -1,7 +1,13 @@
 /* rkv_cli.c -- rkv-cli, the command-line client: one command, or a prompt.
  *
- *   rkv-cli [-h host] [-p port] [-t seconds] [--raw] [CMD args...]
+ *   rkv-cli [-h host] [-p port] [-t seconds] [-a password | --pass password]
+ *           [--user name] [--no-auth-warning] [--raw] [CMD args...]
  *   rkv-cli cluster check
+ *
+ * With a password (-a, --pass, or the REDISCLI_AUTH environment variable
+ * as redis-cli reads it), every connection, a reconnect included, starts
+ * with AUTH [user] password; a refused AUTH prints "AUTH failed: ..." on
+ * stderr and the command runs anyway (and gets -NOAUTH), as in redis-cli.
  *
  * Replies print the way redis-cli prints them on a terminal ("OK",
  * "(integer) 5", "\"value\"" with escapes, "(nil)", "(error) ERR ...",
@@ -64,6 +70,7 @@ typedef struct cli_conn {
     int port;
     int timeout_ms; /* 0: wait forever */
     int fd;         /* -1 when not connected */
+    const char *user, *pass; /* AUTH [user] pass after connecting (pass NULL: none) */
     char *buf;      /* unparsed input is buf[off, len) */
     size_t off, len, cap;
     char err[CLI_ERR_MAX];
@@ -78,6 +85,7 @@ typedef struct cli_conn {
 
 typedef struct cli_opts {
     int raw; /* --raw: bulk strings printed as they are */
+    int pass_on_cmdline, no_auth_warning;
     int argc_cmd;
     char **argv_cmd;
 } cli_opts;
@@ -208,6 +216,22 @@ static int tls_open(cli_conn *c)
 }
 #endif
 
+static resp_value *conn_command(cli_conn *c, int argc, const char *const *argv,
+                                const size_t *arglen);
+
+/* AUTH on a fresh connection: -1 only if the connection failed. */
+static int conn_auth(cli_conn *c)
+{
+    const char *argv[3] = {"AUTH", c->user ? c->user : c->pass, c->pass};
+    resp_value *v = conn_command(c, c->user ? 3 : 2, argv, NULL);
+    if (v == NULL)
+        return -1;
+    if (v->type == RESP_T_ERROR)
+        fprintf(stderr, "AUTH failed: %s\n", v->str);
+    resp_value_free(v);
+    return 0;
+}
+
 /* A nonblocking connect bounded by the timeout: a blocking connect to an
  * unreachable host would wait for the kernel's SYN retries (minutes). */
 static int conn_open(cli_conn *c)
@@ -234,6 +258,8 @@ static int conn_open(cli_conn *c)
         return -1;
     }
 #endif
+    if (c->pass != NULL && conn_auth(c) != 0)
+        return -1; /* conn_command closed it; c->err says why */
     return 0;
 }
 
@@ -965,11 +991,16 @@ static int repl(cli_conn *c, const cli_opts *o)
 static void usage(FILE *o)
 {
     fprintf(o,
-            "Usage: rkv-cli [-h host] [-p port] [-t seconds] [--raw] [CMD [arg ...]]\n"
+            "Usage: rkv-cli [-h host] [-p port] [-t seconds] [-a password] [--user name]\n"
+            "               [--raw] [CMD [arg ...]]\n"
             "       rkv-cli [-h host] [-p port] cluster check\n"
             "  -h host     server address (default %s)\n"
             "  -p port     server port (default %d)\n"
             "  -t seconds  connect and reply timeout (default %.0f; 0 waits forever)\n"
+            "  -a password AUTH with this password after connecting (also --pass; the\n"
+            "              REDISCLI_AUTH environment variable is safer: not in ps)\n"
+            "  --user name AUTH as this user (with -a / --pass)\n"
+            "  --no-auth-warning  no warning about a password on the command line\n"
             "  --raw       print bulk strings as they are (like redis-cli --raw)\n"
             "  --tls       connect with TLS (--tls-port); --cacert F: the CA that signed\n"
             "              the server's certificate; --cert F --key F: a client\n"
@@ -1015,6 +1046,13 @@ static int parse_opts(int argc, char **argv, cli_conn *c, cli_opts *o)
             c->cert = argv[++i];
         } else if (strcmp(a, "--key") == 0 && has_val) {
             c->key = argv[++i];
+        } else if ((strcmp(a, "-a") == 0 || strcmp(a, "--pass") == 0) && has_val) {
+            c->pass = argv[++i];
+            o->pass_on_cmdline = 1;
+        } else if (strcmp(a, "--user") == 0 && has_val) {
+            c->user = argv[++i];
+        } else if (strcmp(a, "--no-auth-warning") == 0) {
+            o->no_auth_warning = 1;
         } else if (strcmp(a, "-h") == 0 && has_val) {
             if (strlen(argv[++i]) >= sizeof(c->host))
                 return -1;
@@ -1048,7 +1086,7 @@ int main(int argc, char **argv)
     c.port = CLI_DEFAULT_PORT;
     c.timeout_ms = (int)(CLI_DEFAULT_TIMEOUT_S * 1000);
     c.fd = -1;
-    cli_opts o = {0, 0, NULL};
+    cli_opts o = {0, 0, 0, 0, NULL};
     if (parse_opts(argc, argv, &c, &o) != 0) {
         usage(stderr);
         return 2;
@@ -1059,6 +1097,14 @@ int main(int argc, char **argv)
         return 2;
     }
 #endif
+    if (c.pass == NULL) {
+        const char *env = getenv("REDISCLI_AUTH");
+        if (env != NULL && env[0] != '\0')
+            c.pass = env;
+    }
+    if (o.pass_on_cmdline && !o.no_auth_warning)
+        fprintf(stderr, "Warning: Using a password with '-a' or '--pass' on the command line "
+                        "may not be safe (others see it in ps); REDISCLI_AUTH is safer.\n");
     signal(SIGPIPE, SIG_IGN);
     atexit(raw_mode_off);
     int rc;

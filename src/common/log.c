@@ -121,3 +121,51 @@ void log_limit_flush(const rkv_log *log, log_limit *lim)
     lim->suppressed = 0;
     lim->window_start_ms = 0;
 }
+
+void log_msg_by_source(const rkv_log *log, log_by_source *t, enum log_level level,
+                       const char *peer, const char *fmt, ...)
+{
+    if (!log || level < log->level) return;
+    char src[LOG_SOURCE_MAX];
+    snprintf(src, sizeof src, "%s", peer ? peer : "");
+    char *colon = strrchr(src, ':'); /* "ip:port" -> "ip" */
+    if (colon && colon != src) *colon = 0;
+    long long now = log_mono_ms();
+    int slot = -1, oldest = 0;
+    for (int i = 0; i < LOG_SOURCES_MAX; i++) {
+        if (t->e[i].last_ms && strcmp(t->e[i].src, src) == 0) {
+            slot = i;
+            break;
+        }
+        if (t->e[i].last_ms < t->e[oldest].last_ms) oldest = i;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    if (slot < 0 && t->e[oldest].last_ms && now - t->e[oldest].last_ms < LOG_LIMIT_WINDOW_MS) {
+        log_vmsg(log, &t->overflow, level, fmt, ap); /* every slot live: a shared limit */
+        va_end(ap);
+        return;
+    }
+    if (slot < 0) {
+        slot = oldest;
+        snprintf(t->e[slot].src, sizeof t->e[slot].src, "%s", src);
+        t->e[slot].last_ms = 0;
+        t->e[slot].suppressed = 0;
+    }
+    if (t->e[slot].last_ms && now - t->e[slot].last_ms < LOG_LIMIT_WINDOW_MS) {
+        t->e[slot].suppressed++;
+        va_end(ap);
+        return;
+    }
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (t->e[slot].suppressed) {
+        size_t l = strnlen(msg, sizeof msg);
+        snprintf(msg + l, sizeof msg - l, " (%llu more from %s in the last %d s)",
+                 t->e[slot].suppressed, src, LOG_LIMIT_WINDOW_MS / 1000);
+    }
+    t->e[slot].last_ms = now;
+    t->e[slot].suppressed = 0;
+    log_write(log, level, msg);
+}

@@ -56,7 +56,28 @@ void log_msg_limited(const rkv_log *log, log_limit *lim, enum log_level level, c
 /* Prints the count of messages suppressed in a window that has ended. */
 void log_limit_flush(const rkv_log *log, log_limit *lim);
 
+/* Refusals logged once per source: the first refusal of each peer address
+ * (the part of "ip:port" before the port) is printed, later ones from that
+ * address in the window are counted and reported with its next line. A
+ * table of LOG_SOURCES_MAX addresses; when every slot is live, new sources
+ * share OVERFLOW's limit, so a flood from many addresses still writes a
+ * bounded number of lines. */
+#define LOG_SOURCES_MAX 32
+#define LOG_SOURCE_MAX 64
+typedef struct log_by_source {
+    struct {
+        char src[LOG_SOURCE_MAX];
+        long long last_ms;
+        unsigned long long suppressed;
+    } e[LOG_SOURCES_MAX];
+    log_limit overflow;
+} log_by_source;
+
+void log_msg_by_source(const rkv_log *log, log_by_source *t, enum log_level level,
+                       const char *peer, const char *fmt, ...) RKV_PRINTF(5, 6);
+
 #define log_warn_limited(l, lim, ...) log_msg_limited((l), (lim), LOG_WARN, __VA_ARGS__)
+#define log_info_limited(l, lim, ...) log_msg_limited((l), (lim), LOG_INFO, __VA_ARGS__)
 #define log_error_limited(l, lim, ...) log_msg_limited((l), (lim), LOG_ERROR, __VA_ARGS__)
 
 #define log_debug(l, ...) log_msg((l), LOG_DEBUG, __VA_ARGS__)

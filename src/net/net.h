@@ -41,6 +41,9 @@ int net_connect_finished(int fd, char *err, size_t errlen);
 int net_set_nonblock(int fd, int on);
 /* SO_KEEPALIVE + TCP_KEEPIDLE/INTVL/CNT + TCP_NODELAY (+ TCP_USER_TIMEOUT). */
 int net_tune(int fd, const net_keepalive *ka, char *err, size_t errlen);
+/* 1 if the peer of connected socket FD is a loopback address (127/8, ::1,
+ * ::ffff:127.x, or a Unix socket), else 0. */
+int net_peer_is_loopback(int fd);
 /* Splits "host:port". Returns 0 or -1. */
 int net_parse_hostport(const char *s, char *host, size_t hostlen, int *port);
 

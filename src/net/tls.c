@@ -18,7 +18,7 @@ struct tls_ctx {
     SSL_CTX *ssl;
     char what[24];
     rkv_log *log;
-    log_limit *lim;
+    log_limit *lim_accept, *lim_dial;
     uint64_t failures;
     int timeout_ms;
     tls_conn *hs_head, *hs_tail; /* handshakes in progress, oldest first */
@@ -30,6 +30,7 @@ struct tls_conn {
     tls_ctx *ctx;
     ev_loop *loop;
     int fd;
+    int accept; /* the server side */
     int ready;  /* handshake done */
     int failed; /* fatal error seen: only close is left */
     unsigned hs_want; /* handshake: EV_READ or EV_WRITE */
@@ -64,7 +65,8 @@ static void tls_errors(char *buf, size_t len, const char *fallback)
 }
 
 tls_ctx *tls_ctx_new(const char *cert, const char *key, const char *ca, enum tls_verify verify,
-                     const char *what, rkv_log *log, log_limit *lim, char *err, size_t errlen)
+                     const char *what, rkv_log *log, log_limit *lim_accept, log_limit *lim_dial,
+                     char *err, size_t errlen)
 {
     char why[512];
     tls_ctx *c = calloc(1, sizeof *c);
@@ -74,7 +76,8 @@ tls_ctx *tls_ctx_new(const char *cert, const char *key, const char *ca, enum tls
     }
     snprintf(c->what, sizeof c->what, "%s", what);
     c->log = log;
-    c->lim = lim;
+    c->lim_accept = lim_accept;
+    c->lim_dial = lim_dial;
     c->timeout_ms = TLS_HANDSHAKE_TIMEOUT_MS;
     ERR_clear_error();
     c->ssl = SSL_CTX_new(TLS_method());
@@ -198,6 +201,7 @@ tls_conn *tls_conn_new(tls_ctx *c, ev_loop *loop, int fd, int accept, const char
     else
         SSL_set_connect_state(t->ssl);
     t->ctx = c;
+    t->accept = accept;
     t->loop = loop;
     t->fd = fd;
     t->owner = owner;
@@ -240,7 +244,8 @@ void *tls_ctx_expired(tls_ctx *c, uint64_t now_ms)
     hs_unlink(t);
     t->failed = 1;
     c->failures++;
-    log_warn_limited(c->log, c->lim, "TLS handshake with %s %s timed out after %d ms", c->what,
+    log_warn_limited(c->log, t->accept ? c->lim_accept : c->lim_dial,
+                     "TLS handshake with %s %s timed out after %d ms", c->what,
                      t->peer, c->timeout_ms);
     return t->owner;
 }
@@ -267,7 +272,8 @@ static void tls_fail(tls_conn *t, int e, int r)
         }
         hs_unlink(t);
         t->ctx->failures++;
-        log_warn_limited(t->ctx->log, t->ctx->lim, "TLS handshake with %s %s failed: %s",
+        log_warn_limited(t->ctx->log, t->accept ? t->ctx->lim_accept : t->ctx->lim_dial,
+                         "TLS handshake with %s %s failed: %s",
                          t->ctx->what, t->peer, why);
     } else {
         ERR_clear_error();
@@ -391,9 +397,10 @@ unsigned tls_events(const tls_conn *t, unsigned events)
 #else /* !RKV_HAVE_OPENSSL: TLS is refused at start (config_validate) */
 
 tls_ctx *tls_ctx_new(const char *cert, const char *key, const char *ca, enum tls_verify verify,
-                     const char *what, rkv_log *log, log_limit *lim, char *err, size_t errlen)
+                     const char *what, rkv_log *log, log_limit *lim_accept, log_limit *lim_dial,
+                     char *err, size_t errlen)
 {
-    (void)cert, (void)key, (void)ca, (void)verify, (void)log, (void)lim;
+    (void)cert, (void)key, (void)ca, (void)verify, (void)log, (void)lim_accept, (void)lim_dial;
     snprintf(err, errlen, "TLS (%s): this rkv was built without OpenSSL", what);
     return NULL;
 }

@@ -64,10 +64,14 @@ typedef struct tls_conn tls_conn;
  * is non-empty, the CA certificates (a bundle may hold several, e.g. the old
  * and the new CA during a rotation) used to verify peers. VERIFY applies to
  * the peer in both roles (accepting and dialling). WHAT names the
- * connections in log lines ("client", "replication"); LOG and LIM are the
- * owner's, used for handshake failures. NULL + OpenSSL's reason in ERR. */
+ * connections in log lines ("client", "replication"); LOG and the limiters
+ * are the owner's, used for handshake failures: LIM_ACCEPT for connections
+ * accepted, LIM_DIAL for those dialled (a refused follower the leader dials
+ * is not hidden behind a stream of refused inbound ones). NULL + OpenSSL's
+ * reason in ERR. */
 tls_ctx *tls_ctx_new(const char *cert, const char *key, const char *ca, enum tls_verify verify,
-                     const char *what, rkv_log *log, log_limit *lim, char *err, size_t errlen);
+                     const char *what, rkv_log *log, log_limit *lim_accept, log_limit *lim_dial,
+                     char *err, size_t errlen);
 void tls_ctx_free(tls_ctx *ctx);
 /* Handshakes that failed (bad or missing certificate, not TLS, ...). */
 uint64_t tls_ctx_failures(const tls_ctx *ctx);

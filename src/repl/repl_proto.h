@@ -58,8 +58,13 @@ enum repl_type {
                               now, flagged as a transfer */
     REPL_MEMBERS = 18,   /* L->F: the followers' announced client addresses, as the leader
                             knows them (repl_members below), for ROLE / SENTINEL anywhere */
+    /* Cluster-secret handshake (repl_auth.h), before HELLO or VOTE when the
+     * nodes have --cluster-secret-file: */
+    REPL_AUTH = 19,      /* dialler->acceptor: version, purpose, dialler id, nonce */
+    REPL_AUTH_CHALLENGE = 20, /* acceptor->dialler: acceptor id, nonce, its proof */
+    REPL_AUTH_PROOF = 21, /* dialler->acceptor: the dialler's proof */
 };
-#define REPL_TYPE_MAX REPL_MEMBERS
+#define REPL_TYPE_MAX REPL_AUTH_PROOF
 #define REPL_HOST_MAX 255u /* an announced client host name */
 #define REPL_MEMBERS_MAX 9u /* entries in a MEMBERS frame (a cluster's members) */
 /* u8 count, then per entry u32 id, u8 online, u64 acked lsn, u16 port, u8 host_len, host */

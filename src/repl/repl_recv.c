@@ -46,11 +46,14 @@
 
 #include "net/iobuf.h"
 #include "net/tls.h"
+#include "net/net.h"
 #include "repl/repl.h"
+#include "repl/repl_auth.h"
 #include "repl/repl_proto.h"
 #include "repl/repl_rejoin.h"
 #include "server/node.h"
 
+#define REPL_ACCEPT_BACKOFF_MS 100 /* the listener's pause when accept(2) has no descriptor */
 #define REPL_CONNS_MAX 12 /* leader link + connections in handshake + candidates' vote connections */
 #define REPL_FOLLOWER_IN_MAX (REPL_FRAME_MAX + REPL_FRAME_HDR + (1u << 20))
 #define REPL_FOLLOWER_OUT_MAX (1u << 20)
@@ -68,6 +71,14 @@ typedef struct fconn {
     int fd;
     struct tls_conn *tls; /* --tls-replication: its TLS state, else NULL */
     int authed; /* sent a valid HELLO: this is the leader link */
+    /* The cluster-secret handshake (repl_auth.h): peer_ok once the dialler
+     * proved the secret, or at once from loopback when no secret is set.
+     * Nothing else is parsed before. */
+    int peer_ok;
+    int auth_stage;        /* 0: AUTH expected, 1: PROOF expected */
+    uint8_t purpose;       /* REPL_AUTH_PURPOSE_* the dialler declared (0: none) */
+    repl_auth_msg auth;    /* the dialler's AUTH */
+    uint8_t nonce_a[RKV_NONCE_LEN];
     uint64_t since_ms;
     char peer[64];
     iobuf in, out;
@@ -80,6 +91,7 @@ typedef struct fconn {
 struct repl_follower {
     node *n;
     int lfd;
+    uint64_t accept_paused_until; /* accept(2) out of descriptors: listener off until */
     fconn conns[REPL_CONNS_MAX];
     fconn *leader; /* the authenticated link, or NULL */
     uint32_t leader_id;
@@ -225,6 +237,86 @@ static void fconn_refuse(fconn *c, const char *reason)
     ssize_t w = sock_write(c->tls, c->fd, frame, len); /* best effort: we close right after */
     (void)w;
     fconn_close(c, reason);
+}
+
+/* A connection that did not prove the cluster secret (or came from outside
+ * loopback to a node without one): counted, logged with its address
+ * (rate-limited), told why, closed. Nothing it sent was parsed. */
+static void fconn_auth_fail(fconn *c, const char *reason)
+{
+    node *n = c->f->n;
+    n->stats.repl_auth_failures++;
+    c->f->refused++;
+    log_msg_by_source(&n->log, &n->refusals, LOG_WARN, c->peer,
+                      "replication connection from %s refused: %s", c->peer, reason);
+    uint8_t frame[REPL_CTRL_MAX];
+    size_t len = repl_encode_refuse(frame, reason);
+    ssize_t w = sock_write(c->tls, c->fd, frame, len); /* best effort: we close right after */
+    (void)w;
+    fconn_close(c, reason);
+}
+
+/* One step of the acceptor's side of the handshake. 0: go on reading
+ * (the connection may now be peer_ok), -1: closed. */
+static int fconn_auth_step(fconn *c, const repl_frame *fr)
+{
+    node *n = c->f->n;
+    if (c->auth_stage == 0) {
+        if (fr->type == REPL_HELLO || fr->type == REPL_VOTE) {
+            fconn_auth_fail(c, "this node requires the cluster secret and the peer sent no "
+                               "proof of it (start every node with the same "
+                               "--cluster-secret-file)");
+            return -1;
+        }
+        if (fr->type != REPL_AUTH || repl_decode_auth(fr, &c->auth) < 0 ||
+            c->auth.version != REPL_AUTH_VERSION) {
+            fconn_auth_fail(c, "expected an AUTH frame first");
+            return -1;
+        }
+        if (strcmp(c->auth.cluster_id, n->cfg.cluster_id) != 0) {
+            char reason[REPL_REASON_MAX];
+            snprintf(reason, sizeof reason,
+                     "cluster id mismatch: %s is in '%.64s', this node in '%.64s'",
+                     c->auth.purpose == REPL_AUTH_PURPOSE_VOTE ? "candidate" : "leader",
+                     c->auth.cluster_id, n->cfg.cluster_id);
+            fconn_auth_fail(c, reason);
+            return -1;
+        }
+        repl_auth_msg ch;
+        memset(&ch, 0, sizeof ch);
+        ch.id = n->cfg.node_id;
+        if (rkv_random(c->nonce_a, sizeof c->nonce_a) < 0 ||
+            repl_auth_mac(&n->secret, REPL_AUTH_ACCEPTOR, n->cfg.cluster_id, c->auth.purpose,
+                          c->auth.id, ch.id, c->auth.nonce, c->nonce_a, ch.mac) < 0) {
+            fconn_close(c, "cannot compute the handshake (random or HMAC failed)");
+            return -1;
+        }
+        memcpy(ch.nonce, c->nonce_a, sizeof ch.nonce);
+        uint8_t frame[REPL_CTRL_MAX];
+        size_t len = repl_encode_challenge(frame, &ch);
+        if (iobuf_append(&c->out, frame, len) < 0) {
+            fconn_close(c, "out of memory");
+            return -1;
+        }
+        c->auth_stage = 1;
+        return 0;
+    }
+    repl_auth_msg pr;
+    if (fr->type != REPL_AUTH_PROOF || repl_decode_proof(fr, &pr) < 0) {
+        fconn_auth_fail(c, "expected the AUTH_PROOF frame");
+        return -1;
+    }
+    if (!repl_auth_verify(&n->secret, REPL_AUTH_DIALLER, n->cfg.cluster_id, c->auth.purpose,
+                          c->auth.id, n->cfg.node_id, c->auth.nonce, c->nonce_a, pr.mac)) {
+        fconn_auth_fail(c, "wrong proof of the cluster secret (a different secret or cluster "
+                           "id, or not a member of this cluster)");
+        return -1;
+    }
+    c->peer_ok = 1;
+    c->purpose = c->auth.purpose;
+    log_debug(&n->log, "replication connection from %s (node %u) proved the cluster secret",
+              c->peer, c->auth.id);
+    return 0;
 }
 
 /* Elections: the leader of an epoch older than ours is told our epoch (and
@@ -703,8 +795,18 @@ static void fconn_process(fconn *c)
         repl_frame fr;
         size_t used;
         char err[160];
-        if (!c->authed && iobuf_used(&c->in) >= REPL_FRAME_HDR) {
+        if (!c->peer_ok && iobuf_used(&c->in) >= REPL_FRAME_HDR &&
+            wal_get_u32(c->in.p + c->in.pos) > REPL_CTRL_MAX) {
+            fconn_auth_fail(c, "oversized frame before the cluster-secret handshake");
+            return;
+        }
+        if (c->peer_ok && !c->authed && iobuf_used(&c->in) >= REPL_FRAME_HDR) {
             const uint8_t *h = c->in.p + c->in.pos;
+            if (h[4] == REPL_AUTH) {
+                fconn_refuse(c, "this node has no cluster secret (--cluster-secret-file) and "
+                                "the peer has one: they must match");
+                return;
+            }
             if ((h[4] != REPL_HELLO && h[4] != REPL_VOTE) || wal_get_u32(h) > REPL_CTRL_MAX) {
                 fconn_refuse(c, "expected a HELLO or VOTE frame first");
                 return;
@@ -714,8 +816,23 @@ static void fconn_process(fconn *c)
                                           err, sizeof err);
         if (st == REPL_NEED_MORE) return;
         if (st == REPL_BAD) {
+            if (!c->peer_ok) {
+                fconn_auth_fail(c, "bad frame before the cluster-secret handshake");
+                return;
+            }
             log_warn_limited(&n->log, &n->limits[NL_REPL_BAD_INPUT], "bad frame from %s: %s", c->peer, err);
             fconn_close(c, "protocol error");
+            return;
+        }
+        if (!c->peer_ok) {
+            if (fconn_auth_step(c, &fr) < 0) return;
+            iobuf_consume(&c->in, used);
+            continue;
+        }
+        /* The handshake declared what the connection is for. */
+        if (!c->authed && c->purpose &&
+            (fr.type == REPL_VOTE) != (c->purpose == REPL_AUTH_PURPOSE_VOTE)) {
+            fconn_auth_fail(c, "frame does not match the purpose declared in AUTH");
             return;
         }
         if (!c->authed && fr.type == REPL_VOTE) {
@@ -843,8 +960,17 @@ static void follower_on_accept(ev_loop *loop, int lfd, void *data, unsigned even
         ka.user_timeout_ms = (ka.idle_s + ka.interval_s * ka.count) * 1000;
         int fd = net_accept(lfd, &ka, peer, sizeof peer, err, sizeof err);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* Level-triggered epoll would call us again at once for the
+                 * connection still in the backlog: pause the listener. */
+                f->accept_paused_until = ev_now_ms() + REPL_ACCEPT_BACKOFF_MS;
+                ev_set(n->loop, f->lfd, 0, NULL, NULL);
+                log_warn_limited(&n->log, &n->limits[NL_ACCEPT],
+                                 "repl accept: %s; the replication port pauses %d ms", err,
+                                 REPL_ACCEPT_BACKOFF_MS);
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
                 log_warn_limited(&n->log, &n->limits[NL_ACCEPT], "repl accept: %s", err);
+            }
             return;
         }
         fconn *slot = NULL;
@@ -863,6 +989,9 @@ static void follower_on_accept(ev_loop *loop, int lfd, void *data, unsigned even
         }
         slot->fd = fd;
         slot->authed = 0;
+        slot->peer_ok = 0;
+        slot->auth_stage = 0;
+        slot->purpose = 0;
         slot->since_ms = ev_now_ms();
         snprintf(slot->peer, sizeof slot->peer, "%s", peer);
         /* --tls-replication: the peer must present a certificate of the
@@ -870,6 +999,14 @@ static void follower_on_accept(ev_loop *loop, int lfd, void *data, unsigned even
         if (n->tls_repl && !(slot->tls = tls_conn_new(n->tls_repl, n->loop, fd, 1, peer, slot))) {
             fconn_close(slot, "out of memory");
             continue;
+        }
+        if (!n->secret.len) {
+            if (!net_peer_is_loopback(fd)) {
+                fconn_auth_fail(slot, "this node has no --cluster-secret-file, so it takes "
+                                      "replication and votes from loopback only");
+                continue;
+            }
+            slot->peer_ok = 1;
         }
         if (ev_set(n->loop, fd, sock_mask(slot->tls, f->installing ? 0 : EV_READ), fconn_on_event,
                    slot) < 0)
@@ -909,6 +1046,11 @@ void repl_follower_flush(repl_follower *f)
 void repl_follower_cron(repl_follower *f, uint64_t now)
 {
     uint64_t timeout = (uint64_t)f->n->cfg.follower_timeout_ms;
+    if (f->accept_paused_until && now >= f->accept_paused_until) {
+        f->accept_paused_until = 0;
+        if (ev_set(f->n->loop, f->lfd, EV_READ, follower_on_accept, f) < 0)
+            f->accept_paused_until = now + REPL_ACCEPT_BACKOFF_MS;
+    }
     if (f->installing) {
         /* Keep-alive while the snapshot loads: the leader hears us, and
          * ignores what the ACK says until SNAP_ACK. */
@@ -921,7 +1063,9 @@ void repl_follower_cron(repl_follower *f, uint64_t now)
     for (int i = 0; i < REPL_CONNS_MAX; i++) {
         fconn *c = &f->conns[i];
         if (c->fd < 0) continue;
-        if (!c->authed && now - c->since_ms > timeout) fconn_close(c, "no HELLO in time");
+        if (!c->peer_ok && now - c->since_ms > timeout) {
+            fconn_auth_fail(c, "no cluster-secret handshake in time");
+        } else if (!c->authed && now - c->since_ms > timeout) fconn_close(c, "no HELLO in time");
         else if (c->authed && !f->installing && now - f->last_seen_ms > timeout * 3)
             fconn_close(c, "leader silent"); /* the leader redials; this frees the slot */
     }

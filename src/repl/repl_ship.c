@@ -30,6 +30,7 @@
 
 #include "net/tls.h"
 #include "repl/repl.h"
+#include "repl/repl_auth.h"
 #include "repl/repl_proto.h"
 #include "repl/repl_rejoin.h"
 #include "server/node.h"
@@ -93,6 +94,8 @@ typedef struct flink {
     int online;
     uint64_t last_heard_ms, last_beat_ms;
     uint64_t hello_sent_ms; /* HELLO_OK echoes it: the lease counts it as a heartbeat */
+    int auth_wait;          /* AUTH sent, the follower's CHALLENGE not yet checked */
+    uint8_t auth_nonce[RKV_NONCE_LEN];
     uint64_t members_sent;  /* members_gen + 1 of the last MEMBERS sent on this link (0: none) */
     iobuf in, out;
     int frame_open;
@@ -243,6 +246,7 @@ static void link_close(flink *lk, const char *why)
     if (lk->node_id) node_elect_on_link_lost(n, lk->node_id);
     link_set_online(lk, 0, why);
     lk->state = LINK_DOWN;
+    lk->auth_wait = 0;
     lk->members_sent = 0; /* the next link hears MEMBERS again */
     iobuf_free(&lk->in);
     iobuf_free(&lk->out);
@@ -472,6 +476,65 @@ static void link_send_hello(flink *lk)
     lk->state = LINK_HANDSHAKE;
     lk->state_since_ms = lk->hello_sent_ms = ev_now_ms();
     if (link_send_ctrl(lk, frame, len) < 0) link_close(lk, "out of memory");
+}
+
+/* With a cluster secret, the link opens with the handshake of repl_auth.h;
+ * HELLO follows only once the follower has proved the secret. */
+static void link_send_auth(flink *lk)
+{
+    node *n = lk->l->n;
+    repl_auth_msg m;
+    memset(&m, 0, sizeof m);
+    m.version = REPL_AUTH_VERSION;
+    snprintf(m.cluster_id, sizeof m.cluster_id, "%s", n->cfg.cluster_id);
+    m.purpose = REPL_AUTH_PURPOSE_LINK;
+    m.id = n->cfg.node_id;
+    if (rkv_random(lk->auth_nonce, sizeof lk->auth_nonce) < 0) {
+        link_close(lk, "no random bytes for the handshake");
+        return;
+    }
+    memcpy(m.nonce, lk->auth_nonce, sizeof m.nonce);
+    uint8_t frame[REPL_CTRL_MAX];
+    size_t len = repl_encode_auth(frame, &m);
+    lk->state = LINK_HANDSHAKE;
+    lk->state_since_ms = ev_now_ms();
+    lk->auth_wait = 1;
+    if (link_send_ctrl(lk, frame, len) < 0) link_close(lk, "out of memory");
+}
+
+/* The follower's CHALLENGE: check its proof, answer with ours, then HELLO.
+ * 0, or -1 when the link was closed. */
+static int link_on_challenge(flink *lk, const repl_frame *f)
+{
+    node *n = lk->l->n;
+    repl_auth_msg ch, pr;
+    if (repl_decode_challenge(f, &ch) < 0 ||
+        !repl_auth_verify(&n->secret, REPL_AUTH_ACCEPTOR, n->cfg.cluster_id,
+                          REPL_AUTH_PURPOSE_LINK, n->cfg.node_id, ch.id, lk->auth_nonce, ch.nonce,
+                          ch.mac)) {
+        n->stats.repl_auth_failures++;
+        log_warn_limited(&n->log, &n->limits[NL_REPL_AUTH],
+                         "follower %s:%d did not prove the cluster secret (not a member of this "
+                         "cluster, or a different secret): nothing is sent to it",
+                         lk->peer.host, lk->peer.port);
+        link_close(lk, "follower failed the cluster-secret handshake");
+        return -1;
+    }
+    memset(&pr, 0, sizeof pr);
+    if (repl_auth_mac(&n->secret, REPL_AUTH_DIALLER, n->cfg.cluster_id, REPL_AUTH_PURPOSE_LINK,
+                      n->cfg.node_id, ch.id, lk->auth_nonce, ch.nonce, pr.mac) < 0) {
+        link_close(lk, "cannot compute the handshake proof");
+        return -1;
+    }
+    uint8_t frame[REPL_CTRL_MAX];
+    size_t len = repl_encode_proof(frame, &pr);
+    lk->auth_wait = 0;
+    if (link_send_ctrl(lk, frame, len) < 0) {
+        link_close(lk, "out of memory");
+        return -1;
+    }
+    link_send_hello(lk);
+    return lk->state == LINK_DOWN ? -1 : 0;
 }
 
 static void link_refuse(flink *lk, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1065,6 +1128,20 @@ static void link_read(flink *lk)
             link_close(lk, "protocol error");
             return;
         }
+        if (lk->auth_wait && f.type != REPL_REFUSE) {
+            if (f.type != REPL_AUTH_CHALLENGE) {
+                n->stats.repl_auth_failures++;
+                log_warn_limited(&n->log, &n->limits[NL_REPL_AUTH],
+                                 "follower %s:%d answered the cluster-secret handshake with "
+                                 "frame type %u (no secret configured there?)",
+                                 lk->peer.host, lk->peer.port, f.type);
+                link_close(lk, "no AUTH_CHALLENGE");
+                return;
+            }
+            if (link_on_challenge(lk, &f) < 0) return;
+            iobuf_consume(&lk->in, used);
+            continue;
+        }
         if (f.type == REPL_HELLO_OK && lk->state == LINK_HANDSHAKE) {
             repl_hello_ok h;
             if (repl_decode_hello_ok(&f, &h) < 0) {
@@ -1157,7 +1234,10 @@ static void link_on_event(ev_loop *loop, int fd, void *data, unsigned events)
             }
         }
         if (lk->st) ship_thread_attach(lk->st, lk->fd);
-        link_send_hello(lk);
+        if (n->secret.len)
+            link_send_auth(lk);
+        else
+            link_send_hello(lk);
         if (lk->state == LINK_DOWN) return;
     } else if (events & EV_READ) {
         link_read(lk);

@@ -19,6 +19,7 @@
 #include "net/iobuf.h"
 #include "net/tls.h"
 #include "repl/repl.h"
+#include "repl/repl_auth.h"
 #include "repl/repl_proto.h"
 #include "server/node.h"
 
@@ -32,6 +33,11 @@ typedef struct vconn {
     cfg_peer peer;
     unsigned id;
     iobuf in, out;
+    /* Cluster secret (repl_auth.h): VOTE waits until the member proved it. */
+    int auth_wait;
+    uint8_t nonce[RKV_NONCE_LEN];
+    uint8_t vote[REPL_CTRL_MAX];
+    size_t vote_len;
 } vconn;
 
 struct repl_voter {
@@ -52,6 +58,34 @@ static void vconn_close(vconn *c)
     iobuf_free(&c->in);
     iobuf_free(&c->out);
     c->connecting = 0;
+    c->auth_wait = 0;
+}
+
+/* The member's CHALLENGE: 0 and PROOF + VOTE queued, or -1 (not a member). */
+static int vconn_on_challenge(vconn *c, const repl_frame *fr)
+{
+    node *n = c->v->n;
+    repl_auth_msg ch, pr;
+    if (repl_decode_challenge(fr, &ch) < 0 || ch.id != c->id ||
+        !repl_auth_verify(&n->secret, REPL_AUTH_ACCEPTOR, n->cfg.cluster_id,
+                          REPL_AUTH_PURPOSE_VOTE, n->cfg.node_id, ch.id, c->nonce, ch.nonce,
+                          ch.mac)) {
+        n->stats.repl_auth_failures++;
+        log_warn_limited(&n->log, &n->limits[NL_REPL_AUTH],
+                         "vote: %s:%d (node %u) did not prove the cluster secret: no vote asked",
+                         c->peer.host, c->peer.port, c->id);
+        return -1;
+    }
+    memset(&pr, 0, sizeof pr);
+    uint8_t frame[REPL_CTRL_MAX];
+    if (repl_auth_mac(&n->secret, REPL_AUTH_DIALLER, n->cfg.cluster_id, REPL_AUTH_PURPOSE_VOTE,
+                      n->cfg.node_id, ch.id, c->nonce, ch.nonce, pr.mac) < 0)
+        return -1;
+    size_t len = repl_encode_proof(frame, &pr);
+    if (iobuf_append(&c->out, frame, len) < 0 || iobuf_append(&c->out, c->vote, c->vote_len) < 0)
+        return -1;
+    c->auth_wait = 0;
+    return 0;
 }
 
 static void vconn_on_event(ev_loop *loop, int fd, void *data, unsigned events);
@@ -102,6 +136,16 @@ static void vconn_on_event(ev_loop *loop, int fd, void *data, unsigned events)
         size_t used;
         repl_status st = repl_frame_parse(c->in.p + c->in.pos, iobuf_used(&c->in), &fr, &used,
                                           err, sizeof err);
+        if (st == REPL_OK && c->auth_wait && fr.type == REPL_AUTH_CHALLENGE) {
+            iobuf_consume(&c->in, used);
+            if (vconn_on_challenge(c, &fr) < 0 ||
+                (iobuf_used(&c->out) && iobuf_write_conn(&c->out, c->tls, c->fd) < 0)) {
+                vconn_close(c);
+                return;
+            }
+            st = repl_frame_parse(c->in.p + c->in.pos, iobuf_used(&c->in), &fr, &used, err,
+                                  sizeof err);
+        }
         if (st == REPL_NEED_MORE) {
             if (iobuf_used(&c->in) >= VOTE_IN_MAX) vconn_close(c);
             else
@@ -109,8 +153,8 @@ static void vconn_on_event(ev_loop *loop, int fd, void *data, unsigned events)
             return;
         }
         repl_vote_resp resp;
-        if (st == REPL_BAD || fr.type != REPL_VOTE_RESP || repl_decode_vote_resp(&fr, &resp) < 0 ||
-            resp.voter != c->id) {
+        if (st == REPL_BAD || c->auth_wait || fr.type != REPL_VOTE_RESP ||
+            repl_decode_vote_resp(&fr, &resp) < 0 || resp.voter != c->id) {
             if (fr.type == REPL_REFUSE && st == REPL_OK) {
                 char reason[REPL_REASON_MAX + 1];
                 repl_decode_refuse(&fr, reason, sizeof reason);
@@ -150,7 +194,28 @@ void repl_voter_send(repl_voter *v, const repl_vote *req)
             continue;
         }
         c->connecting = 1;
-        if (iobuf_append(&c->out, frame, len) < 0 ||
+        const uint8_t *first = frame;
+        size_t first_len = len;
+        uint8_t auth[REPL_CTRL_MAX];
+        if (n->secret.len) { /* the VOTE waits for the member's proof */
+            repl_auth_msg m;
+            memset(&m, 0, sizeof m);
+            m.version = REPL_AUTH_VERSION;
+            snprintf(m.cluster_id, sizeof m.cluster_id, "%s", n->cfg.cluster_id);
+            m.purpose = REPL_AUTH_PURPOSE_VOTE;
+            m.id = n->cfg.node_id;
+            if (rkv_random(c->nonce, sizeof c->nonce) < 0) {
+                vconn_close(c);
+                continue;
+            }
+            memcpy(m.nonce, c->nonce, sizeof m.nonce);
+            memcpy(c->vote, frame, len);
+            c->vote_len = len;
+            c->auth_wait = 1;
+            first_len = repl_encode_auth(auth, &m);
+            first = auth;
+        }
+        if (iobuf_append(&c->out, first, first_len) < 0 ||
             ev_set(n->loop, c->fd, EV_READ | EV_WRITE, vconn_on_event, c) < 0) {
             vconn_close(c);
             continue;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "net/tls.h"
+#include "server/acl.h"
 #include "server/node.h"
 #include "server/pubsub.h"
 
@@ -26,6 +27,19 @@
 #define CLIENT_SHRINK_BYTES (1u << 20) /* idle buffers above this are released */
 
 static void client_on_event(ev_loop *loop, int fd, void *data, unsigned events);
+
+/* Keeps node->client_mem (every client's buffers) up to date. */
+static void client_mem_update(client *c)
+{
+    size_t mem = c->in_cap + c->out_cap;
+    c->n->client_mem = c->n->client_mem - c->mem + mem;
+    c->mem = mem;
+}
+
+static size_t client_out_pending(const client *c)
+{
+    return c->out_len - c->out_sent;
+}
 
 static void client_update_events(client *c)
 {
@@ -60,6 +74,8 @@ static void client_free(client *c)
         n->clients = c->next;
     if (c->next) c->next->prev = c->prev;
     n->nclients--;
+    if (!c->authed) n->nunauth--;
+    n->client_mem -= c->mem;
     ev_set(n->loop, c->fd, 0, NULL, NULL);
     if (c->drop_flush && c->out_len > c->out_sent) { /* best effort: the socket is nonblocking */
         ssize_t w = sock_write(c->tls, c->fd, c->out + c->out_sent, c->out_len - c->out_sent);
@@ -111,25 +127,128 @@ void clients_expire_handshakes(node *n, uint64_t now_ms)
     while ((c = tls_ctx_expired(n->tls_clients, now_ms)) != NULL) client_free(c);
 }
 
+void client_set_authed(client *c, int authed)
+{
+    if (c->authed == authed) return;
+    c->authed = authed;
+    if (authed)
+        c->n->nunauth--;
+    else
+        c->n->nunauth++;
+}
+
+/* Does a new connection start logged in (the default user is on and needs
+ * no password), or must it AUTH first? */
+static int client_starts_authed(const node *n)
+{
+    const acl_user *def = acl_default_user(n->acl);
+    return acl_user_enabled(def) && acl_user_nopass(def);
+}
+
+/* The client table is full (or the unauthenticated share of it): frees the
+ * slot of the connection that has shown the least sign of being a real
+ * client: the oldest unauthenticated one first; else (ONLY_UNAUTH unset)
+ * the oldest that has been connected for CLIENT_SLOW_EVICT_MS without
+ * sending a single command (a descriptor hog); else the one whose request
+ * has been incomplete the longest, beyond CLIENT_SLOW_EVICT_MS (a
+ * slowloris). A connection that has run commands and is idle, the pool of a
+ * real application, is never taken (--timeout is for those). 1 if a slot
+ * was freed. */
+static int client_evict_one(node *n, int only_unauth, const char *why)
+{
+    uint64_t now = ev_now_ms();
+    client *victim = NULL;
+    for (client *c = n->clients; c; c = c->next) /* newest first: the last match is oldest */
+        if (!c->authed && !c->close_asap) victim = c;
+    const char *what = "not authenticated";
+    uint64_t since = victim ? victim->created_ms : 0;
+    if (!victim && !only_unauth) { /* connected, and never sent a command */
+        for (client *c = n->clients; c; c = c->next)
+            if (!c->close_asap && c->ncmds == 0 && c->in_len == 0 && c->owed == 0 &&
+                !pubsub_active(c) && now - c->created_ms > CLIENT_SLOW_EVICT_MS)
+                victim = c;
+        what = "connected without a command";
+        since = victim ? victim->created_ms : 0;
+    }
+    if (!victim && !only_unauth) { /* a request trickling in (slowloris) */
+        for (client *c = n->clients; c; c = c->next)
+            if (!c->close_asap && c->req_start_ms && now - c->req_start_ms > CLIENT_SLOW_EVICT_MS &&
+                (!victim || c->req_start_ms <= victim->req_start_ms))
+                victim = c;
+        what = "request incomplete";
+        since = victim ? victim->req_start_ms : 0;
+    }
+    if (!victim) return 0;
+    n->stats.clients_evicted++;
+    log_warn_limited(&n->log, &n->limits[NL_CLIENT],
+                     "client %llu (%s) evicted for a new connection (%s): %s for %llu ms",
+                     (unsigned long long)victim->id, victim->peer, why, what,
+                     (unsigned long long)(now - since));
+    client_free(victim);
+    return 1;
+}
+
+/* MSG NULL: nothing is written (a TLS client could not read it before a
+ * handshake). */
+static void client_refuse_fd(node *n, int fd, const char *peer, const char *msg, const char *why)
+{
+    if (msg) {
+        ssize_t w = write(fd, msg, strlen(msg)); /* best effort: nonblocking, closed next */
+        (void)w;
+    }
+    close(fd);
+    n->stats.connections_rejected++;
+    log_msg_by_source(&n->log, &n->refusals, LOG_WARN, peer, "connection from %s refused: %s",
+                      peer, why);
+}
+
+static void client_on_listen(ev_loop *loop, int fd, void *data, unsigned events)
+{
+    client_accept(data, fd);
+}
+
 void client_accept(node *n, int lfd)
 {
+    if (n->listen_paused_until) return;
     for (int i = 0; i < 64; i++) { /* bounded: other work must not starve */
         char err[128], peer[64];
         int fd = net_accept(lfd, &n->cfg.keepalive, peer, sizeof peer, err, sizeof err);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* Out of descriptors: the pending connection stays in the
+                 * backlog, and level-triggered epoll would wake us for it
+                 * at once, forever. Stop listening for a moment instead. */
+                n->stats.accept_emfile++;
+                n->listen_paused_until = ev_now_ms() + LISTEN_BACKOFF_MS;
+                ev_set(n->loop, n->lfd, 0, NULL, NULL);
+                if (n->tls_lfd >= 0) ev_set(n->loop, n->tls_lfd, 0, NULL, NULL);
+                log_warn_limited(&n->log, &n->limits[NL_ACCEPT],
+                                 "accept: %s; new connections wait %d ms (%zu clients, "
+                                 "max-clients %zu)",
+                                 err, LISTEN_BACKOFF_MS, n->nclients, n->cfg.clients_max);
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
                 log_warn_limited(&n->log, &n->limits[NL_ACCEPT], "accept failed: %s", err);
+            }
             return;
         }
         n->stats.connections_received++;
-        if (n->nclients >= n->cfg.clients_max) {
-            static const char msg[] = "-ERR max number of clients reached\r\n";
-            if (lfd != n->tls_lfd) { /* a TLS client could not read it before a handshake */
-                ssize_t w = write(fd, msg, sizeof msg - 1);
-                (void)w;
-            }
-            close(fd);
-            n->stats.connections_rejected++;
+        int tls = lfd == n->tls_lfd; /* no plaintext refusal to a TLS client */
+        const char *denied = acl_protected_refuse(n, peer); /* protected mode (acl.h) */
+        if (denied) {
+            client_refuse_fd(n, fd, peer, tls ? NULL : denied, "protected mode (no password set)");
+            continue;
+        }
+        int authed = client_starts_authed(n);
+        if (n->nclients >= n->cfg.clients_max && !client_evict_one(n, 0, "max-clients reached")) {
+            client_refuse_fd(n, fd, peer, tls ? NULL : "-ERR max number of clients reached\r\n",
+                             "max-clients reached");
+            continue;
+        }
+        if (!authed && n->nunauth >= n->cfg.unauth_clients_max &&
+            !client_evict_one(n, 1, "max-unauth-clients reached")) {
+            client_refuse_fd(n, fd, peer,
+                             tls ? NULL : "-ERR too many unauthenticated connections\r\n",
+                             "max-unauth-clients reached");
             continue;
         }
         client *c = calloc(1, sizeof *c);
@@ -141,12 +260,15 @@ void client_accept(node *n, int lfd)
         c->fd = fd;
         c->id = ++n->next_client_id;
         snprintf(c->peer, sizeof c->peer, "%s", peer);
+        c->authed = 1; /* counted as such; acl_client_init moves it (and the count) */
+        acl_client_init(c);
+        c->created_ms = c->last_input_ms = ev_now_ms();
         c->reading = 1;
         c->next = n->clients;
         if (n->clients) n->clients->prev = c;
         n->clients = c;
         n->nclients++;
-        if (lfd == n->tls_lfd && client_start_tls(c) < 0) {
+        if (tls && client_start_tls(c) < 0) {
             client_free(c);
             continue;
         }
@@ -189,6 +311,7 @@ static int out_reserve(client *c, size_t extra)
     }
     c->out = p;
     c->out_cap = cap;
+    client_mem_update(c);
     return 0;
 }
 
@@ -300,8 +423,14 @@ static int client_write(client *c)
             free(c->out);
             c->out = NULL;
             c->out_cap = 0;
+            client_mem_update(c);
         }
         if (c->close_after || client_finished(c)) return -1;
+    }
+    /* Output drained enough: run the commands that waited (in flush). */
+    if (c->out_paused && client_out_pending(c) < CLIENT_OUT_PAUSE / 2) {
+        c->out_paused = 0;
+        client_want_flush(c);
     }
     client_update_events(c);
     return 0;
@@ -354,6 +483,12 @@ static void client_process_input(client *c)
            !n->stopping) {
         if (c->in_len - pos < c->in_need) break;
         if (c->owed >= CLIENT_TICKETS_MAX) break;
+        /* A client that does not read its replies stops being served (and
+         * read: the kernel pushes back) instead of growing its buffer. */
+        if (client_out_pending(c) >= CLIENT_OUT_PAUSE) {
+            c->out_paused = 1;
+            break;
+        }
         size_t consumed, need;
         char err[160];
         resp_status st = resp_parse_request(c->in + pos, c->in_len - pos, &lim, c->argv,
@@ -389,32 +524,42 @@ static void client_process_input(client *c)
         /* A command that has to wait for owed replies is left in the buffer
          * and runs again once they are sent. */
         if (c->argc > 0 && command_exec(c) == CMD_DEFERRED) break;
+        c->ncmds++;
         pos += consumed;
     }
     if (pos > 0) {
         memmove(c->in, c->in + pos, c->in_len - pos);
         c->in_len -= pos;
         if (c->in_need > pos) c->in_need -= pos;
+        c->req_start_ms = 0; /* progress */
     }
+    /* What is left is an incomplete request (unless the client is only
+     * waiting for us): --request-timeout-ms counts from here. */
+    if (c->in_len == 0 || c->wait != WAIT_NONE || c->owed > 0 || c->out_paused)
+        c->req_start_ms = 0;
+    else if (!c->req_start_ms)
+        c->req_start_ms = ev_now_ms();
 }
 
 static void client_read(client *c)
 {
     node *n = c->n;
+    /* Before AUTH a connection holds little: enough for AUTH / HELLO. */
+    size_t qmax = c->authed ? n->cfg.query_buf_max : CLIENT_UNAUTH_QUERY_MAX;
     size_t want = CLIENT_READ_CHUNK;
     if (c->in_need > c->in_len && c->in_need - c->in_len > want) want = c->in_need - c->in_len;
-    if (c->in_len + want > n->cfg.query_buf_max) want = n->cfg.query_buf_max - c->in_len;
+    if (c->in_len + want > qmax) want = c->in_len < qmax ? qmax - c->in_len : 0;
     if (want == 0) {
         n->stats.clients_dropped_input++;
-        log_warn_limited(&n->log, &n->limits[NL_CLIENT], "client %llu (%s) dropped: more than %zu bytes of unparsed input",
-                 (unsigned long long)c->id, c->peer, n->cfg.query_buf_max);
+        log_warn_limited(&n->log, &n->limits[NL_CLIENT], "client %llu (%s) dropped: more than %zu bytes of unparsed input%s",
+                 (unsigned long long)c->id, c->peer, qmax, c->authed ? "" : " before authenticating");
         c->close_asap = 1;
         return;
     }
     if (c->in_len + want > c->in_cap) {
-        size_t cap = c->in_cap ? c->in_cap : CLIENT_IN_INIT;
+        size_t cap = c->in_cap ? c->in_cap : (c->authed ? CLIENT_IN_INIT : 1024);
         while (cap < c->in_len + want) cap *= 2;
-        if (cap > n->cfg.query_buf_max) cap = n->cfg.query_buf_max;
+        if (cap > qmax) cap = qmax;
         char *p = realloc(c->in, cap);
         if (!p) {
             c->close_asap = 1;
@@ -422,6 +567,7 @@ static void client_read(client *c)
         }
         c->in = p;
         c->in_cap = cap;
+        client_mem_update(c);
     }
     ssize_t r = sock_read(c->tls, c->fd, c->in + c->in_len, c->in_cap - c->in_len);
     if (c->tls) client_update_events(c); /* the handshake or a read may wait for writable */
@@ -442,9 +588,10 @@ static void client_read(client *c)
         return;
     }
     c->in_len += (size_t)r;
+    c->last_input_ms = ev_now_ms();
     client_process_input(c);
     /* Paused (waiting): stop reading so the kernel applies backpressure. */
-    if ((c->wait != WAIT_NONE || c->owed >= CLIENT_TICKETS_MAX) && c->reading) {
+    if ((c->wait != WAIT_NONE || c->owed >= CLIENT_TICKETS_MAX || c->out_paused) && c->reading) {
         c->reading = 0;
         client_update_events(c);
     }
@@ -463,8 +610,73 @@ static void client_on_event(ev_loop *loop, int fd, void *data, unsigned events)
     if (c->close_asap) client_free(c);
 }
 
+/* --maxmemory-clients: while all clients' buffers together exceed it, the
+ * client holding the most is disconnected (as Redis's maxmemory-clients).
+ * Marked here, freed by clients_flush. */
+static void clients_enforce_memory(node *n)
+{
+    size_t limit = n->cfg.maxmemory_clients, total = n->client_mem;
+    if (!limit || total <= limit) return;
+    for (client *c = n->clients; c; c = c->next)
+        if (c->close_asap) total -= c->mem < total ? c->mem : total;
+    while (total > limit) {
+        client *big = NULL;
+        for (client *c = n->clients; c; c = c->next)
+            if (!c->close_asap && (!big || c->mem > big->mem)) big = c;
+        if (!big || big->mem == 0) break;
+        n->stats.clients_dropped_memory++;
+        log_warn_limited(&n->log, &n->limits[NL_CLIENT],
+                         "client %llu (%s) dropped: it holds %zu bytes of buffers and all "
+                         "clients together %zu, above maxmemory-clients %zu",
+                         (unsigned long long)big->id, big->peer, big->mem, n->client_mem, limit);
+        big->close_asap = 1;
+        client_want_flush(big);
+        total -= big->mem < total ? big->mem : total;
+    }
+}
+
+static void client_timeout(client *c, const char *why, uint64_t ms)
+{
+    node *n = c->n;
+    n->stats.clients_timed_out++;
+    log_info_limited(&n->log, &n->limits[NL_CLIENT], "client %llu (%s) closed: %s (%llu ms)",
+                     (unsigned long long)c->id, c->peer, why, (unsigned long long)ms);
+    c->close_asap = 1;
+    client_want_flush(c);
+}
+
+void clients_cron(node *n, uint64_t now)
+{
+    if (n->listen_paused_until && now >= n->listen_paused_until) {
+        n->listen_paused_until = 0;
+        if (ev_set(n->loop, n->lfd, EV_READ, client_on_listen, n) < 0 ||
+            (n->tls_lfd >= 0 && ev_set(n->loop, n->tls_lfd, EV_READ, client_on_listen, n) < 0))
+            n->listen_paused_until = now + LISTEN_BACKOFF_MS;
+    }
+    if (now - n->clients_scan_ms < CLIENT_SCAN_MS) return;
+    n->clients_scan_ms = now;
+    uint64_t auth_ms = (uint64_t)n->cfg.auth_timeout_ms, idle_ms = (uint64_t)n->cfg.timeout_s * 1000;
+    for (client *c = n->clients; c; c = c->next) {
+        if (c->close_asap) continue;
+        if (!c->authed && now - c->created_ms > auth_ms) {
+            client_timeout(c, "not authenticated in time (--auth-timeout-ms)", now - c->created_ms);
+        } else if (c->req_start_ms &&
+                   now - c->req_start_ms >
+                       (uint64_t)n->cfg.request_timeout_ms + (c->in_len >> 20) * 1000) {
+            client_timeout(c, "request incomplete for too long (--request-timeout-ms)",
+                           now - c->req_start_ms);
+        } else if (idle_ms && now - c->last_input_ms > idle_ms && c->wait == WAIT_NONE &&
+                   c->owed == 0 && !pubsub_active(c)) {
+            client_timeout(c, "idle (--timeout)", now - c->last_input_ms);
+        }
+    }
+    clients_enforce_memory(n);
+}
+
 void clients_flush(node *n)
 {
+    if (n->cfg.maxmemory_clients && n->client_mem > n->cfg.maxmemory_clients)
+        clients_enforce_memory(n);
     /* Pop the whole list first: processing input may re-add clients. */
     while (n->flush_head) {
         client *list = n->flush_head;
@@ -475,15 +687,15 @@ void clients_flush(node *n)
             c->in_flush = 0;
             c->fnext = NULL;
             if (!c->close_asap && c->wait == WAIT_NONE && c->owed == 0 && c->in_len > 0 &&
-                c->in_len >= c->in_need) {
+                c->in_len >= c->in_need && !c->out_paused) {
                 client_process_input(c);
                 if (!c->reading && c->wait == WAIT_NONE && !c->close_after &&
-                    !c->peer_closed) {
+                    !c->peer_closed && !c->out_paused) {
                     c->reading = 1;
                     client_update_events(c);
                 }
             } else if (!c->reading && c->wait == WAIT_NONE && c->owed < CLIENT_TICKETS_MAX &&
-                       !c->close_after && !c->peer_closed) {
+                       !c->close_after && !c->peer_closed && !c->out_paused) {
                 c->reading = 1;
                 client_update_events(c);
             }

@@ -22,6 +22,12 @@ struct tls_conn;
 #define CLIENT_ARGV_INIT 16
 #define CLIENT_TICKETS_MAX 65536 /* owed write replies before input pauses */
 #define CLIENT_NAME_MAX 128
+/* Abuse limits (docs/SECURITY.md, "Bad input and abuse"). */
+#define CLIENT_UNAUTH_QUERY_MAX (16 * 1024) /* input an unauthenticated client may buffer */
+#define CLIENT_OUT_PAUSE (4u << 20) /* unsent replies above this: stop running its commands */
+#define CLIENT_SLOW_EVICT_MS 1000   /* when full, a request incomplete this long may be evicted */
+#define CLIENT_SCAN_MS 100          /* timeouts and the memory limit are checked this often */
+#define LISTEN_BACKOFF_MS 100       /* accept(2) out of descriptors: pause the listener */
 
 enum client_wait { WAIT_NONE = 0, WAIT_REPLICAS, WAIT_LSN, WAIT_READ };
 
@@ -51,8 +57,21 @@ typedef struct client {
     int wait_replicas;
     uint64_t wait_deadline_ms; /* 0: forever */
 
+    const struct acl_user *user; /* logged in as (acl.h); NULL: "default" */
+    int authed;                  /* AUTH / HELLO AUTH succeeded, or default is nopass */
+
     struct pubsub_sub *subs; /* channels and patterns, in subscription order (pubsub.h) */
     size_t nsubs;
+
+    /* Until authed the client holds at most CLIENT_UNAUTH_QUERY_MAX of input
+     * and is closed after --auth-timeout-ms; changed only through
+     * client_set_authed (node->nunauth counts the others). */
+    uint64_t created_ms;
+    uint64_t ncmds;          /* commands run on this connection */
+    uint64_t last_input_ms;  /* --timeout counts from here */
+    uint64_t req_start_ms;   /* an incomplete request has been buffered since (0: none) */
+    size_t mem;              /* in_cap + out_cap, counted in node->client_mem */
+    int out_paused;          /* CLIENT_OUT_PAUSE of replies unsent: input waits */
 
     int close_asap;     /* drop now (limit exceeded, protocol error) */
     int drop_flush;     /* clients_drop_all: one last nonblocking write of queued
@@ -66,6 +85,11 @@ typedef struct client {
     struct client *wnext;       /* node->blocked list */
 } client;
 
+/* Timeouts (auth, idle, slow request), the all-clients memory limit and the
+ * listener's backoff; from the node's cron. */
+void clients_cron(node *n, uint64_t now_ms);
+/* The authenticated / unauthenticated count changes (acl.c after AUTH). */
+void client_set_authed(client *c, int authed);
 /* Accept handler for a client listener: LFD is n->lfd or n->tls_lfd (the
  * connections it gives are TLS). */
 void client_accept(node *n, int lfd);

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "repl/repl.h"
+#include "server/acl.h"
 #include "server/client.h"
 #include "server/info.h"
 #include "server/node.h"
@@ -25,6 +26,9 @@ enum {
     CMD_ANY_ROLE = 2,  /* (documentation) */
     CMD_READ = 4,      /* reads the store: refused while fenced or catching up (-LOADING) */
     CMD_PUBSUB = 8,    /* allowed on a subscribed RESP2 connection */
+    CMD_NO_AUTH = 16,  /* runs before AUTH, whatever the ACL: Redis 7.0's no-auth
+                          commands, AUTH HELLO QUIT RESET (not PING) */
+    CMD_CONTAINER = 32, /* has subcommands: -NOPERM names "cmd|sub", as Redis 7.0 */
 };
 
 typedef struct command {
@@ -32,7 +36,8 @@ typedef struct command {
     int arity; /* > 0: exact; < 0: at least -arity (name included, as Redis) */
     int flags;
     void (*fn)(client *c);
-    int first_key, last_key, step; /* for COMMAND */
+    int first_key, last_key, step; /* for COMMAND and the ACL key check */
+    uint32_t cats; /* Redis 7.0's ACL categories (acl.h ACL_CAT_*) */
 } command;
 
 static int arg_eq(const resp_arg *a, const char *s)
@@ -238,6 +243,7 @@ static void cmd_reset(client *c)
 {
     pubsub_client_reset(c);
     c->name[0] = 0;
+    acl_client_init(c); /* logged out, back to "default" (Redis's clientSetDefaultAuth) */
     reply_status(c, "RESET");
 }
 
@@ -502,37 +508,101 @@ void clients_check_blocked(node *n, uint64_t now_ms)
 
 static void cmd_command(client *c);
 
+/* Categories as Redis 7.0 gives them to the same command (COMMAND INFO's
+ * ACL categories); rkv's own WAITLSN / LASTLSN are WAIT's and PING's. */
+#define C_(x) ACL_CAT_##x
 static const command commands[] = {
-    {"get", 2, CMD_READ, cmd_get, 1, 1, 1},
-    {"set", -3, CMD_WRITE, cmd_set, 1, 1, 1},
-    {"del", -2, CMD_WRITE, cmd_del, 1, -1, 1},
-    {"exists", -2, CMD_READ, cmd_exists, 1, -1, 1},
-    {"dbsize", 1, CMD_READ, cmd_dbsize, 0, 0, 0},
-    {"ping", -1, CMD_PUBSUB, cmd_ping, 0, 0, 0},
-    {"echo", 2, 0, cmd_echo, 0, 0, 0},
-    {"info", -1, 0, cmd_info, 0, 0, 0},
-    {"wait", 3, 0, cmd_wait, 0, 0, 0},
-    {"waitlsn", 3, 0, cmd_waitlsn, 0, 0, 0},
-    {"lastlsn", 1, 0, cmd_lastlsn, 0, 0, 0},
-    {"failover", -1, 0, cmd_failover, 0, 0, 0},
-    {"bgsave", -1, 0, cmd_bgsave, 0, 0, 0},
-    {"debug", -2, 0, cmd_debug, 0, 0, 0},
-    {"command", -1, 0, cmd_command, 0, 0, 0},
-    {"config", -2, 0, cmd_config, 0, 0, 0},
-    {"select", 2, 0, cmd_select, 0, 0, 0},
-    {"client", -2, 0, cmd_client, 0, 0, 0},
-    {"quit", -1, CMD_PUBSUB, cmd_quit, 0, 0, 0},
-    {"reset", 1, CMD_PUBSUB, cmd_reset, 0, 0, 0},
-    {"hello", -1, 0, cmd_hello, 0, 0, 0},
-    {"role", 1, 0, cmd_role, 0, 0, 0},
-    {"sentinel", -2, 0, cmd_sentinel, 0, 0, 0},
-    {"subscribe", -2, CMD_PUBSUB, cmd_subscribe, 0, 0, 0},
-    {"psubscribe", -2, CMD_PUBSUB, cmd_psubscribe, 0, 0, 0},
-    {"unsubscribe", -1, CMD_PUBSUB, cmd_unsubscribe, 0, 0, 0},
-    {"punsubscribe", -1, CMD_PUBSUB, cmd_punsubscribe, 0, 0, 0},
-    {"publish", 3, 0, cmd_publish, 0, 0, 0},
+    {"get", 2, CMD_READ, cmd_get, 1, 1, 1, C_(READ) | C_(STRING) | C_(FAST)},
+    {"set", -3, CMD_WRITE, cmd_set, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(SLOW)},
+    {"del", -2, CMD_WRITE, cmd_del, 1, -1, 1, C_(KEYSPACE) | C_(WRITE) | C_(SLOW)},
+    {"exists", -2, CMD_READ, cmd_exists, 1, -1, 1, C_(KEYSPACE) | C_(READ) | C_(FAST)},
+    {"dbsize", 1, CMD_READ, cmd_dbsize, 0, 0, 0, C_(KEYSPACE) | C_(READ) | C_(FAST)},
+    {"ping", -1, CMD_PUBSUB, cmd_ping, 0, 0, 0, C_(FAST) | C_(CONNECTION)},
+    {"echo", 2, 0, cmd_echo, 0, 0, 0, C_(FAST) | C_(CONNECTION)},
+    {"info", -1, 0, cmd_info, 0, 0, 0, C_(SLOW) | C_(DANGEROUS)},
+    {"wait", 3, 0, cmd_wait, 0, 0, 0, C_(SLOW) | C_(CONNECTION)},
+    {"waitlsn", 3, 0, cmd_waitlsn, 0, 0, 0, C_(SLOW) | C_(CONNECTION)},
+    {"lastlsn", 1, 0, cmd_lastlsn, 0, 0, 0, C_(FAST) | C_(CONNECTION)},
+    {"failover", -1, 0, cmd_failover, 0, 0, 0, C_(ADMIN) | C_(SLOW) | C_(DANGEROUS)},
+    {"bgsave", -1, 0, cmd_bgsave, 0, 0, 0, C_(ADMIN) | C_(SLOW) | C_(DANGEROUS)},
+    {"debug", -2, 0, cmd_debug, 0, 0, 0, C_(ADMIN) | C_(SLOW) | C_(DANGEROUS)},
+    {"command", -1, CMD_CONTAINER, cmd_command, 0, 0, 0, C_(SLOW) | C_(CONNECTION)},
+    {"config", -2, CMD_CONTAINER, cmd_config, 0, 0, 0, C_(ADMIN) | C_(SLOW) | C_(DANGEROUS)},
+    {"select", 2, 0, cmd_select, 0, 0, 0, C_(FAST) | C_(CONNECTION)},
+    {"client", -2, CMD_CONTAINER, cmd_client, 0, 0, 0, C_(SLOW) | C_(CONNECTION)},
+    {"quit", -1, CMD_PUBSUB | CMD_NO_AUTH, cmd_quit, 0, 0, 0, C_(FAST) | C_(CONNECTION)},
+    {"reset", 1, CMD_PUBSUB | CMD_NO_AUTH, cmd_reset, 0, 0, 0, C_(FAST) | C_(CONNECTION)},
+    {"hello", -1, CMD_NO_AUTH, cmd_hello, 0, 0, 0, C_(FAST) | C_(CONNECTION)},
+    {"auth", -2, CMD_NO_AUTH, cmd_auth, 0, 0, 0, C_(FAST) | C_(CONNECTION)},
+    {"acl", -2, CMD_CONTAINER, cmd_acl, 0, 0, 0, C_(ADMIN) | C_(SLOW) | C_(DANGEROUS)},
+    {"role", 1, 0, cmd_role, 0, 0, 0, C_(ADMIN) | C_(FAST) | C_(DANGEROUS)},
+    {"sentinel", -2, 0, cmd_sentinel, 0, 0, 0, C_(ADMIN) | C_(SLOW) | C_(DANGEROUS)},
+    {"subscribe", -2, CMD_PUBSUB, cmd_subscribe, 0, 0, 0, C_(PUBSUB) | C_(SLOW)},
+    {"psubscribe", -2, CMD_PUBSUB, cmd_psubscribe, 0, 0, 0, C_(PUBSUB) | C_(SLOW)},
+    {"unsubscribe", -1, CMD_PUBSUB, cmd_unsubscribe, 0, 0, 0, C_(PUBSUB) | C_(SLOW)},
+    {"punsubscribe", -1, CMD_PUBSUB, cmd_punsubscribe, 0, 0, 0, C_(PUBSUB) | C_(SLOW)},
+    {"publish", 3, 0, cmd_publish, 0, 0, 0, C_(PUBSUB) | C_(FAST)},
 };
+/* Subcommands whose ACL categories differ from their command's, as
+ * Redis 7.0 has them. They are rights only (+acl|whoami), never looked up
+ * as commands; "+acl" / "-acl" includes them. Indexes NCOMMANDS... */
+static const command subcommands[] = {
+    {"acl|whoami", 2, 0, cmd_acl, 0, 0, 0, C_(SLOW)},
+    {"acl|cat", -2, 0, cmd_acl, 0, 0, 0, C_(SLOW)},
+};
+#undef C_
+#define NSUBCOMMANDS (sizeof subcommands / sizeof subcommands[0])
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
+_Static_assert(NCOMMANDS + NSUBCOMMANDS <= ACL_CMD_MAX,
+               "the ACL bitmap holds ACL_CMD_MAX commands");
+
+static const command *table_at(size_t i)
+{
+    return i < NCOMMANDS ? &commands[i] : &subcommands[i - NCOMMANDS];
+}
+
+size_t command_table_size(void)
+{
+    return NCOMMANDS + NSUBCOMMANDS;
+}
+
+const char *command_table_name(size_t i)
+{
+    return table_at(i)->name;
+}
+
+uint32_t command_table_cats(size_t i)
+{
+    return table_at(i)->cats;
+}
+
+int command_table_no_auth(size_t i)
+{
+    return (table_at(i)->flags & CMD_NO_AUTH) != 0;
+}
+
+/* The ACL's view of C's command: its table index, and its name for
+ * -NOPERM ("config|get" for a command with subcommands). */
+static size_t acl_index(const client *c, const command *cmd, char *name, size_t namelen)
+{
+    size_t idx = (size_t)(cmd - commands), l = strlen(cmd->name);
+    snprintf(name, namelen, "%s", cmd->name);
+    if (!(cmd->flags & CMD_CONTAINER) || c->argc < 2) return idx;
+    const resp_arg *sub = &c->argv[1];
+    for (size_t i = 0; i < NSUBCOMMANDS; i++)
+        if (strncmp(subcommands[i].name, cmd->name, l) == 0 && subcommands[i].name[l] == '|' &&
+            arg_eq(sub, subcommands[i].name + l + 1))
+            idx = NCOMMANDS + i;
+    size_t o = l;
+    if (o + 1 < namelen) name[o++] = '|';
+    for (size_t i = 0; i < sub->len && i < 64 && o + 1 < namelen; i++) {
+        char ch = sub->p[i];
+        name[o++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a')
+                    : (ch > ' ' && ch < 127 && ch != '\'') ? ch : '?';
+    }
+    name[o] = 0;
+    return idx;
+}
 
 static void reply_command_info(client *c, const command *cmd)
 {
@@ -637,6 +707,12 @@ int command_exec(client *c)
         reply_error(c, "ERR wrong number of arguments for '%s' command", cmd->name);
         return CMD_DONE;
     }
+    /* Then authentication and rights, in Redis's order (processCommand). */
+    char aclname[160];
+    size_t aclidx = acl_index(c, cmd, aclname, sizeof aclname);
+    if (acl_client_refuse(c, aclidx, aclname, cmd->flags & CMD_NO_AUTH, cmd->first_key,
+                          cmd->last_key, cmd->step))
+        return CMD_DONE;
     if (pubsub_active(c) && !(cmd->flags & CMD_PUBSUB)) {
         reply_error(c, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
                        "QUIT / RESET are allowed in this context",

@@ -56,20 +56,23 @@ static void info_clients(node *n, info_buf *b)
 {
     size_t blocked = 0;
     for (client *c = n->blocked; c; c = c->wnext) blocked++;
-    info_printf(b, "# Clients\r\nconnected_clients:%zu\r\nmaxclients:%zu\r\nblocked_clients:%zu\r\n\r\n",
-                n->nclients, n->cfg.clients_max, blocked);
+    info_printf(b,
+                "# Clients\r\nconnected_clients:%zu\r\nmaxclients:%zu\r\nblocked_clients:%zu\r\n"
+                "unauthenticated_clients:%zu\r\nmax_unauth_clients:%zu\r\n\r\n",
+                n->nclients, n->cfg.clients_max, blocked, n->nunauth, n->cfg.unauth_clients_max);
 }
 
 static void info_memory(node *n, info_buf *b)
 {
-    size_t bufs = n->pending.cap;
-    for (client *c = n->clients; c; c = c->next) bufs += c->in_cap + c->out_cap;
+    size_t bufs = n->pending.cap + n->client_mem;
     size_t kvb = kv_memory_bytes(n->kv);
     size_t used = kvb + bufs + n->tk_cap * sizeof(ticket);
     info_printf(b,
                 "# Memory\r\nused_memory:%zu\r\nused_memory_human:%.2fM\r\n"
-                "used_memory_dataset:%zu\r\nused_memory_buffers:%zu\r\npending_bytes:%zu\r\n\r\n",
-                used, (double)used / (1024.0 * 1024.0), kvb, bufs, node_pending_bytes(n));
+                "used_memory_dataset:%zu\r\nused_memory_buffers:%zu\r\npending_bytes:%zu\r\n"
+                "mem_clients_normal:%zu\r\nmaxmemory_clients:%zu\r\n\r\n",
+                used, (double)used / (1024.0 * 1024.0), kvb, bufs, node_pending_bytes(n),
+                n->client_mem, n->cfg.maxmemory_clients);
 }
 
 static void info_persistence(node *n, info_buf *b)
@@ -102,6 +105,10 @@ static void info_stats(node *n, info_buf *b)
                 "clients_dropped_output_limit:%llu\r\nclients_dropped_input_limit:%llu\r\n"
                 "records_rejected_crc:%llu\r\nfuture_records:%llu\r\n"
                 "max_clock_offset_ms:%llu\r\nmax_clock_offset_seen_ms:%llu\r\n"
+                "clients_dropped_memory_limit:%llu\r\nclients_timed_out:%llu\r\n"
+                "clients_evicted:%llu\r\naccept_out_of_fds:%llu\r\nrepl_auth_failures:%llu\r\n"
+                "auth_failures:%llu\r\nacl_access_denied_auth:%llu\r\n"
+                "acl_access_denied_cmd:%llu\r\nacl_access_denied_key:%llu\r\n"
                 "tls_handshake_failures:%llu\r\ntls_client_handshake_failures:%llu\r\n"
                 "tls_repl_handshake_failures:%llu\r\ntls_client_handshakes_in_progress:%zu\r\n"
                 "\r\n",
@@ -116,6 +123,11 @@ static void info_stats(node *n, info_buf *b)
                 (unsigned long long)s->future_records,
                 (unsigned long long)n->cfg.max_clock_offset_ms,
                 (unsigned long long)(n->max_clock_offset_seen_us / 1000u),
+                (unsigned long long)s->clients_dropped_memory,
+                (unsigned long long)s->clients_timed_out, (unsigned long long)s->clients_evicted,
+                (unsigned long long)s->accept_emfile, (unsigned long long)s->repl_auth_failures,
+                (unsigned long long)s->auth_failures, (unsigned long long)s->auth_failures,
+                (unsigned long long)s->acl_denied_cmd, (unsigned long long)s->acl_denied_key,
                 (unsigned long long)(tls_ctx_failures(n->tls_clients) +
                                      tls_ctx_failures(n->tls_repl)),
                 (unsigned long long)tls_ctx_failures(n->tls_clients),

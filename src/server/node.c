@@ -22,6 +22,7 @@
 #include <signal.h>
 #include <dirent.h>
 #include <ftw.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
@@ -29,8 +30,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/crypto.h"
 #include "repl/repl.h"
 #include "repl/repl_conflict.h"
+#include "server/acl.h"
 #include "server/client.h"
 #include "net/tls.h"
 #include "repl/repl_rejoin.h"
@@ -49,6 +52,10 @@
 #define NODE_GEN_PREFIX "gen-"
 #define NODE_SNAP_PREFIX "snapshot-" /* checkpoints, their temp files, incoming */
 #define NODE_CRASH_EXIT 86 /* exit code of the RKV_TEST_CRASH_AT hook */
+/* Descriptors kept from clients: WAL segments and cursors, checkpoint files
+ * and child pipes, replication links and listeners, vote connections,
+ * eventfds, epoll, the log, stdio. */
+#define NODE_FD_RESERVE 128
 
 static void node_hint_save(node *n, int force);
 
@@ -349,7 +356,8 @@ static int node_tls_init(node *n, char *err, size_t errlen)
                                                                            : TLS_VERIFY_NONE;
         n->tls_clients = tls_ctx_new(c->tls_cert_file, c->tls_key_file,
                                      v == TLS_VERIFY_NONE ? "" : c->tls_ca_cert_file, v, "client",
-                                     &n->log, &n->limits[NL_TLS], err, errlen);
+                                     &n->log, &n->limits[NL_TLS], &n->limits[NL_TLS], err,
+                                     errlen);
         if (!n->tls_clients) return -1;
         /* A client that never finishes its handshake is an unauthenticated one. */
         tls_ctx_set_handshake_timeout(n->tls_clients,
@@ -366,7 +374,8 @@ static int node_tls_init(node *n, char *err, size_t errlen)
     if (c->tls_replication) {
         n->tls_repl = tls_ctx_new(c->tls_cert_file, c->tls_key_file, c->tls_ca_cert_file,
                                   TLS_VERIFY_REQUIRED, "replication peer", &n->log,
-                                  &n->limits[NL_TLS_REPL], err, errlen);
+                                  &n->limits[NL_TLS_REPL], &n->limits[NL_TLS_DIAL], err,
+                                  errlen);
         if (!n->tls_repl) return -1;
     }
     return 0;
@@ -938,6 +947,7 @@ static void node_cron(ev_loop *loop, void *data)
     uint64_t now = ev_now_ms();
     node_expire_tickets(n, now);
     clients_check_blocked(n, now);
+    clients_cron(n, now);
     if (n->tls_clients) clients_expire_handshakes(n, now);
     if (n->leader) repl_leader_cron(n->leader, now);
     if (n->follower) repl_follower_cron(n->follower, now);
@@ -1379,6 +1389,32 @@ static int node_open_storage(node *n, char *err, size_t errlen)
     return n->walt ? 0 : -1;
 }
 
+/* --max-clients must leave descriptors for everything else the node opens
+ * (WAL segments, checkpoints and their child, replication and vote links,
+ * listeners, the log): raise the soft RLIMIT_NOFILE toward what is needed,
+ * as far as the hard limit allows, and lower max-clients, with a warning,
+ * when even that is not enough (Redis does the same). Clients then can
+ * never take the descriptor the WAL needs for its next segment. */
+static void node_fit_fd_limit(node *n)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return;
+    rlim_t need = (rlim_t)n->cfg.clients_max + NODE_FD_RESERVE;
+    if (rl.rlim_cur < need) {
+        struct rlimit want = rl;
+        want.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+        if (want.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &want) == 0) rl = want;
+    }
+    if (rl.rlim_cur >= need) return;
+    size_t fit = rl.rlim_cur > NODE_FD_RESERVE + 1 ? (size_t)(rl.rlim_cur - NODE_FD_RESERVE) : 1;
+    log_warn(&n->log,
+             "max-clients lowered from %zu to %zu: the descriptor limit (ulimit -n) is %llu and "
+             "%d are kept for the WAL, checkpoints and replication; raise the limit to allow more",
+             n->cfg.clients_max, fit, (unsigned long long)rl.rlim_cur, NODE_FD_RESERVE);
+    n->cfg.clients_max = fit;
+    if (n->cfg.unauth_clients_max > fit) n->cfg.unauth_clients_max = fit;
+}
+
 node *node_new(const node_config *cfg, char *err, size_t errlen)
 {
     node *n = calloc(1, sizeof *n);
@@ -1394,6 +1430,15 @@ node *node_new(const node_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "--log-file %s: %s", cfg->log_file, strerror(errno));
         goto fail;
     }
+    /* Users first: a bad aclfile stops the start before any storage is
+     * touched. The password is hashed now and its plain copy wiped. */
+    n->acl = cfg->aclfile[0] ? acl_load_file(cfg->aclfile, NULL, cfg->requirepass, err, errlen)
+                             : acl_new(cfg->requirepass);
+    rkv_wipe(n->cfg.requirepass, sizeof n->cfg.requirepass);
+    if (!n->acl) {
+        if (!cfg->aclfile[0]) snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     hlc_init(&n->clock, NULL, NULL);
     n->clock.offset_us = cfg->clock_offset_us;
     n->kv = kv_new();
@@ -1402,6 +1447,18 @@ node *node_new(const node_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    if (cfg->cluster_secret_file[0]) {
+        char warn[CFG_PATH_MAX + 128];
+        if (repl_secret_load(cfg->cluster_secret_file, &n->secret, warn, sizeof warn, err,
+                             errlen) < 0)
+            goto fail;
+        if (warn[0]) log_warn(&n->log, "%s", warn);
+    } else if (cfg->elected || cfg->nfollowers > 0 || cfg->role == ROLE_FOLLOWER) {
+        log_warn(&n->log, "no --cluster-secret-file: replication and votes are not "
+                          "authenticated, and are accepted from loopback addresses only "
+                          "(docs/SECURITY.md)");
+    }
+    node_fit_fd_limit(n);
     if (node_open_storage(n, err, errlen) < 0) goto fail;
     n->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (n->stop_fd < 0) {
@@ -1494,9 +1551,11 @@ void node_free(node *n)
     kv_free(n->kv);
     iobuf_free(&n->pending);
     free(n->tickets);
+    acl_free(n->acl);
     log_info(&n->log, "node %u stopped", n->cfg.node_id);
     if (n->lock_fd >= 0) close(n->lock_fd); /* last: the directory is ours until here */
     log_close(&n->log);
+    rkv_wipe(&n->secret, sizeof n->secret);
     free(n);
 }
 

@@ -27,6 +27,7 @@
 #include "net/ev.h"
 #include "net/iobuf.h"
 #include "net/resp.h"
+#include "repl/repl_auth.h"
 #include "repl/repl_elect.h"
 #include "server/config.h"
 #include "wal/wal_checkpoint.h"
@@ -73,8 +74,11 @@ enum node_limit {
     NL_CLIENT,         /* clients dropped for their input */
     NL_DISK,           /* retried disk operations (hint, WAL restarts) */
     NL_SNAPSHOT,       /* snapshot transfers refused (size, disk) */
+    NL_REPL_AUTH,      /* replication / vote connections that failed the secret handshake */
+    NL_AUTH,           /* failed AUTH / HELLO AUTH (peer and user, never the password) */
     NL_TLS,            /* TLS handshakes of clients that fail or time out */
-    NL_TLS_REPL,       /* TLS handshakes of replication / vote peers that fail */
+    NL_TLS_REPL,       /* TLS handshakes of replication / vote connections accepted that fail */
+    NL_TLS_DIAL,       /* TLS handshakes of links and vote connections this node dials that fail */
     NL_COUNT
 };
 
@@ -88,9 +92,18 @@ typedef struct node_stats {
     uint64_t protocol_errors;
     uint64_t clients_dropped_output;
     uint64_t clients_dropped_input;
+    uint64_t clients_dropped_memory;  /* --maxmemory-clients */
+    uint64_t clients_timed_out;       /* --timeout, --auth-timeout-ms, --request-timeout-ms */
+    uint64_t clients_evicted;         /* a slot taken back for a new connection */
+    uint64_t accept_emfile;           /* accept(2) found no descriptor */
     uint64_t records_rejected_crc; /* follower */
     uint64_t future_records;       /* timestamps beyond max clock skew */
     uint64_t wal_corruptions;      /* damaged WAL found at run time (catch-up reads) */
+    uint64_t repl_auth_failures;   /* replication / vote connections refused: no or wrong proof
+                                      of the cluster secret, or not loopback without one */
+    uint64_t auth_failures;        /* failed AUTH / HELLO AUTH */
+    uint64_t acl_denied_cmd;       /* -NOPERM: a command the user may not run */
+    uint64_t acl_denied_key;       /* -NOPERM: a key outside the user's patterns */
     uint64_t start_ms;
 } node_stats;
 
@@ -150,8 +163,12 @@ struct node {
     ticket *tickets;
     size_t tk_head, tk_len, tk_cap; /* ring */
 
-    client *clients; /* doubly linked */
+    client *clients; /* doubly linked, newest first */
     size_t nclients;
+    size_t nunauth;        /* clients not (yet) authenticated */
+    size_t client_mem;     /* every client's buffers (client.mem), for --maxmemory-clients */
+    uint64_t listen_paused_until; /* accept(2) ran out of descriptors: listener off until */
+    uint64_t clients_scan_ms;
     client *flush_head; /* clients with output to write this iteration */
     client *blocked;    /* clients in WAIT / WAITLSN (singly linked via wnext) */
     uint64_t next_client_id;
@@ -184,8 +201,14 @@ struct node {
     uint64_t leader_changes, last_leader_change_ms;
     char last_change_why[64];
 
+    struct acl *acl; /* users and their rights (acl.h): this node's own */
+
     node_stats stats;
     log_limit limits[NL_COUNT];
+    log_by_source refusals; /* refused connections and failed handshakes, once per source */
+    /* --cluster-secret-file (repl_auth.h); len 0: none, replication only
+     * from loopback. */
+    repl_secret secret;
     uint64_t max_clock_offset_seen_us; /* largest lead of a record's timestamp on our clock */
 
     /* Storage (docs/ARCHITECTURE.md, "Data directory layout"): the WAL and

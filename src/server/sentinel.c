@@ -36,6 +36,7 @@
 #include <strings.h>
 
 #include "net/ev.h"
+#include "server/acl.h"
 #include "server/client.h"
 #include "server/info.h"
 #include "server/node.h"
@@ -450,11 +451,13 @@ void cmd_hello(client *c)
         }
         i = 2;
     }
-    const resp_arg *setname = NULL;
+    const resp_arg *setname = NULL, *user = NULL, *pass = NULL;
     for (; i < c->argc; i++) {
         size_t more = c->argc - i - 1;
         if (arg_is(&c->argv[i], "auth") && more >= 2) {
-            i += 2; /* rkv has no passwords: any credentials are the default user's */
+            user = &c->argv[i + 1];
+            pass = &c->argv[i + 2];
+            i += 2;
         } else if (arg_is(&c->argv[i], "setname") && more >= 1) {
             setname = &c->argv[++i];
         } else {
@@ -464,8 +467,17 @@ void cmd_hello(client *c)
             return;
         }
     }
-    if (ver == 3) { /* RESP2 only */
+    if (ver == 3) { /* RESP2 only; refused before AUTH so that it changes nothing */
         reply_error(c, "NOPROTO unsupported protocol version");
+        return;
+    }
+    /* Authenticate first, then the name (Redis's helloCommand order). */
+    if (user && acl_client_auth(c, user, pass) < 0) return;
+    if (acl_client_auth_required(c)) {
+        reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, "
+                       "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                       "authenticate the client and select the RESP protocol version at the "
+                       "same time");
         return;
     }
     if (setname) {

@@ -2,6 +2,8 @@
  * replication process tests (see cluster.h). */
 #include "cluster.h"
 
+#include "common/crypto.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -58,6 +60,10 @@ int cl_start_node(cluster *c, int i)
     add_int_flag(argv, &argc, &nums[k++], "--port", nd->port);
     argv[argc++] = "--data-dir";
     argv[argc++] = nd->dir;
+    if (c->secret[0]) {
+        argv[argc++] = "--cluster-secret-file";
+        argv[argc++] = c->secret;
+    }
     if (o->heartbeat_ms) add_int_flag(argv, &argc, &nums[k++], "--heartbeat-ms", o->heartbeat_ms);
     if (o->follower_timeout_ms)
         add_int_flag(argv, &argc, &nums[k++], "--follower-timeout-ms", o->follower_timeout_ms);
@@ -117,6 +123,12 @@ int cl_start(cluster *c, const char *tag, const cl_opts *o)
     free(root);
     char base[CL_ROOT_MAX]; /* a copy, so the paths below do not alias *c */
     memcpy(base, c->root, sizeof base);
+    int external = 0;
+    for (int i = 0; i < CL_NODES; i++) external |= o->external_port[i] != 0;
+    if (!o->no_secret && !external && rkv_crypto_available()) {
+        snprintf(c->secret, sizeof c->secret, "%s/secret", base);
+        if (proc_write_secret(c->secret) < 0) return -1;
+    }
     for (int i = 0; i < CL_NODES; i++) {
         cl_node *nd = &c->n[i];
         nd->id = i + 1;

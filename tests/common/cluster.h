@@ -55,6 +55,7 @@ typedef struct cl_opts {
     const char *follower_extra[CL_EXTRA_MAX]; /* more flags for every follower, NULL-terminated */
     int external_port[CL_NODES]; /* nonzero for follower i: not started; the
                                     leader dials this port (a test's fake) */
+    int no_secret;           /* no --cluster-secret-file (also when a fake is external) */
 } cl_opts;
 
 #define CL_OPTS_DEFAULT {.quorum = -1}
@@ -63,6 +64,7 @@ typedef struct cl_opts {
 
 typedef struct cluster {
     char root[CL_ROOT_MAX];
+    char secret[CL_ROOT_MAX + 16]; /* the nodes' --cluster-secret-file ("" none) */
     cl_opts opts;
     cl_node n[CL_NODES];
 } cluster;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cluster.h"
+#include "common/crypto.h"
 
 #define EC_IO_MS 5000
 #define EC_START_MS 10000
@@ -33,6 +34,11 @@ int ec_start_node(ecluster *c, int i)
     if (strcmp(nd->host, "127.0.0.1") != 0) {
         argv[argc++] = "--bind";
         argv[argc++] = nd->host;
+        /* The test's clients reach it from another namespace, not over
+         * loopback: protected mode (on by default, no password) would
+         * refuse them. */
+        argv[argc++] = "--protected-mode";
+        argv[argc++] = "no";
     }
     argv[argc++] = "--node-id";
     argv[argc++] = id;
@@ -42,6 +48,10 @@ int ec_start_node(ecluster *c, int i)
     argv[argc++] = c->peers;
     argv[argc++] = "--data-dir";
     argv[argc++] = nd->dir;
+    if (c->secret[0]) {
+        argv[argc++] = "--cluster-secret-file";
+        argv[argc++] = c->secret;
+    }
     for (int j = 0; j < EC_EXTRA_MAX && c->extra[j] && argc < EC_ARGS_MAX - 1; j++)
         argv[argc++] = c->extra[j];
     argv[argc] = NULL;
@@ -73,6 +83,14 @@ int ec_start_opts(ecluster *c, const char *tag, int n, const ec_opts *o)
     if (!root) return -1;
     snprintf(c->root, sizeof c->root, "%s", root);
     free(root);
+    /* Every elected test runs with the cluster-secret handshake (and netns
+     * tests need it: without a secret only loopback may replicate). */
+    if (rkv_crypto_available()) {
+        char rootdir[sizeof c->root];
+        memcpy(rootdir, c->root, sizeof rootdir);
+        snprintf(c->secret, sizeof c->secret, "%s/secret", rootdir);
+        if (proc_write_secret(c->secret) < 0) return -1;
+    }
     size_t off = 0;
     for (int i = 0; i < n; i++) {
         ec_node *nd = &c->nd[i];

@@ -43,6 +43,7 @@ typedef struct ecluster {
     char root[256];
     int n;
     char peers[EC_PEERS_MAX];
+    char secret[PROC_PATH_MAX]; /* --cluster-secret-file every node gets ("" none) */
     const char *extra[EC_EXTRA_MAX]; /* more flags for every node, NULL-terminated */
     ec_node nd[EC_MAX];
 } ecluster;

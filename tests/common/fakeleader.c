@@ -2,6 +2,8 @@
  * record sets it ships (see fakeleader.h for the why). */
 #include "fakeleader.h"
 
+#include "repl/repl_auth.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -139,8 +141,7 @@ static int fl_next_frame(fake_leader *fl, uint8_t *type, uint8_t *payload, uint3
     }
 }
 
-int fl_connect(fake_leader *fl, const char *host, int port, uint32_t leader_id, uint64_t epoch,
-               int timeout_ms)
+int fl_dial(fake_leader *fl, const char *host, int port, int timeout_ms)
 {
     memset(fl, 0, sizeof *fl);
     fl->timeout_ms = timeout_ms;
@@ -150,6 +151,63 @@ int fl_connect(fake_leader *fl, const char *host, int port, uint32_t leader_id, 
         fl_fail(fl, "nonblock: %s", strerror(errno));
         return -1;
     }
+    return 0;
+}
+
+int fl_send_raw(fake_leader *fl, const uint8_t *p, size_t len)
+{
+    return fl_send(fl, p, len);
+}
+
+int fl_read_frame(fake_leader *fl, uint8_t *type, uint8_t *payload, uint32_t *plen, int timeout_ms)
+{
+    return fl_next_frame(fl, type, payload, plen, fl_now_ms() + timeout_ms);
+}
+
+/* The dialler's side of repl_auth.h with secret S (purpose: a link). */
+static int fl_auth(fake_leader *fl, uint32_t leader_id, const repl_secret *s)
+{
+    repl_auth_msg m, ch, pr;
+    memset(&m, 0, sizeof m);
+    m.version = REPL_AUTH_VERSION;
+    snprintf(m.cluster_id, sizeof m.cluster_id, "rkv");
+    m.purpose = REPL_AUTH_PURPOSE_LINK;
+    m.id = leader_id;
+    if (rkv_random(m.nonce, sizeof m.nonce) < 0) return -1;
+    uint8_t frame[REPL_CTRL_MAX];
+    if (fl_send(fl, frame, repl_encode_auth(frame, &m)) != 0) return -1;
+    uint8_t type, payload[REPL_CTRL_MAX];
+    uint32_t plen;
+    if (fl_next_frame(fl, &type, payload, &plen, fl_now_ms() + fl->timeout_ms) != 0) return -1;
+    repl_frame f = {type, payload, plen};
+    if (type == REPL_REFUSE) {
+        char reason[REPL_REASON_MAX + 1];
+        repl_decode_refuse(&f, reason, sizeof reason);
+        fl_fail(fl, "follower refused the AUTH: %s", reason);
+        return -1;
+    }
+    if (repl_decode_challenge(&f, &ch) != 0) {
+        fl_fail(fl, "expected AUTH_CHALLENGE, got frame type %u", type);
+        return -1;
+    }
+    memset(&pr, 0, sizeof pr);
+    if (repl_auth_mac(s, REPL_AUTH_DIALLER, "rkv", REPL_AUTH_PURPOSE_LINK, leader_id, ch.id,
+                      m.nonce, ch.nonce, pr.mac) != 0)
+        return -1;
+    return fl_send(fl, frame, repl_encode_proof(frame, &pr));
+}
+
+int fl_connect(fake_leader *fl, const char *host, int port, uint32_t leader_id, uint64_t epoch,
+               int timeout_ms)
+{
+    return fl_connect_secret(fl, host, port, leader_id, epoch, timeout_ms, NULL);
+}
+
+int fl_connect_secret(fake_leader *fl, const char *host, int port, uint32_t leader_id,
+                      uint64_t epoch, int timeout_ms, const repl_secret *secret)
+{
+    if (fl_dial(fl, host, port, timeout_ms) != 0) return -1;
+    if (secret && fl_auth(fl, leader_id, secret) != 0) return -1;
     repl_hello h;
     memset(&h, 0, sizeof h);
     snprintf(h.cluster_id, sizeof h.cluster_id, "rkv");

@@ -42,6 +42,18 @@ typedef struct fake_leader {
  * EPOCH) and waits for HELLO_OK (in fl->ok). 0, or -1 with fl->err. */
 int fl_connect(fake_leader *fl, const char *host, int port, uint32_t leader_id, uint64_t epoch,
                int timeout_ms);
+struct repl_secret;
+/* fl_connect, proving SECRET first (repl_auth.h) when it is not NULL: a
+ * wrong secret is how a test plays an outsider who knows the protocol. */
+int fl_connect_secret(fake_leader *fl, const char *host, int port, uint32_t leader_id,
+                      uint64_t epoch, int timeout_ms, const struct repl_secret *secret);
+/* Only dials (no frame sent). 0 or -1. */
+int fl_dial(fake_leader *fl, const char *host, int port, int timeout_ms);
+/* Sends bytes as they are (frames built by the test). 0 or -1. */
+int fl_send_raw(fake_leader *fl, const uint8_t *p, size_t len);
+/* Reads the next frame (payload up to REPL_CTRL_MAX bytes). 0 or -1 (EOF:
+ * fl->eof). */
+int fl_read_frame(fake_leader *fl, uint8_t *type, uint8_t *payload, uint32_t *plen, int timeout_ms);
 /* Sends encoded records BUF[0..LEN) as RECORDS frames, splitting between
  * records at most every MAX_FRAME_BYTES (0: one frame). 0 or -1. */
 int fl_send_records(fake_leader *fl, const uint8_t *buf, size_t len, size_t max_frame_bytes);

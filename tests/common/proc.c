@@ -6,6 +6,8 @@
  * hangs fails the test after the timeout instead of hanging the suite. */
 #include "proc.h"
 
+#include "common/crypto.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -513,4 +515,18 @@ int proc_stop_clean(pid_t *pid, int *stopped, int timeout_ms, const char *who, i
         return 1;
     }
     return 0;
+}
+
+int proc_write_secret(const char *path)
+{
+    uint8_t raw[32];
+    char hex[2 * sizeof raw + 2];
+    if (rkv_random(raw, sizeof raw) < 0) return -1;
+    rkv_hex(raw, sizeof raw, hex);
+    strcat(hex, "\n");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return -1;
+    ssize_t w = write(fd, hex, strlen(hex));
+    int rc = close(fd);
+    return w == (ssize_t)strlen(hex) && rc == 0 ? 0 : -1;
 }

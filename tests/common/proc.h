@@ -90,6 +90,9 @@ int proc_build_path(char *out, size_t outlen, const char *name);
 char *proc_tmpdir(const char *tag);
 /* Removes PATH and everything below it (no symlink following). 0 or -1. */
 int proc_rmtree(const char *path);
+/* Writes a fresh random cluster secret (64 hex digits, mode 0600) to PATH,
+ * for --cluster-secret-file. 0 or -1. */
+int proc_write_secret(const char *path);
 
 /* ---- a blocking RESP client ---- */
 

@@ -362,7 +362,7 @@ static void peers_mismatch(void)
              c.nd[1].repl_port, c.nd[2].repl_port);
     const char *const argv[] = {bin, "--node-id", "3", "--port", port, "--peers", peers,
                                 "--data-dir", c.nd[2].dir, "--election-timeout-ms", T_MS,
-                                "--heartbeat-ms", "50", NULL};
+                                "--heartbeat-ms", "50", "--cluster-secret-file", c.secret, NULL};
     pid_t odd = proc_spawn(argv, c.nd[2].log);
     tclient *t = tc_connect("127.0.0.1", c.nd[2].port, 10000);
     test_cond("it starts", t != NULL);

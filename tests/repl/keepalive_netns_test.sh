@@ -53,13 +53,22 @@ wait_until() { # ms, command
 }
 online() { "$CLI" -p $P1 info replication | tr -d '\r' | sed -n "s/^follower$1:.*online=\([01]\).*/\1/p"; }
 
+# The leader reaches f2 from outside loopback: replication needs the
+# cluster secret (without one, only loopback may replicate).
+secret=()
+if "$SERVER" --help 2>&1 | grep -q -- --cluster-secret-file && command -v openssl >/dev/null; then
+    (umask 077; openssl rand -hex 32 > "$work/secret")
+    secret=(--cluster-secret-file "$work/secret")
+fi
+# --protected-mode no: its clients (the CLI below) come from ${net}2, not loopback.
 ip netns exec "$ns" "$SERVER" --node-id 2 --role follower --bind "${net}2" --port $P2 --repl-port $R2 \
-    --data-dir "$work/f2" --log-file "$work/f2.log" &
+    --protected-mode no --data-dir "$work/f2" --log-file "$work/f2.log" "${secret[@]}" &
 pids+=($!)
-"$SERVER" --node-id 3 --role follower --port $P3 --repl-port $R3 --data-dir "$work/f3" --log-file "$work/f3.log" &
+"$SERVER" --node-id 3 --role follower --port $P3 --repl-port $R3 --data-dir "$work/f3" --log-file "$work/f3.log" \
+    "${secret[@]}" &
 pids+=($!)
 "$SERVER" --node-id 1 --port $P1 --data-dir "$work/l" --log-file "$work/l.log" --quorum 1 \
-    --follower-timeout-ms 60000 --followers "${net}2:$R2,127.0.0.1:$R3" &
+    --follower-timeout-ms 60000 --followers "${net}2:$R2,127.0.0.1:$R3" "${secret[@]}" &
 pids+=($!)
 ok "both followers online" 'wait_until 10000 "[ \"\$(online 0)\" = 1 ] && [ \"\$(online 1)\" = 1 ]"'
 for i in $(seq 20); do "$CLI" -p $P1 set k$i v$i >/dev/null; done

@@ -10,6 +10,7 @@
 
 #include "../common/cluster.h"
 #include "../testhelp.h"
+#include "repl/repl_auth.h"
 #include "repl/repl_proto.h"
 
 #define WATCHDOG_S 85
@@ -144,14 +145,23 @@ static void test_stop_and_blackhole(cluster *c, tclient *l)
     test_cond("digests equal after the blackhole", cl_converged(c));
 }
 
-/* Bytes of the leader's HELLO frame: a fresh link starts with it. */
-static long hello_bytes(void)
+/* Bytes the leader sends on a fresh link before its first RECORDS frame:
+ * its half of the cluster-secret handshake (AUTH, PROOF) when the cluster
+ * has a secret, then HELLO. */
+static long hello_bytes(const cluster *c)
 {
     repl_hello h;
     memset(&h, 0, sizeof h);
     snprintf(h.cluster_id, sizeof h.cluster_id, "rkv"); /* the default --cluster-id */
     uint8_t frame[REPL_CTRL_MAX];
-    return (long)repl_encode_hello(frame, &h);
+    long len = (long)repl_encode_hello(frame, &h);
+    if (c->secret[0]) {
+        repl_auth_msg m;
+        memset(&m, 0, sizeof m);
+        snprintf(m.cluster_id, sizeof m.cluster_id, "rkv");
+        len += (long)repl_encode_auth(frame, &m) + (long)repl_encode_proof(frame, &m);
+    }
+    return len;
 }
 
 static void test_flip_offset(cluster *c, tclient *l)
@@ -165,7 +175,7 @@ static void test_flip_offset(cluster *c, tclient *l)
      * catch-up RECORDS frame: its first record starts at HELLO + 12, and
      * its byte 20 (the epoch) is covered by the record's CRC. */
     char cmd[64];
-    snprintf(cmd, sizeof cmd, "flip %ld", hello_bytes() + (long)REPL_FRAME_HDR + 20);
+    snprintf(cmd, sizeof cmd, "flip %ld", hello_bytes(c) + (long)REPL_FRAME_HDR + 20);
     test_cond("drop stale connections", cl_proxy(c, 2, "drop", NULL, 0) == 0);
     test_cond("arm the flip for the next link", cl_proxy(c, 2, cmd, NULL, 0) == 0);
     test_cond("restart follower 2", cl_start_node(c, 2) == 0);

@@ -100,7 +100,7 @@ int main(void)
     snprintf(fol, sizeof fol, "127.0.0.1:%d", c.n[2].repl_port);
     const char *const argv[] = {bin, "--node-id", id, "--port", port, "--data-dir", c.n[1].dir,
                                 "--role", "leader", "--followers", fol, "--quorum-timeout-ms",
-                                "1000", NULL};
+                                "1000", "--cluster-secret-file", c.secret, NULL};
     c.n[1].pid = proc_spawn(argv, c.n[1].log);
     t = tc_connect("127.0.0.1", c.n[1].port, 10000);
     test_cond("it listens", t != NULL);

@@ -35,6 +35,16 @@ stop_all() {
 }
 trap stop_all INT TERM
 
+# The cluster secret (docs/SECURITY.md): every node proves it on every
+# replication and vote connection. Generated once, kept with the data.
+SECRET="$DATA/cluster-secret"
+secret_flags=()
+if "$BIN" --help 2>&1 | grep -q -- --cluster-secret-file && command -v openssl >/dev/null 2>&1; then
+    if [ ! -s "$SECRET" ]; then
+        (umask 077; openssl rand -hex 32 > "$SECRET") && echo "[run] generated the cluster secret $SECRET"
+    fi
+    [ -s "$SECRET" ] && secret_flags=(--cluster-secret-file "$SECRET")
+fi
 PEERS=1=127.0.0.1:7479,2=127.0.0.1:7480,3=127.0.0.1:7481
 TLS_ARGS=()
 if [ "${RKV_TLS:-0}" = 1 ]; then
@@ -50,7 +60,7 @@ for i in 1 2 3; do
     extra=()
     [ ${#TLS_ARGS[@]} -gt 0 ] && extra=("${TLS_ARGS[@]}" --tls-port $((7388 + i)))
     start node$i --node-id $i --port $((7378 + i)) --peers "$PEERS" --data-dir "$DATA/node$i" \
-        "${extra[@]+"${extra[@]}"}"
+        "${secret_flags[@]+"${secret_flags[@]}"}" "${extra[@]+"${extra[@]}"}"
 done
 echo "[run] three elected nodes on 127.0.0.1:7379, 7380, 7381. In another terminal:"
 echo "[run]   for p in 7379 7380 7381; do $BUILD/rkv-cli -p \$p role; done   # who leads"

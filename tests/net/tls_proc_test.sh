@@ -2,7 +2,8 @@
 # TLS on every port, with real rkv-server processes (a shell test: the TLS
 # client side is Python's ssl module, much shorter than OpenSSL in C).
 #   1. An elected cluster of four members with --tls-replication yes, where
-#      node 4's certificate comes from another CA: nodes 1-3 elect a leader,
+#      node 4's certificate comes from another CA (every node, node 4 too,
+#      holds the cluster secret: TLS refuses it on its own): nodes 1-3 elect a leader,
 #      writes replicate and are quorum-acknowledged over mutual TLS (a
 #      follower has the data); node 4 is refused (the leader logs its
 #      address), gets nothing, and does not count: with one good follower
@@ -123,12 +124,15 @@ info_field() { # port section field
 declare -a P R
 for i in 1 2 3 4; do P[$i]=$(free_port); R[$i]=$(free_port); done
 PEERS="1=127.0.0.1:${R[1]},2=127.0.0.1:${R[2]},3=127.0.0.1:${R[3]},4=127.0.0.1:${R[4]}"
+SECRET="$work/cluster-secret"
+(umask 077; openssl rand -hex 32 >"$SECRET")
 start_node() { # i
     local i=$1 cert=node
     [ "$i" = 4 ] && cert=other
     "$SERVER" --node-id "$i" --port "${P[$i]}" --peers "$PEERS" --data-dir "$work/n$i" \
         --tls-replication yes --tls-cert-file "$C/$cert.crt" --tls-key-file "$C/$cert.key" \
-        --tls-ca-cert-file "$C/ca.crt" --quorum-timeout-ms 1000 >>"$work/n$i.log" 2>&1 &
+        --tls-ca-cert-file "$C/ca.crt" --quorum-timeout-ms 1000 --cluster-secret-file "$SECRET" \
+        >>"$work/n$i.log" 2>&1 &
     pids[$i]=$!
 }
 for i in 1 2 3 4; do start_node $i; done
@@ -158,6 +162,8 @@ check "the leader counts 2 followers online, not node 4" \
 refused_logged() { grep -q "TLS handshake with replication peer 127.0.0.1:${R[4]} failed: certificate verify failed" "$work/n$leader.log"; }
 check "the leader logged the refused peer with its address" 'wait_until 5 refused_logged'
 check "node 4's own log says it was refused (unknown ca)" 'grep -q "TLS handshake with replication peer .* failed: .*unknown ca" "$work/n4.log"'
+check "the secret handshake never ran with node 4 (TLS refused it first)" \
+    '[ "$(info_field "$L" stats repl_auth_failures)" = 0 ]'
 check "INFO counts replication handshake failures" \
     '[ "$(info_field "$L" stats tls_repl_handshake_failures)" -gt 0 ]'
 # Node 4 does not count: stop a good follower, and quorum 2 cannot be met.

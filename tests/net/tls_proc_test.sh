@@ -43,6 +43,13 @@ cleanup() {
     if [ $fail -eq 0 ]; then rm -rf "$work"; else echo "files kept in $work"; fi
 }
 trap cleanup EXIT
+# A server built without OpenSSL (make TLS=no) refuses --tls-*: skip, counted.
+if timeout 10 "$SERVER" --port 0 --tls-port "$(free_port)" --tls-cert-file /nonexistent \
+    --tls-key-file /nonexistent --tls-auth-clients no --data-dir "$work/probe" 2>&1 |
+    grep -q "built without"; then
+    echo "SKIP: $SERVER was built without OpenSSL"
+    skip=1; finish
+fi
 C="$work/certs"
 tests/tools/gen_certs.sh "$C" || { bad "gen_certs.sh"; finish; }
 

@@ -58,7 +58,7 @@ TOOL_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 
 PROGS := $(BUILD)/rkv-server $(BUILD)/rkv-cli $(BUILD)/rkv-bench
 
-.PHONY: all check unit proc asan tsan valgrind lint format clean run fuzz bench
+.PHONY: all check unit proc asan tsan valgrind lint format clean run run-tls fuzz bench
 # Objects built through pattern rules (test and tool objects) are kept: make
 # would otherwise delete them as intermediates after the build (printing an
 # `rm` line after the test totals) and recompile them all next time.
@@ -123,6 +123,11 @@ tsan:
 
 run: $(PROGS)
 	@./tests/tools/run_cluster.sh
+
+# `make run-tls`: the same cluster with TLS on client and replication ports
+# (certificates generated into the data folder when absent).
+run-tls: $(PROGS)
+	@RKV_TLS=1 ./tests/tools/run_cluster.sh
 
 # clang-tidy runs once per file: given several files in one run, clang-tidy 14's
 # analyzer reports every vsnprintf(..., ap) after the first file as called with

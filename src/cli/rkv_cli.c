@@ -24,6 +24,11 @@
  * lines. Arguments split like redis-cli: whitespace, "double quotes" with
  * \n \r \t \xHH escapes, 'single quotes'.
  *
+ * --tls --cacert F [--cert F --key F] speaks TLS (redis-cli's flags): the
+ * server's certificate must chain to the CA in F (the name is not checked:
+ * rkv's certificates are issued per cluster, docs/SECURITY.md); the client
+ * certificate is sent when the server asks for one (--tls-auth-clients).
+ *
  * Exit status: 0 for a non-error reply, 1 for an error reply or a failed
  * connection (message on stderr), 2 for a bad command line. */
 #include <ctype.h>
@@ -40,8 +45,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/crypto.h" /* RKV_HAVE_OPENSSL */
 #include "net/net.h"
 #include "net/resp.h"
+
+#if RKV_HAVE_OPENSSL
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#endif
 
 #define CLI_DEFAULT_HOST "127.0.0.1"
 #define CLI_DEFAULT_PORT 7379
@@ -63,6 +74,13 @@ typedef struct cli_conn {
     char *buf;      /* unparsed input is buf[off, len) */
     size_t off, len, cap;
     char err[CLI_ERR_MAX];
+    /* --tls */
+    int tls;
+    const char *cacert, *cert, *key;
+#if RKV_HAVE_OPENSSL
+    SSL_CTX *ctx;
+    SSL *ssl; /* NULL when not connected or plain */
+#endif
 } cli_conn;
 
 typedef struct cli_opts {
@@ -112,11 +130,91 @@ static long long conn_deadline(const cli_conn *c)
 
 static void conn_close(cli_conn *c)
 {
+#if RKV_HAVE_OPENSSL
+    if (c->ssl) {
+        SSL_shutdown(c->ssl);
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+    }
+#endif
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
     c->off = c->len = 0;
 }
+
+#if RKV_HAVE_OPENSSL
+static void tls_reason(cli_conn *c, const char *what)
+{
+    char why[256] = "";
+    unsigned long e = ERR_get_error();
+    long v = c->ssl ? SSL_get_verify_result(c->ssl) : X509_V_OK;
+    if (v != X509_V_OK)
+        snprintf(why, sizeof why, "certificate verify failed (%s)", X509_verify_cert_error_string(v));
+    else if (e)
+        ERR_error_string_n(e, why, sizeof why);
+    else
+        snprintf(why, sizeof why, "%s", errno ? strerror(errno) : "connection closed");
+    snprintf(c->err, sizeof(c->err), "TLS %s: %s", what, why);
+    ERR_clear_error();
+}
+
+/* Waits until SSL call result R can be retried: 0, or -1 with c->err. */
+static int tls_wait(cli_conn *c, int r, long long deadline, const char *what)
+{
+    int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_WANT_READ)
+        return conn_poll(c, POLLIN, deadline);
+    if (e == SSL_ERROR_WANT_WRITE)
+        return conn_poll(c, POLLOUT, deadline);
+    if (e == SSL_ERROR_ZERO_RETURN) {
+        snprintf(c->err, sizeof(c->err), "connection closed by server");
+        return -1;
+    }
+    tls_reason(c, what);
+    return -1;
+}
+
+static int tls_open(cli_conn *c)
+{
+    if (!c->ctx) {
+        c->ctx = SSL_CTX_new(TLS_client_method());
+        if (!c->ctx) {
+            tls_reason(c, "setup");
+            return -1;
+        }
+        SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+        SSL_CTX_set_mode(c->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
+        if ((c->cacert && SSL_CTX_load_verify_locations(c->ctx, c->cacert, NULL) != 1) ||
+            (!c->cacert && SSL_CTX_set_default_verify_paths(c->ctx) != 1)) {
+            tls_reason(c, c->cacert ? c->cacert : "default CA paths");
+            return -1;
+        }
+        if (c->cert && (SSL_CTX_use_certificate_chain_file(c->ctx, c->cert) != 1 ||
+                        SSL_CTX_use_PrivateKey_file(c->ctx, c->key ? c->key : c->cert,
+                                                    SSL_FILETYPE_PEM) != 1)) {
+            tls_reason(c, c->cert);
+            return -1;
+        }
+    }
+    c->ssl = SSL_new(c->ctx);
+    if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
+        tls_reason(c, "setup");
+        return -1;
+    }
+    SSL_set_tlsext_host_name(c->ssl, c->host);
+    long long deadline = conn_deadline(c);
+    for (;;) {
+        ERR_clear_error();
+        int r = SSL_connect(c->ssl);
+        if (r == 1)
+            return 0;
+        if (tls_wait(c, r, deadline, "handshake") != 0)
+            return -1;
+    }
+}
+#endif
 
 static resp_value *conn_command(cli_conn *c, int argc, const char *const *argv,
                                 const size_t *arglen);
@@ -154,6 +252,12 @@ static int conn_open(cli_conn *c)
         conn_close(c);
         return -1;
     }
+#if RKV_HAVE_OPENSSL
+    if (c->tls && tls_open(c) != 0) {
+        conn_close(c);
+        return -1;
+    }
+#endif
     if (c->pass != NULL && conn_auth(c) != 0)
         return -1; /* conn_command closed it; c->err says why */
     return 0;
@@ -162,6 +266,18 @@ static int conn_open(cli_conn *c)
 static int conn_send(cli_conn *c, const char *p, size_t len)
 {
     long long deadline = conn_deadline(c);
+#if RKV_HAVE_OPENSSL
+    while (c->ssl && len > 0) {
+        ERR_clear_error();
+        int w = SSL_write(c->ssl, p, len > (1u << 30) ? (1 << 30) : (int)len);
+        if (w > 0) {
+            p += w;
+            len -= (size_t)w;
+        } else if (tls_wait(c, w, deadline, "send") != 0) {
+            return -1;
+        }
+    }
+#endif
     while (len > 0) {
         ssize_t w = send(c->fd, p, len, MSG_NOSIGNAL);
         if (w > 0) {
@@ -218,6 +334,18 @@ static resp_value *conn_read(cli_conn *c)
         }
         if (st == RESP_ERROR || conn_make_room(c) != 0)
             return NULL;
+#if RKV_HAVE_OPENSSL
+        if (c->ssl) { /* SSL_read first: it may hold decrypted bytes already */
+            size_t room = c->cap - c->len;
+            ERR_clear_error();
+            int r = SSL_read(c->ssl, c->buf + c->len, room > (1u << 30) ? (1 << 30) : (int)room);
+            if (r > 0)
+                c->len += (size_t)r;
+            else if (tls_wait(c, r, deadline, "read") != 0)
+                return NULL;
+            continue;
+        }
+#endif
         ssize_t r = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
         if (r > 0) {
             c->len += (size_t)r;
@@ -874,6 +1002,9 @@ static void usage(FILE *o)
             "  --user name AUTH as this user (with -a / --pass)\n"
             "  --no-auth-warning  no warning about a password on the command line\n"
             "  --raw       print bulk strings as they are (like redis-cli --raw)\n"
+            "  --tls       connect with TLS (--tls-port); --cacert F: the CA that signed\n"
+            "              the server's certificate; --cert F --key F: a client\n"
+            "              certificate, when the server requires one\n"
             "  --help      this text\n"
             "Without a command, rkv-cli reads commands at a prompt (arrow keys and\n"
             "history on a terminal). `cluster check` asks INFO replication and prints\n"
@@ -907,6 +1038,14 @@ static int parse_opts(int argc, char **argv, cli_conn *c, cli_opts *o)
             exit(0);
         } else if (strcmp(a, "--raw") == 0) {
             o->raw = 1;
+        } else if (strcmp(a, "--tls") == 0) {
+            c->tls = 1;
+        } else if (strcmp(a, "--cacert") == 0 && has_val) {
+            c->cacert = argv[++i];
+        } else if (strcmp(a, "--cert") == 0 && has_val) {
+            c->cert = argv[++i];
+        } else if (strcmp(a, "--key") == 0 && has_val) {
+            c->key = argv[++i];
         } else if ((strcmp(a, "-a") == 0 || strcmp(a, "--pass") == 0) && has_val) {
             c->pass = argv[++i];
             o->pass_on_cmdline = 1;
@@ -952,6 +1091,12 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+#if !RKV_HAVE_OPENSSL
+    if (c.tls) {
+        fprintf(stderr, "rkv-cli: --tls needs OpenSSL, and this rkv-cli was built without it\n");
+        return 2;
+    }
+#endif
     if (c.pass == NULL) {
         const char *env = getenv("REDISCLI_AUTH");
         if (env != NULL && env[0] != '\0')
@@ -972,6 +1117,9 @@ int main(int argc, char **argv)
         rc = run_command(&c, &o, o.argc_cmd, (const char *const *)o.argv_cmd, NULL);
     }
     conn_close(&c);
+#if RKV_HAVE_OPENSSL
+    SSL_CTX_free(c.ctx);
+#endif
     free(c.buf);
     return rc;
 }

@@ -13,6 +13,7 @@ typedef struct ev_handler {
     ev_fd_fn fn;
     void *data;
     unsigned mask;
+    int pending; /* on the pending list (ev_mark_pending) */
 } ev_handler;
 
 struct ev_loop {
@@ -24,6 +25,8 @@ struct ev_loop {
     uint64_t next_cron_ms;
     ev_hook_fn cron, before_sleep;
     void *cron_data, *before_sleep_data;
+    int *pend; /* descriptors marked by ev_mark_pending */
+    int npend, pend_cap;
 };
 
 uint64_t ev_now_us(void)
@@ -56,6 +59,7 @@ void ev_free(ev_loop *l)
     if (!l) return;
     close(l->epfd);
     free(l->h);
+    free(l->pend);
     free(l);
 }
 
@@ -97,6 +101,7 @@ int ev_set(ev_loop *l, int fd, unsigned mask, ev_fd_fn fn, void *data)
         if (rc < 0) return -1;
     }
     h->mask = mask;
+    if (!mask) h->pending = 0; /* closed: a reused number starts unmarked */
     h->fn = mask ? fn : NULL;
     h->data = mask ? data : NULL;
     return 0;
@@ -105,6 +110,60 @@ int ev_set(ev_loop *l, int fd, unsigned mask, ev_fd_fn fn, void *data)
 unsigned ev_mask(const ev_loop *l, int fd)
 {
     return (fd >= 0 && fd < l->nh) ? l->h[fd].mask : 0;
+}
+
+void ev_mark_pending(ev_loop *l, int fd)
+{
+    if (fd < 0 || fd >= l->nh || l->h[fd].pending || !l->h[fd].mask) return;
+    if (l->npend == l->pend_cap) {
+        int cap = l->pend_cap ? l->pend_cap * 2 : 16;
+        int *p = realloc(l->pend, (size_t)cap * sizeof *p);
+        if (!p) return; /* the next socket event reads it instead */
+        l->pend = p;
+        l->pend_cap = cap;
+    }
+    l->pend[l->npend++] = fd;
+    l->h[fd].pending = 1;
+}
+
+/* Is a marked descriptor ready to be called now (registered for reading)? */
+static int ev_pending_ready(const ev_loop *l)
+{
+    for (int i = 0; i < l->npend; i++) {
+        const ev_handler *h = &l->h[l->pend[i]];
+        if (h->pending && (h->mask & EV_READ)) return 1;
+    }
+    return 0;
+}
+
+/* Calls the handlers of marked descriptors registered for reading; keeps
+ * the marks of paused ones, drops those ev_set(0) cleared. */
+static void ev_run_pending(ev_loop *l)
+{
+    int n = l->npend, kept = 0;
+    int batch[EV_BATCH];
+    if (n > EV_BATCH) n = EV_BATCH; /* the rest wait for the next iteration */
+    for (int i = 0; i < n; i++) batch[i] = l->pend[i];
+    /* The list may grow while handlers run: move the unprocessed tail first. */
+    for (int i = n; i < l->npend; i++) l->pend[i - n] = l->pend[i];
+    l->npend -= n;
+    for (int i = 0; i < n; i++) {
+        int fd = batch[i];
+        ev_handler *h = &l->h[fd];
+        if (!h->pending) continue;
+        if (!(h->mask & EV_READ) || !h->fn) {
+            batch[kept++] = fd;
+            continue;
+        }
+        h->pending = 0; /* the handler's read marks it again if bytes are left */
+        h->fn(l, fd, h->data, EV_READ);
+    }
+    for (int i = 0; i < kept; i++) {
+        int fd = batch[i];
+        if (!l->h[fd].pending) continue;
+        l->h[fd].pending = 0;
+        ev_mark_pending(l, fd);
+    }
 }
 
 void ev_set_cron(ev_loop *l, int cron_ms, ev_hook_fn fn, void *data)
@@ -135,6 +194,7 @@ int ev_run_once(ev_loop *l, int timeout_ms)
         int to_cron = l->next_cron_ms > now ? (int)(l->next_cron_ms - now) : 0;
         if (wait_ms < 0 || to_cron < wait_ms) wait_ms = to_cron;
     }
+    if (l->npend && ev_pending_ready(l)) wait_ms = 0;
     struct epoll_event evs[EV_BATCH];
     int n = epoll_wait(l->epfd, evs, EV_BATCH, wait_ms);
     if (n < 0) {
@@ -153,6 +213,7 @@ int ev_run_once(ev_loop *l, int timeout_ms)
             l->h[fd].fn(l, fd, l->h[fd].data, mask);
         }
     }
+    if (l->npend) ev_run_pending(l);
     if (l->cron && ev_now_ms() >= l->next_cron_ms) {
         l->next_cron_ms = ev_now_ms() + (uint64_t)l->cron_ms;
         l->cron(l, l->cron_data);

@@ -37,6 +37,13 @@ int ev_run(ev_loop *loop);
 /* One iteration: waits at most timeout_ms (-1: until the next cron). */
 int ev_run_once(ev_loop *loop, int timeout_ms);
 void ev_stop(ev_loop *loop);
+/* FD has input buffered in user space (inside OpenSSL: bytes already read
+ * from the socket and decrypted), which a level-triggered epoll cannot see.
+ * The loop then does not sleep and calls FD's handler with EV_READ after
+ * this iteration's events, once, while the handler is registered with
+ * EV_READ (a paused reader keeps the mark until it reads again). ev_set(fd,
+ * 0) forgets the mark. Costs nothing while no descriptor is marked. */
+void ev_mark_pending(ev_loop *loop, int fd);
 uint64_t ev_now_ms(void); /* CLOCK_MONOTONIC milliseconds */
 uint64_t ev_now_us(void); /* CLOCK_MONOTONIC microseconds */
 

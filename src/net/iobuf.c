@@ -1,6 +1,8 @@
 /* iobuf.c -- see iobuf.h. */
 #include "net/iobuf.h"
 
+#include "net/tls.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +65,16 @@ void iobuf_free(iobuf *b)
 
 long iobuf_read_fd(iobuf *b, int fd, size_t max)
 {
+    return iobuf_read_conn(b, NULL, fd, max);
+}
+
+int iobuf_write_fd(iobuf *b, int fd)
+{
+    return iobuf_write_conn(b, NULL, fd);
+}
+
+long iobuf_read_conn(iobuf *b, tls_conn *t, int fd, size_t max)
+{
     size_t want = IOBUF_READ_CHUNK;
     if (iobuf_used(b) >= max) {
         errno = ENOBUFS;
@@ -72,16 +84,16 @@ long iobuf_read_fd(iobuf *b, int fd, size_t max)
     if (iobuf_reserve(b, want) < 0) return -1;
     ssize_t r;
     do {
-        r = read(fd, b->p + b->len, b->cap - b->len);
+        r = sock_read(t, fd, b->p + b->len, b->cap - b->len);
     } while (r < 0 && errno == EINTR);
     if (r > 0) b->len += (size_t)r;
     return (long)r;
 }
 
-int iobuf_write_fd(iobuf *b, int fd)
+int iobuf_write_conn(iobuf *b, tls_conn *t, int fd)
 {
     while (b->pos < b->len) {
-        ssize_t w = write(fd, b->p + b->pos, b->len - b->pos);
+        ssize_t w = sock_write(t, fd, b->p + b->pos, b->len - b->pos);
         if (w < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;

@@ -26,5 +26,11 @@ void iobuf_reset(iobuf *b);
 long iobuf_read_fd(iobuf *b, int fd, size_t max);
 /* Writes as much as the socket takes. 0 (maybe partial) or -1 on error. */
 int iobuf_write_fd(iobuf *b, int fd);
+/* The same over a connection that may be TLS (net/tls.h; NULL: plain, the
+ * two calls above). Until a TLS handshake is done nothing is written: the
+ * bytes stay queued and the call returns 0, as for a full socket. */
+struct tls_conn;
+long iobuf_read_conn(iobuf *b, struct tls_conn *t, int fd, size_t max);
+int iobuf_write_conn(iobuf *b, struct tls_conn *t, int fd);
 
 #endif

@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "net/iobuf.h"
+#include "net/tls.h"
 #include "net/net.h"
 #include "repl/repl.h"
 #include "repl/repl_auth.h"
@@ -68,6 +69,7 @@
 typedef struct fconn {
     repl_follower *f;
     int fd;
+    struct tls_conn *tls; /* --tls-replication: its TLS state, else NULL */
     int authed; /* sent a valid HELLO: this is the leader link */
     /* The cluster-secret handshake (repl_auth.h): peer_ok once the dialler
      * proved the secret, or at once from loopback when no secret is set.
@@ -140,7 +142,7 @@ static void fconn_close(fconn *c, const char *why)
     repl_follower *f = c->f;
     if (c->fd < 0) return;
     ev_set(f->n->loop, c->fd, 0, NULL, NULL);
-    close(c->fd);
+    sock_close(&c->tls, c->fd);
     c->fd = -1;
     if (c == f->leader) {
         f->leader = NULL;
@@ -232,7 +234,7 @@ static void fconn_refuse(fconn *c, const char *reason)
     log_warn_limited(&f->n->log, &f->n->limits[NL_REPL_REFUSED], "refusing replication connection from %s: %s", c->peer, reason);
     uint8_t frame[REPL_CTRL_MAX];
     size_t len = repl_encode_refuse(frame, reason);
-    ssize_t w = write(c->fd, frame, len); /* best effort: we close right after */
+    ssize_t w = sock_write(c->tls, c->fd, frame, len); /* best effort: we close right after */
     (void)w;
     fconn_close(c, reason);
 }
@@ -249,7 +251,7 @@ static void fconn_auth_fail(fconn *c, const char *reason)
                       "replication connection from %s refused: %s", c->peer, reason);
     uint8_t frame[REPL_CTRL_MAX];
     size_t len = repl_encode_refuse(frame, reason);
-    ssize_t w = write(c->fd, frame, len); /* best effort: we close right after */
+    ssize_t w = sock_write(c->tls, c->fd, frame, len); /* best effort: we close right after */
     (void)w;
     fconn_close(c, reason);
 }
@@ -325,7 +327,7 @@ static void fconn_stale(fconn *c)
     repl_beat b = {n->epoch, node_elect_leader_id(n), 0};
     uint8_t frame[REPL_CTRL_MAX];
     size_t len = repl_encode_beat(frame, REPL_STALE, &b);
-    ssize_t w = write(c->fd, frame, len); /* best effort: we close right after */
+    ssize_t w = sock_write(c->tls, c->fd, frame, len); /* best effort: we close right after */
     (void)w;
     c->f->refused++;
     fconn_close(c, "leader of an older epoch");
@@ -373,6 +375,7 @@ static void fconn_update_events(fconn *c)
 {
     /* While a snapshot loads nothing is read: frames wait in the socket. */
     unsigned mask = (c->f->installing ? 0 : EV_READ) | (iobuf_used(&c->out) ? EV_WRITE : 0);
+    mask = sock_mask(c->tls, mask);
     if (ev_mask(c->f->n->loop, c->fd) != mask)
         ev_set(c->f->n->loop, c->fd, mask, fconn_on_event, c);
 }
@@ -770,7 +773,7 @@ static void snap_on_loaded(ev_loop *loop, int fd, void *data, unsigned events)
 static void fconn_read(fconn *c)
 {
     if (c->f->installing) return; /* paused (an HUP can still wake us) */
-    long r = iobuf_read_fd(&c->in, c->fd, c->authed ? REPL_FOLLOWER_IN_MAX : REPL_HANDSHAKE_IN_MAX);
+    long r = iobuf_read_conn(&c->in, c->tls, c->fd, c->authed ? REPL_FOLLOWER_IN_MAX : REPL_HANDSHAKE_IN_MAX);
     if (r == 0) {
         fconn_close(c, "closed by peer");
         return;
@@ -937,9 +940,10 @@ static void fconn_process(fconn *c)
 static void fconn_on_event(ev_loop *loop, int fd, void *data, unsigned events)
 {
     fconn *c = data;
+    events = sock_events(c->tls, events);
     if (events & EV_READ) fconn_read(c);
     if (c->fd < 0) return;
-    if (iobuf_write_fd(&c->out, c->fd) < 0) {
+    if (iobuf_write_conn(&c->out, c->tls, c->fd) < 0) {
         fconn_close(c, strerror(errno));
         return;
     }
@@ -990,6 +994,12 @@ static void follower_on_accept(ev_loop *loop, int lfd, void *data, unsigned even
         slot->purpose = 0;
         slot->since_ms = ev_now_ms();
         snprintf(slot->peer, sizeof slot->peer, "%s", peer);
+        /* --tls-replication: the peer must present a certificate of the
+         * cluster's CA before any frame is read (HELLO, VOTE). */
+        if (n->tls_repl && !(slot->tls = tls_conn_new(n->tls_repl, n->loop, fd, 1, peer, slot))) {
+            fconn_close(slot, "out of memory");
+            continue;
+        }
         if (!n->secret.len) {
             if (!net_peer_is_loopback(fd)) {
                 fconn_auth_fail(slot, "this node has no --cluster-secret-file, so it takes "
@@ -998,7 +1008,8 @@ static void follower_on_accept(ev_loop *loop, int lfd, void *data, unsigned even
             }
             slot->peer_ok = 1;
         }
-        if (ev_set(n->loop, fd, f->installing ? 0 : EV_READ, fconn_on_event, slot) < 0)
+        if (ev_set(n->loop, fd, sock_mask(slot->tls, f->installing ? 0 : EV_READ), fconn_on_event,
+                   slot) < 0)
             fconn_close(slot, "epoll");
     }
 }
@@ -1024,7 +1035,7 @@ void repl_follower_flush(repl_follower *f)
     fconn *c = f->leader;
     if (c && c->fetching && fetch_pump(c) < 0) return;
     if (c && iobuf_used(&c->out)) {
-        if (iobuf_write_fd(&c->out, c->fd) < 0) {
+        if (iobuf_write_conn(&c->out, c->tls, c->fd) < 0) {
             fconn_close(c, strerror(errno));
             return;
         }
@@ -1158,7 +1169,7 @@ void repl_follower_free(repl_follower *f)
         fconn *c = &f->conns[i];
         if (c->fd >= 0) {
             if (c == f->leader) { /* a last ACK of what is durable: best effort */
-                (void)iobuf_write_fd(&c->out, c->fd);
+                (void)iobuf_write_conn(&c->out, c->tls, c->fd);
             }
             fconn_close(c, "follower stopping");
         }

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net/tls.h"
 #include "repl/repl.h"
 #include "repl/repl_auth.h"
 #include "repl/repl_proto.h"
@@ -78,6 +79,7 @@ typedef struct flink {
     int idx;
     cfg_peer peer;
     int fd;
+    struct tls_conn *tls; /* --tls-replication: the link's TLS state, else NULL */
     enum link_state state;
     uint64_t retry_at_ms, backoff_ms, state_since_ms;
     uint32_t node_id; /* reported by the follower */
@@ -236,7 +238,7 @@ static void link_close(flink *lk, const char *why)
     if (lk->fd >= 0) {
         ev_set(n->loop, lk->fd, 0, NULL, NULL);
         if (lk->st) ship_thread_detach(lk->st, lk->fd);
-        close(lk->fd);
+        sock_close(&lk->tls, lk->fd);
         lk->fd = -1;
     }
     if (lk->state >= LINK_HANDSHAKE)
@@ -265,6 +267,7 @@ static void link_update_events(flink *lk)
 {
     unsigned mask = EV_READ;
     if (lk->state == LINK_CONNECTING || (!lk->st && iobuf_used(&lk->out) > 0)) mask |= EV_WRITE;
+    mask = sock_mask(lk->tls, mask);
     if (ev_mask(lk->l->n->loop, lk->fd) != mask)
         ev_set(lk->l->n->loop, lk->fd, mask, link_on_event, lk);
 }
@@ -434,7 +437,7 @@ static int link_send_out(flink *lk)
 {
     link_close_frame(lk);
     if (lk->st) return ship_thread_handoff(lk->st, &lk->out);
-    return iobuf_write_fd(&lk->out, lk->fd);
+    return iobuf_write_conn(&lk->out, lk->tls, lk->fd);
 }
 
 static void link_dial(flink *lk, uint64_t now)
@@ -546,7 +549,7 @@ static void link_refuse(flink *lk, const char *fmt, ...)
     uint8_t frame[REPL_CTRL_MAX];
     size_t len = repl_encode_refuse(frame, reason);
     if (!lk->st) { /* a sender thread may be mid-write: then only the close tells */
-        ssize_t w = write(lk->fd, frame, len); /* best effort: we close right after */
+        ssize_t w = sock_write(lk->tls, lk->fd, frame, len); /* best effort: we close right after */
         (void)w;
     }
     link_close(lk, reason);
@@ -1099,7 +1102,7 @@ static void link_read(flink *lk)
 {
     node *n = lk->l->n;
     /* Follower->leader frames are tiny, but for records given back. */
-    long r = iobuf_read_fd(&lk->in, lk->fd,
+    long r = iobuf_read_conn(&lk->in, lk->tls, lk->fd,
                            lk->state == LINK_FETCH ? REPL_FRAME_HDR + REPL_FRAME_MAX : REPL_IN_MAX);
     if (r == 0) {
         link_close(lk, "connection closed by follower");
@@ -1213,6 +1216,7 @@ static void link_on_event(ev_loop *loop, int fd, void *data, unsigned events)
 {
     flink *lk = data;
     node *n = lk->l->n;
+    events = sock_events(lk->tls, events);
     if (lk->state == LINK_CONNECTING) {
         if (!(events & (EV_WRITE | EV_READ))) return;
         char err[256];
@@ -1220,6 +1224,14 @@ static void link_on_event(ev_loop *loop, int fd, void *data, unsigned events)
             log_debug(&n->log, "dial follower %s:%d: %s", lk->peer.host, lk->peer.port, err);
             link_close(lk, err);
             return;
+        }
+        if (n->tls_repl) { /* mutual TLS; HELLO waits in lk->out for the handshake */
+            char peer[REPL_HOST_MAX + 16];
+            snprintf(peer, sizeof peer, "%s:%d", lk->peer.host, lk->peer.port);
+            if (!(lk->tls = tls_conn_new(n->tls_repl, n->loop, lk->fd, 0, peer, lk))) {
+                link_close(lk, "out of memory");
+                return;
+            }
         }
         if (lk->st) ship_thread_attach(lk->st, lk->fd);
         if (n->secret.len)
@@ -1497,7 +1509,7 @@ void repl_leader_free(repl_leader *l)
         if (lk->fd >= 0 && !lk->st) {
             /* Push out what is queued (best effort) before closing. */
             link_close_frame(lk);
-            (void)iobuf_write_fd(&lk->out, lk->fd);
+            (void)iobuf_write_conn(&lk->out, lk->tls, lk->fd);
         }
         lk->state = LINK_DOWN;
         link_close(lk, "leader stopping");

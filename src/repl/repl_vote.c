@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "net/iobuf.h"
+#include "net/tls.h"
 #include "repl/repl.h"
 #include "repl/repl_auth.h"
 #include "repl/repl_proto.h"
@@ -27,6 +28,7 @@
 typedef struct vconn {
     repl_voter *v;
     int fd;
+    struct tls_conn *tls; /* --tls-replication: its TLS state, else NULL */
     int connecting;
     cfg_peer peer;
     unsigned id;
@@ -50,7 +52,7 @@ static void vconn_close(vconn *c)
 {
     if (c->fd >= 0) {
         ev_set(c->v->n->loop, c->fd, 0, NULL, NULL);
-        close(c->fd);
+        sock_close(&c->tls, c->fd);
         c->fd = -1;
     }
     iobuf_free(&c->in);
@@ -92,6 +94,7 @@ static void vconn_arm(vconn *c)
 {
     unsigned mask = EV_READ;
     if (c->connecting || iobuf_used(&c->out)) mask |= EV_WRITE;
+    mask = sock_mask(c->tls, mask);
     if (ev_set(c->v->n->loop, c->fd, mask, vconn_on_event, c) < 0) vconn_close(c);
 }
 
@@ -100,6 +103,7 @@ static void vconn_on_event(ev_loop *loop, int fd, void *data, unsigned events)
     vconn *c = data;
     node *n = c->v->n;
     char err[160];
+    events = sock_events(c->tls, events);
     if (c->connecting) {
         if (!(events & (EV_READ | EV_WRITE))) return;
         if (net_connect_finished(c->fd, err, sizeof err) < 0) {
@@ -109,13 +113,21 @@ static void vconn_on_event(ev_loop *loop, int fd, void *data, unsigned events)
             return;
         }
         c->connecting = 0;
+        if (n->tls_repl) { /* mutual TLS; the VOTE waits in c->out for the handshake */
+            char peer[REPL_HOST_MAX + 16];
+            snprintf(peer, sizeof peer, "%s:%d", c->peer.host, c->peer.port);
+            if (!(c->tls = tls_conn_new(n->tls_repl, n->loop, c->fd, 0, peer, c))) {
+                vconn_close(c);
+                return;
+            }
+        }
     }
-    if (iobuf_used(&c->out) && iobuf_write_fd(&c->out, c->fd) < 0) {
+    if (iobuf_used(&c->out) && iobuf_write_conn(&c->out, c->tls, c->fd) < 0) {
         vconn_close(c);
         return;
     }
     if (events & EV_READ) {
-        long r = iobuf_read_fd(&c->in, c->fd, VOTE_IN_MAX);
+        long r = iobuf_read_conn(&c->in, c->tls, c->fd, VOTE_IN_MAX);
         if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
             vconn_close(c);
             return;
@@ -127,7 +139,7 @@ static void vconn_on_event(ev_loop *loop, int fd, void *data, unsigned events)
         if (st == REPL_OK && c->auth_wait && fr.type == REPL_AUTH_CHALLENGE) {
             iobuf_consume(&c->in, used);
             if (vconn_on_challenge(c, &fr) < 0 ||
-                (iobuf_used(&c->out) && iobuf_write_fd(&c->out, c->fd) < 0)) {
+                (iobuf_used(&c->out) && iobuf_write_conn(&c->out, c->tls, c->fd) < 0)) {
                 vconn_close(c);
                 return;
             }

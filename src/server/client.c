@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net/tls.h"
 #include "server/acl.h"
 #include "server/node.h"
 #include "server/pubsub.h"
@@ -48,6 +49,7 @@ static void client_update_events(client *c)
     unsigned mask = c->peer_closed ? 0 : EV_HUP;
     if (c->reading) mask |= EV_READ;
     if (c->out_len > c->out_sent) mask |= EV_WRITE;
+    mask = sock_mask(c->tls, mask);
     if (ev_mask(c->n->loop, c->fd) != mask) ev_set(c->n->loop, c->fd, mask, client_on_event, c);
 }
 
@@ -76,10 +78,10 @@ static void client_free(client *c)
     n->client_mem -= c->mem;
     ev_set(n->loop, c->fd, 0, NULL, NULL);
     if (c->drop_flush && c->out_len > c->out_sent) { /* best effort: the socket is nonblocking */
-        ssize_t w = write(c->fd, c->out + c->out_sent, c->out_len - c->out_sent);
+        ssize_t w = sock_write(c->tls, c->fd, c->out + c->out_sent, c->out_len - c->out_sent);
         (void)w;
     }
-    close(c->fd);
+    sock_close(&c->tls, c->fd);
     pubsub_client_reset(c);
     free(c->in);
     free(c->out);
@@ -109,6 +111,20 @@ void clients_drop_all(node *n, const char *why)
     if (marked)
         log_info(&n->log, "closing %zu client connection%s (%zu subscribed kept): %s", marked,
                  marked == 1 ? "" : "s", kept, why ? why : "role change");
+}
+
+/* Accepted on the TLS port: the handshake runs in the client's first reads
+ * (net/tls.h), under the TLS context's deadline (clients_expire_handshakes). */
+static int client_start_tls(client *c)
+{
+    c->tls = tls_conn_new(c->n->tls_clients, c->n->loop, c->fd, 1, c->peer, c);
+    return c->tls ? 0 : -1;
+}
+
+void clients_expire_handshakes(node *n, uint64_t now_ms)
+{
+    client *c;
+    while ((c = tls_ctx_expired(n->tls_clients, now_ms)) != NULL) client_free(c);
 }
 
 void client_set_authed(client *c, int authed)
@@ -172,10 +188,14 @@ static int client_evict_one(node *n, int only_unauth, const char *why)
     return 1;
 }
 
+/* MSG NULL: nothing is written (a TLS client could not read it before a
+ * handshake). */
 static void client_refuse_fd(node *n, int fd, const char *peer, const char *msg, const char *why)
 {
-    ssize_t w = write(fd, msg, strlen(msg)); /* best effort: nonblocking, closed next */
-    (void)w;
+    if (msg) {
+        ssize_t w = write(fd, msg, strlen(msg)); /* best effort: nonblocking, closed next */
+        (void)w;
+    }
     close(fd);
     n->stats.connections_rejected++;
     log_msg_by_source(&n->log, &n->refusals, LOG_WARN, peer, "connection from %s refused: %s",
@@ -184,15 +204,15 @@ static void client_refuse_fd(node *n, int fd, const char *peer, const char *msg,
 
 static void client_on_listen(ev_loop *loop, int fd, void *data, unsigned events)
 {
-    client_accept(data);
+    client_accept(data, fd);
 }
 
-void client_accept(node *n)
+void client_accept(node *n, int lfd)
 {
     if (n->listen_paused_until) return;
     for (int i = 0; i < 64; i++) { /* bounded: other work must not starve */
         char err[128], peer[64];
-        int fd = net_accept(n->lfd, &n->cfg.keepalive, peer, sizeof peer, err, sizeof err);
+        int fd = net_accept(lfd, &n->cfg.keepalive, peer, sizeof peer, err, sizeof err);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 /* Out of descriptors: the pending connection stays in the
@@ -201,6 +221,7 @@ void client_accept(node *n)
                 n->stats.accept_emfile++;
                 n->listen_paused_until = ev_now_ms() + LISTEN_BACKOFF_MS;
                 ev_set(n->loop, n->lfd, 0, NULL, NULL);
+                if (n->tls_lfd >= 0) ev_set(n->loop, n->tls_lfd, 0, NULL, NULL);
                 log_warn_limited(&n->log, &n->limits[NL_ACCEPT],
                                  "accept: %s; new connections wait %d ms (%zu clients, "
                                  "max-clients %zu)",
@@ -211,20 +232,22 @@ void client_accept(node *n)
             return;
         }
         n->stats.connections_received++;
+        int tls = lfd == n->tls_lfd; /* no plaintext refusal to a TLS client */
         const char *denied = acl_protected_refuse(n, peer); /* protected mode (acl.h) */
         if (denied) {
-            client_refuse_fd(n, fd, peer, denied, "protected mode (no password set)");
+            client_refuse_fd(n, fd, peer, tls ? NULL : denied, "protected mode (no password set)");
             continue;
         }
         int authed = client_starts_authed(n);
         if (n->nclients >= n->cfg.clients_max && !client_evict_one(n, 0, "max-clients reached")) {
-            client_refuse_fd(n, fd, peer, "-ERR max number of clients reached\r\n",
+            client_refuse_fd(n, fd, peer, tls ? NULL : "-ERR max number of clients reached\r\n",
                              "max-clients reached");
             continue;
         }
         if (!authed && n->nunauth >= n->cfg.unauth_clients_max &&
             !client_evict_one(n, 1, "max-unauth-clients reached")) {
-            client_refuse_fd(n, fd, peer, "-ERR too many unauthenticated connections\r\n",
+            client_refuse_fd(n, fd, peer,
+                             tls ? NULL : "-ERR too many unauthenticated connections\r\n",
                              "max-unauth-clients reached");
             continue;
         }
@@ -245,7 +268,11 @@ void client_accept(node *n)
         if (n->clients) n->clients->prev = c;
         n->clients = c;
         n->nclients++;
-        if (ev_set(n->loop, fd, EV_READ | EV_HUP, client_on_event, c) < 0) {
+        if (tls && client_start_tls(c) < 0) {
+            client_free(c);
+            continue;
+        }
+        if (ev_set(n->loop, fd, sock_mask(c->tls, EV_READ | EV_HUP), client_on_event, c) < 0) {
             client_free(c);
             continue;
         }
@@ -382,7 +409,7 @@ static int client_finished(const client *c)
 static int client_write(client *c)
 {
     while (c->out_sent < c->out_len) {
-        ssize_t w = write(c->fd, c->out + c->out_sent, c->out_len - c->out_sent);
+        ssize_t w = sock_write(c->tls, c->fd, c->out + c->out_sent, c->out_len - c->out_sent);
         if (w < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -542,7 +569,8 @@ static void client_read(client *c)
         c->in_cap = cap;
         client_mem_update(c);
     }
-    ssize_t r = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+    ssize_t r = sock_read(c->tls, c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+    if (c->tls) client_update_events(c); /* the handshake or a read may wait for writable */
     if (r == 0) {
         /* The peer half-closed (shutdown, `nc -N`): answer what it sent,
          * then close; at once if nothing is left to answer. */
@@ -572,6 +600,7 @@ static void client_read(client *c)
 static void client_on_event(ev_loop *loop, int fd, void *data, unsigned events)
 {
     client *c = data;
+    events = sock_events(c->tls, events);
     if ((events & EV_READ) && c->reading) client_read(c);
     /* Paused (waiting) and the peer is gone: nobody will read the reply.
      * Not after a read saw the EOF: a half-closed peer still gets the
@@ -620,7 +649,8 @@ void clients_cron(node *n, uint64_t now)
 {
     if (n->listen_paused_until && now >= n->listen_paused_until) {
         n->listen_paused_until = 0;
-        if (ev_set(n->loop, n->lfd, EV_READ, client_on_listen, n) < 0)
+        if (ev_set(n->loop, n->lfd, EV_READ, client_on_listen, n) < 0 ||
+            (n->tls_lfd >= 0 && ev_set(n->loop, n->tls_lfd, EV_READ, client_on_listen, n) < 0))
             n->listen_paused_until = now + LISTEN_BACKOFF_MS;
     }
     if (now - n->clients_scan_ms < CLIENT_SCAN_MS) return;

@@ -16,6 +16,7 @@
 #include "net/resp.h"
 
 typedef struct node node;
+struct tls_conn;
 
 #define CLIENT_READ_CHUNK (16 * 1024)   /* bytes read per read(2) at least */
 #define CLIENT_ARGV_INIT 16
@@ -33,6 +34,7 @@ enum client_wait { WAIT_NONE = 0, WAIT_REPLICAS, WAIT_LSN, WAIT_READ };
 typedef struct client {
     node *n;
     int fd;
+    struct tls_conn *tls; /* accepted on --tls-port, else NULL (plain) */
     uint64_t id;
     char peer[64];
     char name[CLIENT_NAME_MAX];
@@ -83,13 +85,16 @@ typedef struct client {
     struct client *wnext;       /* node->blocked list */
 } client;
 
-/* Accept handler for the client listener. */
-void client_accept(node *n);
 /* Timeouts (auth, idle, slow request), the all-clients memory limit and the
  * listener's backoff; from the node's cron. */
 void clients_cron(node *n, uint64_t now_ms);
 /* The authenticated / unauthenticated count changes (acl.c after AUTH). */
 void client_set_authed(client *c, int authed);
+/* Accept handler for a client listener: LFD is n->lfd or n->tls_lfd (the
+ * connections it gives are TLS). */
+void client_accept(node *n, int lfd);
+/* Closes the TLS clients whose handshake is past its deadline (cron). */
+void clients_expire_handshakes(node *n, uint64_t now_ms);
 /* Frees every client (shutdown). */
 void clients_free_all(node *n);
 /* Closes every client connection except the subscribed (pub/sub) ones, as

@@ -458,6 +458,39 @@ int config_validate(node_config *c, char *err, size_t errlen)
             return -1;
         }
     }
+    if (c->tls_port || c->tls_replication) {
+        const char *why = c->tls_port ? "--tls-port" : "--tls-replication yes";
+        if (!c->tls_cert_file[0] || !c->tls_key_file[0]) {
+            snprintf(err, errlen,
+                     "%s needs --tls-cert-file and --tls-key-file (this node's certificate "
+                     "and its private key, PEM)",
+                     why);
+            return -1;
+        }
+    }
+    if (c->tls_replication && !c->tls_ca_cert_file[0]) {
+        snprintf(err, errlen, "--tls-replication yes needs --tls-ca-cert-file: every node checks "
+                              "its peer's certificate against the cluster's CA (mutual TLS)");
+        return -1;
+    }
+    if (c->tls_port && c->tls_auth_clients != CFG_TLS_AUTH_NO && !c->tls_ca_cert_file[0]) {
+        snprintf(err, errlen,
+                 "--tls-auth-clients %s needs --tls-ca-cert-file to check client certificates "
+                 "(or --tls-auth-clients no)",
+                 c->tls_auth_clients == CFG_TLS_AUTH_YES ? "yes" : "optional");
+        return -1;
+    }
+    if (c->tls_port && c->tls_port == c->port) {
+        snprintf(err, errlen, "--tls-port %d is also --port: they need different ports",
+                 c->tls_port);
+        return -1;
+    }
+    if (c->tls_replication && c->ship_threads) {
+        snprintf(err, errlen,
+                 "--ship-threads yes cannot be used with --tls-replication yes: a TLS "
+                 "connection cannot be written by a sender thread while the loop reads it");
+        return -1;
+    }
     c->elected = c->nmembers > 0;
     if (c->elected) {
         const cfg_member *self = NULL;

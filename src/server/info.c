@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "net/tls.h"
 #include "server/client.h"
 #include "server/node.h"
 #include "server/sentinel.h"
@@ -45,9 +46,10 @@ static void info_server(node *n, info_buf *b)
     info_printf(b,
                 "# Server\r\nrkv_version:%s\r\nredis_version:%s\r\nredis_mode:standalone\r\n"
                 "process_id:%ld\r\nrun_id:%s\r\nnode_id:%u\r\ntcp_port:%d\r\n"
+                "tls_port:%d\r\ntls_replication:%d\r\n"
                 "uptime_in_seconds:%llu\r\ndata_dir:%s\r\n\r\n",
                 INFO_VERSION, INFO_REDIS_VERSION, (long)getpid(), runid, n->cfg.node_id, n->port,
-                (unsigned long long)up, n->cfg.data_dir);
+                n->tls_port, n->tls_repl != NULL, (unsigned long long)up, n->cfg.data_dir);
 }
 
 static void info_clients(node *n, info_buf *b)
@@ -106,7 +108,10 @@ static void info_stats(node *n, info_buf *b)
                 "clients_dropped_memory_limit:%llu\r\nclients_timed_out:%llu\r\n"
                 "clients_evicted:%llu\r\naccept_out_of_fds:%llu\r\nrepl_auth_failures:%llu\r\n"
                 "auth_failures:%llu\r\nacl_access_denied_auth:%llu\r\n"
-                "acl_access_denied_cmd:%llu\r\nacl_access_denied_key:%llu\r\n\r\n",
+                "acl_access_denied_cmd:%llu\r\nacl_access_denied_key:%llu\r\n"
+                "tls_handshake_failures:%llu\r\ntls_client_handshake_failures:%llu\r\n"
+                "tls_repl_handshake_failures:%llu\r\ntls_client_handshakes_in_progress:%zu\r\n"
+                "\r\n",
                 (unsigned long long)s->connections_received,
                 (unsigned long long)s->connections_rejected,
                 (unsigned long long)s->commands_processed, (unsigned long long)s->writes_committed,
@@ -122,7 +127,12 @@ static void info_stats(node *n, info_buf *b)
                 (unsigned long long)s->clients_timed_out, (unsigned long long)s->clients_evicted,
                 (unsigned long long)s->accept_emfile, (unsigned long long)s->repl_auth_failures,
                 (unsigned long long)s->auth_failures, (unsigned long long)s->auth_failures,
-                (unsigned long long)s->acl_denied_cmd, (unsigned long long)s->acl_denied_key);
+                (unsigned long long)s->acl_denied_cmd, (unsigned long long)s->acl_denied_key,
+                (unsigned long long)(tls_ctx_failures(n->tls_clients) +
+                                     tls_ctx_failures(n->tls_repl)),
+                (unsigned long long)tls_ctx_failures(n->tls_clients),
+                (unsigned long long)tls_ctx_failures(n->tls_repl),
+                tls_ctx_handshaking(n->tls_clients));
 }
 
 static void info_replication(node *n, info_buf *b)

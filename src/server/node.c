@@ -35,6 +35,7 @@
 #include "repl/repl_conflict.h"
 #include "server/acl.h"
 #include "server/client.h"
+#include "net/tls.h"
 #include "repl/repl_rejoin.h"
 #include "wal/wal_checkpoint.h"
 #include "wal/wal_recovery.h"
@@ -341,7 +342,43 @@ static void node_on_stop(ev_loop *loop, int fd, void *data, unsigned events)
 
 static void node_on_accept(ev_loop *loop, int fd, void *data, unsigned events)
 {
-    client_accept(data);
+    client_accept(data, fd);
+}
+
+/* --tls-port and --tls-replication: the contexts, loaded at start so that a
+ * bad file is a start error carrying OpenSSL's reason. */
+static int node_tls_init(node *n, char *err, size_t errlen)
+{
+    const node_config *c = &n->cfg;
+    if (c->tls_port) {
+        enum tls_verify v = c->tls_auth_clients == CFG_TLS_AUTH_YES        ? TLS_VERIFY_REQUIRED
+                            : c->tls_auth_clients == CFG_TLS_AUTH_OPTIONAL ? TLS_VERIFY_OPTIONAL
+                                                                           : TLS_VERIFY_NONE;
+        n->tls_clients = tls_ctx_new(c->tls_cert_file, c->tls_key_file,
+                                     v == TLS_VERIFY_NONE ? "" : c->tls_ca_cert_file, v, "client",
+                                     &n->log, &n->limits[NL_TLS], &n->limits[NL_TLS], err,
+                                     errlen);
+        if (!n->tls_clients) return -1;
+        /* A client that never finishes its handshake is an unauthenticated one. */
+        tls_ctx_set_handshake_timeout(n->tls_clients,
+                                      c->auth_timeout_ms < TLS_HANDSHAKE_TIMEOUT_MS
+                                          ? c->auth_timeout_ms
+                                          : TLS_HANDSHAKE_TIMEOUT_MS);
+        n->tls_lfd = net_listen(c->bind, c->tls_port, &n->tls_port, err, errlen);
+        if (n->tls_lfd < 0) return -1;
+        if (ev_set(n->loop, n->tls_lfd, EV_READ, node_on_accept, n) < 0) {
+            snprintf(err, errlen, "epoll: %s", strerror(errno));
+            return -1;
+        }
+    }
+    if (c->tls_replication) {
+        n->tls_repl = tls_ctx_new(c->tls_cert_file, c->tls_key_file, c->tls_ca_cert_file,
+                                  TLS_VERIFY_REQUIRED, "replication peer", &n->log,
+                                  &n->limits[NL_TLS_REPL], &n->limits[NL_TLS_DIAL], err,
+                                  errlen);
+        if (!n->tls_repl) return -1;
+    }
+    return 0;
 }
 
 static void node_expire_tickets(node *n, uint64_t now)
@@ -911,6 +948,7 @@ static void node_cron(ev_loop *loop, void *data)
     node_expire_tickets(n, now);
     clients_check_blocked(n, now);
     clients_cron(n, now);
+    if (n->tls_clients) clients_expire_handshakes(n, now);
     if (n->leader) repl_leader_cron(n->leader, now);
     if (n->follower) repl_follower_cron(n->follower, now);
     if (n->cfg.elected) node_elect_cron(n, now);
@@ -1385,7 +1423,7 @@ node *node_new(const node_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     n->cfg = *cfg;
-    n->lfd = n->stop_fd = n->lock_fd = -1;
+    n->lfd = n->stop_fd = n->lock_fd = n->tls_lfd = -1;
     n->stats.start_ms = ev_now_ms();
     log_init(&n->log, cfg->node_id, cfg->log_level);
     if (cfg->log_file[0] && log_open_file(&n->log, cfg->log_file) < 0) {
@@ -1435,6 +1473,7 @@ node *node_new(const node_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "epoll: %s", strerror(errno));
         goto fail;
     }
+    if (node_tls_init(n, err, errlen) < 0) goto fail;
     if (cfg->elected) {
         n->follower = repl_follower_new(n, err, errlen);
         if (!n->follower || node_elect_init(n, err, errlen) < 0) goto fail;
@@ -1452,6 +1491,13 @@ node *node_new(const node_config *cfg, char *err, size_t errlen)
              cfg->elected ? "elected" : cfg->role == ROLE_LEADER ? "leader" : "follower",
              (unsigned long long)n->epoch,
              cfg->bind, n->port);
+    if (n->tls_lfd >= 0)
+        log_info(&n->log, "TLS clients on %s:%d (client certificates: %s)", cfg->bind,
+                 n->tls_port,
+                 cfg->tls_auth_clients == CFG_TLS_AUTH_YES        ? "required"
+                 : cfg->tls_auth_clients == CFG_TLS_AUTH_OPTIONAL ? "optional"
+                                                                  : "not asked");
+    if (n->tls_repl) log_info(&n->log, "replication and votes over mutual TLS");
     return n;
 fail:
     node_free(n);
@@ -1480,6 +1526,11 @@ void node_free(node *n)
     if (!n) return;
     if (n->lfd >= 0) close(n->lfd);
     n->lfd = -1;
+    if (n->tls_lfd >= 0) {
+        ev_set(n->loop, n->tls_lfd, 0, NULL, NULL);
+        close(n->tls_lfd);
+    }
+    n->tls_lfd = -1;
     /* Everything acknowledged is already durable (replies follow fsync);
      * flushing the rest costs one more sync and loses nothing. */
     clients_free_all(n);
@@ -1494,6 +1545,8 @@ void node_free(node *n)
     if (wal_thread_stop(n->walt) < 0) log_error(&n->log, "final WAL flush failed");
     if (wal_writer_close(n->wal) < 0) log_error(&n->log, "closing the WAL failed");
     if (n->stop_fd >= 0) close(n->stop_fd);
+    tls_ctx_free(n->tls_clients); /* after every connection that used them */
+    tls_ctx_free(n->tls_repl);
     ev_free(n->loop);
     kv_free(n->kv);
     iobuf_free(&n->pending);

@@ -76,6 +76,9 @@ enum node_limit {
     NL_SNAPSHOT,       /* snapshot transfers refused (size, disk) */
     NL_REPL_AUTH,      /* replication / vote connections that failed the secret handshake */
     NL_AUTH,           /* failed AUTH / HELLO AUTH (peer and user, never the password) */
+    NL_TLS,            /* TLS handshakes of clients that fail or time out */
+    NL_TLS_REPL,       /* TLS handshakes of replication / vote connections accepted that fail */
+    NL_TLS_DIAL,       /* TLS handshakes of links and vote connections this node dials that fail */
     NL_COUNT
 };
 
@@ -114,6 +117,10 @@ struct node {
     hlc clock;
     int lfd;   /* client listener */
     int port;  /* bound client port */
+    int tls_lfd;  /* TLS client listener (--tls-port), or -1 */
+    int tls_port; /* its bound port (0: none) */
+    struct tls_ctx *tls_clients; /* --tls-port: server side for clients, or NULL */
+    struct tls_ctx *tls_repl;    /* --tls-replication: mutual TLS for links and votes, or NULL */
     int stop_fd; /* eventfd: node_request_stop from any thread */
     int stopping;
 

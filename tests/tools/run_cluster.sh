@@ -7,6 +7,10 @@
 #   node3  client port 7381, replication port 7481
 # Every log line is prefixed with its node's name. Ctrl-C (or SIGTERM) stops
 # every node cleanly: each gets SIGTERM, flushes and closes its WAL.
+# RKV_TLS=1 (`make run-tls`): TLS everywhere. Each node also listens for TLS
+# clients (7389, 7390, 7391; client certificates required), and replication
+# and votes use mutual TLS. Throwaway certificates are made in $DATA/tls by
+# tests/tools/gen_certs.sh when absent.
 set -u
 BUILD=${BUILD:-build}
 DATA=${DATA:-./data}
@@ -42,13 +46,30 @@ if "$BIN" --help 2>&1 | grep -q -- --cluster-secret-file && command -v openssl >
     [ -s "$SECRET" ] && secret_flags=(--cluster-secret-file "$SECRET")
 fi
 PEERS=1=127.0.0.1:7479,2=127.0.0.1:7480,3=127.0.0.1:7481
+TLS_ARGS=()
+if [ "${RKV_TLS:-0}" = 1 ]; then
+    T="$DATA/tls"
+    if [ ! -f "$T/ca.crt" ] || [ ! -f "$T/node.key" ] || [ ! -f "$T/client.key" ]; then
+        echo "[run] making throwaway certificates in $T"
+        "$(dirname "$0")/gen_certs.sh" "$T" || exit 1
+    fi
+    TLS_ARGS=(--tls-replication yes --tls-cert-file "$T/node.crt" --tls-key-file "$T/node.key"
+              --tls-ca-cert-file "$T/ca.crt" --tls-auth-clients yes)
+fi
 for i in 1 2 3; do
+    extra=()
+    [ ${#TLS_ARGS[@]} -gt 0 ] && extra=("${TLS_ARGS[@]}" --tls-port $((7388 + i)))
     start node$i --node-id $i --port $((7378 + i)) --peers "$PEERS" --data-dir "$DATA/node$i" \
-        "${secret_flags[@]}"
+        "${secret_flags[@]+"${secret_flags[@]}"}" "${extra[@]+"${extra[@]}"}"
 done
 echo "[run] three elected nodes on 127.0.0.1:7379, 7380, 7381. In another terminal:"
 echo "[run]   for p in 7379 7380 7381; do $BUILD/rkv-cli -p \$p role; done   # who leads"
 echo "[run]   $BUILD/rkv-cli -p <leader port> set hello world"
+if [ ${#TLS_ARGS[@]} -gt 0 ]; then
+    echo "[run] TLS clients on 7389, 7390, 7391 (replication and votes over mutual TLS):"
+    echo "[run]   redis-cli --tls --cacert $T/ca.crt --cert $T/client.crt --key $T/client.key -p 7389 ping"
+    echo "[run]   $BUILD/rkv-cli --tls --cacert $T/ca.crt --cert $T/client.crt --key $T/client.key -p 7389 ping"
+fi
 echo "[run] Ctrl-C stops the cluster."
 # Returns when any node exits; then stop the rest.
 wait -n "${pids[@]}"

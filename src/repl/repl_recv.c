@@ -1001,9 +1001,12 @@ static void follower_on_accept(ev_loop *loop, int lfd, void *data, unsigned even
             continue;
         }
         if (!n->secret.len) {
-            if (!net_peer_is_loopback(fd)) {
-                fconn_auth_fail(slot, "this node has no --cluster-secret-file, so it takes "
-                                      "replication and votes from loopback only");
+            /* Without a secret: loopback only, unless mutual TLS checks
+             * the peer's certificate before any frame is read. */
+            if (!n->cfg.tls_replication && !net_peer_is_loopback(fd)) {
+                fconn_auth_fail(slot, "this node has no --cluster-secret-file (nor "
+                                      "--tls-replication), so it takes replication and votes "
+                                      "from loopback only");
                 continue;
             }
             slot->peer_ok = 1;

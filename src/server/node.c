@@ -1453,6 +1453,10 @@ node *node_new(const node_config *cfg, char *err, size_t errlen)
                              errlen) < 0)
             goto fail;
         if (warn[0]) log_warn(&n->log, "%s", warn);
+    } else if (cfg->tls_replication) {
+        log_warn(&n->log, "no --cluster-secret-file: replication peers are authenticated by "
+                          "their TLS certificates alone (any certificate of this CA makes a "
+                          "member; docs/SECURITY.md)");
     } else if (cfg->elected || cfg->nfollowers > 0 || cfg->role == ROLE_FOLLOWER) {
         log_warn(&n->log, "no --cluster-secret-file: replication and votes are not "
                           "authenticated, and are accepted from loopback addresses only "

@@ -40,23 +40,36 @@ long long proc_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Ports come from 20000-32767, below Linux's ephemeral range: a port handed
+ * out cannot be taken meanwhile as the source port of an outgoing
+ * connection (nodes dial each other all the time), and the ports this
+ * process handed out are remembered so that a test never gets one twice
+ * (bind(0) can hand back a port it just returned). */
+#define PROC_PORT_LO 20000
+#define PROC_PORT_HI 32767
 int proc_free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sa.sin_port = 0;
-    socklen_t sl = sizeof(sa);
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
-        port = ntohs(sa.sin_port);
-    close(fd);
-    return port;
+    static unsigned char given[PROC_PORT_HI - PROC_PORT_LO + 1];
+    static unsigned seed;
+    if (!seed) seed = (unsigned)getpid() * 2654435761u ^ (unsigned)proc_now_ms();
+    for (int tries = 0; tries < 2000; tries++) {
+        seed = seed * 1103515245u + 12345u;
+        int port = PROC_PORT_LO + (int)((seed >> 8) % (PROC_PORT_HI - PROC_PORT_LO + 1));
+        if (given[port - PROC_PORT_LO]) continue;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) return -1;
+        struct sockaddr_in sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sa.sin_port = htons((uint16_t)port);
+        int ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+        close(fd);
+        if (!ok) continue;
+        given[port - PROC_PORT_LO] = 1;
+        return port;
+    }
+    return -1;
 }
 
 /* In the child: stdio redirection, death signal, clean signal state, exec.

@@ -326,6 +326,18 @@ static int pass_del(acl_user *u, const uint8_t h[RKV_SHA256_LEN])
     return 0;
 }
 
+int acl_user_unrestricted(const acl_user *u)
+{
+    if (!u->allkeys) return 0;
+    size_t n = command_table_size();
+    for (size_t w = 0; w * 64 < n; w++) {
+        size_t bits = n - w * 64 < 64 ? n - w * 64 : 64;
+        uint64_t want = bits == 64 ? ~0ull : (1ull << bits) - 1;
+        if ((u->cmds[w] & want) != want) return 0;
+    }
+    return 1;
+}
+
 static void cmd_bit(acl_user *u, size_t i, int on)
 {
     if (on)

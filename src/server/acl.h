@@ -140,6 +140,10 @@ void acl_client_init(struct client *c);
 /* Before command CMD (table index) runs, after the unknown-command and
  * arity checks: answers -NOAUTH (unless NO_AUTH) or -NOPERM and returns 1,
  * or returns 0 to run it. */
+/* Every command on every key (+@all ~*): the per-command check can be skipped. */
+int acl_user_unrestricted(const acl_user *u);
+/* C is logged in as such a user (the common case: no ACL at all). */
+int acl_client_unrestricted(const struct client *c);
 int acl_client_refuse(struct client *c, size_t cmd, const char *name, int no_auth, int first,
                       int last, int step);
 /* AUTH / HELLO AUTH: logs C in as USER with PASS. 0, or -1 with

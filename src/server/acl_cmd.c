@@ -53,6 +53,11 @@ int acl_client_auth_required(const client *c)
     return !c->authed && (!acl_user_nopass(def) || !acl_user_enabled(def));
 }
 
+int acl_client_unrestricted(const client *c)
+{
+    return c->authed && acl_user_unrestricted(client_user(c));
+}
+
 int acl_client_refuse(client *c, size_t cmd, const char *name, int no_auth, int first, int last,
                       int step)
 {

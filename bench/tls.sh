@@ -10,7 +10,9 @@
 # and redis-benchmark -t set -c 50 -n REQUESTS (default 100000) against each
 # leader: plain cluster / plain port, TLS cluster / plain port (the cost of
 # TLS replication alone), TLS cluster / TLS port (the whole cost). Prints
-# the medians and the ratios to the plain cluster. Needs redis-benchmark
+# the medians and the ratios to the plain cluster; and, when redis-server is
+# installed, Redis's own plain and TLS ports in the same rounds, so that
+# TLS's cost can be compared with what it costs Redis. Needs redis-benchmark
 # built with TLS (Debian's is) and the openssl command.
 #
 #   bench/tls.sh 3 100000
@@ -27,7 +29,7 @@ pids=()
 cleanup() {
     [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null
     wait 2>/dev/null
-    rm -rf "$WORK"
+    [ -n "${KEEP:-}" ] && echo "kept $WORK" || rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
 tests/tools/gen_certs.sh "$WORK/tls" >/dev/null || { echo "tls.sh: gen_certs failed" >&2; exit 1; }
@@ -37,7 +39,7 @@ TLSC=(--tls --cacert "$T/ca.crt" --cert "$T/client.crt" --key "$T/client.key")
 
 start_cluster() { # mode (plain|tls)
     local mode=$1 peers="1=127.0.0.1:$((BASE+10)),2=127.0.0.1:$((BASE+11)),3=127.0.0.1:$((BASE+12))"
-    rm -rf "$WORK/d"; pids=()
+    rm -rf "$WORK/d"; mkdir -p "$WORK/d"; pids=()
     for i in 1 2 3; do
         local extra=()
         [ "$mode" = tls ] && extra=(--tls-replication yes --tls-port $((BASE+20+i)) --tls-cert-file "$T/node.crt"
@@ -64,8 +66,26 @@ rps() { # redis-benchmark args... -> requests per second
         sed -n 's/^SET: \([0-9.]*\) requests per second.*/\1/p' | tail -1
 }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-plain=() replplain=() full=()
+# Redis for reference (no persistence, so its TLS cost is not hidden behind a
+# disk): the same two measurements, plain port and TLS port.
+redis_rps() { # -> "plain tls"
+    command -v redis-server >/dev/null || return 0
+    local rd="$WORK/redis"; rm -rf "$rd"; mkdir -p "$rd"
+    redis-server --port $((BASE+30)) --tls-port $((BASE+31)) --tls-cert-file "$T/node.crt" \
+        --tls-key-file "$T/node.key" --tls-ca-cert-file "$T/ca.crt" --tls-auth-clients yes \
+        --save '' --appendonly no --dir "$rd" --daemonize no > "$rd/log" 2>&1 &
+    local rp=$!
+    local end=$(( $(date +%s) + 10 ))
+    until redis-cli -p $((BASE+30)) ping >/dev/null 2>&1; do
+        [ "$(date +%s)" -ge $end ] && { kill $rp 2>/dev/null; return 0; }; sleep 0.05
+    done
+    echo "$(rps -p $((BASE+30))) $(rps -p $((BASE+31)) "${TLSC[@]}")"
+    kill $rp 2>/dev/null; wait $rp 2>/dev/null
+}
+plain=() replplain=() full=() rplain=() rtls=()
 for r in $(seq "$ROUNDS"); do
+    read -r a b <<< "$(redis_rps)"
+    [ -n "${a:-}" ] && rplain+=("$a") rtls+=("$b")
     start_cluster plain
     plain+=("$(rps -p $((BASE+L)))")
     stop_cluster
@@ -78,6 +98,12 @@ done
 mp=$(median "${plain[@]}") mr=$(median "${replplain[@]}") mf=$(median "${full[@]}")
 printf 'SET c50 quorum-durable, medians of %d rounds (req/s):\n' "$ROUNDS"
 printf '  plain cluster, plain port            %10.0f  1.00\n' "$mp"
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 printf '  TLS replication, plain client port   %10.0f  %s\n' "$mr" "$(ratio "$mr" "$mp")"
 printf '  TLS replication, TLS client port     %10.0f  %s\n' "$mf" "$(ratio "$mf" "$mp")"
+if [ ${#rplain[@]} -gt 0 ]; then
+    ma=$(median "${rplain[@]}") mb=$(median "${rtls[@]}")
+    printf 'Redis (no persistence), same run, for reference:\n'
+    printf '  plain port                           %10.0f  1.00\n' "$ma"
+    printf '  TLS port                             %10.0f  %s\n' "$mb" "$(ratio "$mb" "$ma")"
+fi

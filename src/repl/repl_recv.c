@@ -950,6 +950,14 @@ static void fconn_on_event(ev_loop *loop, int fd, void *data, unsigned events)
     fconn_update_events(c);
 }
 
+/* Do two "ip:port" peers share the ip? */
+static int same_host(const char *a, const char *b)
+{
+    const char *ca = strrchr(a, ':'), *cb = strrchr(b, ':');
+    size_t la = ca ? (size_t)(ca - a) : strlen(a), lb = cb ? (size_t)(cb - b) : strlen(b);
+    return la == lb && memcmp(a, b, la) == 0;
+}
+
 static void follower_on_accept(ev_loop *loop, int lfd, void *data, unsigned events)
 {
     repl_follower *f = data;
@@ -976,11 +984,19 @@ static void follower_on_accept(ev_loop *loop, int lfd, void *data, unsigned even
         fconn *slot = NULL;
         for (int i = 0; i < REPL_CONNS_MAX && !slot; i++)
             if (f->conns[i].fd < 0) slot = &f->conns[i];
-        if (!slot) { /* evict the oldest unauthenticated connection */
+        if (!slot) {
+            /* Evict the oldest connection that has not said HELLO, from the
+             * new one's own address if there is one: a flood of connections
+             * from one host then only ever displaces its own, never the
+             * real leader's handshake from another host. */
+            fconn *same = NULL;
             for (int i = 0; i < REPL_CONNS_MAX; i++) {
                 fconn *c = &f->conns[i];
-                if (!c->authed && (!slot || c->since_ms < slot->since_ms)) slot = c;
+                if (c->authed) continue;
+                if (!slot || c->since_ms < slot->since_ms) slot = c;
+                if (same_host(c->peer, peer) && (!same || c->since_ms < same->since_ms)) same = c;
             }
+            if (same) slot = same;
             if (slot) fconn_close(slot, "too many replication connections");
         }
         if (!slot) {

@@ -56,7 +56,7 @@ online() { "$CLI" -p $P1 info replication | tr -d '\r' | sed -n "s/^follower$1:.
 # The leader reaches f2 from outside loopback: replication needs the
 # cluster secret (without one, only loopback may replicate).
 secret=()
-if "$SERVER" --help 2>&1 | grep -q -- --cluster-secret-file && command -v openssl >/dev/null; then
+if ldd "$SERVER" 2>/dev/null | grep -q libcrypto && command -v openssl >/dev/null; then
     (umask 077; openssl rand -hex 32 > "$work/secret")
     secret=(--cluster-secret-file "$work/secret")
 fi

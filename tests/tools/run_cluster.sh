@@ -39,7 +39,7 @@ trap stop_all INT TERM
 # replication and vote connection. Generated once, kept with the data.
 SECRET="$DATA/cluster-secret"
 secret_flags=()
-if "$BIN" --help 2>&1 | grep -q -- --cluster-secret-file && command -v openssl >/dev/null 2>&1; then
+if ldd "$BIN" 2>/dev/null | grep -q libcrypto && command -v openssl >/dev/null 2>&1; then
     if [ ! -s "$SECRET" ]; then
         (umask 077; openssl rand -hex 32 > "$SECRET") && echo "[run] generated the cluster secret $SECRET"
     fi

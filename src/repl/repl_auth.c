@@ -105,6 +105,19 @@ static size_t finish(uint8_t *out, uint8_t type, size_t len)
     return REPL_FRAME_HDR + len;
 }
 
+int repl_auth_start(repl_auth_msg *m, uint8_t purpose, uint32_t id, const char *cluster_id,
+                    uint8_t nonce[RKV_NONCE_LEN])
+{
+    memset(m, 0, sizeof *m);
+    m->version = REPL_AUTH_VERSION;
+    m->purpose = purpose;
+    m->id = id;
+    snprintf(m->cluster_id, sizeof m->cluster_id, "%s", cluster_id);
+    if (rkv_random(m->nonce, sizeof m->nonce) < 0) return -1;
+    memcpy(nonce, m->nonce, RKV_NONCE_LEN);
+    return 0;
+}
+
 size_t repl_encode_auth(uint8_t *out, const repl_auth_msg *m)
 {
     uint8_t *p = out + REPL_FRAME_HDR;

@@ -69,6 +69,12 @@ typedef struct repl_auth_msg {
 int repl_secret_load(const char *path, repl_secret *s, char *warn, size_t warnlen, char *err,
                      size_t errlen);
 
+/* The dialler's first message: version, PURPOSE, its ID and CLUSTER_ID, a
+ * fresh nonce (kept in NONCE for checking the answer). 0, or -1 if no
+ * random bytes could be had. */
+int repl_auth_start(repl_auth_msg *m, uint8_t purpose, uint32_t id, const char *cluster_id,
+                    uint8_t nonce[RKV_NONCE_LEN]);
+
 /* Frames (REPL_FRAME_HDR + payload) into OUT, which has REPL_CTRL_MAX bytes. */
 size_t repl_encode_auth(uint8_t *out, const repl_auth_msg *m);      /* REPL_AUTH */
 size_t repl_encode_challenge(uint8_t *out, const repl_auth_msg *m); /* REPL_AUTH_CHALLENGE */

@@ -227,16 +227,22 @@ static int follower_on_fetch(fconn *c, const repl_frame *fr)
     return fetch_pump(c);
 }
 
+/* REFUSE with REASON (best effort: the socket is nonblocking), then close. */
+static void fconn_send_refuse(fconn *c, const char *reason)
+{
+    uint8_t frame[REPL_CTRL_MAX];
+    size_t len = repl_encode_refuse(frame, reason);
+    ssize_t w = sock_write(c->tls, c->fd, frame, len);
+    (void)w;
+    c->f->refused++;
+    fconn_close(c, reason);
+}
+
 static void fconn_refuse(fconn *c, const char *reason)
 {
     repl_follower *f = c->f;
-    f->refused++;
     log_warn_limited(&f->n->log, &f->n->limits[NL_REPL_REFUSED], "refusing replication connection from %s: %s", c->peer, reason);
-    uint8_t frame[REPL_CTRL_MAX];
-    size_t len = repl_encode_refuse(frame, reason);
-    ssize_t w = sock_write(c->tls, c->fd, frame, len); /* best effort: we close right after */
-    (void)w;
-    fconn_close(c, reason);
+    fconn_send_refuse(c, reason);
 }
 
 /* A connection that did not prove the cluster secret (or came from outside
@@ -246,14 +252,9 @@ static void fconn_auth_fail(fconn *c, const char *reason)
 {
     node *n = c->f->n;
     n->stats.repl_auth_failures++;
-    c->f->refused++;
     log_msg_by_source(&n->log, &n->refusals, LOG_WARN, c->peer,
                       "replication connection from %s refused: %s", c->peer, reason);
-    uint8_t frame[REPL_CTRL_MAX];
-    size_t len = repl_encode_refuse(frame, reason);
-    ssize_t w = sock_write(c->tls, c->fd, frame, len); /* best effort: we close right after */
-    (void)w;
-    fconn_close(c, reason);
+    fconn_send_refuse(c, reason);
 }
 
 /* One step of the acceptor's side of the handshake. 0: go on reading

@@ -484,16 +484,11 @@ static void link_send_auth(flink *lk)
 {
     node *n = lk->l->n;
     repl_auth_msg m;
-    memset(&m, 0, sizeof m);
-    m.version = REPL_AUTH_VERSION;
-    snprintf(m.cluster_id, sizeof m.cluster_id, "%s", n->cfg.cluster_id);
-    m.purpose = REPL_AUTH_PURPOSE_LINK;
-    m.id = n->cfg.node_id;
-    if (rkv_random(lk->auth_nonce, sizeof lk->auth_nonce) < 0) {
+    if (repl_auth_start(&m, REPL_AUTH_PURPOSE_LINK, n->cfg.node_id, n->cfg.cluster_id,
+                        lk->auth_nonce) < 0) {
         link_close(lk, "no random bytes for the handshake");
         return;
     }
-    memcpy(m.nonce, lk->auth_nonce, sizeof m.nonce);
     uint8_t frame[REPL_CTRL_MAX];
     size_t len = repl_encode_auth(frame, &m);
     lk->state = LINK_HANDSHAKE;

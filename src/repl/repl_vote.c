@@ -199,16 +199,11 @@ void repl_voter_send(repl_voter *v, const repl_vote *req)
         uint8_t auth[REPL_CTRL_MAX];
         if (n->secret.len) { /* the VOTE waits for the member's proof */
             repl_auth_msg m;
-            memset(&m, 0, sizeof m);
-            m.version = REPL_AUTH_VERSION;
-            snprintf(m.cluster_id, sizeof m.cluster_id, "%s", n->cfg.cluster_id);
-            m.purpose = REPL_AUTH_PURPOSE_VOTE;
-            m.id = n->cfg.node_id;
-            if (rkv_random(c->nonce, sizeof c->nonce) < 0) {
+            if (repl_auth_start(&m, REPL_AUTH_PURPOSE_VOTE, n->cfg.node_id, n->cfg.cluster_id,
+                                c->nonce) < 0) {
                 vconn_close(c);
                 continue;
             }
-            memcpy(m.nonce, c->nonce, sizeof m.nonce);
             memcpy(c->vote, frame, len);
             c->vote_len = len;
             c->auth_wait = 1;

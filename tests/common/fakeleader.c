@@ -168,12 +168,8 @@ int fl_read_frame(fake_leader *fl, uint8_t *type, uint8_t *payload, uint32_t *pl
 static int fl_auth(fake_leader *fl, uint32_t leader_id, const repl_secret *s)
 {
     repl_auth_msg m, ch, pr;
-    memset(&m, 0, sizeof m);
-    m.version = REPL_AUTH_VERSION;
-    snprintf(m.cluster_id, sizeof m.cluster_id, "rkv");
-    m.purpose = REPL_AUTH_PURPOSE_LINK;
-    m.id = leader_id;
-    if (rkv_random(m.nonce, sizeof m.nonce) < 0) return -1;
+    uint8_t nonce[RKV_NONCE_LEN];
+    if (repl_auth_start(&m, REPL_AUTH_PURPOSE_LINK, leader_id, "rkv", nonce) < 0) return -1;
     uint8_t frame[REPL_CTRL_MAX];
     if (fl_send(fl, frame, repl_encode_auth(frame, &m)) != 0) return -1;
     uint8_t type, payload[REPL_CTRL_MAX];

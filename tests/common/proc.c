@@ -9,6 +9,8 @@
 #include "common/crypto.h"
 
 #include <arpa/inet.h>
+#include <net/if.h>
+#include <ifaddrs.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -542,4 +544,37 @@ int proc_write_secret(const char *path)
     ssize_t w = write(fd, hex, strlen(hex));
     int rc = close(fd);
     return w == (ssize_t)strlen(hex) && rc == 0 ? 0 : -1;
+}
+
+int proc_local_address(char *out, size_t outlen)
+{
+    struct ifaddrs *ifs, *i;
+    int found = 0;
+    if (getifaddrs(&ifs) < 0) return 0;
+    for (i = ifs; i && !found; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !(i->ifa_flags & IFF_UP) ||
+            (i->ifa_flags & IFF_LOOPBACK))
+            continue;
+        const struct sockaddr_in *sa = (const struct sockaddr_in *)i->ifa_addr;
+        if ((ntohl(sa->sin_addr.s_addr) >> 24) == 127) continue;
+        found = inet_ntop(AF_INET, &sa->sin_addr, out, (socklen_t)outlen) != NULL;
+    }
+    freeifaddrs(ifs);
+    return found;
+}
+
+long long proc_cpu_ticks(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *fp = fopen(path, "r");
+    if (!fp) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* the name may hold spaces */
+    long long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld", &ut, &st) != 2)
+        return -1;
+    return ut + st;
 }

@@ -90,6 +90,11 @@ int proc_build_path(char *out, size_t outlen, const char *name);
 char *proc_tmpdir(const char *tag);
 /* Removes PATH and everything below it (no symlink following). 0 or -1. */
 int proc_rmtree(const char *path);
+/* The first non-loopback IPv4 address of this machine (up, not 127/8) into
+ * OUT: 1, or 0 if it has none (tests of non-loopback clients skip then). */
+int proc_local_address(char *out, size_t outlen);
+/* utime + stime of PID in clock ticks (/proc/PID/stat), or -1. */
+long long proc_cpu_ticks(pid_t pid);
 /* Writes a fresh random cluster secret (64 hex digits, mode 0600) to PATH,
  * for --cluster-secret-file. 0 or -1. */
 int proc_write_secret(const char *path);

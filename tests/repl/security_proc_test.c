@@ -22,7 +22,6 @@
  * peer's address; the cluster converges afterwards. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -382,12 +381,8 @@ static void fake_candidate(void)
     repl_secret bad = wrong_secret();
     test_cond("dial again", fl_dial(&fl, "127.0.0.1", e.nd[v].repl_port, 5000) == 0);
     repl_auth_msg m, ch, pr;
-    memset(&m, 0, sizeof m);
-    m.version = REPL_AUTH_VERSION;
-    snprintf(m.cluster_id, sizeof m.cluster_id, "rkv");
-    m.purpose = REPL_AUTH_PURPOSE_VOTE;
-    m.id = 3;
-    rkv_random(m.nonce, sizeof m.nonce);
+    uint8_t nonce[RKV_NONCE_LEN];
+    repl_auth_start(&m, REPL_AUTH_PURPOSE_VOTE, 3, "rkv", nonce);
     uint8_t af[REPL_CTRL_MAX];
     fl_send_raw(&fl, af, repl_encode_auth(af, &m));
     int gotch = fl_read_frame(&fl, &type, payload, &plen, 5000) == 0 && type == REPL_AUTH_CHALLENGE;
@@ -410,27 +405,11 @@ static void fake_candidate(void)
 }
 
 /* 6: no secret: loopback only. */
-static int non_loopback_ipv4(char *out, size_t len)
-{
-    struct ifaddrs *ifa = NULL, *i;
-    int found = 0;
-    if (getifaddrs(&ifa) < 0) return 0;
-    for (i = ifa; i && !found; i = i->ifa_next) {
-        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
-        const struct sockaddr_in *a = (const struct sockaddr_in *)i->ifa_addr;
-        if ((ntohl(a->sin_addr.s_addr) >> 24) == 127) continue;
-        inet_ntop(AF_INET, &a->sin_addr, out, (socklen_t)len);
-        found = 1;
-    }
-    freeifaddrs(ifa);
-    return found;
-}
-
 static void no_secret_loopback_only(void)
 {
     test_section("6. without a secret, replication only from loopback");
     char ip[64];
-    if (!non_loopback_ipv4(ip, sizeof ip)) {
+    if (!proc_local_address(ip, sizeof ip)) {
         test_skip("no non-loopback IPv4 address on this machine");
         return;
     }

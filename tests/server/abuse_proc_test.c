@@ -137,23 +137,6 @@ static long long info_of(srv *s, const char *pass, const char *sec, const char *
     return v;
 }
 
-/* utime + stime of PID in clock ticks. */
-static long long cpu_ticks(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *fp = fopen(path, "r");
-    if (!fp) return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, fp);
-    fclose(fp);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    long long ut = 0, st = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld", &ut, &st) != 2)
-        return -1;
-    return ut + st;
-}
-
 static void fd_exhaustion(void)
 {
     test_section("1. descriptor exhaustion under ulimit -n 256");
@@ -175,9 +158,9 @@ static void fd_exhaustion(void)
         if (fd >= 0) fds[nfd++] = fd;
     }
     printf("   %d flood connections opened\n", nfd);
-    long long cpu0 = cpu_ticks(s.pid), t0 = proc_now_ms();
+    long long cpu0 = proc_cpu_ticks(s.pid), t0 = proc_now_ms();
     usleep(1500 * 1000); /* the flood sits idle: measure the server's CPU meanwhile */
-    long long cpu1 = cpu_ticks(s.pid), el = proc_now_ms() - t0;
+    long long cpu1 = proc_cpu_ticks(s.pid), el = proc_now_ms() - t0;
     long long hz = sysconf(_SC_CLK_TCK);
     double pct = el > 0 ? 100.0 * (double)(cpu1 - cpu0) * 1000.0 / (double)hz / (double)el : 0;
     printf("   server CPU while flooded: %.1f%%\n", pct);

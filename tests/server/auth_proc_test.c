@@ -505,29 +505,11 @@ static void test_aclfile(void)
 
 /* ---- protected mode ---- */
 
-/* The first non-loopback IPv4 address of this machine, or 0. */
-static int local_address(char *out, size_t outlen)
-{
-    struct ifaddrs *ifs, *i;
-    int found = 0;
-    if (getifaddrs(&ifs) < 0) return 0;
-    for (i = ifs; i && !found; i = i->ifa_next) {
-        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !(i->ifa_flags & IFF_UP) ||
-            (i->ifa_flags & IFF_LOOPBACK))
-            continue;
-        const struct sockaddr_in *sa = (const struct sockaddr_in *)i->ifa_addr;
-        if ((ntohl(sa->sin_addr.s_addr) >> 24) == 127) continue;
-        found = inet_ntop(AF_INET, &sa->sin_addr, out, (socklen_t)outlen) != NULL;
-    }
-    freeifaddrs(ifs);
-    return found;
-}
-
 static void test_protected(void)
 {
     test_section("protected mode");
     char ip[64];
-    if (!local_address(ip, sizeof ip)) {
+    if (!proc_local_address(ip, sizeof ip)) {
         test_skip("no non-loopback IPv4 address on this machine");
         return;
     }

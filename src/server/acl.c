@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/crypto.h"
+#include "common/glob.h"
 #include "server/node.h"
 
 #define ACL_WORDS (ACL_CMD_MAX / 64)
@@ -126,77 +127,9 @@ static int eq(const char *a, size_t alen, const char *b)
 
 /* ---- glob (Redis's stringmatchlen semantics, linear backtracking) ---- */
 
-/* Does the pattern element at PAT[*p] match C? Advances *p past it. */
-static int glob_one(const char *pat, size_t plen, size_t *p, char c)
-{
-    size_t i = *p;
-    if (pat[i] == '?') {
-        *p = i + 1;
-        return 1;
-    }
-    if (pat[i] == '\\' && i + 1 < plen) {
-        *p = i + 2;
-        return pat[i + 1] == c;
-    }
-    if (pat[i] != '[') {
-        *p = i + 1;
-        return pat[i] == c;
-    }
-    i++;
-    int negate = 0, match = 0;
-    if (i < plen && pat[i] == '^') {
-        negate = 1;
-        i++;
-    }
-    while (i < plen) {
-        if (pat[i] == '\\' && i + 1 < plen) {
-            match |= pat[i + 1] == c;
-            i += 2;
-        } else if (pat[i] == ']') {
-            break;
-        } else if (i + 2 < plen && pat[i + 1] == '-') {
-            unsigned char lo = (unsigned char)pat[i], hi = (unsigned char)pat[i + 2];
-            if (lo > hi) {
-                unsigned char t = lo;
-                lo = hi;
-                hi = t;
-            }
-            match |= (unsigned char)c >= lo && (unsigned char)c <= hi;
-            i += 3;
-        } else {
-            match |= pat[i] == c;
-            i++;
-        }
-    }
-    *p = i < plen ? i + 1 : i; /* past the ']' (an unclosed class runs to the end) */
-    return negate ? !match : match;
-}
-
 int acl_glob(const char *pat, size_t plen, const char *s, size_t slen)
 {
-    size_t p = 0, i = 0, star_p = (size_t)-1, star_i = 0;
-    while (i < slen) {
-        if (p < plen && pat[p] == '*') {
-            while (p < plen && pat[p] == '*') p++;
-            if (p == plen) return 1;
-            star_p = p;
-            star_i = i;
-            continue;
-        }
-        if (p < plen) {
-            size_t np = p;
-            if (glob_one(pat, plen, &np, s[i])) {
-                p = np;
-                i++;
-                continue;
-            }
-        }
-        if (star_p == (size_t)-1) return 0;
-        p = star_p; /* the last * takes one more character */
-        i = ++star_i;
-    }
-    while (p < plen && pat[p] == '*') p++;
-    return p == plen;
+    return rkv_glob_match(pat, plen, s, slen);
 }
 
 /* ---- users ---- */

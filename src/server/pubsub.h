@@ -43,8 +43,5 @@ void pubsub_client_reset(client *c);
 /* Delivers MSG on CHANNEL to every subscriber of this node (channel and
  * pattern matches both count, as in Redis). Returns the deliveries. */
 long pubsub_publish(node *n, const char *channel, size_t chlen, const char *msg, size_t msglen);
-/* Redis's glob (*, ?, [abc], [^a-z], \x), binary safe, O(len(p) * len(s)):
- * 1 if S matches P. */
-int pubsub_glob_match(const char *p, size_t plen, const char *s, size_t slen);
 
 #endif

@@ -7,7 +7,7 @@
  *   clients_drop_all closes every plain connection (a blocked WAITLSN one
  *   too) and keeps the subscribed ones, which go on answering, and the node
  *   goes on accepting;
- *   pubsub_glob_match agrees with Redis's stringmatchlen on its syntax and
+ *   rkv_glob_match agrees with Redis's stringmatchlen on its syntax and
  *   stays fast on patterns that make a naive matcher exponential.
  * In-process so the hooks can be called directly (no command reaches them),
  * and so valgrind (make valgrind) sees the closing paths. */
@@ -24,6 +24,7 @@
 #include "../testhelp.h"
 #include "server/client.h"
 #include "server/node.h"
+#include "common/glob.h"
 #include "server/pubsub.h"
 #include "server/sentinel.h"
 
@@ -193,12 +194,12 @@ static void test_drop_all(void)
 
 static int gm(const char *p, const char *s)
 {
-    return pubsub_glob_match(p, strlen(p), s, strlen(s));
+    return rkv_glob_match(p, strlen(p), s, strlen(s));
 }
 
 static void test_glob(void)
 {
-    test_section("pubsub_glob_match: Redis's glob");
+    test_section("rkv_glob_match: Redis's glob");
     test_cond("literal", gm("news", "news") && !gm("news", "new") && !gm("new", "news"));
     test_cond("empty", gm("", "") && !gm("", "a") && gm("*", ""));
     test_cond("?", gm("h?llo", "hello") && gm("h?llo", "hallo") && !gm("h?llo", "hllo"));
@@ -214,7 +215,7 @@ static void test_glob(void)
               gm("[-+]sdown", "+sdown") && gm("[-+]sdown", "-sdown") && !gm("[-+]sdown", "sdown"));
     test_cond("escapes", gm("a\\*b", "a*b") && !gm("a\\*b", "axb") && gm("[\\]]", "]"));
     test_cond("an open class runs to the end", gm("a[bc", "ab") && !gm("a[bc", "ad"));
-    test_cond("binary", pubsub_glob_match("a?c", 3, "a\0c", 3));
+    test_cond("binary", rkv_glob_match("a?c", 3, "a\0c", 3));
     char pat[PUBSUB_NAME_MAX + 1], s[PUBSUB_NAME_MAX + 1];
     size_t k = 0;
     while (k + 2 < PUBSUB_NAME_MAX - 1) {
@@ -224,7 +225,7 @@ static void test_glob(void)
     pat[k++] = 'b';
     memset(s, 'a', PUBSUB_NAME_MAX);
     long long t0 = proc_now_ms();
-    int m = pubsub_glob_match(pat, k, s, PUBSUB_NAME_MAX);
+    int m = rkv_glob_match(pat, k, s, PUBSUB_NAME_MAX);
     test_cond("*a*a*...*ab against 256 a's: no match, in well under a second",
               !m && proc_now_ms() - t0 < 1000);
 }

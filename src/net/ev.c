@@ -159,6 +159,8 @@ static void ev_run_pending(ev_loop *l)
         h->fn(l, fd, h->data, EV_READ);
     }
     for (int i = 0; i < kept; i++) {
+        /* kept <= n: batch[0..kept) was written in the loop above */
+        // cppcheck-suppress uninitvar
         int fd = batch[i];
         if (!l->h[fd].pending) continue;
         l->h[fd].pending = 0;

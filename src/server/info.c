@@ -128,8 +128,8 @@ static void info_stats(node *n, info_buf *b)
                 (unsigned long long)s->accept_emfile, (unsigned long long)s->repl_auth_failures,
                 (unsigned long long)s->auth_failures, (unsigned long long)s->auth_failures,
                 (unsigned long long)s->acl_denied_cmd, (unsigned long long)s->acl_denied_key,
-                (unsigned long long)(tls_ctx_failures(n->tls_clients) +
-                                     tls_ctx_failures(n->tls_repl)),
+                (unsigned long long)tls_ctx_failures(n->tls_clients) +
+                    (unsigned long long)tls_ctx_failures(n->tls_repl),
                 (unsigned long long)tls_ctx_failures(n->tls_clients),
                 (unsigned long long)tls_ctx_failures(n->tls_repl),
                 tls_ctx_handshaking(n->tls_clients));

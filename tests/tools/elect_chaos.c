@@ -4,7 +4,7 @@
  *
  *   elect_chaos [--seconds S] [--seed N] [--nodes 3|5] [--history FILE]
  *               [--faults LIST|all] [--workers N] [--keys N] [--no-netns]
- *               [--strict-errors] [--election-timeout-ms T] [--pace-us U]
+ *               [--strict-errors] [--tls] [--election-timeout-ms T] [--pace-us U]
  *               [--check-follower-reads] [--keep] [--net-tag TAG]
  *                                       (tests/elect_chaos.sh wraps it)
  *
@@ -924,7 +924,7 @@ static int parse_faults(const char *list, int *enabled)
 static int usage(void)
 {
     fprintf(stderr, "usage: elect_chaos [--seconds S] [--seed N] [--nodes 3|5] [--history FILE] "
-                    "[--faults LIST|all] [--workers N] [--keys N] [--no-netns] [--strict-errors] "
+                    "[--faults LIST|all] [--workers N] [--keys N] [--no-netns] [--strict-errors] [--tls] "
                     "[--election-timeout-ms T] [--pace-us U] [--check-follower-reads] "
                     "[--keep] [--net-tag TAG]\n");
     return 2;
@@ -948,7 +948,7 @@ int main(int argc, char **argv)
     const char *faults_arg = "all", *history = NULL;
     char tag[NN_TAG_MAX + 1];
     snprintf(tag, sizeof tag, "rkvec%d", (int)getpid() % 100000);
-    int no_netns = 0, strict = 0, keep = 0;
+    int no_netns = 0, strict = 0, keep = 0, tls = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long x;
@@ -960,6 +960,8 @@ int main(int argc, char **argv)
             keep = 1;
         else if (strcmp(a, "--strict-errors") == 0)
             strict = 1;
+        else if (strcmp(a, "--tls") == 0)
+            tls = 1; /* replication and votes over mutual TLS */
         else if (!v)
             return usage();
         else if (strcmp(a, "--seconds") == 0 && parse_num(v, 1, EC_SECONDS_MAX, &seconds) == 0)
@@ -1038,8 +1040,32 @@ int main(int argc, char **argv)
     snprintf(tbuf, sizeof tbuf, "%ld", T);
     snprintf(qbuf, sizeof qbuf, "%d", EC_QUORUM_TIMEOUT_MS);
     snprintf(hbuf, sizeof hbuf, "%ld", T / 10 > 10 ? T / 10 : 10);
-    const char *const extra[] = {
+    /* --tls: throwaway certificates (tests/tools/gen_certs.sh) and mutual
+     * TLS on every replication and vote connection, the secret handshake
+     * inside it. */
+    static char certdir[PROC_PATH_MAX], cert[PROC_PATH_MAX + 16], key[PROC_PATH_MAX + 16],
+        ca[PROC_PATH_MAX + 16];
+    if (tls) {
+        char *d = proc_tmpdir("elect-chaos-tls");
+        char cmd[PROC_PATH_MAX * 2];
+        snprintf(certdir, sizeof certdir, "%s", d ? d : "/tmp");
+        free(d);
+        snprintf(cmd, sizeof cmd, "tests/tools/gen_certs.sh '%s' >/dev/null 2>&1", certdir);
+        if (system(cmd) != 0) {
+            printf("elect_chaos: --tls: tests/tools/gen_certs.sh failed (run from the repository root)\n");
+            return 2;
+        }
+        snprintf(cert, sizeof cert, "%s/node.crt", certdir);
+        snprintf(key, sizeof key, "%s/node.key", certdir);
+        snprintf(ca, sizeof ca, "%s/ca.crt", certdir);
+    }
+    const char *const extra_plain[] = {
         "--election-timeout-ms", tbuf, "--quorum-timeout-ms", qbuf, "--heartbeat-ms", hbuf, NULL};
+    const char *const extra_tls[] = {"--election-timeout-ms", tbuf, "--quorum-timeout-ms", qbuf,
+                                     "--heartbeat-ms", hbuf, "--tls-replication", "yes",
+                                     "--tls-cert-file", cert, "--tls-key-file", key,
+                                     "--tls-ca-cert-file", ca, NULL};
+    const char *const *extra = tls ? extra_tls : extra_plain;
     ec_opts o;
     memset(&o, 0, sizeof o);
     o.extra = extra;
@@ -1048,9 +1074,10 @@ int main(int argc, char **argv)
         o.netns[i] = r->net.ns[i];
     }
     printf("elect_chaos: seed %llu, %ld s, %ld nodes (%s), %ld workers, %ld keys, election "
-           "timeout %ld ms%s; faults:",
+           "timeout %ld ms%s%s; faults:",
            seed, seconds, nodes, r->use_net ? "each in its own network namespace" : "127.0.0.1",
-           workers, keys, T, strict ? ", strict errors" : "");
+           workers, keys, T, strict ? ", strict errors" : "",
+           tls ? ", mutual TLS between nodes" : "");
     for (int i = 0; i < nmenu; i++)
         printf(" %s", fault_names[menu[i]]);
     printf("\n");
@@ -1167,6 +1194,7 @@ int main(int argc, char **argv)
         free(ws[i].w);
     free(r->freads);
     free(root);
+    if (tls && certdir[0]) proc_rmtree(certdir);
     lc_history_free(r->h);
     int skips = (skipped_kinds > 0) + undecided;
     printf("%d passed, %d failed, %d skipped\n", r->violations ? 0 : 1, r->violations ? 1 : 0,

@@ -1220,8 +1220,9 @@ static int node_lock_data_dir(node *n, char *err, size_t errlen)
         pid[r > 0 ? r : 0] = 0;
         pid[strcspn(pid, "\n")] = 0;
         if (e == EWOULDBLOCK)
-            snprintf(err, errlen, "data dir '%s' is in use by another rkv-server (pid %s holds "
-                                  "the lock on %s); not touching it",
+            snprintf(err, errlen, "data dir '%s' is in use by another rkv-server (pid %s, or a "
+                                  "checkpoint child it forked, holds the lock on %s); not "
+                                  "touching it",
                      n->cfg.data_dir, pid[0] ? pid : "unknown", path);
         else
             snprintf(err, errlen, "cannot lock %s: %s", path, strerror(e));

@@ -575,10 +575,15 @@ static void do_heal(cluster *c, int k, heal *h)
     case F_BLACKHOLE:
         cl_proxy(c, k, "blackhole off", reply, sizeof reply);
         break;
-    case F_STOP_CKPT:
-        /* Only if it is still that node's child (a kill reaps it). */
-        if (h->child > 0 && parent_of(h->child) == h->parent) kill(h->child, SIGCONT);
+    case F_STOP_CKPT: {
+        /* Still that node's child, or orphaned by a kill of its parent
+         * (stopped before its PR_SET_PDEATHSIG took effect: it holds the
+         * data dir's lock, and only running on lets it see its parent gone
+         * and exit). */
+        pid_t pp = h->child > 0 ? parent_of(h->child) : -1;
+        if (pp == h->parent || pp == 1) kill(h->child, SIGCONT);
         break;
+    }
     default:
         break;
     }

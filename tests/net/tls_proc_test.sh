@@ -93,6 +93,24 @@ elif mode == "plain":  # a plain-TCP client on the TLS port
         print("EOF" if not d else "GOT %r" % d[:20])
     except ConnectionResetError:
         print("EOF")
+elif mode == "replhello":  # certs-dir replhello HOST PORT tls|plain FRAME-FILE: the type of the answer
+    host, port, how, frame = sys.argv[3], int(sys.argv[4]), sys.argv[5], open(sys.argv[6], "rb").read()
+    try:
+        s = socket.create_connection((host, port), timeout=5)
+        if how == "tls":  # the chain is checked; the name is not (as between rkv nodes)
+            c = ctx("node")
+            c.check_hostname = False
+            s = c.wrap_socket(s, server_hostname=host)
+        s.sendall(frame)
+        hdr = b""
+        while len(hdr) < 12:
+            chunk = s.recv(12 - len(hdr))
+            if not chunk:
+                raise EOFError("closed")
+            hdr += chunk
+        print(hdr[4])
+    except Exception as e:
+        print("ERR", type(e).__name__, e)
 elif mode == "stall":  # certs-dir stall PORT N DEADLINE_S
     port, n, deadline = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
     stalled = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(n)]
@@ -259,6 +277,38 @@ for mode in optional no; do
     fi
     kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null; unset 'pids[-1]'
 done
+
+# ---- 3. no cluster secret, a peer from a non-loopback address ----
+# Without a secret only loopback may replicate, unless mutual TLS checks the
+# peer's certificate first (docs/SECURITY.md): a HELLO over TLS from the
+# machine's own non-loopback address gets HELLO_OK (type 2) from a TLS
+# follower, and REFUSE (type 3) from a plain one.
+IP=$("$PY" -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.connect(("192.0.2.254", 9)); print(s.getsockname()[0])' 2>/dev/null || true)
+if [ -z "$IP" ] || [ "${IP#127.}" != "$IP" ]; then
+    echo "SKIP: no non-loopback IPv4 address on this machine"
+    skip=$((skip + 1))
+else
+    for how in tls plain; do
+        FP=$(free_port) FR=$(free_port)
+        tflags=()
+        [ $how = tls ] && tflags=(--tls-replication yes --tls-cert-file "$C/node.crt" --tls-key-file "$C/node.key"
+            --tls-ca-cert-file "$C/ca.crt")
+        "$SERVER" --node-id 2 --role follower --bind 0.0.0.0 --port "$FP" --repl-port "$FR" --protected-mode no \
+            "${tflags[@]}" --data-dir "$work/nosecret-$how" >>"$work/nosecret-$how.log" 2>&1 &
+        pids+=($!)
+        fup() { $CLI -p "$FP" -t 1 ping >/dev/null 2>&1; }
+        check "a $how follower without a secret starts on 0.0.0.0" 'wait_until 10 fup'
+        r=$(tlsc replhello "$IP" "$FR" $how "$PWD/tests/fuzz/corpus/repl_frame/seed-hello")
+        if [ $how = tls ]; then
+            check "over mutual TLS, a HELLO from $IP is answered HELLO_OK ($r)" '[ "$r" = 2 ]'
+            check "its log says membership rests on the certificates" \
+                'grep -q "authenticated by their TLS certificates alone" "$work/nosecret-$how.log"'
+        else
+            check "in plain TCP, a HELLO from $IP is refused: loopback only ($r)" '[ "$r" = 3 ]'
+        fi
+        kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null; unset 'pids[-1]'
+    done
+fi
 
 # Start errors: a bad file carries OpenSSL's reason; a missing CA is refused.
 out=$(timeout 10 "$SERVER" --port 0 --tls-port "$(free_port)" --tls-cert-file "$C/ca.key" --tls-key-file "$C/node.key" \

@@ -563,18 +563,25 @@ int proc_local_address(char *out, size_t outlen)
     return found;
 }
 
-long long proc_cpu_ticks(pid_t pid)
+const char *proc_stat_fields(pid_t pid, char *buf, size_t cap)
 {
-    char path[64], buf[1024];
+    char path[64];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     FILE *fp = fopen(path, "r");
-    if (!fp) return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    if (!fp) return NULL;
+    size_t n = fread(buf, 1, cap - 1, fp);
     fclose(fp);
     buf[n] = 0;
     const char *p = strrchr(buf, ')'); /* the name may hold spaces */
+    return p ? p + 1 : NULL;
+}
+
+long long proc_cpu_ticks(pid_t pid)
+{
+    char buf[1024];
+    const char *p = proc_stat_fields(pid, buf, sizeof buf);
     long long ut = 0, st = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld", &ut, &st) != 2)
+    if (!p || sscanf(p, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld", &ut, &st) != 2)
         return -1;
     return ut + st;
 }

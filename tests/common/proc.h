@@ -93,6 +93,9 @@ int proc_rmtree(const char *path);
 /* The first non-loopback IPv4 address of this machine (up, not 127/8) into
  * OUT: 1, or 0 if it has none (tests of non-loopback clients skip then). */
 int proc_local_address(char *out, size_t outlen);
+/* /proc/PID/stat into BUF; the fields after the process name (state,
+ * ppid, ...), or NULL. */
+const char *proc_stat_fields(pid_t pid, char *buf, size_t cap);
 /* utime + stime of PID in clock ticks (/proc/PID/stat), or -1. */
 long long proc_cpu_ticks(pid_t pid);
 /* Writes a fresh random cluster secret (64 hex digits, mode 0600) to PATH,

@@ -327,17 +327,11 @@ static long count_in_file(const char *path, const char *needle)
 /* The parent pid of PID from /proc, or -1. */
 static pid_t parent_of(pid_t pid)
 {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *fp = fopen(path, "r");
-    if (!fp) return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, fp);
-    fclose(fp);
-    buf[n] = 0;
-    const char *rp = strrchr(buf, ')'); /* the name may hold spaces */
+    char buf[512];
+    const char *rest = proc_stat_fields(pid, buf, sizeof buf);
     int ppid;
     char state;
-    if (!rp || sscanf(rp + 1, " %c %d", &state, &ppid) != 2) return -1;
+    if (!rest || sscanf(rest, " %c %d", &state, &ppid) != 2) return -1;
     return (pid_t)ppid;
 }
 

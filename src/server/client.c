@@ -11,6 +11,7 @@
 #include "server/client.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,6 +261,7 @@ void client_accept(node *n, int lfd)
         c->fd = fd;
         c->id = ++n->next_client_id;
         snprintf(c->peer, sizeof c->peer, "%s", peer);
+        c->resp = 2;
         c->authed = 1; /* counted as such; acl_client_init moves it (and the count) */
         acl_client_init(c);
         c->created_ms = c->last_input_ms = ev_now_ms();
@@ -381,7 +383,78 @@ void reply_array(client *c, long long n)
 
 void reply_nil(client *c)
 {
-    reply_raw(c, "$-1\r\n", 5);
+    if (c->resp == 3)
+        reply_raw(c, "_\r\n", 3);
+    else
+        reply_raw(c, "$-1\r\n", 5);
+}
+
+void reply_null_array(client *c)
+{
+    if (c->resp == 3)
+        reply_raw(c, "_\r\n", 3);
+    else
+        reply_raw(c, "*-1\r\n", 5);
+}
+
+void reply_map(client *c, long long pairs)
+{
+    if (c->resp == 3)
+        reply_prefixed_num(c, '%', pairs);
+    else
+        reply_prefixed_num(c, '*', pairs * 2);
+}
+
+void reply_set(client *c, long long n)
+{
+    reply_prefixed_num(c, c->resp == 3 ? '~' : '*', n);
+}
+
+void reply_push(client *c, long long n)
+{
+    reply_prefixed_num(c, c->resp == 3 ? '>' : '*', n);
+}
+
+void reply_bool(client *c, int v)
+{
+    if (c->resp == 3)
+        reply_raw(c, v ? "#t\r\n" : "#f\r\n", 4);
+    else
+        reply_int(c, v ? 1 : 0);
+}
+
+/* Redis's addReplyDouble: "%.17g" in RESP2 (a bulk string), RESP3 a
+ * double ("inf", "-inf" as RESP3 spells them). */
+void reply_double(client *c, double d)
+{
+    char buf[64];
+    int l;
+    if (isinf(d))
+        l = snprintf(buf, sizeof buf, "%s", d > 0 ? "inf" : "-inf");
+    else
+        l = snprintf(buf, sizeof buf, "%.17g", d);
+    if (c->resp == 3) {
+        char out[80];
+        int ol = snprintf(out, sizeof out, ",%.*s\r\n", l, buf);
+        reply_raw(c, out, (size_t)ol);
+    } else {
+        reply_bulk(c, buf, (size_t)l);
+    }
+}
+
+/* RESP3 verbatim string ("txt:" + text) for human-readable text such as
+ * INFO, a bulk string in RESP2. */
+void reply_verbatim(client *c, const char *p, size_t len)
+{
+    if (c->resp != 3) {
+        reply_bulk(c, p, len);
+        return;
+    }
+    char hdr[32];
+    int hl = snprintf(hdr, sizeof hdr, "=%zu\r\ntxt:", len + 4);
+    reply_raw(c, hdr, (size_t)hl);
+    reply_raw(c, p, len);
+    reply_raw(c, "\r\n", 2);
 }
 
 void reply_bulk(client *c, const void *p, size_t len)

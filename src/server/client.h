@@ -57,6 +57,13 @@ typedef struct client {
     int wait_replicas;
     uint64_t wait_deadline_ms; /* 0: forever */
 
+    int resp;      /* protocol: 2, or 3 after HELLO 3 (reply_* pick the RESP3 types) */
+    unsigned db;   /* SELECT: the database the commands address */
+    /* CLIENT REPLY OFF|SKIP: reply_* write nothing while silent is set;
+     * command_exec sets it per command (a ticket keeps it for its reply). */
+    int reply_off, reply_skip, silent;
+    struct multi_state *multi; /* MULTI ... EXEC queue and WATCHed keys (NULL: none) */
+
     const struct acl_user *user; /* logged in as (acl.h); NULL: "default" */
     int authed;                  /* AUTH / HELLO AUTH succeeded, or default is nopass */
 
@@ -123,6 +130,14 @@ void reply_int(client *c, long long v);
 void reply_bulk(client *c, const void *p, size_t len);
 void reply_nil(client *c);
 void reply_array(client *c, long long n);
+/* RESP3-aware: the RESP3 type after HELLO 3, Redis's RESP2 form otherwise. */
+void reply_null_array(client *c);            /* _  | *-1 */
+void reply_map(client *c, long long pairs);  /* %n | *2n */
+void reply_set(client *c, long long n);      /* ~n | *n */
+void reply_push(client *c, long long n);     /* >n | *n */
+void reply_bool(client *c, int v);           /* #t | :1 */
+void reply_double(client *c, double d);      /* ,d | $ "%.17g" */
+void reply_verbatim(client *c, const char *p, size_t len); /* =txt: | $ */
 
 /* Command dispatch (commands.c): runs c->argv, or returns CMD_DEFERRED
  * without effect when the command must wait for owed write replies. */

@@ -47,15 +47,17 @@
 #define KV_TABLE_MIN 4u          /* smallest bucket array */
 #define KV_SHRINK_RATIO 8u       /* shrink when entries * 8 < buckets */
 #define KV_REHASH_EMPTY_VISITS 10 /* empty buckets skipped per bucket moved */
+#define KV_RANDOM_TRIES 32       /* random buckets tried before a walk */
 
 typedef struct kv_entry {
     struct kv_entry *next;  /* bucket chain */
     uint64_t ts;            /* version: timestamp ... */
     uint32_t node_id;       /* ... and origin node */
-    uint32_t klen;
+    uint32_t klen : 31;
+    uint32_t has_exp : 1;   /* data starts with the 8-byte expiry */
     uint32_t vlen : 31;     /* 0 for a tombstone */
     uint32_t tombstone : 1;
-    uint8_t data[];         /* klen key bytes, then vlen value bytes */
+    uint8_t data[];         /* [expiry, 8 bytes], klen key bytes, then vlen value bytes */
 } kv_entry;
 
 _Static_assert(sizeof(void *) != 8 || offsetof(kv_entry, data) == 28,
@@ -67,13 +69,24 @@ typedef struct kv_table {
     size_t used; /* entries held, tombstones included */
 } kv_table;
 
-struct kv_store {
+/* One database: its own table, so SELECT, FLUSHDB, DBSIZE and SCAN cost
+ * what that database holds, not what the others do. */
+typedef struct kv_dict {
     kv_table ht[2];      /* ht[1] is in use only while rehashing */
     int rehashing;       /* 1 while entries move from ht[0] to ht[1] */
     size_t rehash_idx;   /* next ht[0] bucket to move */
-    uint64_t seed[2];    /* SipHash key of the table hash, random per store */
     size_t live;         /* live keys */
     size_t tombs;        /* tombstones */
+    size_t volatile_keys; /* live keys with an expiry */
+} kv_dict;
+
+struct kv_store {
+    kv_dict **db;        /* db[i]: NULL until database i is first written */
+    unsigned ndb;        /* slots in db[] */
+    unsigned rehash_db;  /* kv_rehash_step's round-robin position */
+    uint64_t seed[2];    /* SipHash key of the table hash, random per store */
+    size_t live;         /* live keys, every database */
+    size_t tombs;        /* tombstones, every database */
     uint64_t digest;     /* sum of kv_entry_digest() over live entries */
     size_t mem_bytes;    /* malloc_usable_size() of everything we hold */
 };
@@ -111,10 +124,22 @@ static void kv_release(kv_store *kv, void *p)
     free(p);
 }
 
-static size_t kv_entry_size(uint32_t klen, uint32_t vlen)
+static size_t kv_entry_size(uint32_t klen, uint32_t vlen, int has_exp)
 {
-    size_t n = offsetof(kv_entry, data) + (size_t)klen + vlen;
+    size_t n = offsetof(kv_entry, data) + (has_exp ? 8u : 0u) + (size_t)klen + vlen;
     return n < sizeof(kv_entry) ? sizeof(kv_entry) : n;
+}
+
+static inline uint8_t *kv_entry_key(const kv_entry *e)
+{
+    return (uint8_t *)(uintptr_t)(e->data + (e->has_exp ? 8 : 0));
+}
+
+static inline int64_t kv_entry_expire(const kv_entry *e)
+{
+    int64_t x = 0;
+    if (e->has_exp) memcpy(&x, e->data, 8);
+    return x;
 }
 
 /* ---- Hashes ---- */
@@ -264,11 +289,16 @@ static uint64_t kv_digest_hash(const uint8_t *p, size_t len, uint64_t seed)
     return kv_mix(a ^ s[0] ^ (uint64_t)len, b ^ s[1]);
 }
 
-/* Digest contribution of a live entry: a hash of (klen, key, value). The key
- * length goes into the seed, so ("ab", "c") and ("a", "bc") differ. */
-static uint64_t kv_entry_digest(const kv_entry *e)
+/* Digest contribution of a live entry: a hash of (klen, key, value), the
+ * database and the expiry mixed in. The key length goes into the seed, so
+ * ("ab", "c") and ("a", "bc") differ; database 0 without an expiry gives
+ * what an entry gave before databases and expiries existed. */
+static uint64_t kv_entry_digest(const kv_entry *e, unsigned db)
 {
-    return kv_digest_hash(e->data, (size_t)e->klen + e->vlen, KV_DIGEST_SEED ^ e->klen);
+    uint64_t h = kv_digest_hash(kv_entry_key(e), (size_t)e->klen + e->vlen,
+                                KV_DIGEST_SEED ^ e->klen ^ ((uint64_t)db << 32));
+    if (e->has_exp) h ^= kv_mix((uint64_t)kv_entry_expire(e) ^ kv_dsecret[2], h ^ kv_dsecret[3]);
+    return h;
 }
 
 /* 128 bits for the SipHash key: getrandom(), else /dev/urandom, else a mix of
@@ -316,116 +346,142 @@ static void kv_random_seed(kv_store *kv)
 
 /* Moves up to N non-empty buckets from ht[0] to ht[1], looking at no more
  * than N * 10 empty ones. Returns 1 while a rehash remains in progress. */
-static int kv_rehash(kv_store *kv, int n)
+static int kv_rehash(kv_store *kv, kv_dict *d, int n)
 {
-    if (!kv->rehashing) return 0;
-    kv_table *from = &kv->ht[0], *to = &kv->ht[1];
+    if (!d->rehashing) return 0;
+    kv_table *from = &d->ht[0], *to = &d->ht[1];
     size_t empty_visits = (size_t)(n > 0 ? n : 0) * KV_REHASH_EMPTY_VISITS;
     while (n-- > 0 && from->used > 0) {
-        assert(kv->rehash_idx < from->size);
-        while (from->bucket[kv->rehash_idx] == NULL) {
-            kv->rehash_idx++;
+        assert(d->rehash_idx < from->size);
+        while (from->bucket[d->rehash_idx] == NULL) {
+            d->rehash_idx++;
             if (--empty_visits == 0) return 1;
         }
-        kv_entry *e = from->bucket[kv->rehash_idx];
+        kv_entry *e = from->bucket[d->rehash_idx];
         while (e) {
             kv_entry *next = e->next;
-            size_t i = kv_hash(kv, e->data, e->klen) & (to->size - 1);
+            size_t i = kv_hash(kv, kv_entry_key(e), e->klen) & (to->size - 1);
             e->next = to->bucket[i];
             to->bucket[i] = e;
             from->used--;
             to->used++;
             e = next;
         }
-        from->bucket[kv->rehash_idx++] = NULL;
+        from->bucket[d->rehash_idx++] = NULL;
     }
     if (from->used > 0) {
         /* The next step will hash this entry: start loading it now. */
-        if (kv->rehash_idx < from->size && from->bucket[kv->rehash_idx])
-            __builtin_prefetch(from->bucket[kv->rehash_idx]);
+        if (d->rehash_idx < from->size && from->bucket[d->rehash_idx])
+            __builtin_prefetch(from->bucket[d->rehash_idx]);
         return 1;
     }
     kv_release(kv, from->bucket);
     *from = *to;
     memset(to, 0, sizeof *to);
-    kv->rehashing = 0;
-    kv->rehash_idx = 0;
+    d->rehashing = 0;
+    d->rehash_idx = 0;
     return 0;
 }
 
 /* Starts moving to a SIZE-bucket table (a power of two), or switches at once
  * if ht[0] is empty. Returns -1 if the bucket array cannot be allocated. */
-static int kv_resize(kv_store *kv, size_t size)
+static int kv_resize(kv_store *kv, kv_dict *d, size_t size)
 {
-    assert(!kv->rehashing && size >= KV_TABLE_MIN && (size & (size - 1)) == 0);
+    assert(!d->rehashing && size >= KV_TABLE_MIN && (size & (size - 1)) == 0);
     kv_entry **b = kv_alloc_zero(kv, size, sizeof(kv_entry *));
     if (!b) return -1;
-    if (kv->ht[0].used == 0) {
-        kv_release(kv, kv->ht[0].bucket);
-        kv->ht[0] = (kv_table){.bucket = b, .size = size, .used = 0};
+    if (d->ht[0].used == 0) {
+        kv_release(kv, d->ht[0].bucket);
+        d->ht[0] = (kv_table){.bucket = b, .size = size, .used = 0};
         return 0;
     }
-    kv->ht[1] = (kv_table){.bucket = b, .size = size, .used = 0};
-    kv->rehashing = 1;
-    kv->rehash_idx = 0;
+    d->ht[1] = (kv_table){.bucket = b, .size = size, .used = 0};
+    d->rehashing = 1;
+    d->rehash_idx = 0;
     return 0;
 }
 
 /* Makes room for one more entry. Fails only when there is no table at all;
  * a failed grow of an existing table just leaves the chains longer. */
-static int kv_grow(kv_store *kv)
+static int kv_grow(kv_store *kv, kv_dict *d)
 {
-    if (kv->rehashing) return 0;
-    if (kv->ht[0].size == 0) return kv_resize(kv, KV_TABLE_MIN);
-    if (kv->ht[0].used >= kv->ht[0].size && kv->ht[0].size <= SIZE_MAX / 2 / sizeof(void *))
-        (void)kv_resize(kv, kv->ht[0].size * 2);
+    if (d->rehashing) return 0;
+    if (d->ht[0].size == 0) return kv_resize(kv, d, KV_TABLE_MIN);
+    if (d->ht[0].used >= d->ht[0].size && d->ht[0].size <= SIZE_MAX / 2 / sizeof(void *))
+        (void)kv_resize(kv, d, d->ht[0].size * 2);
     return 0;
 }
 
-static void kv_maybe_shrink(kv_store *kv)
+static void kv_maybe_shrink(kv_store *kv, kv_dict *d)
 {
-    kv_table *ht = &kv->ht[0];
-    if (kv->rehashing || ht->size <= KV_TABLE_MIN || ht->used * KV_SHRINK_RATIO >= ht->size)
+    kv_table *ht = &d->ht[0];
+    if (d->rehashing || ht->size <= KV_TABLE_MIN || ht->used * KV_SHRINK_RATIO >= ht->size)
         return;
     size_t size = KV_TABLE_MIN;
     while (size < ht->used) size *= 2;
-    (void)kv_resize(kv, size); /* failure: keep the big table */
+    (void)kv_resize(kv, d, size); /* failure: keep the big table */
 }
 
 /* Starts the cache misses of a lookup early: the bucket slots of both tables
  * load while the rehash step runs, and the heads of both chains load while
  * the first is walked. At 1M keys the misses are most of an operation's
  * cost, and overlapping them is what this buys. */
-static inline void kv_prefetch_buckets(const kv_store *kv, uint64_t h)
+static inline void kv_prefetch_buckets(const kv_dict *d, uint64_t h)
 {
-    for (int t = 0; t <= kv->rehashing; t++)
-        if (kv->ht[t].size) __builtin_prefetch(&kv->ht[t].bucket[h & (kv->ht[t].size - 1)]);
+    for (int t = 0; t <= d->rehashing; t++)
+        if (d->ht[t].size) __builtin_prefetch(&d->ht[t].bucket[h & (d->ht[t].size - 1)]);
 }
 
 /* Returns the link pointing at KEY's entry (so the caller can unlink or
  * replace the entry), or NULL if the key is not held. */
-static kv_entry **kv_find_link(kv_store *kv, const void *key, uint32_t klen, uint64_t h)
+static kv_entry **kv_find_link(kv_dict *d, const void *key, uint32_t klen, uint64_t h,
+                               int *which)
 {
-    if (kv->rehashing) __builtin_prefetch(kv->ht[1].bucket[h & (kv->ht[1].size - 1)]);
-    for (int t = 0; t <= kv->rehashing; t++) {
-        kv_table *ht = &kv->ht[t];
+    if (d->rehashing) __builtin_prefetch(d->ht[1].bucket[h & (d->ht[1].size - 1)]);
+    for (int t = 0; t <= d->rehashing; t++) {
+        kv_table *ht = &d->ht[t];
         if (ht->size == 0) continue;
         for (kv_entry **link = &ht->bucket[h & (ht->size - 1)]; *link; link = &(*link)->next) {
             const kv_entry *e = *link;
-            if (e->klen == klen && (klen == 0 || memcmp(e->data, key, klen) == 0)) return link;
+            if (e->klen == klen && (klen == 0 || memcmp(kv_entry_key(e), key, klen) == 0)) {
+                if (which) *which = t;
+                return link;
+            }
         }
     }
     return NULL;
 }
 
 /* New entries go to the table being filled: ht[1] while rehashing. */
-static void kv_link(kv_store *kv, kv_entry *e, uint64_t h)
+static void kv_link(kv_dict *d, kv_entry *e, uint64_t h)
 {
-    kv_table *ht = &kv->ht[kv->rehashing ? 1 : 0];
+    kv_table *ht = &d->ht[d->rehashing ? 1 : 0];
     size_t i = h & (ht->size - 1);
     e->next = ht->bucket[i];
     ht->bucket[i] = e;
     ht->used++;
+}
+
+/* The dictionary of database DB, created on first use when CREATE. NULL:
+ * absent (not CREATE) or out of memory. */
+static kv_dict *kv_dict_get(kv_store *kv, unsigned db, int create)
+{
+    assert(db < KV_DB_MAX);
+    if (db < kv->ndb && kv->db[db]) return kv->db[db];
+    if (!create) return NULL;
+    if (db >= kv->ndb) {
+        unsigned n = kv->ndb ? kv->ndb : 16;
+        while (n <= db) n *= 2;
+        if (n > KV_DB_MAX) n = KV_DB_MAX;
+        kv_dict **a = kv_alloc_zero(kv, n, sizeof *a);
+        if (!a) return NULL;
+        if (kv->ndb) memcpy(a, kv->db, kv->ndb * sizeof *a);
+        kv_release(kv, kv->db);
+        kv->db = a;
+        kv->ndb = n;
+    }
+    kv->db[db] = kv_alloc_zero(kv, 1, sizeof(kv_dict));
+    return kv->db[db];
 }
 
 /* ---- Entry updates ---- */
@@ -437,78 +493,104 @@ static kv_version kv_entry_version(const kv_entry *e)
 
 static const uint8_t *kv_entry_val(const kv_entry *e)
 {
-    return e->tombstone ? NULL : e->data + e->klen;
+    return e->tombstone ? NULL : kv_entry_key(e) + e->klen;
 }
 
-static void kv_fill_view(const kv_entry *e, kv_entry_view *out)
+static void kv_fill_view(const kv_entry *e, unsigned db, kv_entry_view *out)
 {
-    out->key = e->data;
+    out->key = kv_entry_key(e);
     out->klen = e->klen;
     out->val = kv_entry_val(e);
     out->vlen = e->vlen;
     out->ver = kv_entry_version(e);
     out->tombstone = e->tombstone;
+    out->db = db;
+    out->expire_ms = kv_entry_expire(e);
+}
+
+static void kv_count_in(kv_store *kv, kv_dict *d, const kv_entry *e, unsigned db)
+{
+    if (e->tombstone) {
+        kv->tombs++;
+        d->tombs++;
+    } else {
+        kv->live++;
+        d->live++;
+        if (e->has_exp) d->volatile_keys++;
+        kv->digest += kv_entry_digest(e, db);
+    }
+}
+
+static void kv_count_out(kv_store *kv, kv_dict *d, const kv_entry *e, unsigned db)
+{
+    if (e->tombstone) {
+        kv->tombs--;
+        d->tombs--;
+    } else {
+        kv->live--;
+        d->live--;
+        if (e->has_exp) d->volatile_keys--;
+        kv->digest -= kv_entry_digest(e, db);
+    }
+}
+
+static void kv_entry_set(kv_entry *e, const void *val, uint32_t vlen, int64_t expire,
+                         kv_version ver, int tomb)
+{
+    e->has_exp = expire ? 1u : 0u;
+    if (expire) memcpy(e->data, &expire, 8);
+    if (vlen) memcpy(kv_entry_key(e) + e->klen, val, vlen);
+    e->vlen = vlen;
+    e->tombstone = tomb ? 1u : 0u;
+    e->ts = ver.ts;
+    e->node_id = ver.node_id;
 }
 
 /* Adds an entry for an absent key: a put, or a tombstone if TOMB. */
-static int kv_insert_new(kv_store *kv, const void *key, uint32_t klen, const void *val,
-                         uint32_t vlen, kv_version ver, int tomb, uint64_t h)
+static int kv_insert_new(kv_store *kv, kv_dict *d, unsigned db, const void *key, uint32_t klen,
+                         const void *val, uint32_t vlen, int64_t expire, kv_version ver, int tomb,
+                         uint64_t h)
 {
-    if (kv_grow(kv) != 0) return KV_NOMEM;
-    kv_entry *e = kv_alloc(kv, kv_entry_size(klen, vlen));
+    if (kv_grow(kv, d) != 0) return KV_NOMEM;
+    kv_entry *e = kv_alloc(kv, kv_entry_size(klen, vlen, expire != 0));
     if (!e) return KV_NOMEM;
-    e->ts = ver.ts;
-    e->node_id = ver.node_id;
     e->klen = klen;
-    e->vlen = vlen;
-    e->tombstone = tomb ? 1u : 0u;
-    if (klen) memcpy(e->data, key, klen);
-    if (vlen) memcpy(e->data + klen, val, vlen);
-    kv_link(kv, e, h);
-    if (tomb) {
-        kv->tombs++;
-    } else {
-        kv->live++;
-        kv->digest += kv_entry_digest(e);
-    }
+    e->has_exp = expire ? 1u : 0u;
+    if (klen) memcpy(kv_entry_key(e), key, klen);
+    kv_entry_set(e, val, vlen, expire, ver, tomb);
+    kv_link(d, e, h);
+    kv_count_in(kv, d, e, db);
     return KV_WON;
 }
 
 /* Overwrites the entry at *LINK with a put of VAL (or a tombstone if TOMB),
- * reallocating it when its size changes. */
-static int kv_replace(kv_store *kv, kv_entry **link, const void *val, uint32_t vlen,
-                      kv_version ver, int tomb)
+ * reallocating it when its size changes. The key moves when the expiry
+ * field appears or goes. */
+static int kv_replace(kv_store *kv, kv_dict *d, unsigned db, kv_entry **link, const void *val,
+                      uint32_t vlen, int64_t expire, kv_version ver, int tomb)
 {
     kv_entry *e = *link;
-    int was_live = !e->tombstone;
-    uint64_t old_digest = was_live ? kv_entry_digest(e) : 0; /* before realloc truncates */
-    size_t old_size = kv_entry_size(e->klen, e->vlen), new_size = kv_entry_size(e->klen, vlen);
+    int had_exp = e->has_exp, has_exp = expire != 0;
+    size_t old_size = kv_entry_size(e->klen, e->vlen, had_exp);
+    size_t new_size = kv_entry_size(e->klen, vlen, has_exp);
+    kv_count_out(kv, d, e, db); /* before realloc truncates */
+    if (had_exp && !has_exp) /* key moves down before a shrink can cut it */
+        memmove(e->data, e->data + 8, e->klen);
     if (new_size != old_size) {
         kv_entry *n = kv_realloc(kv, e, new_size);
         if (n) {
             *link = n;
             e = n;
         } else if (new_size > old_size) {
-            return KV_NOMEM; /* nothing changed yet */
+            if (had_exp && !has_exp) memmove(e->data + 8, e->data, e->klen);
+            kv_count_in(kv, d, e, db);
+            return KV_NOMEM; /* nothing changed */
         } /* a failed shrink keeps the larger block, which still fits */
     }
-    if (vlen) memcpy(e->data + e->klen, val, vlen);
-    e->vlen = vlen;
-    e->tombstone = tomb ? 1u : 0u;
-    e->ts = ver.ts;
-    e->node_id = ver.node_id;
-    if (was_live) {
-        kv->digest -= old_digest;
-        kv->live--;
-    } else {
-        kv->tombs--;
-    }
-    if (tomb) {
-        kv->tombs++;
-    } else {
-        kv->live++;
-        kv->digest += kv_entry_digest(e);
-    }
+    if (!had_exp && has_exp) memmove(e->data + 8, e->data, e->klen);
+    e->has_exp = has_exp ? 1u : 0u;
+    kv_entry_set(e, val, vlen, expire, ver, tomb);
+    kv_count_in(kv, d, e, db);
     return KV_WON;
 }
 
@@ -523,21 +605,33 @@ kv_store *kv_new(void)
     return kv;
 }
 
-void kv_free(kv_store *kv)
+/* Frees D's entries and tables; D itself stays (zeroed). */
+static void kv_dict_clear(kv_store *kv, kv_dict *d)
 {
-    if (!kv) return;
     for (int t = 0; t < 2; t++) {
-        kv_table *ht = &kv->ht[t];
+        kv_table *ht = &d->ht[t];
         for (size_t i = 0; i < ht->size; i++) {
             kv_entry *e = ht->bucket[i];
             while (e) {
                 kv_entry *next = e->next;
-                free(e);
+                kv_release(kv, e);
                 e = next;
             }
         }
-        free(ht->bucket);
+        kv_release(kv, ht->bucket);
     }
+    memset(d, 0, sizeof *d);
+}
+
+void kv_free(kv_store *kv)
+{
+    if (!kv) return;
+    for (unsigned i = 0; i < kv->ndb; i++)
+        if (kv->db[i]) {
+            kv_dict_clear(kv, kv->db[i]);
+            free(kv->db[i]);
+        }
+    free(kv->db);
     free(kv);
 }
 
@@ -556,69 +650,110 @@ int kv_version_cmp(kv_version a, int a_is_del, const void *a_val, uint32_t a_vle
 }
 
 /* VAL must not point into the store (a view of the same store). */
-int kv_apply_put(kv_store *kv, const void *key, uint32_t klen, const void *val, uint32_t vlen,
-                 kv_version ver)
+int kv_put(kv_store *kv, unsigned db, const void *key, uint32_t klen, const void *val,
+           uint32_t vlen, int64_t expire_ms, kv_version ver)
 {
-    assert(vlen <= KV_VLEN_MAX);
+    assert(vlen <= KV_VLEN_MAX && klen <= KV_KLEN_MAX);
     assert(klen == 0 || key != NULL);
     assert(vlen == 0 || val != NULL);
+    kv_dict *d = kv_dict_get(kv, db, 1);
+    if (!d) return KV_NOMEM;
     uint64_t h = kv_hash(kv, key, klen);
-    kv_prefetch_buckets(kv, h);
-    kv_rehash(kv, 1);
-    kv_entry **link = kv_find_link(kv, key, klen, h);
-    if (!link) return kv_insert_new(kv, key, klen, val, vlen, ver, 0, h);
+    kv_prefetch_buckets(d, h);
+    kv_rehash(kv, d, 1);
+    kv_entry **link = kv_find_link(d, key, klen, h, NULL);
+    if (!link) return kv_insert_new(kv, d, db, key, klen, val, vlen, expire_ms, ver, 0, h);
     const kv_entry *e = *link;
     if (kv_version_cmp(ver, 0, val, vlen, kv_entry_version(e), e->tombstone, kv_entry_val(e),
                        e->vlen) <= 0)
         return KV_LOST;
-    return kv_replace(kv, link, val, vlen, ver, 0);
+    return kv_replace(kv, d, db, link, val, vlen, expire_ms, ver, 0);
 }
 
-int kv_apply_del(kv_store *kv, const void *key, uint32_t klen, kv_version ver)
+int kv_del(kv_store *kv, unsigned db, const void *key, uint32_t klen, kv_version ver)
 {
     assert(klen == 0 || key != NULL);
+    kv_dict *d = kv_dict_get(kv, db, 1);
+    if (!d) return KV_NOMEM;
     uint64_t h = kv_hash(kv, key, klen);
-    kv_prefetch_buckets(kv, h);
-    kv_rehash(kv, 1);
-    kv_entry **link = kv_find_link(kv, key, klen, h);
-    if (!link) return kv_insert_new(kv, key, klen, NULL, 0, ver, 1, h);
+    kv_prefetch_buckets(d, h);
+    kv_rehash(kv, d, 1);
+    kv_entry **link = kv_find_link(d, key, klen, h, NULL);
+    if (!link) return kv_insert_new(kv, d, db, key, klen, NULL, 0, 0, ver, 1, h);
     const kv_entry *e = *link;
     if (kv_version_cmp(ver, 1, NULL, 0, kv_entry_version(e), e->tombstone, kv_entry_val(e),
                        e->vlen) <= 0)
         return KV_LOST;
-    return kv_replace(kv, link, NULL, 0, ver, 1);
+    return kv_replace(kv, d, db, link, NULL, 0, 0, ver, 1);
+}
+
+int kv_apply_put(kv_store *kv, const void *key, uint32_t klen, const void *val, uint32_t vlen,
+                 kv_version ver)
+{
+    return kv_put(kv, 0, key, klen, val, vlen, 0, ver);
+}
+
+int kv_apply_del(kv_store *kv, const void *key, uint32_t klen, kv_version ver)
+{
+    return kv_del(kv, 0, key, klen, ver);
+}
+
+int kv_find(kv_store *kv, unsigned db, const void *key, uint32_t klen, kv_entry_view *out)
+{
+    assert(klen == 0 || key != NULL);
+    kv_dict *d = kv_dict_get(kv, db, 0);
+    if (!d) return 0;
+    uint64_t h = kv_hash(kv, key, klen);
+    kv_prefetch_buckets(d, h);
+    kv_rehash(kv, d, 1);
+    kv_entry **link = kv_find_link(d, key, klen, h, NULL);
+    if (!link) return 0;
+    kv_fill_view(*link, db, out);
+    return 1;
 }
 
 int kv_lookup(kv_store *kv, const void *key, uint32_t klen, kv_entry_view *out)
 {
-    assert(klen == 0 || key != NULL);
-    uint64_t h = kv_hash(kv, key, klen);
-    kv_prefetch_buckets(kv, h);
-    kv_rehash(kv, 1);
-    kv_entry **link = kv_find_link(kv, key, klen, h);
-    if (!link) return 0;
-    kv_fill_view(*link, out);
-    return 1;
+    return kv_find(kv, 0, key, klen, out);
 }
 
 int kv_get(kv_store *kv, const void *key, uint32_t klen, kv_entry_view *out)
 {
     kv_entry_view v;
-    if (!kv_lookup(kv, key, klen, &v) || v.tombstone) return 0;
+    if (!kv_find(kv, 0, key, klen, &v) || v.tombstone) return 0;
     *out = v;
+    return 1;
+}
+
+int kv_remove(kv_store *kv, unsigned db, const void *key, uint32_t klen, const kv_version *only)
+{
+    kv_dict *d = kv_dict_get(kv, db, 0);
+    if (!d) return 0;
+    uint64_t h = kv_hash(kv, key, klen);
+    kv_rehash(kv, d, 1);
+    int t = 0;
+    kv_entry **link = kv_find_link(d, key, klen, h, &t);
+    if (!link) return 0;
+    kv_entry *e = *link;
+    if (only && (e->ts != only->ts || e->node_id != only->node_id)) return 0;
+    *link = e->next;
+    d->ht[t].used--;
+    kv_count_out(kv, d, e, db);
+    kv_release(kv, e);
+    kv_rehash(kv, d, 0);
     return 1;
 }
 
 /* During a rehash, moved buckets of ht[0] are empty, so walking both tables
  * whole visits every entry exactly once. */
-int kv_iterate(const kv_store *kv, kv_iter_fn fn, void *ctx)
+static int kv_dict_iterate(const kv_dict *d, unsigned db, kv_iter_fn fn, void *ctx)
 {
-    for (int t = 0; t <= kv->rehashing; t++) {
-        const kv_table *ht = &kv->ht[t];
+    for (int t = 0; t <= d->rehashing; t++) {
+        const kv_table *ht = &d->ht[t];
         for (size_t i = 0; i < ht->size; i++) {
             for (const kv_entry *e = ht->bucket[i]; e; e = e->next) {
                 kv_entry_view v;
-                kv_fill_view(e, &v);
+                kv_fill_view(e, db, &v);
                 int rc = fn(ctx, &v);
                 if (rc != 0) return rc;
             }
@@ -627,9 +762,34 @@ int kv_iterate(const kv_store *kv, kv_iter_fn fn, void *ctx)
     return 0;
 }
 
+int kv_iterate(const kv_store *kv, kv_iter_fn fn, void *ctx)
+{
+    for (unsigned db = 0; db < kv->ndb; db++) {
+        if (!kv->db[db]) continue;
+        int rc = kv_dict_iterate(kv->db[db], db, fn, ctx);
+        if (rc != 0) return rc;
+    }
+    return 0;
+}
+
 size_t kv_count(const kv_store *kv)
 {
     return kv->live;
+}
+
+size_t kv_db_count(const kv_store *kv, unsigned db)
+{
+    return db < kv->ndb && kv->db[db] ? kv->db[db]->live : 0;
+}
+
+size_t kv_db_volatile(const kv_store *kv, unsigned db)
+{
+    return db < kv->ndb && kv->db[db] ? kv->db[db]->volatile_keys : 0;
+}
+
+unsigned kv_db_slots(const kv_store *kv)
+{
+    return kv->ndb;
 }
 
 size_t kv_tombstones(const kv_store *kv)
@@ -652,30 +812,158 @@ size_t kv_drop_tombstones(kv_store *kv, uint64_t ts_max)
 {
     size_t dropped = 0;
     if (kv->tombs == 0) return 0;
-    for (int t = 0; t <= kv->rehashing; t++) {
-        kv_table *ht = &kv->ht[t];
-        for (size_t i = 0; i < ht->size; i++) {
-            kv_entry **link = &ht->bucket[i];
-            while (*link) {
-                kv_entry *e = *link;
-                if (e->tombstone && e->ts <= ts_max) {
-                    *link = e->next;
-                    kv_release(kv, e);
-                    ht->used--;
-                    dropped++;
-                } else {
-                    link = &e->next;
+    for (unsigned db = 0; db < kv->ndb; db++) {
+        kv_dict *d = kv->db[db];
+        if (!d || d->tombs == 0) continue;
+        size_t here = 0;
+        for (int t = 0; t <= d->rehashing; t++) {
+            kv_table *ht = &d->ht[t];
+            for (size_t i = 0; i < ht->size; i++) {
+                kv_entry **link = &ht->bucket[i];
+                while (*link) {
+                    kv_entry *e = *link;
+                    if (e->tombstone && e->ts <= ts_max) {
+                        *link = e->next;
+                        kv_release(kv, e);
+                        ht->used--;
+                        here++;
+                    } else {
+                        link = &e->next;
+                    }
                 }
             }
         }
+        d->tombs -= here;
+        dropped += here;
+        kv_rehash(kv, d, 0); /* finishes a rehash whose source just emptied */
+        kv_maybe_shrink(kv, d);
     }
     kv->tombs -= dropped;
-    kv_rehash(kv, 0); /* finishes a rehash whose source just emptied */
-    kv_maybe_shrink(kv);
     return dropped;
+}
+
+void kv_flush_db(kv_store *kv, unsigned db)
+{
+    kv_dict *d = kv_dict_get(kv, db, 0);
+    if (!d) return;
+    kv->live -= d->live;
+    kv->tombs -= d->tombs;
+    /* The digest of what goes is subtracted entry by entry. */
+    for (int t = 0; t <= d->rehashing; t++) {
+        const kv_table *ht = &d->ht[t];
+        for (size_t i = 0; i < ht->size; i++)
+            for (const kv_entry *e = ht->bucket[i]; e; e = e->next)
+                if (!e->tombstone) kv->digest -= kv_entry_digest(e, db);
+    }
+    kv_dict_clear(kv, d);
+}
+
+void kv_flush_all(kv_store *kv)
+{
+    for (unsigned db = 0; db < kv->ndb; db++) kv_flush_db(kv, db);
 }
 
 int kv_rehash_step(kv_store *kv, int n)
 {
-    return kv_rehash(kv, n);
+    for (unsigned k = 0; k < kv->ndb; k++) {
+        unsigned db = (kv->rehash_db + k) % kv->ndb;
+        kv_dict *d = kv->db[db];
+        if (d && d->rehashing) {
+            kv->rehash_db = db;
+            if (kv_rehash(kv, d, n)) return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---- SCAN and random keys ---- */
+
+static uint64_t kv_rev(uint64_t v)
+{
+    v = ((v >> 1) & 0x5555555555555555ull) | ((v & 0x5555555555555555ull) << 1);
+    v = ((v >> 2) & 0x3333333333333333ull) | ((v & 0x3333333333333333ull) << 2);
+    v = ((v >> 4) & 0x0F0F0F0F0F0F0F0Full) | ((v & 0x0F0F0F0F0F0F0F0Full) << 4);
+    return __builtin_bswap64(v);
+}
+
+static void kv_scan_bucket(const kv_entry *e, unsigned db, kv_iter_fn fn, void *ctx)
+{
+    for (; e; e = e->next) {
+        kv_entry_view v;
+        kv_fill_view(e, db, &v);
+        (void)fn(ctx, &v);
+    }
+}
+
+/* Redis's dictScan: the cursor counts with its bits reversed, so the
+ * buckets not yet visited in a table of size 2^k are exactly the ones not yet
+ * visited after it doubles or halves; while two tables exist, every bucket
+ * of the larger one that the smaller one's bucket expands to is visited
+ * with it. An entry present for the whole scan is returned at least once. */
+uint64_t kv_scan(kv_store *kv, unsigned db, uint64_t v, kv_iter_fn fn, void *ctx)
+{
+    kv_dict *d = kv_dict_get(kv, db, 0);
+    if (!d || d->ht[0].size == 0) return 0;
+    if (!d->rehashing) {
+        const kv_table *t0 = &d->ht[0];
+        uint64_t m0 = t0->size - 1;
+        kv_scan_bucket(t0->bucket[v & m0], db, fn, ctx);
+        v |= ~m0;
+        v = kv_rev(v);
+        v++;
+        v = kv_rev(v);
+        return v;
+    }
+    const kv_table *t0 = &d->ht[0], *t1 = &d->ht[1];
+    if (t0->size > t1->size) {
+        const kv_table *x = t0;
+        t0 = t1;
+        t1 = x;
+    }
+    uint64_t m0 = t0->size - 1, m1 = t1->size - 1;
+    kv_scan_bucket(t0->bucket[v & m0], db, fn, ctx);
+    do {
+        kv_scan_bucket(t1->bucket[v & m1], db, fn, ctx);
+        v |= ~m1;
+        v = kv_rev(v);
+        v++;
+        v = kv_rev(v);
+    } while (v & (m0 ^ m1));
+    return v;
+}
+
+int kv_random(kv_store *kv, unsigned db, uint64_t rnd, kv_entry_view *out)
+{
+    kv_dict *d = kv_dict_get(kv, db, 0);
+    if (!d || d->live == 0) return 0;
+    /* Random buckets first (cheap when the table is dense with live keys),
+     * then a walk from a random bucket (tombstones can make it sparse). */
+    for (int tries = 0; tries < KV_RANDOM_TRIES; tries++) {
+        rnd = rnd * 6364136223846793005ull + 1442695040888963407ull;
+        int t = d->rehashing && (rnd >> 63) ? 1 : 0;
+        const kv_table *ht = &d->ht[t];
+        if (ht->size == 0) continue;
+        const kv_entry *e = ht->bucket[(rnd >> 17) & (ht->size - 1)];
+        size_t len = 0;
+        for (const kv_entry *x = e; x; x = x->next) len += !x->tombstone;
+        if (len == 0) continue;
+        size_t pick = (size_t)(rnd % len);
+        for (; e; e = e->next)
+            if (!e->tombstone && pick-- == 0) {
+                kv_fill_view(e, db, out);
+                return 1;
+            }
+    }
+    for (int t = 0; t <= d->rehashing; t++) {
+        const kv_table *ht = &d->ht[t];
+        for (size_t k = 0; k < ht->size; k++) {
+            size_t i = (k + (size_t)rnd) & (ht->size - 1);
+            for (const kv_entry *e = ht->bucket[i]; e; e = e->next)
+                if (!e->tombstone) {
+                    kv_fill_view(e, db, out);
+                    return 1;
+                }
+        }
+    }
+    return 0;
 }

@@ -19,6 +19,17 @@
  * later cannot resurrect the key. Tombstones are dropped only when a
  * checkpoint covers them (kv_drop_tombstones).
  *
+ * Databases (SELECT, FLUSHDB): one store holds every database, each its own
+ * table created on first write, so one database's size never slows another's
+ * commands and a flush frees exactly one table. The old functions without a
+ * database argument (kv_apply_put, kv_get, ...) address database 0.
+ *
+ * Expiry: an entry may carry an absolute expiry time in Unix milliseconds.
+ * The store never looks at a clock: it keeps the time as data (in the
+ * entry, the digest and checkpoints) and the server decides, with its own
+ * clock, that a key past it is gone and deletes it through the log
+ * (docs/ARCHITECTURE.md, "Expiry"), so every replica holds the same state.
+ *
  * The digest is order independent: the sum (mod 2^64) of a 64-bit hash of
  * every live (key, value) pair, kept up to date on every change, so equal live
  * contents give equal digests whatever the order of insertion, and reading it
@@ -35,6 +46,8 @@ typedef struct kv_version {
 } kv_version;
 
 typedef struct kv_store kv_store;
+struct kv_entry_view;
+typedef int (*kv_iter_fn)(void *ctx, const struct kv_entry_view *e);
 
 /* A read-only view of one entry, valid until the next change to the store. */
 typedef struct kv_entry_view {
@@ -44,7 +57,12 @@ typedef struct kv_entry_view {
     uint32_t vlen;
     kv_version ver;
     int tombstone;
+    unsigned db;        /* the database the entry is in */
+    int64_t expire_ms;  /* absolute expiry, Unix ms; 0: none */
 } kv_entry_view;
+
+#define KV_DB_MAX 65536u          /* databases a store can address (u16 in the formats) */
+#define KV_KLEN_MAX 0x7FFFFFFFu   /* key length field (31 bits) */
 
 kv_store *kv_new(void); /* NULL on out of memory */
 void kv_free(kv_store *kv);
@@ -68,6 +86,31 @@ int kv_get(kv_store *kv, const void *key, uint32_t klen, kv_entry_view *out);
 /* Like kv_get but also returns tombstones (out->tombstone set). */
 int kv_lookup(kv_store *kv, const void *key, uint32_t klen, kv_entry_view *out);
 
+/* The same for database DB with an expiry (0: none). */
+int kv_put(kv_store *kv, unsigned db, const void *key, uint32_t klen, const void *val,
+           uint32_t vlen, int64_t expire_ms, kv_version ver);
+int kv_del(kv_store *kv, unsigned db, const void *key, uint32_t klen, kv_version ver);
+/* kv_lookup in database DB (tombstones included). */
+int kv_find(kv_store *kv, unsigned db, const void *key, uint32_t klen, kv_entry_view *out);
+/* Removes KEY's entry outright, tombstone or not, no tombstone left: only
+ * if its version is *ONLY when ONLY is given. 1 removed, 0 not. (The
+ * leader's view of proposed writes, node_view.c, forgets applied ones so.) */
+int kv_remove(kv_store *kv, unsigned db, const void *key, uint32_t klen, const kv_version *only);
+/* Empties database DB / every database, tombstones included (FLUSHDB and
+ * FLUSHALL records are applied in log order, as barriers). */
+void kv_flush_db(kv_store *kv, unsigned db);
+void kv_flush_all(kv_store *kv);
+size_t kv_db_count(const kv_store *kv, unsigned db);    /* live keys in DB */
+size_t kv_db_volatile(const kv_store *kv, unsigned db); /* ... of them with an expiry */
+unsigned kv_db_slots(const kv_store *kv); /* databases 0 .. slots-1 may hold entries */
+/* One step of SCAN over database DB (Redis's reverse-binary cursor): calls
+ * FN for each entry (tombstones included) of the bucket(s) at CURSOR and
+ * returns the next cursor, 0 when the scan is complete. Every entry present
+ * for the whole scan is given at least once, across resizes. */
+uint64_t kv_scan(kv_store *kv, unsigned db, uint64_t cursor, kv_iter_fn fn, void *ctx);
+/* A live entry of DB chosen with RND: 1, or 0 if DB has none. */
+int kv_random(kv_store *kv, unsigned db, uint64_t rnd, kv_entry_view *out);
+
 /* Compares versions under the total order above. is_del: 1 for a delete.
  * Returns <0, 0, >0. */
 int kv_version_cmp(kv_version a, int a_is_del, const void *a_val, uint32_t a_vlen, kv_version b,
@@ -75,7 +118,6 @@ int kv_version_cmp(kv_version a, int a_is_del, const void *a_val, uint32_t a_vle
 
 /* Calls FN for every entry (tombstones included) until FN returns non-zero,
  * which is then returned. The store must not change during the walk. */
-typedef int (*kv_iter_fn)(void *ctx, const kv_entry_view *e);
 int kv_iterate(const kv_store *kv, kv_iter_fn fn, void *ctx);
 
 size_t kv_count(const kv_store *kv);      /* live keys */

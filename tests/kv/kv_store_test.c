@@ -395,7 +395,8 @@ static void test_drop_tombstones(void)
     test_cond("all dropped", kv_drop_tombstones(big, 2) == 20000 && kv_tombstones(big) == 0 &&
                                  kv_count(big) == 0);
     test_cond("digest back to 0", kv_digest(big) == 0);
-    test_cond("memory back to a small table", kv_memory_bytes(big) < mem0 + 256);
+    /* (database 0's dictionary and the database slots stay: under 512 bytes) */
+    test_cond("memory back to a small table", kv_memory_bytes(big) < mem0 + 768);
     test_cond("store usable after shrinking", put_s(big, "a", "b", 3, 1) == KV_WON &&
                                                    has(big, "a", "b"));
     kv_free(big);

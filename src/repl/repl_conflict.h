@@ -9,10 +9,11 @@
 #define RKV_REPL_CONFLICT_H
 
 #include "kv/kv_store.h"
+#include "wal/wal_apply.h"
 #include "wal/wal_record.h"
 
-/* Applies R. *existed (may be NULL) is set to 1 if the key was live before.
- * Returns KV_WON, KV_LOST or KV_NOMEM. */
-int repl_apply_record(kv_store *kv, const wal_rec *r, int *existed);
+/* Applies R (every operation of a MULTI, in order; wal_apply.h), calling
+ * FN for each. Returns KV_WON, KV_LOST or KV_NOMEM. */
+int repl_apply_record(kv_store *kv, const wal_rec *r, wal_applied_fn fn, void *ctx);
 
 #endif

@@ -20,6 +20,7 @@
 
 #include "net/tls.h"
 #include "server/acl.h"
+#include "server/cmd.h"
 #include "server/node.h"
 #include "server/pubsub.h"
 
@@ -84,6 +85,7 @@ static void client_free(client *c)
     }
     sock_close(&c->tls, c->fd);
     pubsub_client_reset(c);
+    multi_free(c);
     free(c->in);
     free(c->out);
     free(c->argv);
@@ -324,6 +326,23 @@ void client_want_flush(client *c)
         c->fnext = c->n->flush_head;
         c->n->flush_head = c;
     }
+}
+
+size_t client_out_mark(const client *c)
+{
+    return c->out_len - c->out_sent;
+}
+
+void client_out_rewind(client *c, size_t mark)
+{
+    if (c->out_sent + mark < c->out_len) c->out_len = c->out_sent + mark;
+}
+
+const char *client_out_since(const client *c, size_t mark, size_t *len)
+{
+    size_t at = c->out_sent + mark;
+    *len = c->out_len > at ? c->out_len - at : 0;
+    return c->out ? c->out + at : "";
 }
 
 void reply_raw(client *c, const char *s, size_t len)

@@ -63,6 +63,8 @@ typedef struct client {
      * command_exec sets it per command (a ticket keeps it for its reply). */
     int reply_off, reply_skip, silent;
     struct multi_state *multi; /* MULTI ... EXEC queue and WATCHed keys (NULL: none) */
+    size_t reply_mark; /* client_out_mark() when the running command started */
+    int64_t cmd_lsn;   /* the running command's record: 0 none, -1 the pending log was full */
 
     const struct acl_user *user; /* logged in as (acl.h); NULL: "default" */
     int authed;                  /* AUTH / HELLO AUTH succeeded, or default is nopass */
@@ -121,6 +123,13 @@ void client_want_flush(client *c);
 void client_resume(client *c);
 /* Called when a ticket of C is released (reply appended already). */
 void client_ticket_done(client *c);
+
+/* Output marks: a position in the unsent replies that survives the buffer
+ * being compacted. The running command's reply is what follows its mark. */
+size_t client_out_mark(const client *c);
+void client_out_rewind(client *c, size_t mark);
+/* The bytes after MARK (valid until the next reply). */
+const char *client_out_since(const client *c, size_t mark, size_t *len);
 
 /* Reply builders. */
 void reply_raw(client *c, const char *s, size_t len);

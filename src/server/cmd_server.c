@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "server/client.h"
 #include "server/cmd.h"
@@ -98,3 +99,16 @@ void cmd_info(client *c)
     free(b.p);
 }
 
+
+/* TIME: seconds and microseconds, as bulk strings (Redis). */
+void cmd_time(client *c)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    char s[32], us[32];
+    int sl = snprintf(s, sizeof s, "%lld", (long long)ts.tv_sec);
+    int ul = snprintf(us, sizeof us, "%ld", ts.tv_nsec / 1000);
+    reply_array(c, 2);
+    reply_bulk(c, s, (size_t)sl);
+    reply_bulk(c, us, (size_t)ul);
+}

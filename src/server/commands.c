@@ -30,6 +30,10 @@ enum {
     CMD_NO_AUTH = 16,  /* runs before AUTH, whatever the ACL: Redis 7.0's no-auth
                           commands, AUTH HELLO QUIT RESET (not PING) */
     CMD_CONTAINER = 32, /* has subcommands: -NOPERM names "cmd|sub", as Redis 7.0 */
+    CMD_TXN = 64,       /* a transaction command: runs pipelined after owed write replies */
+    CMD_NOQUEUE = 256,  /* runs, not queued, inside MULTI (Redis: EXEC DISCARD MULTI
+                           WATCH QUIT RESET) */
+    CMD_STATELESS = 128, /* its reply does not depend on the data (MULTI, QUEUED ...) */
 };
 
 typedef struct command {
@@ -56,7 +60,7 @@ static enum write_refusal write_refusal(const node *n)
     return WRITE_OK;
 }
 
-static int write_allowed(client *c)
+int command_write_allowed(client *c)
 {
     node *n = c->n;
     switch (write_refusal(n)) {
@@ -83,106 +87,11 @@ static int write_allowed(client *c)
     return 0;
 }
 
-static int key_ok(client *c, const resp_arg *k)
-{
-    if (k->len > c->n->cfg.key_max) {
-        reply_error(c, "ERR key too large (%zu bytes, max-key-bytes is %u)", k->len,
-                    c->n->cfg.key_max);
-        return 0;
-    }
-    return 1;
-}
-
 static void reply_pending_full(client *c)
 {
     c->n->stats.writes_rejected++;
     reply_error(c, "OOM uncommitted writes exceed max-pending-bytes (%zu); retry later",
                 c->n->cfg.pending_bytes_max);
-}
-
-static void cmd_set(client *c)
-{
-    node *n = c->n;
-    if (c->argc > 3) {
-        reply_error(c, "ERR syntax error: SET options (EX, PX, NX, XX, GET, KEEPTTL) are not "
-                       "supported; use SET key value");
-        return;
-    }
-    const resp_arg *k = &c->argv[1], *v = &c->argv[2];
-    if (!key_ok(c, k)) return;
-    if (v->len > n->cfg.value_max) {
-        reply_error(c, "ERR value too large (%zu bytes, max-value-bytes is %u)", v->len,
-                    n->cfg.value_max);
-        return;
-    }
-    if (!write_allowed(c)) return;
-    uint64_t lsn = node_propose(n, WAL_OP_PUT, (const uint8_t *)k->p, (uint32_t)k->len,
-                                (const uint8_t *)v->p, (uint32_t)v->len);
-    if (lsn == 0) {
-        reply_pending_full(c);
-        return;
-    }
-    c->last_write_lsn = lsn;
-    if (node_add_ticket(n, c, lsn, lsn, TICKET_OK) < 0)
-        reply_error(c, "ERR out of memory queueing the reply: the write's outcome is unknown");
-}
-
-/* Bytes of the records a DEL of every argument would propose. */
-static size_t del_bytes(const client *c)
-{
-    size_t total = 0;
-    for (size_t i = 1; i < c->argc; i++) total += wal_record_size((uint32_t)c->argv[i].len, 0);
-    return total;
-}
-
-static void cmd_del(client *c)
-{
-    node *n = c->n;
-    for (size_t i = 1; i < c->argc; i++)
-        if (!key_ok(c, &c->argv[i])) return;
-    if (!write_allowed(c)) return;
-    /* All or nothing: room for every record is made before the first is
-     * proposed, so a DEL of many keys is never applied in part. */
-    if (node_propose_reserve(n, del_bytes(c)) < 0) {
-        reply_pending_full(c);
-        return;
-    }
-    uint64_t first = 0, last = 0;
-    for (size_t i = 1; i < c->argc; i++) {
-        uint64_t lsn = node_propose(n, WAL_OP_DEL, (const uint8_t *)c->argv[i].p,
-                                    (uint32_t)c->argv[i].len, NULL, 0);
-        assert(lsn != 0); /* reserved above */
-        if (!first) first = lsn;
-        last = lsn;
-    }
-    c->last_write_lsn = last;
-    if (node_add_ticket(n, c, first, last, TICKET_COUNT) < 0)
-        reply_error(c, "ERR out of memory queueing the reply: the write's outcome is unknown");
-}
-
-/* ---- reads ---- */
-
-static void cmd_get(client *c)
-{
-    kv_entry_view e;
-    if (kv_get(c->n->kv, c->argv[1].p, (uint32_t)c->argv[1].len, &e))
-        reply_bulk(c, e.val, e.vlen);
-    else
-        reply_nil(c);
-}
-
-static void cmd_exists(client *c)
-{
-    long long n = 0;
-    kv_entry_view e;
-    for (size_t i = 1; i < c->argc; i++)
-        n += kv_get(c->n->kv, c->argv[i].p, (uint32_t)c->argv[i].len, &e);
-    reply_int(c, n);
-}
-
-static void cmd_dbsize(client *c)
-{
-    reply_int(c, (long long)kv_count(c->n->kv));
 }
 
 static void cmd_ping(client *c)
@@ -208,21 +117,13 @@ static void cmd_echo(client *c)
     reply_bulk(c, c->argv[1].p, c->argv[1].len);
 }
 
-static void cmd_select(client *c)
-{
-    long long db;
-    if (arg_ll(&c->argv[1], &db) < 0)
-        reply_error(c, "ERR value is not an integer or out of range");
-    else if (db != 0)
-        reply_error(c, "ERR DB index is out of range");
-    else
-        reply_status(c, "OK");
-}
-
 /* RESET: back to a fresh connection's state (no subscriptions, no name). */
 static void cmd_reset(client *c)
 {
     pubsub_client_reset(c);
+    multi_free(c);
+    c->db = 0;
+    c->resp = 2;
     c->name[0] = 0;
     acl_client_init(c); /* logged out, back to "default" (Redis's clientSetDefaultAuth) */
     reply_status(c, "RESET");
@@ -408,13 +309,63 @@ static void cmd_command(client *c);
  * ACL categories); rkv's own WAITLSN / LASTLSN are WAIT's and PING's. */
 #define C_(x) ACL_CAT_##x
 static const command commands[] = {
+    /* strings */
     {"get", 2, CMD_READ, cmd_get, 1, 1, 1, C_(READ) | C_(STRING) | C_(FAST)},
     {"set", -3, CMD_WRITE, cmd_set, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(SLOW)},
-    {"del", -2, CMD_WRITE, cmd_del, 1, -1, 1, C_(KEYSPACE) | C_(WRITE) | C_(SLOW)},
+    {"setnx", 3, CMD_WRITE, cmd_setnx, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
+    {"setex", 4, CMD_WRITE, cmd_setex, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(SLOW)},
+    {"psetex", 4, CMD_WRITE, cmd_psetex, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(SLOW)},
+    {"getset", 3, CMD_WRITE, cmd_getset, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
+    {"getdel", 2, CMD_WRITE, cmd_getdel, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
+    {"getex", -2, CMD_WRITE, cmd_getex, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
+    {"mget", -2, CMD_READ, cmd_mget, 1, -1, 1, C_(READ) | C_(STRING) | C_(FAST)},
+    {"mset", -3, CMD_WRITE, cmd_mset, 1, -1, 2, C_(WRITE) | C_(STRING) | C_(SLOW)},
+    {"msetnx", -3, CMD_WRITE, cmd_msetnx, 1, -1, 2, C_(WRITE) | C_(STRING) | C_(SLOW)},
+    {"append", 3, CMD_WRITE, cmd_append, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
+    {"strlen", 2, CMD_READ, cmd_strlen, 1, 1, 1, C_(READ) | C_(STRING) | C_(FAST)},
+    {"getrange", 4, CMD_READ, cmd_getrange, 1, 1, 1, C_(READ) | C_(STRING) | C_(SLOW)},
+    {"substr", 4, CMD_READ, cmd_getrange, 1, 1, 1, C_(READ) | C_(STRING) | C_(SLOW)},
+    {"setrange", 4, CMD_WRITE, cmd_setrange, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(SLOW)},
+    {"incr", 2, CMD_WRITE, cmd_incr, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
+    {"decr", 2, CMD_WRITE, cmd_decr, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
+    {"incrby", 3, CMD_WRITE, cmd_incrby, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
+    {"decrby", 3, CMD_WRITE, cmd_decrby, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
+    {"incrbyfloat", 3, CMD_WRITE, cmd_incrbyfloat, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
+    {"lcs", -3, CMD_READ, cmd_lcs, 1, 2, 1, C_(READ) | C_(STRING) | C_(SLOW)},
+    /* keyspace */
+    {"del", -2, CMD_WRITE, cmd_del_keys, 1, -1, 1, C_(KEYSPACE) | C_(WRITE) | C_(SLOW)},
+    {"unlink", -2, CMD_WRITE, cmd_del_keys, 1, -1, 1, C_(KEYSPACE) | C_(WRITE) | C_(FAST)},
     {"exists", -2, CMD_READ, cmd_exists, 1, -1, 1, C_(KEYSPACE) | C_(READ) | C_(FAST)},
+    {"touch", -2, CMD_READ, cmd_touch, 1, -1, 1, C_(KEYSPACE) | C_(READ) | C_(FAST)},
+    {"type", 2, CMD_READ, cmd_type, 1, 1, 1, C_(KEYSPACE) | C_(READ) | C_(FAST)},
+    {"keys", 2, CMD_READ, cmd_keys, 0, 0, 0, C_(KEYSPACE) | C_(READ) | C_(SLOW) | C_(DANGEROUS)},
+    {"scan", -2, CMD_READ, cmd_scan, 0, 0, 0, C_(KEYSPACE) | C_(READ) | C_(SLOW)},
+    {"randomkey", 1, CMD_READ, cmd_randomkey, 0, 0, 0, C_(KEYSPACE) | C_(READ) | C_(SLOW)},
+    {"rename", 3, CMD_WRITE, cmd_rename, 1, 2, 1, C_(KEYSPACE) | C_(WRITE) | C_(SLOW)},
+    {"renamenx", 3, CMD_WRITE, cmd_renamenx, 1, 2, 1, C_(KEYSPACE) | C_(WRITE) | C_(FAST)},
+    {"copy", -3, CMD_WRITE, cmd_copy, 1, 2, 1, C_(KEYSPACE) | C_(WRITE) | C_(SLOW)},
     {"dbsize", 1, CMD_READ, cmd_dbsize, 0, 0, 0, C_(KEYSPACE) | C_(READ) | C_(FAST)},
+    {"flushdb", -1, CMD_WRITE, cmd_flushdb, 0, 0, 0, C_(KEYSPACE) | C_(WRITE) | C_(SLOW) | C_(DANGEROUS)},
+    {"flushall", -1, CMD_WRITE, cmd_flushall, 0, 0, 0, C_(KEYSPACE) | C_(WRITE) | C_(SLOW) | C_(DANGEROUS)},
+    {"expire", -3, CMD_WRITE, cmd_expire, 1, 1, 1, C_(KEYSPACE) | C_(WRITE) | C_(FAST)},
+    {"pexpire", -3, CMD_WRITE, cmd_pexpire, 1, 1, 1, C_(KEYSPACE) | C_(WRITE) | C_(FAST)},
+    {"expireat", -3, CMD_WRITE, cmd_expireat, 1, 1, 1, C_(KEYSPACE) | C_(WRITE) | C_(FAST)},
+    {"pexpireat", -3, CMD_WRITE, cmd_pexpireat, 1, 1, 1, C_(KEYSPACE) | C_(WRITE) | C_(FAST)},
+    {"ttl", 2, CMD_READ, cmd_ttl, 1, 1, 1, C_(KEYSPACE) | C_(READ) | C_(FAST)},
+    {"pttl", 2, CMD_READ, cmd_pttl, 1, 1, 1, C_(KEYSPACE) | C_(READ) | C_(FAST)},
+    {"expiretime", 2, CMD_READ, cmd_expiretime, 1, 1, 1, C_(KEYSPACE) | C_(READ) | C_(FAST)},
+    {"pexpiretime", 2, CMD_READ, cmd_pexpiretime, 1, 1, 1, C_(KEYSPACE) | C_(READ) | C_(FAST)},
+    {"persist", 2, CMD_WRITE, cmd_persist, 1, 1, 1, C_(KEYSPACE) | C_(WRITE) | C_(FAST)},
+    /* transactions */
+    {"multi", 1, CMD_TXN | CMD_NOQUEUE | CMD_STATELESS, cmd_multi, 0, 0, 0, C_(FAST) | C_(TRANSACTION)},
+    {"exec", 1, CMD_TXN | CMD_NOQUEUE, cmd_exec, 0, 0, 0, C_(SLOW) | C_(TRANSACTION)},
+    {"discard", 1, CMD_TXN | CMD_NOQUEUE | CMD_STATELESS, cmd_discard, 0, 0, 0, C_(FAST) | C_(TRANSACTION)},
+    {"watch", -2, CMD_TXN | CMD_NOQUEUE | CMD_STATELESS, cmd_watch, 1, -1, 1, C_(FAST) | C_(TRANSACTION)},
+    {"unwatch", 1, CMD_STATELESS, cmd_unwatch, 0, 0, 0, C_(FAST) | C_(TRANSACTION)},
+    /* connection and server */
     {"ping", -1, CMD_PUBSUB, cmd_ping, 0, 0, 0, C_(FAST) | C_(CONNECTION)},
     {"echo", 2, 0, cmd_echo, 0, 0, 0, C_(FAST) | C_(CONNECTION)},
+    {"time", 1, 0, cmd_time, 0, 0, 0, C_(FAST)},
     {"info", -1, 0, cmd_info, 0, 0, 0, C_(SLOW) | C_(DANGEROUS)},
     {"wait", 3, 0, cmd_wait, 0, 0, 0, C_(SLOW) | C_(CONNECTION)},
     {"waitlsn", 3, 0, cmd_waitlsn, 0, 0, 0, C_(SLOW) | C_(CONNECTION)},
@@ -426,8 +377,8 @@ static const command commands[] = {
     {"config", -2, CMD_CONTAINER, cmd_config, 0, 0, 0, C_(ADMIN) | C_(SLOW) | C_(DANGEROUS)},
     {"select", 2, 0, cmd_select, 0, 0, 0, C_(FAST) | C_(CONNECTION)},
     {"client", -2, CMD_CONTAINER, cmd_client, 0, 0, 0, C_(SLOW) | C_(CONNECTION)},
-    {"quit", -1, CMD_PUBSUB | CMD_NO_AUTH, cmd_quit, 0, 0, 0, C_(FAST) | C_(CONNECTION)},
-    {"reset", 1, CMD_PUBSUB | CMD_NO_AUTH, cmd_reset, 0, 0, 0, C_(FAST) | C_(CONNECTION)},
+    {"quit", -1, CMD_PUBSUB | CMD_NO_AUTH | CMD_NOQUEUE, cmd_quit, 0, 0, 0, C_(FAST) | C_(CONNECTION)},
+    {"reset", 1, CMD_PUBSUB | CMD_NO_AUTH | CMD_NOQUEUE, cmd_reset, 0, 0, 0, C_(FAST) | C_(CONNECTION)},
     {"hello", -1, CMD_NO_AUTH, cmd_hello, 0, 0, 0, C_(FAST) | C_(CONNECTION)},
     {"auth", -2, CMD_NO_AUTH, cmd_auth, 0, 0, 0, C_(FAST) | C_(CONNECTION)},
     {"acl", -2, CMD_CONTAINER, cmd_acl, 0, 0, 0, C_(ADMIN) | C_(SLOW) | C_(DANGEROUS)},
@@ -543,50 +494,93 @@ static void cmd_command(client *c)
     }
 }
 
-/* Would this write (arity checked) be refused without proposing a record?
- * The same checks as cmd_set / cmd_del, without replies or counters: such a
- * command has to wait for the client's owed replies, like a read. */
-static int write_refused_now(client *c, const command *cmd)
+/* The reply of a command that may be pipelined behind owed write replies
+ * (a write, a transaction command, anything inside MULTI) leaves in command
+ * order: it is taken out of the output and queued as a ticket behind the
+ * record it depends on (keyspace.h):
+ *   - its own record, if it wrote one;
+ *   - else, if it read the data, the last record proposed, whose commit
+ *     makes every state it could have seen committed; a leader whose
+ *     lease is not confirmed proposes an empty record for that, so that a
+ *     deposed leader cannot answer from a stale state;
+ *   - else (its reply is the same whatever the data) the client's last
+ *     owed reply.
+ * With nothing owed and nothing to wait for it stays in the output now. */
+static void finish_pipelined(client *c, const command *cmd)
 {
     node *n = c->n;
-    size_t rec_bytes;
-    if (write_refusal(n) != WRITE_OK) return 1;
-    if (cmd->fn == cmd_set) {
-        if (c->argc > 3 || c->argv[1].len > n->cfg.key_max || c->argv[2].len > n->cfg.value_max)
-            return 1;
-        rec_bytes = wal_record_size((uint32_t)c->argv[1].len, (uint32_t)c->argv[2].len);
-    } else if (cmd->fn == cmd_del) {
-        for (size_t i = 1; i < c->argc; i++)
-            if (c->argv[i].len > n->cfg.key_max) return 1;
-        rec_bytes = del_bytes(c); /* refused whole if it does not all fit */
-    } else {
-        return 0;
+    int64_t lsn = c->cmd_lsn;
+    if (lsn < 0) {
+        client_out_rewind(c, c->reply_mark);
+        reply_pending_full(c);
+        lsn = 0;
     }
-    return node_pending_bytes(n) + rec_bytes > n->cfg.pending_bytes_max;
+    uint64_t wait = 0;
+    if (lsn > 0) {
+        wait = (uint64_t)lsn;
+        c->last_write_lsn = wait;
+    } else if (cmd && (cmd->flags & CMD_STATELESS)) {
+        if (c->owed == 0) return;
+        wait = n->last_lsn;
+    } else if (node_is_leader(n)) {
+        char why[sizeof n->fence_reason + 64];
+        if (node_read_refusal(n, why, sizeof why) && !n->fenced) {
+            uint64_t noop = node_propose(n, WAL_OP_NOOP, NULL, 0, NULL, 0);
+            wait = noop ? noop : n->last_lsn;
+        } else {
+            if (c->owed == 0 && n->last_lsn == n->applied_lsn) return;
+            wait = n->last_lsn;
+        }
+    } else {
+        assert(c->owed == 0); /* a follower takes no writes: nothing is owed */
+        return;
+    }
+    if (wait <= n->applied_lsn && c->owed == 0) return;
+    size_t len;
+    const char *p = client_out_since(c, c->reply_mark, &len);
+    if (node_add_ticket(n, c, wait, wait, p, len) < 0) {
+        client_out_rewind(c, c->reply_mark);
+        reply_error(c, "ERR out of memory queueing the reply: the write's outcome is unknown");
+        return;
+    }
+    client_out_rewind(c, c->reply_mark);
 }
 
-int command_exec(client *c)
+static int arity_fits(const command *cmd, size_t argc)
 {
-    node *n = c->n;
+    return (cmd->arity > 0 && argc == (size_t)cmd->arity) ||
+           (cmd->arity < 0 && argc >= (size_t)-cmd->arity);
+}
+
+void command_call(client *c)
+{
     const command *cmd = command_lookup(&c->argv[0]);
-    int arity_ok = cmd && ((cmd->arity > 0 && c->argc == (size_t)cmd->arity) ||
-                           (cmd->arity < 0 && c->argc >= (size_t)-cmd->arity));
-    /* Replies leave in command order: anything but another write that will
-     * be proposed waits until the owed write replies have been sent (a
-     * refused write answers at once, so it must wait too). */
-    if (c->owed > 0 &&
-        (!cmd || !(cmd->flags & CMD_WRITE) || !arity_ok || write_refused_now(c, cmd)))
-        return CMD_DEFERRED;
-    n->stats.commands_processed++;
-    if (!cmd) {
-        char name[600];
-        arg_printable(&c->argv[0], name, sizeof name);
-        reply_error(c, "ERR unknown command '%s'", name);
-        return CMD_DONE;
+    assert(cmd && arity_fits(cmd, c->argc)); /* checked when queued */
+    c->cmd_lsn = 0;
+    cmd->fn(c);
+}
+
+/* The checks of Redis's processCommand, in its order; 0 refused (replied). */
+static int command_allowed(client *c, const command *cmd)
+{
+    if (!cmd) { /* Redis 7.0's text, bytes as sent (reply_error maps CR/LF to spaces) */
+        char args[160];
+        size_t o = 0;
+        args[0] = 0;
+        for (size_t i = 1; i < c->argc && o < 128; i++) {
+            int room = (int)(128 - o);
+            int l = (int)(c->argv[i].len < (size_t)room ? c->argv[i].len : (size_t)room);
+            o += (size_t)snprintf(args + o, sizeof args - o, "'%.*s' ", l, c->argv[i].p);
+            if (o >= sizeof args) o = sizeof args - 1;
+        }
+        int nl = (int)(c->argv[0].len < 128 ? c->argv[0].len : 128);
+        reply_error(c, "ERR unknown command '%.*s', with args beginning with: %s", nl,
+                    c->argv[0].p, args);
+        return 0;
     }
-    if (!arity_ok) {
+    if (!arity_fits(cmd, c->argc)) {
         reply_error(c, "ERR wrong number of arguments for '%s' command", cmd->name);
-        return CMD_DONE;
+        return 0;
     }
     /* Then authentication and rights, in Redis's order (processCommand). */
     if (!acl_client_unrestricted(c)) { /* (skipped for +@all ~*: the hot path) */
@@ -594,15 +588,57 @@ int command_exec(client *c)
         size_t aclidx = acl_index(c, cmd, aclname, sizeof aclname);
         if (acl_client_refuse(c, aclidx, aclname, cmd->flags & CMD_NO_AUTH, cmd->first_key,
                               cmd->last_key, cmd->step))
-            return CMD_DONE;
+            return 0;
     }
     if (pubsub_active(c) && !(cmd->flags & CMD_PUBSUB)) {
         reply_error(c, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
                        "QUIT / RESET are allowed in this context",
                     cmd->name);
+        return 0;
+    }
+    return 1;
+}
+
+int command_exec(client *c)
+{
+    node *n = c->n;
+    const command *cmd = command_lookup(&c->argv[0]);
+    int in_multi = multi_active(c);
+    int arity_ok = cmd && arity_fits(cmd, c->argc);
+    /* Replies leave in command order. A write, a transaction command and
+     * anything inside MULTI is pipelined: run now, its reply queued behind
+     * the owed ones (finish_pipelined). Anything else (a read of the store,
+     * which must see this client's writes) waits until the owed replies
+     * are out, and so does a write the node would refuse now. */
+    int plain_ctl = arity_ok && (cmd->flags & CMD_NOQUEUE) && !(cmd->flags & CMD_TXN); /* QUIT */
+    int pipelined = (in_multi && !plain_ctl) || (arity_ok && (cmd->flags & (CMD_WRITE | CMD_TXN)));
+    if (c->owed > 0 &&
+        (!pipelined || (arity_ok && !in_multi && (cmd->flags & CMD_WRITE) &&
+                        write_refusal(n) != WRITE_OK)))
+        return CMD_DEFERRED;
+    n->stats.commands_processed++;
+    c->silent = c->reply_off;
+    if (c->reply_skip) {
+        c->reply_skip = 0;
+        c->silent = 1;
+    }
+    c->reply_mark = client_out_mark(c);
+    c->cmd_lsn = 0;
+    if (!command_allowed(c, cmd)) {
+        if (in_multi) multi_flag_error(c);
+        if (pipelined) finish_pipelined(c, NULL);
         return CMD_DONE;
     }
-    if (cmd->flags & CMD_READ) {
+    if (in_multi && !(cmd->flags & CMD_NOQUEUE)) {
+        /* Queued; a write the node cannot take now fails the EXEC. */
+        if ((cmd->flags & CMD_WRITE) && !command_write_allowed(c))
+            multi_flag_error(c);
+        else
+            multi_queue(c, (cmd->flags & CMD_WRITE) != 0);
+        finish_pipelined(c, &(command){.flags = CMD_STATELESS});
+        return CMD_DONE;
+    }
+    if ((cmd->flags & CMD_READ) && !(cmd->flags & CMD_WRITE)) {
         char why[sizeof n->fence_reason + 64];
         if (c->read_waited == 2) {
             c->read_waited = 0;
@@ -616,6 +652,7 @@ int command_exec(client *c)
              * timeout, instead of failing; the command stays in the input
              * buffer and runs again (clients_check_blocked). */
             if (!c->read_waited && node_read_transient(n)) {
+                n->stats.commands_processed--;
                 client_block(c, WAIT_READ, n->cfg.election_timeout_ms);
                 return CMD_DEFERRED;
             }
@@ -625,6 +662,14 @@ int command_exec(client *c)
         }
         c->read_waited = 0;
     }
-    cmd->fn(c);
+    if (cmd->flags & CMD_WRITE) {
+        if (!command_write_allowed(c)) return CMD_DONE;
+        ks_unit_begin(n);
+        cmd->fn(c);
+        c->cmd_lsn = ks_unit_commit(n);
+    } else {
+        cmd->fn(c);
+    }
+    if (pipelined) finish_pipelined(c, cmd);
     return CMD_DONE;
 }

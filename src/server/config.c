@@ -42,6 +42,7 @@ static const opt opts[] = {
     {"max-value-bytes", OPT_INT, OFF(value_max), 0, WAL_VAL_MAX, "longest value (default 16 MiB)"},
     {"max-args", OPT_SIZE, OFF(args_max), 1, 1024 * 1024, "most arguments per command (default 1048576)"},
     {"max-clients", OPT_SIZE, OFF(clients_max), 1, 60000, "most client connections (default 10000)"},
+    {"databases", OPT_INT, OFF(databases), 1, 65536, "databases SELECT can address (default 16)"},
     {"max-query-buffer", OPT_SIZE, OFF(query_buf_max), 1 << 20, 1LL << 32,
      "unread input per client before it is disconnected (default 64 MiB)"},
     {"max-reply-buffer", OPT_SIZE, OFF(reply_buf_max), 1 << 16, 1LL << 32,
@@ -131,6 +132,7 @@ void config_defaults(node_config *c)
     c->value_max = WAL_VAL_MAX;
     c->args_max = 1024 * 1024;
     c->clients_max = 10000;
+    c->databases = 16;
     c->query_buf_max = 64u << 20;
     c->reply_buf_max = 256u << 20;
     c->pending_bytes_max = 512u << 20;
@@ -282,7 +284,8 @@ int config_set(node_config *c, const char *key, const char *value, char *err, si
             return -1;
         }
         if (o->type == OPT_INT) {
-            if (o->off == OFF(node_id) || o->off == OFF(key_max) || o->off == OFF(value_max))
+            if (o->off == OFF(node_id) || o->off == OFF(key_max) || o->off == OFF(value_max) ||
+                o->off == OFF(databases))
                 *(unsigned *)field = (unsigned)v;
             else
                 *(int *)field = (int)v;

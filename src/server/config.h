@@ -52,6 +52,7 @@ typedef struct node_config {
     uint32_t value_max;        /* longest value, bytes */
     size_t args_max;           /* most arguments in one command */
     size_t clients_max;        /* most client connections */
+    unsigned databases;        /* SELECT 0 .. databases-1 (--databases, default 16) */
     size_t query_buf_max;      /* unread input buffered per client */
     size_t reply_buf_max;      /* unsent replies buffered per client */
     size_t pending_bytes_max;  /* uncommitted records held in memory */

@@ -75,6 +75,9 @@ static ticket *ticket_front(node *n)
 
 static void ticket_pop(node *n)
 {
+    ticket *t = &n->tickets[n->tk_head];
+    free(t->heap);
+    t->heap = NULL;
     n->tk_head = (n->tk_head + 1) % n->tk_cap;
     n->tk_len--;
 }
@@ -92,21 +95,29 @@ static void ticket_complete(node *n, ticket *t, int ok, const char *why)
             reply_error(c, "TIMEOUT no quorum within %d ms: the write's outcome is unknown "
                            "(it stays in the leader's log and may still commit)",
                         n->cfg.quorum_timeout_ms);
-        else if (t->kind == TICKET_COUNT)
-            reply_int(c, t->count);
-        else
-            reply_status(c, "OK");
+        else if (t->len)
+            reply_raw(c, t->heap ? t->heap : t->inl, t->len);
     }
     ticket_pop(n);
     if (c) client_ticket_done(c);
 }
 
-int node_add_ticket(node *n, client *c, uint64_t first, uint64_t last, int kind)
+int node_add_ticket(node *n, client *c, uint64_t first, uint64_t last, const char *reply,
+                    size_t len)
 {
+    char *heap = NULL;
+    if (len > TICKET_INLINE) {
+        if (len > UINT32_MAX || !(heap = malloc(len))) return -1;
+        memcpy(heap, reply, len);
+    }
+    assert(n->tk_len == 0 || n->tickets[(n->tk_head + n->tk_len - 1) % n->tk_cap].last_lsn <= last);
     if (n->tk_len == n->tk_cap) {
         size_t cap = n->tk_cap ? n->tk_cap * 2 : NODE_TICKETS_INIT;
         ticket *t = malloc(cap * sizeof *t);
-        if (!t) return -1;
+        if (!t) {
+            free(heap);
+            return -1;
+        }
         for (size_t i = 0; i < n->tk_len; i++) t[i] = n->tickets[(n->tk_head + i) % n->tk_cap];
         free(n->tickets);
         n->tickets = t;
@@ -117,8 +128,9 @@ int node_add_ticket(node *n, client *c, uint64_t first, uint64_t last, int kind)
     t->c = c;
     t->first_lsn = first;
     t->last_lsn = last;
-    t->kind = kind;
-    t->count = 0;
+    t->len = (uint32_t)len;
+    t->heap = heap;
+    if (!heap && len) memcpy(t->inl, reply, len);
     t->deadline_ms = ev_now_ms() + (uint64_t)n->cfg.quorum_timeout_ms;
     n->tk_len++;
     c->owed++;
@@ -146,29 +158,33 @@ int node_propose_reserve(node *n, size_t bytes)
     return wal_thread_reserve(n->walt, bytes);
 }
 
+uint64_t node_propose_rec(node *n, wal_rec *r)
+{
+    size_t size = wal_record_size_x(r->klen, r->vlen, r->flags & WAL_F_EXPIRE);
+    if (node_propose_reserve(n, size) < 0) return 0;
+    r->lsn = n->last_lsn + 1;
+    r->epoch = n->epoch;
+    r->ts = hlc_now(&n->clock);
+    r->node_id = n->cfg.node_id;
+    uint8_t *dst = n->pending.p + n->pending.len;
+    size_t wrote = wal_record_encode(r, dst);
+    assert(wrote == size);
+    (void)wrote;
+    if (wal_thread_append(n->walt, dst, size, r->lsn) < 0) return 0;
+    /* A MULTI's operations use ts .. ts + count - 1 (wal_record.h). */
+    hlc_observe(&n->clock, wal_rec_last_ts(r));
+    n->pending.len += size;
+    n->last_lsn = r->lsn;
+    n->last_rec_epoch = r->epoch;
+    if (n->leader) repl_leader_ship(n->leader, dst, size, r->lsn);
+    return r->lsn;
+}
+
 uint64_t node_propose(node *n, uint8_t op, const uint8_t *key, uint32_t klen,
                       const uint8_t *val, uint32_t vlen)
 {
-    size_t size = wal_record_size(klen, vlen);
-    if (node_propose_reserve(n, size) < 0) return 0;
-    wal_rec r = {.lsn = n->last_lsn + 1,
-                 .epoch = n->epoch,
-                 .ts = hlc_now(&n->clock),
-                 .node_id = n->cfg.node_id,
-                 .op = op,
-                 .klen = klen,
-                 .vlen = vlen,
-                 .key = key,
-                 .val = val};
-    uint8_t *dst = n->pending.p + n->pending.len;
-    size_t wrote = wal_record_encode(&r, dst);
-    assert(wrote == size);
-    if (wal_thread_append(n->walt, dst, size, r.lsn) < 0) return 0;
-    n->pending.len += size;
-    n->last_lsn = r.lsn;
-    n->last_rec_epoch = r.epoch;
-    if (n->leader) repl_leader_ship(n->leader, dst, size, r.lsn);
-    return r.lsn;
+    wal_rec r = {.op = op, .klen = klen, .vlen = vlen, .key = key, .val = val};
+    return node_propose_rec(n, &r);
 }
 
 int node_append_encoded(node *n, const uint8_t *rec, size_t len, const wal_rec *r)
@@ -197,7 +213,7 @@ int node_append_encoded(node *n, const uint8_t *rec, size_t len, const wal_rec *
                          (unsigned long long)((r->ts - now) / 1000u),
                          (unsigned long long)n->cfg.max_clock_offset_ms);
     }
-    hlc_observe(&n->clock, r->ts);
+    hlc_observe(&n->clock, wal_rec_last_ts(r));
     return 0;
 }
 
@@ -211,12 +227,10 @@ static uint64_t node_apply_next(node *n)
     /* These bytes were encoded or CRC-verified by this node. */
     assert(d == WAL_DEC_OK && r.lsn == n->applied_lsn + 1);
     (void)d;
-    /* Only a DEL owed to a client needs to know whether the key existed
-     * (its reply counts them); everything else skips that extra lookup. */
-    ticket *t = ticket_front(n);
-    int owed = t && t->first_lsn <= r.lsn && r.lsn <= t->last_lsn;
-    int existed = 0;
-    if (repl_apply_record(n->kv, &r, owed && r.op == WAL_OP_DEL ? &existed : NULL) == KV_NOMEM) {
+    /* The leader's proposed view forgets what is now in the store. */
+    n->ks.applying_lsn = r.lsn;
+    if (repl_apply_record(n->kv, &r, n->leader || node_is_leader(n) ? ks_on_applied : NULL, n) ==
+        KV_NOMEM) {
         log_error(&n->log, "out of memory applying lsn=%llu; stopping (the WAL has it)",
                   (unsigned long long)r.lsn);
         abort();
@@ -225,10 +239,10 @@ static uint64_t node_apply_next(node *n)
     n->applied_lsn = r.lsn;
     n->applied_epoch = r.epoch;
     n->applied_ts = r.ts;
-    if (owed) {
-        if (r.op == WAL_OP_DEL && existed) t->count++;
-        if (r.lsn == t->last_lsn) ticket_complete(n, t, 1, NULL);
-    }
+    /* Replies were computed when their commands ran; several may wait on
+     * one record (a no-op reply waits on the last record proposed). */
+    ticket *t;
+    while ((t = ticket_front(n)) && t->last_lsn <= r.lsn) ticket_complete(n, t, 1, NULL);
     return r.lsn;
 }
 
@@ -957,6 +971,7 @@ static void node_cron(ev_loop *loop, void *data)
     node_hint_save(n, 0);
     for (int i = 0; i < NL_COUNT; i++) log_limit_flush(&n->log, &n->limits[i]);
     kv_rehash_step(n->kv, NODE_REHASH_STEPS);
+    ks_expire_cycle(n);
 }
 
 /* The WAL thread is kicked and the followers are sent to first (their
@@ -1444,7 +1459,7 @@ node *node_new(const node_config *cfg, char *err, size_t errlen)
     n->clock.offset_us = cfg->clock_offset_us;
     n->kv = kv_new();
     n->loop = ev_new();
-    if (!n->kv || !n->loop) {
+    if (!n->kv || !n->loop || ks_init(n) < 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -1490,6 +1505,12 @@ node *node_new(const node_config *cfg, char *err, size_t errlen)
         if (!n->follower) goto fail;
     }
     node_advance_commit(n); /* a lone node commits what it recovered at once */
+    /* A fixed leader's recovered records above the commit hint are pending:
+     * its commands must see them (keyspace.h). */
+    if (node_is_leader(n) && ks_rebuild_proposed(n) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     ev_set_cron(n->loop, NODE_CRON_MS, node_cron, n);
     ev_set_before_sleep(n->loop, node_before_sleep, n);
     log_info(&n->log, "node %u ready: role=%s epoch=%llu clients on %s:%d", cfg->node_id,
@@ -1554,7 +1575,9 @@ void node_free(node *n)
     tls_ctx_free(n->tls_repl);
     ev_free(n->loop);
     kv_free(n->kv);
+    ks_free(n);
     iobuf_free(&n->pending);
+    for (size_t i = 0; i < n->tk_len; i++) free(n->tickets[(n->tk_head + i) % n->tk_cap].heap);
     free(n->tickets);
     acl_free(n->acl);
     log_info(&n->log, "node %u stopped", n->cfg.node_id);

@@ -30,6 +30,7 @@
 #include "repl/repl_auth.h"
 #include "repl/repl_elect.h"
 #include "server/config.h"
+#include "server/keyspace.h"
 #include "wal/wal_checkpoint.h"
 #include "wal/wal_thread.h"
 #include "wal/wal_record.h"
@@ -51,14 +52,15 @@ struct info_buf;
 /* A write waiting for its commit: the reply owed to CLIENT once every record
  * FIRST..LAST is committed. Kept in a FIFO in LSN order, so one commit
  * advance releases every ticket at or below it without scanning waiters. */
+#define TICKET_INLINE 24 /* replies this short live in the ticket itself */
 typedef struct ticket {
     client *c; /* NULL once the client has gone */
     uint64_t first_lsn, last_lsn;
     uint64_t deadline_ms;
-    int kind;      /* TICKET_OK or TICKET_COUNT */
-    long long count; /* DEL: keys that existed */
+    uint32_t len;  /* the reply, computed when the command ran */
+    char *heap;    /* it, when longer than TICKET_INLINE */
+    char inl[TICKET_INLINE];
 } ticket;
-enum { TICKET_OK = 0, TICKET_COUNT = 1 };
 
 
 /* One rate limiter per kind of message that a peer, a client, the disk or
@@ -160,6 +162,7 @@ struct node {
     char wal_corruption[256]; /* the last damage found at run time ("" none) */
 
     iobuf pending; /* encoded records applied_lsn+1 .. last_lsn */
+    keyspace ks;   /* what commands read, and the unit their writes become (keyspace.h) */
     ticket *tickets;
     size_t tk_head, tk_len, tk_cap; /* ring */
 
@@ -235,6 +238,10 @@ void node_free(node *n);
 
 /* ---- used by the server and replication modules ---- */
 
+/* Encodes and appends R (op, flags, db, expiry, key, value set by the
+ * caller), authored here: fills in its LSN, epoch, timestamp and node id.
+ * Returns the LSN, or 0 if it could not be buffered. */
+uint64_t node_propose_rec(node *n, wal_rec *r);
 /* Encodes and appends one record authored here (leader). Returns its LSN, or
  * 0 if it could not be buffered (out of memory / too much pending). */
 uint64_t node_propose(node *n, uint8_t op, const uint8_t *key, uint32_t klen,
@@ -251,8 +258,10 @@ void node_advance_commit(node *n);
 /* A follower acknowledged more: the commit may move, and WAIT clients
  * counting replicas may be answered. */
 void node_on_acked(node *n);
-/* Queues the reply owed to C for records FIRST..LAST (kind TICKET_*). */
-int node_add_ticket(node *n, client *c, uint64_t first, uint64_t last, int kind);
+/* Queues REPLY (LEN bytes, computed now) owed to C once records up to LAST
+ * are committed. LAST >= every earlier ticket's. */
+int node_add_ticket(node *n, client *c, uint64_t first, uint64_t last, const char *reply,
+                    size_t len);
 /* Detaches a closing client from its owed replies. */
 void node_forget_client(node *n, client *c);
 /* Starts a checkpoint of the applied state in a forked child (the loop goes

@@ -58,6 +58,7 @@ static void node_demote(node *n, const char *why)
              "outcome is unknown",
              why);
     node_fail_tickets(n, msg);
+    ks_forget_proposed(n);
     n->known_leader = 0;
     /* As Redis on a role change: clients re-resolve the leader (Sentinel
      * subscribers stay, to hear +switch-master). */
@@ -78,6 +79,15 @@ static void node_become_leader(node *n)
     if (!n->leader) {
         log_error(&n->log, "won epoch %llu but cannot lead: %s", (unsigned long long)n->epoch, err);
         elect_step_down(&n->el, ev_now_ms(), ER_FORCED, &out);
+        return;
+    }
+    /* Records of earlier epochs still pending will commit before ours:
+     * commands must see them (keyspace.h). */
+    if (ks_rebuild_proposed(n) < 0) {
+        log_error(&n->log, "won epoch %llu but cannot track its pending records (out of memory)",
+                  (unsigned long long)n->epoch);
+        elect_step_down(&n->el, ev_now_ms(), ER_FORCED, &out);
+        node_demote(n, "out of memory");
         return;
     }
     /* Raft 5.4.2: earlier epochs' records commit only with one of ours. */

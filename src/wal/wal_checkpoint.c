@@ -118,28 +118,48 @@ static int ckpt_flush(ckpt_out *o, uint32_t kind)
     return rc;
 }
 
-static void ckpt_entry_header(uint8_t *p, const kv_entry_view *e)
+/* Bytes of the entry's header with its optional fields (db, expiry). */
+static size_t ckpt_entry_hdr_size(const kv_entry_view *e)
 {
+    return WAL_CKPT_ENTRY_HDR_SIZE + (e->db ? 2u : 0u) + (e->expire_ms && !e->tombstone ? 8u : 0u);
+}
+
+/* Writes the header and optional fields; returns their size. */
+static size_t ckpt_entry_header(uint8_t *p, const kv_entry_view *e)
+{
+    int has_exp = e->expire_ms && !e->tombstone;
     wal_put_u64(p + 0, e->ver.ts);
     wal_put_u32(p + 8, e->ver.node_id);
-    p[12] = e->tombstone ? 1 : 0;
+    p[12] = (uint8_t)((e->tombstone ? WAL_CKPT_E_TOMB : 0) | (e->db ? WAL_CKPT_E_DB : 0) |
+                      (has_exp ? WAL_CKPT_E_EXPIRE : 0));
     wal_put_u32(p + 13, e->klen);
     wal_put_u32(p + 17, e->tombstone ? 0 : e->vlen);
+    size_t off = WAL_CKPT_ENTRY_HDR_SIZE;
+    if (e->db) {
+        p[off] = (uint8_t)e->db;
+        p[off + 1] = (uint8_t)(e->db >> 8);
+        off += 2;
+    }
+    if (has_exp) {
+        wal_put_u64(p + off, (uint64_t)e->expire_ms);
+        off += 8;
+    }
+    return off;
 }
 
 /* An entry bigger than a chunk target: a chunk of its own, written from the
  * store's bytes without copying them. */
 static int ckpt_write_big(ckpt_out *o, const kv_entry_view *e, size_t esize)
 {
-    uint8_t h[WAL_CKPT_CHUNK_HDR_SIZE + WAL_CKPT_ENTRY_HDR_SIZE];
+    uint8_t h[WAL_CKPT_CHUNK_HDR_SIZE + WAL_CKPT_ENTRY_HDR_MAX];
     ckpt_chunk_header(h, (uint32_t)esize, WAL_CKPT_CHUNK_ENTRIES, 1);
-    ckpt_entry_header(h + WAL_CKPT_CHUNK_HDR_SIZE, e);
+    size_t hl = WAL_CKPT_CHUNK_HDR_SIZE + ckpt_entry_header(h + WAL_CKPT_CHUNK_HDR_SIZE, e);
     uint32_t vlen = e->tombstone ? 0 : e->vlen;
-    uint32_t crc = crc32c(0, h + 8, sizeof h - 8);
+    uint32_t crc = crc32c(0, h + 8, hl - 8);
     crc = crc32c(crc, e->key, e->klen);
     if (vlen) crc = crc32c(crc, e->val, vlen);
     wal_put_u32(h + 4, crc);
-    if (ckpt_write_all(o, h, sizeof h) != 0) return -1;
+    if (ckpt_write_all(o, h, hl) != 0) return -1;
     if (ckpt_write_all(o, e->key, e->klen) != 0) return -1;
     return vlen ? ckpt_write_all(o, e->val, vlen) : 0;
 }
@@ -154,7 +174,7 @@ static int ckpt_add_entry(void *ctx, const kv_entry_view *e)
                  vlen);
         return -1;
     }
-    size_t esize = WAL_CKPT_ENTRY_HDR_SIZE + (size_t)e->klen + vlen;
+    size_t hsize = ckpt_entry_hdr_size(e), esize = hsize + (size_t)e->klen + vlen;
     if (o->len + esize > WAL_CKPT_CHUNK_TARGET && ckpt_flush(o, WAL_CKPT_CHUNK_ENTRIES) != 0)
         return -1;
     o->entries++;
@@ -163,8 +183,8 @@ static int ckpt_add_entry(void *ctx, const kv_entry_view *e)
 
     uint8_t *p = o->buf + WAL_CKPT_CHUNK_HDR_SIZE + o->len;
     ckpt_entry_header(p, e);
-    if (e->klen) memcpy(p + WAL_CKPT_ENTRY_HDR_SIZE, e->key, e->klen);
-    if (vlen) memcpy(p + WAL_CKPT_ENTRY_HDR_SIZE + e->klen, e->val, vlen);
+    if (e->klen) memcpy(p + hsize, e->key, e->klen);
+    if (vlen) memcpy(p + hsize + e->klen, e->val, vlen);
     o->len += esize;
     o->count++;
     return 0;
@@ -283,10 +303,12 @@ int wal_ckpt_loader_header(wal_ckpt_loader *ld, const uint8_t *h, char *err, siz
         return -1;
     }
     uint32_t version = wal_get_u32(h + 8);
-    if (version != WAL_CKPT_VERSION || wal_get_u32(h + 12) != 0 || wal_get_u32(h + 40) != 0) {
+    if (version < 1 || version > WAL_CKPT_VERSION || wal_get_u32(h + 12) != 0 ||
+        wal_get_u32(h + 40) != 0) {
         snprintf(err, errlen, "unsupported version %u or nonzero reserved field", version);
         return -1;
     }
+    ld->version = version;
     ld->info.lsn = wal_get_u64(h + 16);
     ld->info.epoch = wal_get_u64(h + 24);
     ld->info.max_ts = wal_get_u64(h + 32);
@@ -331,19 +353,19 @@ int wal_ckpt_loader_chunk_header(wal_ckpt_loader *ld, const uint8_t *h, wal_ckpt
     return 0;
 }
 
-static int ckpt_apply_entry(wal_ckpt_loader *ld, const uint8_t *p, int tomb, uint32_t klen,
-                            uint32_t vlen, char *err, size_t errlen)
+static int ckpt_apply_entry(wal_ckpt_loader *ld, const uint8_t *p, const uint8_t *key,
+                            int tomb, unsigned db, int64_t expire, uint32_t klen, uint32_t vlen,
+                            char *err, size_t errlen)
 {
     kv_version ver = {wal_get_u64(p), wal_get_u32(p + 8)};
-    const uint8_t *key = p + WAL_CKPT_ENTRY_HDR_SIZE;
     /* A key seen before is refused whatever the versions: a later copy could
      * win the LWW compare and the store would hold fewer entries than the
      * file counts (found by fuzz_checkpoint). Every entry of a valid file
      * adds one entry to the store, so counting catches a duplicate without a
      * second lookup per key (this is on recovery's hot path). */
     size_t before = kv_count(ld->kv) + kv_tombstones(ld->kv);
-    int r = tomb ? kv_apply_del(ld->kv, key, klen, ver)
-                 : kv_apply_put(ld->kv, key, klen, key + klen, vlen, ver);
+    int r = tomb ? kv_del(ld->kv, db, key, klen, ver)
+                 : kv_put(ld->kv, db, key, klen, key + klen, vlen, expire, ver);
     if (r == KV_WON && kv_count(ld->kv) + kv_tombstones(ld->kv) == before + 1) return 0;
     snprintf(err, errlen, "%s", r == KV_NOMEM ? "out of memory" : "duplicate key");
     return -1;
@@ -355,6 +377,9 @@ static int ckpt_apply_entries(wal_ckpt_loader *ld, const wal_ckpt_chunk *c, cons
                               char *err, size_t errlen)
 {
     size_t off = 0, len = c->payload_len;
+    /* Version 1 files know only the tombstone flag. */
+    unsigned known = ld->version >= 2 ? WAL_CKPT_E_TOMB | WAL_CKPT_E_DB | WAL_CKPT_E_EXPIRE
+                                      : WAL_CKPT_E_TOMB;
     for (uint32_t i = 0; i < c->count; i++) {
         if (len - off < WAL_CKPT_ENTRY_HDR_SIZE) {
             snprintf(err, errlen, "entry %u of %u overruns its chunk", i, c->count);
@@ -362,17 +387,39 @@ static int ckpt_apply_entries(wal_ckpt_loader *ld, const wal_ckpt_chunk *c, cons
         }
         const uint8_t *e = p + off;
         uint8_t flags = e[12];
+        int tomb = flags & WAL_CKPT_E_TOMB;
         uint32_t klen = wal_get_u32(e + 13), vlen = wal_get_u32(e + 17);
-        if ((flags & ~1u) || ((flags & 1u) && vlen) || klen > WAL_KEY_MAX || vlen > WAL_VAL_MAX ||
-            (uint64_t)klen + vlen > len - off - WAL_CKPT_ENTRY_HDR_SIZE) {
+        size_t hsize = WAL_CKPT_ENTRY_HDR_SIZE + ((flags & WAL_CKPT_E_DB) ? 2u : 0u) +
+                       ((flags & WAL_CKPT_E_EXPIRE) ? 8u : 0u);
+        if ((flags & ~known) || (tomb && (vlen || (flags & WAL_CKPT_E_EXPIRE))) ||
+            klen > WAL_KEY_MAX || vlen > WAL_VAL_MAX ||
+            (uint64_t)hsize + klen + vlen > len - off) {
             snprintf(err, errlen, "entry %u: bad flags %u or lengths klen %u vlen %u", i, flags,
                      klen, vlen);
             return -1;
         }
-        if (ld->kv && ckpt_apply_entry(ld, e, flags & 1u, klen, vlen, err, errlen) != 0) return -1;
+        size_t x = WAL_CKPT_ENTRY_HDR_SIZE;
+        unsigned db = 0;
+        int64_t expire = 0;
+        if (flags & WAL_CKPT_E_DB) {
+            db = (unsigned)(e[x] | e[x + 1] << 8);
+            x += 2;
+        }
+        if (flags & WAL_CKPT_E_EXPIRE) {
+            expire = (int64_t)wal_get_u64(e + x);
+            x += 8;
+        }
+        if (((flags & WAL_CKPT_E_DB) && db == 0) || ((flags & WAL_CKPT_E_EXPIRE) && expire <= 0)) {
+            snprintf(err, errlen, "entry %u: database 0 or expiry %lld written out", i,
+                     (long long)expire);
+            return -1;
+        }
+        if (ld->kv && ckpt_apply_entry(ld, e, e + hsize, tomb, db, expire, klen, vlen, err,
+                                       errlen) != 0)
+            return -1;
         ld->info.entries++;
-        ld->info.tombstones += flags & 1u;
-        off += WAL_CKPT_ENTRY_HDR_SIZE + (size_t)klen + vlen;
+        ld->info.tombstones += tomb ? 1u : 0u;
+        off += hsize + (size_t)klen + vlen;
     }
     if (off != len) {
         snprintf(err, errlen, "%zu stray bytes after %u entries", len - off, c->count);

@@ -8,7 +8,7 @@
  *
  *   header, 48 bytes
  *     0  8  magic     "RKVSNAP1"
- *     8  4  version   1
+ *     8  4  version   2 (1: written before databases and expiries; still read)
  *     12 4  reserved  zero (keeps the u64 fields 8-aligned)
  *     16 8  lsn       every record <= lsn is in the state, none above
  *     24 8  epoch     epoch of record lsn
@@ -24,10 +24,16 @@
  *   entries payload: count packed entries, each
  *     0  8  ts        version timestamp
  *     8  4  node_id   version origin node
- *     12 1  flags     bit 0: tombstone (then vlen == 0); other bits zero
+ *     12 1  flags     bit 0: tombstone (then vlen == 0 and no expiry);
+ *                     bit 1: a database follows; bit 2: an expiry follows
+ *                     (version 2 only); other bits zero
  *     13 4  klen      <= WAL_KEY_MAX
  *     17 4  vlen      <= WAL_VAL_MAX
- *     21    key, value
+ *     21 2  db        bit 1 only: the database, never 0
+ *     .. 8  expire    bit 2 only: absolute expiry, Unix ms, > 0
+ *     ..    key, value
+ *   An entry of database 0 without an expiry is byte for byte a version 1
+ *   entry.
  *   trailer payload, 24 bytes: u64 entries, u64 tombstones, u64 lsn
  *
  * A checkpoint is valid if and only if the header is intact (magic, version,
@@ -54,16 +60,18 @@
 #include "wal/wal_writer.h" /* WAL_PATH_MAX, wal_fsync_dir */
 
 #define WAL_CKPT_MAGIC "RKVSNAP1"
-#define WAL_CKPT_VERSION 1u
+#define WAL_CKPT_VERSION 2u
 #define WAL_CKPT_HDR_SIZE 48u
 #define WAL_CKPT_CHUNK_HDR_SIZE 16u
 #define WAL_CKPT_ENTRY_HDR_SIZE 21u
+#define WAL_CKPT_ENTRY_HDR_MAX (WAL_CKPT_ENTRY_HDR_SIZE + 2u + 8u) /* with db and expiry */
+enum { WAL_CKPT_E_TOMB = 1, WAL_CKPT_E_DB = 2, WAL_CKPT_E_EXPIRE = 4 };
 #define WAL_CKPT_TRAILER_SIZE 24u
 /* Entries are packed into chunks of at most this payload; an entry larger
  * than that gets a chunk of its own. */
 #define WAL_CKPT_CHUNK_TARGET (1u << 20)
 /* Largest payload any chunk may claim: one entry of maximum size. */
-#define WAL_CKPT_CHUNK_MAX (WAL_CKPT_ENTRY_HDR_SIZE + WAL_KEY_MAX + WAL_VAL_MAX)
+#define WAL_CKPT_CHUNK_MAX (WAL_CKPT_ENTRY_HDR_MAX + WAL_KEY_MAX + WAL_VAL_MAX)
 #define WAL_CKPT_KEEP 2         /* checkpoints kept after a new one is written */
 #define WAL_CKPT_LIST_MAX 4096u /* checkpoint files looked at in one directory */
 
@@ -124,6 +132,7 @@ typedef struct wal_ckpt_chunk {
 
 typedef struct wal_ckpt_loader {
     kv_store *kv;             /* NULL: verify only */
+    uint32_t version;         /* the file's format version */
     wal_checkpoint_info info; /* header fields, then running totals */
     int have_header;
     int done; /* the trailer was accepted */

@@ -30,6 +30,7 @@
  *     its tail may still be only in the page cache, and records we now
  *     treat as durable (and ship to followers) must be on disk. */
 #include "wal/wal_recovery.h"
+#include "wal/wal_apply.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -103,8 +104,8 @@ static int rd_candidate(const uint8_t *p, uint64_t min_lsn)
     uint32_t len = wal_get_u32(p), klen = wal_get_u32(p + 40), vlen = wal_get_u32(p + 44);
     if (len < WAL_HDR_SIZE || len > WAL_RECORD_MAX || klen > WAL_KEY_MAX || vlen > WAL_VAL_MAX)
         return 0;
-    if ((uint64_t)len != (uint64_t)WAL_HDR_SIZE + klen + vlen) return 0;
-    if (p[36] != WAL_OP_PUT && p[36] != WAL_OP_DEL && p[36] != WAL_OP_NOOP) return 0;
+    if ((uint64_t)len != wal_record_size_x(klen, vlen, p[37] & WAL_F_EXPIRE)) return 0;
+    if (p[36] < WAL_OP_PUT || p[36] > WAL_OP_FLUSHALL) return 0;
     return wal_get_u64(p + 8) >= min_lsn;
 }
 
@@ -160,7 +161,7 @@ typedef struct replay {
 
 static int replay_apply(replay *rp, const wal_rec *rec, char *err, size_t errlen)
 {
-    if (rec->ts > rp->max_ts) rp->max_ts = rec->ts;
+    if (wal_rec_last_ts(rec) > rp->max_ts) rp->max_ts = wal_rec_last_ts(rec);
     rp->last_epoch = rec->epoch;
     rp->want++;
     if (rec->lsn <= rp->snapshot_lsn) return 0; /* already in the checkpoint */
@@ -172,11 +173,7 @@ static int replay_apply(replay *rp, const wal_rec *rec, char *err, size_t errlen
         }
         return 0;
     }
-    kv_version ver = {rec->ts, rec->node_id};
-    int r = rec->op == WAL_OP_PUT   ? kv_apply_put(rp->kv, rec->key, rec->klen, rec->val, rec->vlen, ver)
-            : rec->op == WAL_OP_DEL ? kv_apply_del(rp->kv, rec->key, rec->klen, ver)
-                                    : KV_LOST; /* NOOP */
-    if (r == KV_NOMEM) {
+    if (wal_apply_record(rp->kv, rec, NULL, NULL) == KV_NOMEM) {
         snprintf(err, errlen, "wal: out of memory replaying LSN %" PRIu64, rec->lsn);
         return -1;
     }

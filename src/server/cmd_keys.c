@@ -5,6 +5,8 @@
  * Expiry times are absolute Unix milliseconds, written into the key's
  * record by the leader (keyspace.h): EXPIRE rewrites the key's whole state
  * with the new time; an expiry already past deletes the key, as in Redis. */
+#include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,8 +134,19 @@ void cmd_keys(client *c)
 /* SCAN cursor [MATCH pattern] [COUNT count] [TYPE type] */
 void cmd_scan(client *c)
 {
+    /* Redis's parseScanCursorOrReply: strtoul, no leading space, "" is 0. */
     unsigned long long cursor;
-    if (arg_ull(&c->argv[1], &cursor) < 0) {
+    char cbuf[32], *end;
+    const resp_arg *ca = &c->argv[1];
+    if (ca->len >= sizeof cbuf) {
+        reply_error(c, "ERR invalid cursor");
+        return;
+    }
+    memcpy(cbuf, ca->p, ca->len);
+    cbuf[ca->len] = 0;
+    errno = 0;
+    cursor = strtoull(cbuf, &end, 10);
+    if (isspace((unsigned char)cbuf[0]) || *end || errno == ERANGE) {
         reply_error(c, "ERR invalid cursor");
         return;
     }

@@ -150,7 +150,9 @@ static int set_parse(client *c, int *flags, int *exp_kind, const resp_arg **exp_
             *flags |= SET_GET;
         } else if (arg_eq(a, "keepttl") && !(*flags & SET_EXP)) {
             *flags |= SET_KEEPTTL;
-        } else if ((k = cmd_expire_opt(a)) && !(*flags & (SET_KEEPTTL | SET_EXP)) && more) {
+        } else if ((k = cmd_expire_opt(a)) && !(*flags & SET_KEEPTTL) &&
+                   (!(*flags & SET_EXP) || *exp_kind == k) && more) {
+            /* The same option again is taken, the last one wins (Redis 7.0). */
             *flags |= SET_EXP;
             *exp_kind = k;
             *exp_arg = &c->argv[++j];
@@ -262,10 +264,10 @@ void cmd_getex(client *c)
     const resp_arg *ea = NULL;
     for (size_t j = 2; j < c->argc; j++) {
         int k = cmd_expire_opt(&c->argv[j]);
-        if (k && !kind && !persist && j + 1 < c->argc) {
+        if (k && (!kind || kind == k) && !persist && j + 1 < c->argc) {
             kind = k;
             ea = &c->argv[++j];
-        } else if (arg_eq(&c->argv[j], "persist") && !kind && !persist) {
+        } else if (arg_eq(&c->argv[j], "persist") && !kind) {
             persist = 1;
         } else {
             reply_error(c, "ERR syntax error");

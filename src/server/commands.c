@@ -510,16 +510,18 @@ static void finish_pipelined(client *c, const command *cmd)
 {
     node *n = c->n;
     int64_t lsn = c->cmd_lsn;
-    if (lsn < 0) {
+    int stateless = cmd && (cmd->flags & CMD_STATELESS);
+    if (lsn < 0) { /* refused whole, whatever the data: at once if nothing is owed */
         client_out_rewind(c, c->reply_mark);
         reply_pending_full(c);
         lsn = 0;
+        stateless = 1;
     }
     uint64_t wait = 0;
     if (lsn > 0) {
         wait = (uint64_t)lsn;
         c->last_write_lsn = wait;
-    } else if (cmd && (cmd->flags & CMD_STATELESS)) {
+    } else if (stateless) {
         if (c->owed == 0) return;
         wait = n->last_lsn;
     } else if (node_is_leader(n)) {
@@ -624,6 +626,14 @@ int command_exec(client *c)
     }
     c->reply_mark = client_out_mark(c);
     c->cmd_lsn = 0;
+    if (cmd && cmd->fn == cmd_exec && !arity_fits(cmd, c->argc)) {
+        /* Redis's execCommandAbort, even outside MULTI. */
+        multi_free(c);
+        reply_error(c, "EXECABORT Transaction discarded because of: wrong number of arguments "
+                       "for 'exec' command");
+        finish_pipelined(c, NULL);
+        return CMD_DONE;
+    }
     if (!command_allowed(c, cmd)) {
         if (in_multi) multi_flag_error(c);
         if (pipelined) finish_pipelined(c, NULL);

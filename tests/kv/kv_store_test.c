@@ -696,6 +696,122 @@ static void test_nomem(void)
     kv_free(kv);
 }
 
+/* Databases, expiries, hard removes, flushes, SCAN and random keys. */
+typedef struct seen_ctx {
+    unsigned char *seen;
+    long n, dups, foreign;
+    unsigned db;
+} seen_ctx;
+
+static int scan_mark(void *ctx, const kv_entry_view *e)
+{
+    seen_ctx *s = ctx;
+    if (e->db != s->db) s->foreign++;
+    if (e->klen > 2 && e->key[0] == 's' && e->key[1] == ':') {
+        long i = atol((const char *)e->key + 2);
+        if (i >= 0 && i < s->n) {
+            if (s->seen[i]) s->dups++;
+            s->seen[i] = 1;
+        }
+    }
+    return 0;
+}
+
+static void test_databases(void)
+{
+    test_section("databases, expiries, remove, flush");
+    kv_store *kv = kv_new();
+    kv_entry_view e;
+    test_cond("same key in db 0 and db 5",
+              kv_put(kv, 0, "k", 1, "zero", 4, 0, V(1, 1)) == KV_WON &&
+                  kv_put(kv, 5, "k", 1, "five", 4, 99, V(1, 1)) == KV_WON);
+    test_cond("db 0 sees its own", kv_find(kv, 0, "k", 1, &e) && e.vlen == 4 &&
+                                       memcmp(e.val, "zero", 4) == 0 && e.expire_ms == 0 && e.db == 0);
+    test_cond("db 5 sees its own with the expiry", kv_find(kv, 5, "k", 1, &e) &&
+                                                       memcmp(e.val, "five", 4) == 0 &&
+                                                       e.expire_ms == 99 && e.db == 5);
+    test_cond("per-database counts", kv_db_count(kv, 0) == 1 && kv_db_count(kv, 5) == 1 &&
+                                         kv_count(kv) == 2 && kv_db_volatile(kv, 5) == 1 &&
+                                         kv_db_volatile(kv, 0) == 0);
+    uint64_t d1 = kv_digest(kv);
+    kv_store *other = kv_new();
+    kv_put(other, 0, "k", 1, "zero", 4, 0, V(1, 1));
+    kv_put(other, 6, "k", 1, "five", 4, 99, V(1, 1));
+    test_cond("the database is in the digest", kv_digest(other) != d1);
+    kv_free(other);
+    other = kv_new();
+    kv_put(other, 0, "k", 1, "zero", 4, 0, V(1, 1));
+    kv_put(other, 5, "k", 1, "five", 4, 98, V(1, 1));
+    test_cond("the expiry is in the digest", kv_digest(other) != d1);
+    kv_free(other);
+    /* Adding, changing and removing an expiry moves the key bytes. */
+    test_cond("expiry added", kv_put(kv, 0, "k", 1, "zero!", 5, 12345, V(2, 1)) == KV_WON &&
+                                  kv_find(kv, 0, "k", 1, &e) && e.expire_ms == 12345 &&
+                                  e.klen == 1 && e.key[0] == 'k' && e.vlen == 5);
+    test_cond("expiry removed", kv_put(kv, 0, "k", 1, "z", 1, 0, V(3, 1)) == KV_WON &&
+                                    kv_find(kv, 0, "k", 1, &e) && e.expire_ms == 0 &&
+                                    e.key[0] == 'k' && e.val[0] == 'z' &&
+                                    kv_db_volatile(kv, 0) == 0);
+    test_cond("a delete drops the expiry", kv_del(kv, 5, "k", 1, V(4, 1)) == KV_WON &&
+                                               kv_db_volatile(kv, 5) == 0 &&
+                                               kv_find(kv, 5, "k", 1, &e) && e.tombstone);
+    test_cond("remove with another version: kept", kv_remove(kv, 0, "k", 1, &(kv_version){9, 9}) == 0);
+    test_cond("remove with its version: gone", kv_remove(kv, 0, "k", 1, &(kv_version){3, 1}) == 1 &&
+                                                   !kv_find(kv, 0, "k", 1, &e) &&
+                                                   kv_count(kv) == 0);
+    test_cond("remove a tombstone outright", kv_remove(kv, 5, "k", 1, NULL) == 1 &&
+                                                 kv_tombstones(kv) == 0);
+    test_cond("digest back to 0", kv_digest(kv) == 0);
+    for (int i = 0; i < 100; i++) {
+        char key[16];
+        uint32_t kl = make_key(key, "f:", (uint32_t)i);
+        kv_put(kv, (unsigned)(i % 3), key, kl, "v", 1, i % 2 ? 5 : 0, V(10, 1));
+    }
+    uint64_t before = kv_digest(kv);
+    size_t in1 = kv_db_count(kv, 1);
+    kv_flush_db(kv, 1);
+    test_cond("FLUSHDB empties one database", kv_db_count(kv, 1) == 0 && in1 > 0 &&
+                                                  kv_count(kv) == 100 - in1);
+    test_cond("the digest loses exactly its entries", kv_digest(kv) != before);
+    kv_flush_all(kv);
+    test_cond("FLUSHALL empties all, digest 0", kv_count(kv) == 0 && kv_digest(kv) == 0);
+    test_cond("a random key of an empty database: none", !kv_random(kv, 0, 1, &e));
+    kv_put(kv, 2, "only", 4, "v", 1, 0, V(11, 1));
+    test_cond("a random key of database 2", kv_random(kv, 2, 12345, &e) && e.klen == 4 &&
+                                                e.db == 2);
+    kv_free(kv);
+
+    test_section("SCAN: every key present for the whole scan, across a growing table");
+    kv = kv_new();
+    const long base = 2000;
+    for (long i = 0; i < base; i++) {
+        char key[32];
+        uint32_t kl = make_key(key, "s:", (uint32_t)i);
+        kv_put(kv, 4, key, kl, "v", 1, 0, V(1, 1));
+    }
+    kv_put(kv, 3, "s:0", 3, "other db", 8, 0, V(1, 1));
+    seen_ctx sc = {calloc((size_t)base, 1), base, 0, 0, 4};
+    uint64_t cur = 0;
+    long added = 0, steps = 0;
+    do {
+        cur = kv_scan(kv, 4, cur, scan_mark, &sc);
+        steps++;
+        for (int j = 0; j < 40 && added < 10 * base; j++, added++) { /* grows the table */
+            char key[32];
+            uint32_t kl = make_key(key, "g:", (uint32_t)added);
+            kv_put(kv, 4, key, kl, "v", 1, 0, V(1, 1));
+        }
+    } while (cur != 0 && steps < 1000000);
+    long missing = 0;
+    for (long i = 0; i < base; i++) missing += !sc.seen[i];
+    test_cond("the scan ends", cur == 0);
+    test_cond("the table grew during it", added > 4 * base);
+    test_cond("no key present for the whole scan was missed", missing == 0);
+    test_cond("only database 4's entries", sc.foreign == 0);
+    free(sc.seen);
+    kv_free(kv);
+}
+
 int main(void)
 {
     const char *s = getenv("RKV_TEST_SMALL");
@@ -708,6 +824,7 @@ int main(void)
     test_iterate();
     test_rehash_during_writes();
     test_nomem();
+    test_databases();
     test_million();
     return test_report();
 }

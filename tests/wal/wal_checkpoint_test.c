@@ -12,6 +12,7 @@
 
 #include "../testhelp.h"
 #include "kv/kv_store.h"
+#include "wal/crc32.h"
 #include "wal/wal_checkpoint.h"
 #include "wal/wal_record.h"
 
@@ -54,7 +55,8 @@ static int cmp_entry(void *ctx, const kv_entry_view *e)
 {
     cmp_ctx *c = ctx;
     kv_entry_view o;
-    if (!kv_lookup(c->other, e->key, e->klen, &o) || o.tombstone != e->tombstone ||
+    if (!kv_find(c->other, e->db, e->key, e->klen, &o) || o.tombstone != e->tombstone ||
+        o.expire_ms != e->expire_ms ||
         o.ver.ts != e->ver.ts || o.ver.node_id != e->ver.node_id || o.vlen != e->vlen ||
         (e->vlen && memcmp(o.val, e->val, e->vlen) != 0))
         c->mismatches++;
@@ -277,6 +279,82 @@ static void test_list_prune(const char *dir)
     kv_free(kv);
 }
 
+/* Databases and expiries survive a checkpoint; a version 1 file (written
+ * before they existed) still loads. */
+static void test_db_expire(const char *dir)
+{
+    test_section("databases and expiries (format version 2), and a version 1 file");
+    char err[512], path[WAL_PATH_MAX];
+    kv_store *kv = sample_kv(50);
+    kv_version v = {7000000, 1};
+    kv_put(kv, 3, "k", 1, "in-db-3", 7, 0, v);
+    kv_put(kv, 3, "e", 1, "expiring", 8, 1700000000000ll, v);
+    kv_put(kv, 0, "e0", 2, "x", 1, 1800000000000ll, v);
+    kv_put(kv, 65535, "top", 3, "y", 1, 0, v);
+    kv_del(kv, 9, "dead", 4, v);
+    test_cond("write", wal_checkpoint_write(dir, kv, 200, 3, 7000000, NULL, err, sizeof err) == 0);
+    wal_checkpoint_path(path, sizeof path, dir, 200);
+    kv_store *back = kv_new();
+    wal_checkpoint_info info;
+    test_cond("load", wal_checkpoint_load(path, back, &info, err, sizeof err) == 0);
+    test_cond("same entries in the same databases with the same expiries, same digest",
+              kv_same(kv, back) && kv_same(back, kv));
+    kv_entry_view e;
+    test_cond("db 3 entry", kv_find(back, 3, "e", 1, &e) && e.expire_ms == 1700000000000ll);
+    test_cond("not in db 0", !kv_find(back, 0, "k", 1, &e));
+    test_cond("db 65535", kv_db_count(back, 65535) == 1);
+    kv_free(back);
+    kv_free(kv);
+
+    /* A version 1 file: only database 0, no expiries. Written by hand with
+     * the version 1 layout (entry header 21 bytes). */
+    uint8_t f[256];
+    memset(f, 0, sizeof f);
+    memcpy(f, WAL_CKPT_MAGIC, 8);
+    wal_put_u32(f + 8, 1);
+    wal_put_u64(f + 16, 300);
+    wal_put_u64(f + 24, 1);
+    wal_put_u64(f + 32, 5);
+    wal_put_u32(f + 44, crc32c(0, f, 44));
+    uint8_t *c = f + WAL_CKPT_HDR_SIZE, *p = c + WAL_CKPT_CHUNK_HDR_SIZE;
+    wal_put_u64(p, 5);
+    wal_put_u32(p + 8, 1);
+    p[12] = 0;
+    wal_put_u32(p + 13, 2);
+    wal_put_u32(p + 17, 3);
+    memcpy(p + 21, "k1abc", 5);
+    uint32_t plen = 26;
+    wal_put_u32(c, plen);
+    wal_put_u32(c + 8, WAL_CKPT_CHUNK_ENTRIES);
+    wal_put_u32(c + 12, 1);
+    wal_put_u32(c + 4, crc32c(0, c + 8, 8 + plen));
+    uint8_t *t = c + WAL_CKPT_CHUNK_HDR_SIZE + plen, *tp = t + WAL_CKPT_CHUNK_HDR_SIZE;
+    wal_put_u64(tp, 1);
+    wal_put_u64(tp + 8, 0);
+    wal_put_u64(tp + 16, 300);
+    wal_put_u32(t, WAL_CKPT_TRAILER_SIZE);
+    wal_put_u32(t + 8, WAL_CKPT_CHUNK_TRAILER);
+    wal_put_u32(t + 4, crc32c(0, t + 8, 8 + WAL_CKPT_TRAILER_SIZE));
+    size_t flen = (size_t)(tp + WAL_CKPT_TRAILER_SIZE - f);
+    char p1[WAL_PATH_MAX];
+    snprintf(p1, sizeof p1, "%s/v1.snap", dir);
+    test_cond("version 1 file written", write_file(p1, f, flen) == 0);
+    back = kv_new();
+    test_cond("version 1 file loads", wal_checkpoint_load(p1, back, &info, err, sizeof err) == 0);
+    test_cond("its entry is in database 0, no expiry",
+              kv_find(back, 0, "k1", 2, &e) && e.vlen == 3 && e.expire_ms == 0);
+    kv_free(back);
+    /* ... and a version 1 file may not use version 2's flags. */
+    p[12] = WAL_CKPT_E_DB;
+    wal_put_u32(c + 4, crc32c(0, c + 8, 8 + plen));
+    write_file(p1, f, flen);
+    back = kv_new();
+    test_cond("version 1 with a database flag refused",
+              wal_checkpoint_load(p1, back, &info, err, sizeof err) < 0);
+    kv_free(back);
+    unlink(p1);
+}
+
 int main(void)
 {
     char root[] = "/tmp/rkv-ckpt-XXXXXX";
@@ -294,6 +372,7 @@ int main(void)
     mkdir(d3, 0755);
     mkdir(d4, 0755);
     test_roundtrip(d1);
+    test_db_expire(d1);
     test_big_entries(d2);
     test_damage(d3);
     test_list_prune(d4);

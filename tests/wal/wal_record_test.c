@@ -6,6 +6,7 @@
 
 #include "../testhelp.h"
 #include "wal/crc32.h"
+#include "wal/wal_apply.h"
 #include "wal/wal_record.h"
 
 static size_t make_rec(uint8_t *out, uint8_t op, const char *key, const char *val, uint64_t lsn)
@@ -214,9 +215,18 @@ static void test_bad_op_field(void)
     fix_crc(buf);
     test_cond("op zero", wal_record_decode(buf, n, &r, &used) == WAL_DEC_BAD_OP);
     n = make_rec(buf, WAL_OP_PUT, "key", "value", 5);
+    buf[37] = 2;
+    fix_crc(buf);
+    test_cond("unknown flag bit", wal_record_decode(buf, n, &r, &used) == WAL_DEC_BAD_OP);
+    n = make_rec(buf, WAL_OP_PUT, "key", "value", 5);
     buf[38] = 1;
     fix_crc(buf);
-    test_cond("nonzero pad", wal_record_decode(buf, n, &r, &used) == WAL_DEC_BAD_OP);
+    test_cond("bytes 38-39 are the database (old records: 0)",
+              wal_record_decode(buf, n, &r, &used) == WAL_DEC_OK && r.db == 1);
+    n = make_rec(buf, WAL_OP_PUT, "key", "value", 5);
+    buf[37] = WAL_F_EXPIRE; /* the length does not account for the expiry */
+    fix_crc(buf);
+    test_cond("expiry flag without its 8 bytes", wal_record_decode(buf, n, &r, &used) == WAL_DEC_BAD_LENGTH);
     n = make_rec(buf, WAL_OP_PUT, "key", "value", 5);
     buf[36] = WAL_OP_DEL;
     fix_crc(buf);
@@ -245,9 +255,118 @@ static void test_strings(void)
     test_cond("every result has its own name", distinct);
 }
 
+/* Records of databases, expiries and MULTI units, and what they do to a
+ * store (wal_apply.h). */
+static void test_units(void)
+{
+    test_section("expiry, database, MULTI: encode, decode, apply");
+    uint8_t buf[1024], body[512];
+    wal_rec r = {.lsn = 9, .epoch = 2, .ts = 1000, .node_id = 4, .op = WAL_OP_PUT,
+                 .flags = WAL_F_EXPIRE, .db = 3, .expire_ms = 1700000000123ll,
+                 .key = (const uint8_t *)"k", .klen = 1, .val = (const uint8_t *)"v", .vlen = 1};
+    size_t n = wal_record_encode(&r, buf);
+    wal_rec d;
+    size_t used;
+    test_cond("PUT with expiry and db: 8 more bytes", n == wal_record_size_x(1, 1, 1) &&
+                                                      n == WAL_HDR_SIZE + 8 + 2);
+    test_cond("decodes with both", wal_record_decode(buf, n, &d, &used) == WAL_DEC_OK &&
+                                       d.db == 3 && d.expire_ms == 1700000000123ll &&
+                                       d.klen == 1 && d.key[0] == 'k' && d.val[0] == 'v');
+    /* A unit: SET a 1 in db 0, DEL b in db 2, FLUSHDB 5, PUT c with an expiry. */
+    size_t bl = 4;
+    bl += wal_subop_encode(body + bl, WAL_OP_PUT, 0, 0, "a", 1, "1", 1);
+    bl += wal_subop_encode(body + bl, WAL_OP_DEL, 2, 0, "b", 1, NULL, 0);
+    bl += wal_subop_encode(body + bl, WAL_OP_FLUSHDB, 5, 0, NULL, 0, NULL, 0);
+    bl += wal_subop_encode(body + bl, WAL_OP_PUT, 1, 42, "c", 1, "x", 1);
+    wal_put_u32(body, 4);
+    wal_rec m = {.lsn = 10, .epoch = 2, .ts = 2000, .node_id = 4, .op = WAL_OP_MULTI,
+                 .val = body, .vlen = (uint32_t)bl};
+    n = wal_record_encode(&m, buf);
+    test_cond("MULTI decodes", wal_record_decode(buf, n, &d, &used) == WAL_DEC_OK &&
+                                   d.op == WAL_OP_MULTI && used == n);
+    test_cond("its last timestamp is ts + count - 1", wal_rec_last_ts(&d) == 2003);
+    wal_op_iter it;
+    wal_op_view op;
+    wal_op_iter_init(&it, &d);
+    int k = 0, order = 1;
+    static const uint8_t ops[] = {WAL_OP_PUT, WAL_OP_DEL, WAL_OP_FLUSHDB, WAL_OP_PUT};
+    while (wal_op_next(&it, &op)) {
+        order &= k < 4 && op.op == ops[k] && op.ts == 2000u + (unsigned)k && op.node_id == 4;
+        k++;
+    }
+    test_cond("the iterator gives the four operations in order, versions ts + i", k == 4 && order);
+    kv_store *kv = kv_new();
+    kv_entry_view e;
+    kv_put(kv, 5, "z", 1, "old", 3, 0, (kv_version){1, 1});
+    kv_put(kv, 2, "b", 1, "old", 3, 0, (kv_version){1, 1});
+    test_cond("applied", wal_apply_record(kv, &d, NULL, NULL) == KV_WON);
+    test_cond("a=1 in db 0", kv_find(kv, 0, "a", 1, &e) && !e.tombstone && e.vlen == 1);
+    test_cond("b deleted in db 2", kv_find(kv, 2, "b", 1, &e) && e.tombstone);
+    test_cond("db 5 flushed", kv_db_count(kv, 5) == 0 && !kv_find(kv, 5, "z", 1, &e));
+    test_cond("c in db 1 with its expiry", kv_find(kv, 1, "c", 1, &e) && e.expire_ms == 42);
+    kv_free(kv);
+
+    /* Two writes of one key in a unit: the later one wins (ts + 1). */
+    bl = 4;
+    bl += wal_subop_encode(body + bl, WAL_OP_PUT, 0, 0, "k", 1, "zz", 2);
+    bl += wal_subop_encode(body + bl, WAL_OP_PUT, 0, 0, "k", 1, "aa", 2);
+    wal_put_u32(body, 2);
+    m.val = body;
+    m.vlen = (uint32_t)bl;
+    n = wal_record_encode(&m, buf);
+    kv = kv_new();
+    test_cond("a unit writing one key twice decodes", wal_record_decode(buf, n, &d, &used) == WAL_DEC_OK);
+    wal_apply_record(kv, &d, NULL, NULL);
+    test_cond("the later write wins, though its value sorts lower",
+              kv_find(kv, 0, "k", 1, &e) && e.vlen == 2 && memcmp(e.val, "aa", 2) == 0);
+    kv_free(kv);
+
+    /* Bad bodies: each refused as BAD_OP, after a valid CRC. */
+    static const struct {
+        const char *what;
+        int count_delta, op, flags, db_all;
+    } bad[] = {
+        {"a count larger than the operations", 1, WAL_OP_PUT, 0, 0},
+        {"a count of zero", -99, WAL_OP_PUT, 0, 0},
+        {"a nested NOOP", 0, WAL_OP_NOOP, 0, 0},
+        {"a nested MULTI", 0, WAL_OP_MULTI, 0, 0},
+        {"an expiry on a DEL", 0, WAL_OP_DEL, WAL_F_EXPIRE, 0},
+        {"FLUSHALL with a database", 0, WAL_OP_FLUSHALL, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        bl = 4;
+        size_t at = bl;
+        bl += wal_subop_encode(body + bl, WAL_OP_PUT, bad[i].db_all ? 1 : 0, 0, "", 0, "", 0);
+        body[at] = (uint8_t)bad[i].op;
+        if (bad[i].flags) { /* the operation is empty: its 8 expiry bytes follow the header */
+            body[at + 1] = (uint8_t)bad[i].flags;
+            memset(body + at + WAL_SUB_HDR_SIZE, 1, 8);
+            bl += 8;
+        }
+        wal_put_u32(body, bad[i].count_delta == -99 ? 0 : (uint32_t)(1 + bad[i].count_delta));
+        /* The encoder asserts a valid body: encode a PUT holding it, then
+         * turn it into a MULTI. */
+        n = wal_record_encode(&(wal_rec){.lsn = 1, .epoch = 1, .op = WAL_OP_PUT,
+                                         .val = body, .vlen = (uint32_t)bl},
+                              buf);
+        buf[36] = WAL_OP_MULTI;
+        fix_crc(buf);
+        test_cond(bad[i].what, wal_record_decode(buf, n, &d, &used) == WAL_DEC_BAD_OP);
+    }
+    /* A torn MULTI is just a short record. */
+    bl = 4 + wal_subop_encode(body + 4, WAL_OP_PUT, 0, 0, "a", 1, "b", 1);
+    wal_put_u32(body, 1);
+    m.val = body;
+    m.vlen = (uint32_t)bl;
+    n = wal_record_encode(&m, buf);
+    test_cond("a torn MULTI is incomplete, never partly decoded",
+              wal_record_decode(buf, n - 1, &d, &used) == WAL_DEC_NEED_MORE);
+}
+
 int main(void)
 {
     test_roundtrip();
+    test_units();
     test_need_more();
     test_bit_flips();
     test_bad_length();

@@ -1208,7 +1208,7 @@ const char *node_read_refusal(const node *n, char *buf, size_t len)
 static int node_hold_record(void *ctx, const wal_rec *r)
 {
     node *n = ctx;
-    size_t size = wal_record_size(r->klen, r->vlen);
+    size_t size = wal_record_size_x(r->klen, r->vlen, r->flags & WAL_F_EXPIRE);
     if (iobuf_reserve(&n->pending, size) < 0) return -1;
     size_t wrote = wal_record_encode(r, n->pending.p + n->pending.len);
     assert(wrote == size);

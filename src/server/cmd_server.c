@@ -76,6 +76,7 @@ static const char *client_user_name(const client *c)
 static void client_laddr(const client *c, char *out, size_t outlen)
 {
     struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
     socklen_t sl = sizeof ss;
     out[0] = 0;
     if (getsockname(c->fd, (struct sockaddr *)&ss, &sl) < 0) return;
@@ -422,27 +423,26 @@ void cmd_client(client *c)
                 {"list", -2},    {"info", 2},     {"kill", -3},    {"no-evict", 3},
                 {"reply", 3},    {"pause", -3},   {"unpause", 2},  {"help", 2}};
     const resp_arg *sub = &c->argv[1];
-    const char *name = NULL;
-    for (size_t i = 0; i < sizeof subs / sizeof subs[0] && !name; i++) {
-        if (!arg_eq(sub, subs[i].name)) continue;
-        name = subs[i].name;
-        int a = subs[i].arity;
-        if ((a > 0 && c->argc != (size_t)a) || (a < 0 && c->argc < (size_t)-a)) {
-            reply_error(c, "ERR wrong number of arguments for 'client|%s' command", name);
-            return;
-        }
-        if (!strcmp(name, "pause") && c->argc > 4) { /* Redis 7.0's own check, its words */
-            char s[600];
-            arg_printable(sub, s, sizeof s);
-            reply_error(c, "ERR unknown subcommand or wrong number of arguments for '%s'. Try "
-                           "CLIENT HELP.", s);
-            return;
-        }
-    }
-    if (!name) {
+    size_t k = 0;
+    while (k < sizeof subs / sizeof subs[0] && !arg_eq(sub, subs[k].name)) k++;
+    if (k == sizeof subs / sizeof subs[0]) {
         char s[600];
         arg_printable(sub, s, sizeof s);
         reply_error(c, "ERR unknown subcommand '%s'. Try CLIENT HELP.", s);
+        return;
+    }
+    const char *name = subs[k].name;
+    int a = subs[k].arity;
+    if ((a > 0 && c->argc != (size_t)a) || (a < 0 && c->argc < (size_t)-a)) {
+        reply_error(c, "ERR wrong number of arguments for 'client|%s' command", name);
+        return;
+    }
+    if (!strcmp(name, "pause") && c->argc > 4) { /* Redis 7.0's own check, its words */
+        char s[600];
+        arg_printable(sub, s, sizeof s);
+        reply_error(c, "ERR unknown subcommand or wrong number of arguments for '%s'. Try "
+                       "CLIENT HELP.",
+                    s);
         return;
     }
     char full[CLIENT_CMD_NAME_MAX];

@@ -15,6 +15,18 @@ void log_init(rkv_log *log, unsigned node_id, enum log_level level)
     log->node_id = node_id;
 }
 
+/* The level may change while other threads log (CONFIG SET log-level):
+ * relaxed atomics, a line logged or dropped around the change is fine. */
+void log_set_level(rkv_log *log, enum log_level level)
+{
+    __atomic_store_n(&log->level, level, __ATOMIC_RELAXED);
+}
+
+enum log_level log_get_level(const rkv_log *log)
+{
+    return __atomic_load_n(&log->level, __ATOMIC_RELAXED);
+}
+
 int log_open_file(rkv_log *log, const char *path)
 {
     FILE *fp = fopen(path, "a");
@@ -70,7 +82,7 @@ static long long log_mono_ms(void)
 static void log_vmsg(const rkv_log *log, log_limit *lim, enum log_level level, const char *fmt,
                      va_list ap)
 {
-    if (!log || level < log->level) return;
+    if (!log || level < log_get_level(log)) return;
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
     if (lim) {
@@ -125,7 +137,7 @@ void log_limit_flush(const rkv_log *log, log_limit *lim)
 void log_msg_by_source(const rkv_log *log, log_by_source *t, enum log_level level,
                        const char *peer, const char *fmt, ...)
 {
-    if (!log || level < log->level) return;
+    if (!log || level < log_get_level(log)) return;
     char src[LOG_SOURCE_MAX];
     snprintf(src, sizeof src, "%s", peer ? peer : "");
     char *colon = strrchr(src, ':'); /* "ip:port" -> "ip" */

@@ -25,6 +25,9 @@ void log_init(rkv_log *log, unsigned node_id, enum log_level level);
 /* Opens PATH for appending; returns 0 or -1 with errno set. */
 int log_open_file(rkv_log *log, const char *path);
 void log_close(rkv_log *log);
+/* Changes / reads the level; safe while other threads log. */
+void log_set_level(rkv_log *log, enum log_level level);
+enum log_level log_get_level(const rkv_log *log);
 /* Parses "debug|info|warn|error"; returns 0 or -1. */
 int log_level_parse(const char *s, enum log_level *out);
 

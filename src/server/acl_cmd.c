@@ -202,9 +202,10 @@ static void acl_getuser(client *c)
         reply_nil(c);
         return;
     }
-    reply_array(c, 12);
+    /* Redis 7.0: a map of 6 (an array of 12 in RESP2), the flags a set. */
+    reply_map(c, 6);
     reply_bulk(c, "flags", 5);
-    reply_array(c, 1 + acl_user_nopass(u));
+    reply_set(c, 1 + acl_user_nopass(u));
     reply_bulk(c, acl_user_enabled(u) ? "on" : "off", acl_user_enabled(u) ? 2 : 3);
     if (acl_user_nopass(u)) reply_bulk(c, "nopass", 6);
     reply_bulk(c, "passwords", 9);

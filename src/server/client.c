@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "net/tls.h"
@@ -102,7 +103,7 @@ void clients_drop_all(node *n, const char *why)
     size_t marked = 0, kept = 0;
     for (client *c = n->clients; c; c = c->next) {
         if (c->close_asap) continue;
-        if (pubsub_active(c)) {
+        if (pubsub_subscribed(c)) {
             kept++;
             continue;
         }
@@ -168,7 +169,7 @@ static int client_evict_one(node *n, int only_unauth, const char *why)
     if (!victim && !only_unauth) { /* connected, and never sent a command */
         for (client *c = n->clients; c; c = c->next)
             if (!c->close_asap && c->ncmds == 0 && c->in_len == 0 && c->owed == 0 &&
-                !pubsub_active(c) && now - c->created_ms > CLIENT_SLOW_EVICT_MS)
+                !pubsub_subscribed(c) && now - c->created_ms > CLIENT_SLOW_EVICT_MS)
                 victim = c;
         what = "connected without a command";
         since = victim ? victim->created_ms : 0;
@@ -347,7 +348,7 @@ const char *client_out_since(const client *c, size_t mark, size_t *len)
 
 void reply_raw(client *c, const char *s, size_t len)
 {
-    if (c->close_asap || out_reserve(c, len) < 0) return;
+    if (c->silent || c->close_asap || out_reserve(c, len) < 0) return;
     memcpy(c->out + c->out_len, s, len);
     c->out_len += len;
     client_want_flush(c);
@@ -356,7 +357,7 @@ void reply_raw(client *c, const char *s, size_t len)
 void reply_status(client *c, const char *s)
 {
     size_t l = strlen(s);
-    if (c->close_asap || out_reserve(c, l + 3) < 0) return;
+    if (c->silent || c->close_asap || out_reserve(c, l + 3) < 0) return;
     c->out[c->out_len++] = '+';
     memcpy(c->out + c->out_len, s, l);
     c->out_len += l;
@@ -367,6 +368,7 @@ void reply_status(client *c, const char *s)
 
 void reply_error(client *c, const char *fmt, ...)
 {
+    if (c->silent) return;
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
@@ -465,6 +467,7 @@ void reply_double(client *c, double d)
  * INFO, a bulk string in RESP2. */
 void reply_verbatim(client *c, const char *p, size_t len)
 {
+    if (c->silent) return;
     if (c->resp != 3) {
         reply_bulk(c, p, len);
         return;
@@ -480,7 +483,7 @@ void reply_bulk(client *c, const void *p, size_t len)
 {
     char hdr[32];
     int hl = snprintf(hdr, sizeof hdr, "$%zu\r\n", len);
-    if (c->close_asap || out_reserve(c, (size_t)hl + len + 2) < 0) return;
+    if (c->silent || c->close_asap || out_reserve(c, (size_t)hl + len + 2) < 0) return;
     memcpy(c->out + c->out_len, hdr, (size_t)hl);
     c->out_len += (size_t)hl;
     if (len) memcpy(c->out + c->out_len, p, len);
@@ -540,6 +543,51 @@ void client_resume(client *c)
     }
     client_process_input(c);
     client_want_flush(c);
+}
+
+void client_note_cmd(client *c, const char *name)
+{
+    snprintf(c->last_cmd, sizeof c->last_cmd, "%s", name);
+}
+
+void client_reset_conn(client *c)
+{
+    pubsub_client_reset(c);
+    c->name[0] = 0;
+    c->resp = 2;
+    /* Redis clears REPLY OFF (so RESET's own reply is sent) and a SKIP
+     * armed for the next command; a SKIP that applies to this RESET stays. */
+    c->reply_off = 0;
+    if (c->reply_skip == 2) c->reply_skip = 0;
+    c->silent = c->reply_skip != 0;
+    acl_client_init(c); /* logged out, back to "default" (Redis's clientSetDefaultAuth) */
+}
+
+int client_pause_holds(const client *c)
+{
+    const node *n = c->n;
+    if (n->pause_kind == CLIENT_PAUSE_OFF || ev_now_ms() >= n->pause_until_ms) return 0;
+    if (n->pause_kind == CLIENT_PAUSE_ALL) return 1;
+    /* WRITE: what Redis holds is "may replicate": the writes, and PUBLISH. */
+    const resp_arg *name = &c->argv[0];
+    if (name->len == 7 && strncasecmp(name->p, "publish", 7) == 0) return 1;
+    for (size_t i = 0; i < command_table_size(); i++) {
+        const char *t = command_table_name(i);
+        if (strlen(t) == name->len && strncasecmp(t, name->p, name->len) == 0)
+            return (command_table_cats(i) & ACL_CAT_WRITE) != 0;
+    }
+    return 0;
+}
+
+void clients_unpause(node *n)
+{
+    n->pause_kind = CLIENT_PAUSE_OFF;
+    n->pause_until_ms = 0;
+    for (client *c = n->clients; c; c = c->next)
+        if (c->pause_blocked) {
+            c->pause_blocked = 0;
+            client_want_flush(c); /* clients_flush runs the command that waited */
+        }
 }
 
 void client_ticket_done(client *c)
@@ -613,9 +661,24 @@ static void client_process_input(client *c)
             break;
         }
         c->in_need = 0;
-        /* A command that has to wait for owed replies is left in the buffer
-         * and runs again once they are sent. */
-        if (c->argc > 0 && command_exec(c) == CMD_DEFERRED) break;
+        if (c->argc > 0) {
+            /* CLIENT PAUSE: the command waits in the buffer until the pause
+             * ends (clients_unpause). */
+            if (n->pause_kind != CLIENT_PAUSE_OFF && client_pause_holds(c)) {
+                c->pause_blocked = 1;
+                break;
+            }
+            c->pause_blocked = 0;
+            /* CLIENT REPLY OFF / SKIP: nothing this command answers is sent
+             * (client.h, reply_skip). */
+            c->silent = c->reply_off || c->reply_skip;
+            int rc = command_exec(c);
+            c->silent = 0;
+            /* A command that has to wait for owed replies is left in the
+             * buffer and runs again once they are sent. */
+            if (rc == CMD_DEFERRED) break;
+            c->reply_skip = c->reply_skip == 2 ? 1 : 0;
+        }
         c->ncmds++;
         pos += consumed;
     }
@@ -627,7 +690,8 @@ static void client_process_input(client *c)
     }
     /* What is left is an incomplete request (unless the client is only
      * waiting for us): --request-timeout-ms counts from here. */
-    if (c->in_len == 0 || c->wait != WAIT_NONE || c->owed > 0 || c->out_paused)
+    if (c->in_len == 0 || c->wait != WAIT_NONE || c->owed > 0 || c->out_paused ||
+        c->pause_blocked)
         c->req_start_ms = 0;
     else if (!c->req_start_ms)
         c->req_start_ms = ev_now_ms();
@@ -714,7 +778,7 @@ static void clients_enforce_memory(node *n)
     while (total > limit) {
         client *big = NULL;
         for (client *c = n->clients; c; c = c->next)
-            if (!c->close_asap && (!big || c->mem > big->mem)) big = c;
+            if (!c->close_asap && !c->no_evict && (!big || c->mem > big->mem)) big = c;
         if (!big || big->mem == 0) break;
         n->stats.clients_dropped_memory++;
         log_warn_limited(&n->log, &n->limits[NL_CLIENT],
@@ -739,6 +803,7 @@ static void client_timeout(client *c, const char *why, uint64_t ms)
 
 void clients_cron(node *n, uint64_t now)
 {
+    if (n->pause_kind != CLIENT_PAUSE_OFF && now >= n->pause_until_ms) clients_unpause(n);
     if (n->listen_paused_until && now >= n->listen_paused_until) {
         n->listen_paused_until = 0;
         if (ev_set(n->loop, n->lfd, EV_READ, client_on_listen, n) < 0 ||
@@ -758,7 +823,7 @@ void clients_cron(node *n, uint64_t now)
             client_timeout(c, "request incomplete for too long (--request-timeout-ms)",
                            now - c->req_start_ms);
         } else if (idle_ms && now - c->last_input_ms > idle_ms && c->wait == WAIT_NONE &&
-                   c->owed == 0 && !pubsub_active(c)) {
+                   c->owed == 0 && !pubsub_subscribed(c) && !c->pause_blocked) {
             client_timeout(c, "idle (--timeout)", now - c->last_input_ms);
         }
     }

@@ -22,6 +22,8 @@ struct tls_conn;
 #define CLIENT_ARGV_INIT 16
 #define CLIENT_TICKETS_MAX 65536 /* owed write replies before input pauses */
 #define CLIENT_NAME_MAX 128
+#define CLIENT_LIB_MAX 128   /* CLIENT SETINFO LIB-NAME / LIB-VER, bytes */
+#define CLIENT_CMD_NAME_MAX 32 /* last_cmd: "client|list" */
 /* Abuse limits (docs/SECURITY.md, "Bad input and abuse"). */
 #define CLIENT_UNAUTH_QUERY_MAX (16 * 1024) /* input an unauthenticated client may buffer */
 #define CLIENT_OUT_PAUSE (4u << 20) /* unsent replies above this: stop running its commands */
@@ -30,6 +32,7 @@ struct tls_conn;
 #define LISTEN_BACKOFF_MS 100       /* accept(2) out of descriptors: pause the listener */
 
 enum client_wait { WAIT_NONE = 0, WAIT_REPLICAS, WAIT_LSN, WAIT_READ };
+enum client_pause { CLIENT_PAUSE_OFF = 0, CLIENT_PAUSE_WRITE = 1, CLIENT_PAUSE_ALL = 2 };
 
 typedef struct client {
     node *n;
@@ -59,9 +62,18 @@ typedef struct client {
 
     int resp;      /* protocol: 2, or 3 after HELLO 3 (reply_* pick the RESP3 types) */
     unsigned db;   /* SELECT: the database the commands address */
-    /* CLIENT REPLY OFF|SKIP: reply_* write nothing while silent is set;
-     * command_exec sets it per command (a ticket keeps it for its reply). */
+    /* CLIENT REPLY OFF|SKIP: reply_* write nothing while silent is set.
+     * client_process_input sets silent around each command_exec from
+     * reply_off / reply_skip (reply_skip: the next command's reply is
+     * dropped; CLIENT REPLY SKIP sets it to 2, "armed by this command", and
+     * it becomes 1 after that command). A command whose reply is written
+     * later (a write's ticket, a blocked WAIT) must keep silent for it. */
     int reply_off, reply_skip, silent;
+    int no_evict;       /* CLIENT NO-EVICT on: never dropped by --maxmemory-clients */
+    int pause_blocked;  /* its next command waits for CLIENT PAUSE to end */
+    char lib_name[CLIENT_LIB_MAX]; /* CLIENT SETINFO LIB-NAME ("" none) */
+    char lib_ver[CLIENT_LIB_MAX];
+    char last_cmd[CLIENT_CMD_NAME_MAX]; /* client_note_cmd: CLIENT LIST's cmd= ("" none yet) */
     struct multi_state *multi; /* MULTI ... EXEC queue and WATCHed keys (NULL: none) */
     size_t reply_mark; /* client_out_mark() when the running command started */
     int64_t cmd_lsn;   /* the running command's record: 0 none, -1 the pending log was full */
@@ -123,6 +135,20 @@ void client_want_flush(client *c);
 void client_resume(client *c);
 /* Called when a ticket of C is released (reply appended already). */
 void client_ticket_done(client *c);
+/* Records the command C runs now, for CLIENT LIST / INFO's cmd= field:
+ * Redis's full name, lowercase ("get", "client|list" for a subcommand of a
+ * container command). To be called by command_exec before the command runs. */
+void client_note_cmd(client *c, const char *name);
+/* RESET: back to a fresh connection's state, as Redis's
+ * clearClientConnectionState: RESP2, no subscriptions, no name, CLIENT
+ * REPLY ON, NO-EVICT off, logged out (back to "default"). Database and
+ * MULTI state are the caller's (cmd_reset). */
+void client_reset_conn(client *c);
+/* CLIENT PAUSE: is the command in C->argv held back now (PAUSE ALL: every
+ * command; PAUSE WRITE: the commands that write, and PUBLISH)? */
+int client_pause_holds(const client *c);
+/* CLIENT UNPAUSE, or the pause's end (cron): the held clients run again. */
+void clients_unpause(node *n);
 
 /* Output marks: a position in the unsent replies that survives the buffer
  * being compacted. The running command's reply is what follows its mark. */

@@ -29,7 +29,20 @@ void arg_printable(const resp_arg *a, char *out, size_t outlen);
 void cmd_client(client *c);
 void cmd_config(client *c);
 void cmd_info(client *c);
+/* TIME: *2 of the seconds and microseconds of the wall clock, as bulk
+ * strings (Redis's reply). For the command table: {"time", 1, ...},
+ * categories @fast (Redis 7.0: TIME is @fast). */
 void cmd_time(client *c);
+/* CLIENT SETNAME / HELLO SETNAME: checks NAME (Redis's characters, at most
+ * CLIENT_NAME_MAX - 1 bytes; empty clears it) and sets it: 0, or -1 with
+ * the error replied. */
+int client_setname(client *c, const resp_arg *name);
+
+/* To be provided with MULTI (not defined yet, and not called): the commands
+ * queued by C's open MULTI, for CLIENT LIST's multi= field, which prints -1
+ * without a MULTI and 0 inside one until this exists (TODO in
+ * cmd_server.c client_info_line). */
+int multi_queued_count(const client *c);
 
 #endif
 

@@ -84,6 +84,11 @@ void multi_free(client *c)
     c->multi = NULL;
 }
 
+int multi_queued_count(const client *c)
+{
+    return c->multi && c->multi->active ? (int)c->multi->n : -1;
+}
+
 int multi_active(const client *c)
 {
     return c->multi && c->multi->active;

@@ -120,12 +120,9 @@ static void cmd_echo(client *c)
 /* RESET: back to a fresh connection's state (no subscriptions, no name). */
 static void cmd_reset(client *c)
 {
-    pubsub_client_reset(c);
+    client_reset_conn(c);
     multi_free(c);
     c->db = 0;
-    c->resp = 2;
-    c->name[0] = 0;
-    acl_client_init(c); /* logged out, back to "default" (Redis's clientSetDefaultAuth) */
     reply_status(c, "RESET");
 }
 
@@ -487,7 +484,7 @@ static void cmd_command(client *c)
             if (cmd)
                 reply_command_info(c, cmd);
             else
-                reply_raw(c, "*-1\r\n", 5);
+                reply_null_array(c);
         }
     } else {
         reply_error(c, "ERR COMMAND supports COUNT, DOCS and INFO");
@@ -619,11 +616,6 @@ int command_exec(client *c)
                         write_refusal(n) != WRITE_OK)))
         return CMD_DEFERRED;
     n->stats.commands_processed++;
-    c->silent = c->reply_off;
-    if (c->reply_skip) {
-        c->reply_skip = 0;
-        c->silent = 1;
-    }
     c->reply_mark = client_out_mark(c);
     c->cmd_lsn = 0;
     if (cmd && cmd->fn == cmd_exec && !arity_fits(cmd, c->argc)) {
@@ -672,6 +664,7 @@ int command_exec(client *c)
         }
         c->read_waited = 0;
     }
+    client_note_cmd(c, cmd->name);
     if (cmd->flags & CMD_WRITE) {
         if (!command_write_allowed(c)) return CMD_DONE;
         ks_unit_begin(n);

@@ -21,9 +21,17 @@ enum opt_type {
     OPT_TLSAUTH
 };
 
+/* What CONFIG GET / SET (config_param_*) make of a setting. */
+enum {
+    OF_RUNTIME = 1, /* CONFIG SET may change it: it is read where it is used, never cached */
+    OF_BYTES = 2,   /* a byte count: CONFIG SET takes Redis's units (1mb, 64kb, 2gb) */
+    OF_SECRET = 4,  /* never shown, never kept in plain text (CFG_PARAM_SECRET) */
+};
+
 typedef struct opt {
     const char *name;
     enum opt_type type;
+    unsigned flags; /* OF_* */
     size_t off;
     long long min, max;
     const char *help;
@@ -31,90 +39,90 @@ typedef struct opt {
 
 #define OFF(f) offsetof(node_config, f)
 static const opt opts[] = {
-    {"node-id", OPT_INT, OFF(node_id), 1, 65535, "this node's id, unique in the cluster (default 1)"},
-    {"role", OPT_ROLE, OFF(role), 0, 0, "leader|follower (default leader)"},
-    {"bind", OPT_STR, OFF(bind), 0, CFG_HOST_MAX, "address to listen on (default 127.0.0.1)"},
-    {"port", OPT_INT, OFF(port), 0, 65535, "client (RESP) port, 0 = any free port (default 7379)"},
-    {"data-dir", OPT_STR, OFF(data_dir), 0, CFG_PATH_MAX, "WAL and checkpoints (default ./data)"},
-    {"log-level", OPT_LEVEL, OFF(log_level), 0, 0, "debug|info|warn|error (default info)"},
-    {"log-file", OPT_STR, OFF(log_file), 0, CFG_PATH_MAX, "append logs to this file (default stderr)"},
-    {"max-key-bytes", OPT_INT, OFF(key_max), 1, WAL_KEY_MAX, "longest key (default 65536)"},
-    {"max-value-bytes", OPT_INT, OFF(value_max), 0, WAL_VAL_MAX, "longest value (default 16 MiB)"},
-    {"max-args", OPT_SIZE, OFF(args_max), 1, 1024 * 1024, "most arguments per command (default 1048576)"},
-    {"max-clients", OPT_SIZE, OFF(clients_max), 1, 60000, "most client connections (default 10000)"},
-    {"databases", OPT_INT, OFF(databases), 1, 65536, "databases SELECT can address (default 16)"},
-    {"max-query-buffer", OPT_SIZE, OFF(query_buf_max), 1 << 20, 1LL << 32,
+    {"node-id", OPT_INT, 0, OFF(node_id), 1, 65535, "this node's id, unique in the cluster (default 1)"},
+    {"role", OPT_ROLE, 0, OFF(role), 0, 0, "leader|follower (default leader)"},
+    {"bind", OPT_STR, 0, OFF(bind), 0, CFG_HOST_MAX, "address to listen on (default 127.0.0.1)"},
+    {"port", OPT_INT, 0, OFF(port), 0, 65535, "client (RESP) port, 0 = any free port (default 7379)"},
+    {"data-dir", OPT_STR, 0, OFF(data_dir), 0, CFG_PATH_MAX, "WAL and checkpoints (default ./data)"},
+    {"log-level", OPT_LEVEL, OF_RUNTIME, OFF(log_level), 0, 0, "debug|info|warn|error (default info)"},
+    {"log-file", OPT_STR, 0, OFF(log_file), 0, CFG_PATH_MAX, "append logs to this file (default stderr)"},
+    {"max-key-bytes", OPT_INT, OF_RUNTIME, OFF(key_max), 1, WAL_KEY_MAX, "longest key (default 65536)"},
+    {"max-value-bytes", OPT_INT, OF_RUNTIME, OFF(value_max), 0, WAL_VAL_MAX, "longest value (default 16 MiB)"},
+    {"max-args", OPT_SIZE, OF_RUNTIME, OFF(args_max), 1, 1024 * 1024, "most arguments per command (default 1048576)"},
+    {"max-clients", OPT_SIZE, OF_RUNTIME, OFF(clients_max), 1, 60000, "most client connections (default 10000)"},
+    {"databases", OPT_INT, 0, OFF(databases), 1, 65536, "databases SELECT can address (default 16)"},
+    {"max-query-buffer", OPT_SIZE, OF_RUNTIME | OF_BYTES, OFF(query_buf_max), 1 << 20, 1LL << 32,
      "unread input per client before it is disconnected (default 64 MiB)"},
-    {"max-reply-buffer", OPT_SIZE, OFF(reply_buf_max), 1 << 16, 1LL << 32,
+    {"max-reply-buffer", OPT_SIZE, OF_RUNTIME | OF_BYTES, OFF(reply_buf_max), 1 << 16, 1LL << 32,
      "unsent replies per client before it is disconnected (default 256 MiB)"},
-    {"max-pending-bytes", OPT_SIZE, OFF(pending_bytes_max), 1 << 20, 1LL << 34,
+    {"max-pending-bytes", OPT_SIZE, OF_RUNTIME | OF_BYTES, OFF(pending_bytes_max), 1 << 20, 1LL << 34,
      "uncommitted records held in memory before writes are refused (default 512 MiB)"},
-    {"wal-segment-bytes", OPT_U64, OFF(segment_bytes), 4096, 1LL << 40,
+    {"wal-segment-bytes", OPT_U64, OF_BYTES, OFF(segment_bytes), 4096, 1LL << 40,
      "WAL segment rotation size (default 64 MiB)"},
-    {"checkpoint-every-bytes", OPT_U64, OFF(checkpoint_every_bytes), 0, 1LL << 50,
+    {"checkpoint-every-bytes", OPT_U64, OF_RUNTIME | OF_BYTES, OFF(checkpoint_every_bytes), 0, 1LL << 50,
      "write a checkpoint after this much WAL, 0 = never (default 256 MiB)"},
-    {"wal-retain-bytes", OPT_U64, OFF(wal_retain_bytes), 0, 1LL << 50,
+    {"wal-retain-bytes", OPT_U64, OF_RUNTIME | OF_BYTES, OFF(wal_retain_bytes), 0, 1LL << 50,
      "WAL kept behind the checkpoints for follower catch-up (default 256 MiB)"},
-    {"wal-catchup-max-bytes", OPT_U64, OFF(wal_catchup_max_bytes), 0, 1LL << 50,
+    {"wal-catchup-max-bytes", OPT_U64, OF_RUNTIME | OF_BYTES, OFF(wal_catchup_max_bytes), 0, 1LL << 50,
      "WAL kept for followers in catch-up or snapshot transfer, at most (default 1 GiB)"},
-    {"catchup-max-lag-records", OPT_U64, OFF(catchup_max_lag_records), 1, 1LL << 50,
+    {"catchup-max-lag-records", OPT_U64, OF_RUNTIME, OFF(catchup_max_lag_records), 1, 1LL << 50,
      "a follower further behind rejoins by snapshot (default 5000000)"},
-    {"cluster-id", OPT_STR, OFF(cluster_id), 1, CFG_CLUSTER_ID_MAX, "cluster name, must match on all nodes (default rkv)"},
-    {"repl-port", OPT_INT, OFF(repl_port), 0, 65535, "follower: replication port, 0 = any free port"},
-    {"followers", OPT_PEERS, OFF(followers), 0, 0, "leader: HOST:PORT,HOST:PORT of the followers' replication ports"},
-    {"peers", OPT_MEMBERS, OFF(members), 0, 0,
+    {"cluster-id", OPT_STR, 0, OFF(cluster_id), 1, CFG_CLUSTER_ID_MAX, "cluster name, must match on all nodes (default rkv)"},
+    {"repl-port", OPT_INT, 0, OFF(repl_port), 0, 65535, "follower: replication port, 0 = any free port"},
+    {"followers", OPT_PEERS, 0, OFF(followers), 0, 0, "leader: HOST:PORT,HOST:PORT of the followers' replication ports"},
+    {"peers", OPT_MEMBERS, 0, OFF(members), 0, 0,
      "ID=HOST:PORT,... every member's replication address: the cluster elects its leader"},
-    {"election-timeout-ms", OPT_INT, OFF(election_timeout_ms), 10, 600000,
+    {"election-timeout-ms", OPT_INT, 0, OFF(election_timeout_ms), 10, 600000,
      "a follower that hears no leader for T..2T ms campaigns (default 1000)"},
-    {"cluster-name", OPT_STR, OFF(cluster_name), 1, CFG_CLUSTER_ID_MAX,
+    {"cluster-name", OPT_STR, 0, OFF(cluster_name), 1, CFG_CLUSTER_ID_MAX,
      "the master name SENTINEL commands answer to (default rkv)"},
-    {"announce-host", OPT_STR, OFF(announce_host), 0, CFG_HOST_MAX,
+    {"announce-host", OPT_STR, 0, OFF(announce_host), 0, CFG_HOST_MAX,
      "client address told to clients and peers (default: --bind)"},
-    {"announce-port", OPT_INT, OFF(announce_port), 0, 65535,
+    {"announce-port", OPT_INT, 0, OFF(announce_port), 0, 65535,
      "client port told to clients and peers (default: --port as bound)"},
-    {"quorum", OPT_INT, OFF(quorum), 0, CFG_FOLLOWERS_MAX,
+    {"quorum", OPT_INT, 0, OFF(quorum), 0, CFG_FOLLOWERS_MAX,
      "follower acks a write needs before OK (default: majority of the cluster minus the leader)"},
-    {"heartbeat-ms", OPT_INT, OFF(heartbeat_ms), 1, 60000, "heartbeat period (default 100)"},
-    {"follower-timeout-ms", OPT_INT, OFF(follower_timeout_ms), 1, 3600000,
+    {"heartbeat-ms", OPT_INT, 0, OFF(heartbeat_ms), 1, 60000, "heartbeat period (default 100)"},
+    {"follower-timeout-ms", OPT_INT, 0, OFF(follower_timeout_ms), 1, 3600000,
      "silence after which a peer is marked offline (default 1000)"},
-    {"keepalive-idle-s", OPT_INT, OFF(keepalive.idle_s), 1, 7200, "TCP keepalive idle time (default 1)"},
-    {"keepalive-interval-s", OPT_INT, OFF(keepalive.interval_s), 1, 600, "TCP keepalive probe interval (default 1)"},
-    {"keepalive-count", OPT_INT, OFF(keepalive.count), 1, 100, "TCP keepalive probes (default 3)"},
-    {"quorum-timeout-ms", OPT_INT, OFF(quorum_timeout_ms), 1, 3600000,
+    {"keepalive-idle-s", OPT_INT, 0, OFF(keepalive.idle_s), 1, 7200, "TCP keepalive idle time (default 1)"},
+    {"keepalive-interval-s", OPT_INT, 0, OFF(keepalive.interval_s), 1, 600, "TCP keepalive probe interval (default 1)"},
+    {"keepalive-count", OPT_INT, 0, OFF(keepalive.count), 1, 100, "TCP keepalive probes (default 3)"},
+    {"quorum-timeout-ms", OPT_INT, OF_RUNTIME, OFF(quorum_timeout_ms), 1, 3600000,
      "time a write waits for its quorum before an outcome-unknown error (default 5000)"},
-    {"ship-threads", OPT_BOOL, OFF(ship_threads), 0, 1,
+    {"ship-threads", OPT_BOOL, 0, OFF(ship_threads), 0, 1,
      "leader: write to each follower from its own thread instead of the loop (yes|no, default no)"},
-    {"log-lag", OPT_BOOL, OFF(log_lag), 0, 1, "leader: log every follower's lag on every write (yes|no)"},
-    {"clock-offset-us", OPT_U64, OFF(clock_offset_us), LLONG_MIN, LLONG_MAX, "test hook: skew this node's wall clock"},
-    {"max-clock-offset-ms", OPT_U64, OFF(max_clock_offset_ms), 0, 1LL << 40,
+    {"log-lag", OPT_BOOL, OF_RUNTIME, OFF(log_lag), 0, 1, "leader: log every follower's lag on every write (yes|no)"},
+    {"clock-offset-us", OPT_U64, 0, OFF(clock_offset_us), LLONG_MIN, LLONG_MAX, "test hook: skew this node's wall clock"},
+    {"max-clock-offset-ms", OPT_U64, OF_RUNTIME, OFF(max_clock_offset_ms), 0, 1LL << 40,
      "a record stamped further ahead of this node's clock is reported, rate-limited, and counted in INFO (default 500, CockroachDB's max-offset)"},
-    {"max-clock-skew-ms", OPT_U64, OFF(max_clock_offset_ms), 0, 1LL << 40,
+    {"max-clock-skew-ms", OPT_U64, OF_RUNTIME, OFF(max_clock_offset_ms), 0, 1LL << 40,
      "old name of --max-clock-offset-ms"},
     /* Security (docs/SECURITY.md). */
-    {"requirepass", OPT_STR, OFF(requirepass), 0, CFG_SECRET_MAX,
+    {"requirepass", OPT_STR, OF_RUNTIME | OF_SECRET, OFF(requirepass), 0, CFG_SECRET_MAX,
      "password of the default user; clients must AUTH (default none)"},
-    {"aclfile", OPT_STR, OFF(aclfile), 0, CFG_PATH_MAX, "users and their rights, Redis ACL file syntax"},
-    {"protected-mode", OPT_BOOL, OFF(protected_mode), 0, 1,
+    {"aclfile", OPT_STR, 0, OFF(aclfile), 0, CFG_PATH_MAX, "users and their rights, Redis ACL file syntax"},
+    {"protected-mode", OPT_BOOL, OF_RUNTIME, OFF(protected_mode), 0, 1,
      "with no password, refuse clients that are not on loopback (yes|no, default yes)"},
-    {"cluster-secret-file", OPT_STR, OFF(cluster_secret_file), 0, CFG_PATH_MAX,
+    {"cluster-secret-file", OPT_STR, 0, OFF(cluster_secret_file), 0, CFG_PATH_MAX,
      "file holding the secret every node shares; replication and votes must prove it"},
-    {"tls-port", OPT_INT, OFF(tls_port), 0, 65535, "TLS client port (default 0: none)"},
-    {"tls-cert-file", OPT_STR, OFF(tls_cert_file), 0, CFG_PATH_MAX, "this node's certificate (PEM)"},
-    {"tls-key-file", OPT_STR, OFF(tls_key_file), 0, CFG_PATH_MAX, "its private key (PEM)"},
-    {"tls-ca-cert-file", OPT_STR, OFF(tls_ca_cert_file), 0, CFG_PATH_MAX,
+    {"tls-port", OPT_INT, 0, OFF(tls_port), 0, 65535, "TLS client port (default 0: none)"},
+    {"tls-cert-file", OPT_STR, 0, OFF(tls_cert_file), 0, CFG_PATH_MAX, "this node's certificate (PEM)"},
+    {"tls-key-file", OPT_STR, 0, OFF(tls_key_file), 0, CFG_PATH_MAX, "its private key (PEM)"},
+    {"tls-ca-cert-file", OPT_STR, 0, OFF(tls_ca_cert_file), 0, CFG_PATH_MAX,
      "CA certificates that sign clients' and peers' certificates (PEM)"},
-    {"tls-auth-clients", OPT_TLSAUTH, OFF(tls_auth_clients), 0, 0,
+    {"tls-auth-clients", OPT_TLSAUTH, 0, OFF(tls_auth_clients), 0, 0,
      "TLS clients must present a certificate: yes|no|optional (default yes)"},
-    {"tls-replication", OPT_BOOL, OFF(tls_replication), 0, 1,
+    {"tls-replication", OPT_BOOL, 0, OFF(tls_replication), 0, 1,
      "replication and election links over mutual TLS (yes|no, default no)"},
-    {"timeout", OPT_INT, OFF(timeout_s), 0, 31536000, "close a client idle for this many seconds (default 0: never)"},
-    {"auth-timeout-ms", OPT_INT, OFF(auth_timeout_ms), 100, 3600000,
+    {"timeout", OPT_INT, OF_RUNTIME, OFF(timeout_s), 0, 31536000, "close a client idle for this many seconds (default 0: never)"},
+    {"auth-timeout-ms", OPT_INT, OF_RUNTIME, OFF(auth_timeout_ms), 100, 3600000,
      "close a connection that has not authenticated after this (default 10000)"},
-    {"max-unauth-clients", OPT_SIZE, OFF(unauth_clients_max), 1, 60000,
+    {"max-unauth-clients", OPT_SIZE, OF_RUNTIME, OFF(unauth_clients_max), 1, 60000,
      "unauthenticated connections at once (default 1000)"},
-    {"request-timeout-ms", OPT_INT, OFF(request_timeout_ms), 100, 3600000,
+    {"request-timeout-ms", OPT_INT, OF_RUNTIME, OFF(request_timeout_ms), 100, 3600000,
      "close a client whose request stays incomplete this long, plus 1 s per MiB received (default 10000)"},
-    {"maxmemory-clients", OPT_SIZE, OFF(maxmemory_clients), 0, 1LL << 40,
+    {"maxmemory-clients", OPT_SIZE, OF_RUNTIME | OF_BYTES, OFF(maxmemory_clients), 0, 1LL << 40,
      "all clients' input and output buffers together; the largest go first (default 1 GiB, 0: no limit)"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
@@ -566,6 +574,348 @@ int config_validate(node_config *c, char *err, size_t errlen)
         c->quorum = 0;
     }
     return 0;
+}
+
+/* ---- CONFIG GET / SET ---- */
+
+/* Redis's names for rkv's settings where Redis has the same setting under
+ * another name ("loglevel" speaks Redis's levels), then Redis settings that
+ * have one fixed value in rkv: CONFIG GET answers them as Redis would for a
+ * server that behaves that way, and CONFIG SET accepts that value only. */
+typedef struct cfg_alias {
+    const char *name, *opt;
+} cfg_alias;
+static const cfg_alias aliases[] = {
+    {"maxclients", "max-clients"},
+    {"client-query-buffer-limit", "max-query-buffer"},
+    {"loglevel", "log-level"},
+    {"logfile", "log-file"},
+    {"dir", "data-dir"},
+};
+#define NALIASES (sizeof aliases / sizeof aliases[0])
+typedef struct cfg_fixed {
+    const char *name, *value, *why;
+} cfg_fixed;
+static const cfg_fixed fixed[] = {
+    {"save", "", "rkv has no snapshot schedule: every write is in the WAL"},
+    {"appendonly", "yes", "every write is in the WAL"},
+    {"appendfsync", "always", "a write is acknowledged once it is fsynced"},
+    {"maxmemory", "0", "no eviction"},
+    {"maxmemory-policy", "noeviction", "no eviction"},
+};
+#define NFIXED (sizeof fixed / sizeof fixed[0])
+
+size_t config_param_count(void)
+{
+    return NOPTS + NALIASES + NFIXED;
+}
+
+static const opt *opt_by_name(const char *name)
+{
+    for (size_t i = 0; i < NOPTS; i++)
+        if (strcmp(opts[i].name, name) == 0) return &opts[i];
+    return NULL;
+}
+
+/* The option behind param I (NULL: a fixed one). */
+static const opt *param_opt(size_t i)
+{
+    if (i < NOPTS) return &opts[i];
+    if (i < NOPTS + NALIASES) return opt_by_name(aliases[i - NOPTS].opt);
+    return NULL;
+}
+
+static int param_is_loglevel(size_t i)
+{
+    return i >= NOPTS && i < NOPTS + NALIASES && strcmp(aliases[i - NOPTS].name, "loglevel") == 0;
+}
+
+const char *config_param_name(size_t i)
+{
+    if (i < NOPTS) return opts[i].name;
+    if (i < NOPTS + NALIASES) return aliases[i - NOPTS].name;
+    return fixed[i - NOPTS - NALIASES].name;
+}
+
+const char *config_param_opt(size_t i)
+{
+    const opt *o = param_opt(i);
+    return o ? o->name : NULL;
+}
+
+int config_param_lookup(const char *name, size_t len)
+{
+    for (size_t i = 0; i < config_param_count(); i++) {
+        const char *n = config_param_name(i);
+        if (strlen(n) == len && strncasecmp(n, name, len) == 0) return (int)i;
+    }
+    return -1;
+}
+
+unsigned config_param_flags(size_t i)
+{
+    const opt *o = param_opt(i);
+    if (!o) return CFG_PARAM_FIXED;
+    unsigned f = 0;
+    if (o->flags & OF_RUNTIME) f |= CFG_PARAM_RUNTIME;
+    if (o->flags & OF_SECRET) f |= CFG_PARAM_SECRET;
+    return f;
+}
+
+size_t config_param_setting(size_t i)
+{
+    const opt *o = param_opt(i);
+    return o ? o->off : sizeof(node_config) + i; /* a fixed param is its own setting */
+}
+
+/* The OPT_INT fields that are unsigned (config_set stores them so too). */
+static int opt_unsigned(const opt *o)
+{
+    return o->off == OFF(node_id) || o->off == OFF(key_max) || o->off == OFF(value_max);
+}
+
+static size_t opt_size(const opt *o)
+{
+    switch (o->type) {
+    case OPT_INT:
+        return opt_unsigned(o) ? sizeof(unsigned) : sizeof(int);
+    case OPT_U64: return sizeof(uint64_t);
+    case OPT_SIZE: return sizeof(size_t);
+    case OPT_STR: return (size_t)o->max;
+    case OPT_ROLE: return sizeof(enum node_role);
+    case OPT_LEVEL: return sizeof(enum log_level);
+    case OPT_BOOL:
+    case OPT_TLSAUTH: return sizeof(int);
+    case OPT_PEERS:
+    case OPT_MEMBERS: return 0; /* never set at run time */
+    }
+    return 0;
+}
+
+int config_param_field(size_t i, size_t *off, size_t *size)
+{
+    const opt *o = param_opt(i);
+    if (!o) return -1;
+    *off = o->off;
+    *size = opt_size(o);
+    return 0;
+}
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+static const char *const redis_level_names[] = {"debug", "notice", "warning", "warning"};
+
+void config_param_get(const node_config *c, size_t i, char *out, size_t outlen)
+{
+    const opt *o = param_opt(i);
+    out[0] = 0;
+    if (!o) {
+        snprintf(out, outlen, "%s", fixed[i - NOPTS - NALIASES].value);
+        return;
+    }
+    const char *field = (const char *)c + o->off;
+    switch (o->type) {
+    case OPT_INT:
+        if (opt_unsigned(o))
+            snprintf(out, outlen, "%u", *(const unsigned *)(const void *)field);
+        else
+            snprintf(out, outlen, "%d", *(const int *)(const void *)field);
+        break;
+    case OPT_U64:
+        if (o->off == OFF(clock_offset_us))
+            snprintf(out, outlen, "%lld", (long long)c->clock_offset_us);
+        else
+            snprintf(out, outlen, "%llu",
+                     (unsigned long long)*(const uint64_t *)(const void *)field);
+        break;
+    case OPT_SIZE:
+        snprintf(out, outlen, "%zu", *(const size_t *)(const void *)field);
+        break;
+    case OPT_STR:
+        if (!(o->flags & OF_SECRET)) snprintf(out, outlen, "%s", field);
+        break;
+    case OPT_ROLE:
+        snprintf(out, outlen, "%s", c->role == ROLE_LEADER ? "leader" : "follower");
+        break;
+    case OPT_LEVEL:
+        snprintf(out, outlen, "%s",
+                 (param_is_loglevel(i) ? redis_level_names : level_names)[c->log_level & 3]);
+        break;
+    case OPT_BOOL:
+        snprintf(out, outlen, "%s", *(const int *)(const void *)field ? "yes" : "no");
+        break;
+    case OPT_TLSAUTH:
+        snprintf(out, outlen, "%s",
+                 c->tls_auth_clients == CFG_TLS_AUTH_YES  ? "yes"
+                 : c->tls_auth_clients == CFG_TLS_AUTH_NO ? "no"
+                                                          : "optional");
+        break;
+    case OPT_PEERS: {
+        size_t l = 0;
+        for (int k = 0; k < c->nfollowers && l + 1 < outlen; k++)
+            l += (size_t)snprintf(out + l, outlen - l, "%s%s:%d", k ? "," : "",
+                                  c->followers[k].host, c->followers[k].port);
+        break;
+    }
+    case OPT_MEMBERS: {
+        size_t l = 0;
+        for (int k = 0; k < c->nmembers && l + 1 < outlen; k++)
+            l += (size_t)snprintf(out + l, outlen - l, "%s%u=%s:%d", k ? "," : "",
+                                  c->members[k].id, c->members[k].addr.host,
+                                  c->members[k].addr.port);
+        break;
+    }
+    }
+}
+
+/* Redis's string2ll: optional '-', digits, no leading zeros, no overflow. */
+static int strict_ll(const char *s, long long *out)
+{
+    const char *p = s;
+    int neg = *p == '-';
+    if (neg) p++;
+    if (!*p || (p[0] == '0' && p[1]) || (neg && p[0] == '0')) return -1;
+    unsigned long long v = 0;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9') return -1;
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (ULLONG_MAX - d) / 10) return -1;
+        v = v * 10 + d;
+    }
+    if (neg ? v > (unsigned long long)LLONG_MAX + 1 : v > (unsigned long long)LLONG_MAX) return -1;
+    *out = neg ? (long long)(0 - v) : (long long)v;
+    return 0;
+}
+
+/* Redis's memtoull: digits, then nothing or one of b k kb m mb g gb (any
+ * case; k = 1000, kb = 1024). */
+static int mem_ll(const char *s, long long *out)
+{
+    const char *u = s;
+    while (*u >= '0' && *u <= '9') u++;
+    if (u == s || u - s > 20) return -1;
+    static const struct {
+        const char *unit;
+        unsigned long long mul;
+    } units[] = {{"", 1},           {"b", 1},           {"k", 1000},
+                 {"kb", 1024},      {"m", 1000000},     {"mb", 1024 * 1024},
+                 {"g", 1000000000}, {"gb", 1024ull * 1024 * 1024}};
+    unsigned long long mul = 0;
+    for (size_t k = 0; k < sizeof units / sizeof units[0]; k++)
+        if (strcasecmp(u, units[k].unit) == 0) mul = units[k].mul;
+    if (!mul) return -1;
+    unsigned long long v = 0;
+    for (const char *p = s; p < u; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (ULLONG_MAX - d) / 10) return -1;
+        v = v * 10 + d;
+    }
+    if (v > (unsigned long long)LLONG_MAX / mul) return -1;
+    *out = (long long)(v * mul);
+    return 0;
+}
+
+int config_param_set(node_config *c, size_t i, const char *value, size_t vlen, char *err,
+                     size_t errlen)
+{
+    const opt *o = param_opt(i);
+    if (memchr(value, 0, vlen)) {
+        snprintf(err, errlen, "argument must not contain NUL bytes");
+        return -1;
+    }
+    char v[CFG_PATH_MAX + 1];
+    if (vlen >= sizeof v) {
+        snprintf(err, errlen, "argument is longer than %zu bytes", sizeof v - 1);
+        return -1;
+    }
+    memcpy(v, value, vlen);
+    v[vlen] = 0;
+    if (!o) {
+        const cfg_fixed *f = &fixed[i - NOPTS - NALIASES];
+        if (strcasecmp(v, f->value) == 0) return 0; /* what it is already */
+        snprintf(err, errlen, "can't set immutable config (rkv's %s is always '%s': %s)",
+                 f->name, f->value, f->why);
+        return -1;
+    }
+    if (!(o->flags & OF_RUNTIME)) {
+        snprintf(err, errlen,
+                 "can't set immutable config (rkv reads '%s' only at start: restart with --%s)",
+                 config_param_name(i), o->name);
+        return -1;
+    }
+    char *field = (char *)c + o->off;
+    long long n;
+    switch (o->type) {
+    case OPT_INT:
+    case OPT_U64:
+    case OPT_SIZE:
+        if ((o->flags & OF_BYTES) ? mem_ll(v, &n) < 0 : strict_ll(v, &n) < 0) {
+            snprintf(err, errlen, "%s",
+                     (o->flags & OF_BYTES) ? "argument must be a memory value"
+                                           : "argument couldn't be parsed into an integer");
+            return -1;
+        }
+        if (n < o->min || n > o->max) {
+            snprintf(err, errlen, "argument must be between %lld and %lld inclusive", o->min,
+                     o->max);
+            return -1;
+        }
+        if (o->type == OPT_INT && opt_unsigned(o))
+            *(unsigned *)(void *)field = (unsigned)n;
+        else if (o->type == OPT_INT)
+            *(int *)(void *)field = (int)n;
+        else if (o->type == OPT_U64)
+            *(uint64_t *)(void *)field = (uint64_t)n;
+        else
+            *(size_t *)(void *)field = (size_t)n;
+        return 0;
+    case OPT_BOOL:
+        if (strcasecmp(v, "yes") != 0 && strcasecmp(v, "no") != 0) {
+            snprintf(err, errlen, "argument must be 'yes' or 'no'");
+            return -1;
+        }
+        *(int *)(void *)field = strcasecmp(v, "yes") == 0;
+        return 0;
+    case OPT_LEVEL:
+        if (param_is_loglevel(i)) { /* Redis's levels */
+            static const struct {
+                const char *name;
+                enum log_level level;
+            } rl[] = {{"debug", LOG_DEBUG},
+                      {"verbose", LOG_INFO},
+                      {"notice", LOG_INFO},
+                      {"warning", LOG_WARN}};
+            for (size_t k = 0; k < sizeof rl / sizeof rl[0]; k++)
+                if (strcasecmp(v, rl[k].name) == 0) {
+                    c->log_level = rl[k].level;
+                    return 0;
+                }
+            snprintf(err, errlen,
+                     "argument(s) must be one of the following: debug, verbose, notice, warning");
+            return -1;
+        }
+        for (int k = 0; k < 4; k++)
+            if (strcasecmp(v, level_names[k]) == 0) {
+                c->log_level = (enum log_level)k;
+                return 0;
+            }
+        snprintf(err, errlen, "argument(s) must be one of the following: debug, info, warn, error");
+        return -1;
+    case OPT_STR:
+        if (vlen >= (size_t)o->max || vlen < (size_t)o->min) {
+            snprintf(err, errlen, "argument must be shorter than %lld bytes", o->max);
+            return -1;
+        }
+        snprintf(field, (size_t)o->max, "%s", v);
+        rkv_wipe(v, sizeof v);
+        return 0;
+    case OPT_ROLE:
+    case OPT_PEERS:
+    case OPT_MEMBERS:
+    case OPT_TLSAUTH:
+        break;
+    }
+    snprintf(err, errlen, "can't set immutable config");
+    return -1;
 }
 
 void config_usage(FILE *fp)

@@ -123,4 +123,34 @@ int config_load_file(node_config *c, const char *path, char *err, size_t errlen)
 int config_validate(node_config *c, char *err, size_t errlen);
 void config_usage(FILE *fp);
 
+/* CONFIG GET / SET: the params are every setting under its rkv name (the
+ * flag's), Redis's names for those Redis has under another name
+ * ("maxclients", "loglevel" with Redis's levels, "dir", ...), and Redis
+ * settings with one fixed value here ("appendonly" yes, "save" "", ...). */
+enum {
+    CFG_PARAM_RUNTIME = 1, /* CONFIG SET may change it (read where used, never cached) */
+    CFG_PARAM_SECRET = 2,  /* requirepass: never shown; kept as a hash by the ACL only */
+    CFG_PARAM_FIXED = 4,   /* a Redis setting with one value here: SET accepts that one */
+};
+size_t config_param_count(void);
+const char *config_param_name(size_t i);
+/* The rkv option behind param I (its own name for an alias), NULL for a
+ * fixed one. */
+const char *config_param_opt(size_t i);
+/* The param named NAME[0..LEN), case-insensitively, or -1. */
+int config_param_lookup(const char *name, size_t len);
+unsigned config_param_flags(size_t i);
+/* Params with equal values here are one setting (an alias and its option). */
+size_t config_param_setting(size_t i);
+/* Where param I's setting lives in node_config (a staged copy is committed
+ * field by field). 0, or -1 for a fixed param. */
+int config_param_field(size_t i, size_t *off, size_t *size);
+/* Its value as CONFIG GET shows it ("yes"/"no", plain integers, ""). */
+void config_param_get(const node_config *c, size_t i, char *out, size_t outlen);
+/* CONFIG SET of param I to VALUE in C. 0, or -1 with Redis's reason in ERR
+ * ("argument couldn't be parsed into an integer", "argument must be
+ * between 0 and 60000 inclusive", "can't set immutable config (...)"). */
+int config_param_set(node_config *c, size_t i, const char *value, size_t vlen, char *err,
+                     size_t errlen);
+
 #endif

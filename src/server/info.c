@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "net/tls.h"
@@ -170,21 +171,53 @@ static void info_keyspace(node *n, info_buf *b)
     info_printf(b, "\r\n");
 }
 
-void info_render(node *n, const char *section, info_buf *b)
+static void info_cpu(node *n, info_buf *b)
+{
+    struct rusage self, children, thread;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+    getrusage(RUSAGE_THREAD, &thread); /* INFO runs on the loop: its thread */
+    info_printf(b,
+                "# CPU\r\nused_cpu_sys:%ld.%06ld\r\nused_cpu_user:%ld.%06ld\r\n"
+                "used_cpu_sys_children:%ld.%06ld\r\nused_cpu_user_children:%ld.%06ld\r\n"
+                "used_cpu_sys_main_thread:%ld.%06ld\r\nused_cpu_user_main_thread:%ld.%06ld\r\n"
+                "\r\n",
+                (long)self.ru_stime.tv_sec, (long)self.ru_stime.tv_usec,
+                (long)self.ru_utime.tv_sec, (long)self.ru_utime.tv_usec,
+                (long)children.ru_stime.tv_sec, (long)children.ru_stime.tv_usec,
+                (long)children.ru_utime.tv_sec, (long)children.ru_utime.tv_usec,
+                (long)thread.ru_stime.tv_sec, (long)thread.ru_stime.tv_usec,
+                (long)thread.ru_utime.tv_sec, (long)thread.ru_utime.tv_usec);
+}
+
+/* Redis Cluster's section: rkv is not a Redis Cluster (clients that look
+ * here then use it as a standalone server). */
+static void info_cluster(node *n, info_buf *b)
+{
+    info_printf(b, "# Cluster\r\ncluster_enabled:0\r\n\r\n");
+}
+
+void info_render(node *n, const char *const *names, size_t count, info_buf *b)
 {
     static const struct {
         const char *name;
         void (*fn)(node *, info_buf *);
-        int by_name_only; /* not part of plain INFO */
+        int by_name_only; /* not in plain INFO, "all" or "everything" */
     } sections[] = {{"server", info_server, 0},       {"clients", info_clients, 0},
                     {"memory", info_memory, 0},       {"persistence", info_persistence, 0},
                     {"stats", info_stats, 0},         {"replication", info_replication, 0},
+                    {"cpu", info_cpu, 0},             {"cluster", info_cluster, 0},
                     {"keyspace", info_keyspace, 0},   {"sentinel", info_sentinel, 1}};
-    int all = !section || strcasecmp(section, "all") == 0 ||
-              strcasecmp(section, "default") == 0 || strcasecmp(section, "everything") == 0;
-    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
-        if ((all && !sections[i].by_name_only) || (section && strcasecmp(section, sections[i].name) == 0))
-            sections[i].fn(n, b);
+    int every = count == 0;
+    for (size_t k = 0; k < count; k++)
+        every |= strcasecmp(names[k], "all") == 0 || strcasecmp(names[k], "default") == 0 ||
+                 strcasecmp(names[k], "everything") == 0;
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
+        int want = every && !sections[i].by_name_only;
+        for (size_t k = 0; k < count && !want; k++)
+            want = strcasecmp(names[k], sections[i].name) == 0;
+        if (want) sections[i].fn(n, b);
+    }
     /* Drop the blank line after the last section, as Redis does. */
     if (b->len >= 2 && b->p[b->len - 1] == '\n' && b->p[b->len - 2] == '\r') b->len -= 2;
 }

@@ -9,8 +9,11 @@ typedef struct node node;
 
 #define INFO_REDIS_VERSION "7.0.0" /* the Redis version rkv answers as (INFO, HELLO) */
 
-/* Appends the named section (NULL, "all" or "default": every section) to B.
- * An unknown section appends nothing, as in Redis. */
-void info_render(node *n, const char *section, info_buf *b);
+/* Appends the sections NAMES[0..COUNT) ask for to B, in Redis's fixed
+ * section order whatever the order of the names, each once. Names are
+ * case-insensitive; "default", "all" and "everything" (and COUNT 0) stand
+ * for every section but "sentinel", which only its own name shows. An
+ * unknown name adds nothing, as in Redis (so only unknown names: ""). */
+void info_render(node *n, const char *const *names, size_t count, info_buf *b);
 
 #endif

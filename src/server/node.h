@@ -175,6 +175,10 @@ struct node {
     client *flush_head; /* clients with output to write this iteration */
     client *blocked;    /* clients in WAIT / WAITLSN (singly linked via wnext) */
     uint64_t next_client_id;
+    /* CLIENT PAUSE (client.c): until pause_until_ms, commands of every
+     * client (CLIENT_PAUSE_ALL) or its writes (CLIENT_PAUSE_WRITE) wait. */
+    uint64_t pause_until_ms;
+    int pause_kind;
     uint8_t *scratch;   /* encode buffer, WAL_RECORD_MAX */
 
     struct repl_leader *leader;     /* role leader */

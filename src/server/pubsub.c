@@ -1,12 +1,15 @@
 /* pubsub.c -- SUBSCRIBE, PSUBSCRIBE, UNSUBSCRIBE, PUNSUBSCRIBE and PUBLISH
  * (see pubsub.h): what Sentinel clients listen on (+switch-master), in
- * Redis 7's RESP2 reply formats:
+ * Redis 7's reply formats:
  *   SUBSCRIBE a b   ->  *3 subscribe a :1   *3 subscribe b :2
  *   UNSUBSCRIBE     ->  *3 unsubscribe a :1 ... (every channel), or
  *                       *3 unsubscribe $-1 :0 when there is none
  *   a message       ->  *3 message <channel> <payload>
  *                       *4 pmessage <pattern> <channel> <payload>
- * The count in a confirmation is the connection's channels + patterns.
+ * After HELLO 3 every one of these is a push frame (>3, >4) and the null
+ * channel is RESP3's _ (reply_push, reply_nil). The count in a confirmation
+ * is the connection's channels + patterns. A connection with CLIENT REPLY
+ * OFF gets no messages (they still count as delivered, as in Redis).
  *
  * PUBLISH is local: it reaches this node's subscribers only (rkv does not
  * replicate messages), and the channels Sentinel itself publishes on (names
@@ -24,9 +27,14 @@
 #include "server/client.h"
 #include "server/node.h"
 
-int pubsub_active(const client *c)
+int pubsub_subscribed(const client *c)
 {
     return c->nsubs > 0;
+}
+
+int pubsub_active(const client *c)
+{
+    return c->nsubs > 0 && c->resp == 2;
 }
 
 void pubsub_client_reset(client *c)
@@ -49,7 +57,7 @@ static long long sub_count(const client *c)
 
 static void reply_confirm(client *c, const char *kind, const char *name, size_t len)
 {
-    reply_array(c, 3);
+    reply_push(c, 3);
     reply_bulk(c, kind, strlen(kind));
     if (name)
         reply_bulk(c, name, len);
@@ -180,17 +188,20 @@ long pubsub_publish(node *n, const char *channel, size_t chlen, const char *msg,
                 if (s->pattern != pattern) continue;
                 if (!pattern) {
                     if (s->len != chlen || memcmp(s->name, channel, chlen) != 0) continue;
-                    reply_array(c, 3);
+                    deliveries++;
+                    if (c->reply_off) continue;
+                    reply_push(c, 3);
                     reply_bulk(c, "message", 7);
                 } else {
                     if (!rkv_glob_match(s->name, s->len, channel, chlen)) continue;
-                    reply_array(c, 4);
+                    deliveries++;
+                    if (c->reply_off) continue;
+                    reply_push(c, 4);
                     reply_bulk(c, "pmessage", 8);
                     reply_bulk(c, s->name, s->len);
                 }
                 reply_bulk(c, channel, chlen);
                 reply_bulk(c, msg, msglen);
-                deliveries++;
             }
         }
     return deliveries;

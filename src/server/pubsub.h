@@ -34,9 +34,13 @@ void cmd_unsubscribe(client *c);
 void cmd_punsubscribe(client *c);
 void cmd_publish(client *c);
 
-/* Is C in the subscribed state (at least one channel or pattern)? Such a
- * RESP2 connection may only send the (P)(UN)SUBSCRIBE family, PING, QUIT
- * and RESET, and clients_drop_all leaves it open. */
+/* Does C hold at least one channel or pattern (Redis's CLIENT_PUBSUB flag:
+ * CLIENT LIST's P, TYPE pubsub; clients_drop_all and --timeout leave it)? */
+int pubsub_subscribed(const client *c);
+/* Is C in RESP2's subscribed context: subscribed and not after HELLO 3
+ * (Redis's CLIENT_PUBSUB && resp == 2)? Only then is it limited to the
+ * (P)(UN)SUBSCRIBE family, PING (answered [pong, msg]), QUIT and RESET; a
+ * RESP3 connection runs any command while subscribed, as in Redis. */
 int pubsub_active(const client *c);
 /* Forgets every subscription of C (closing, RESET). */
 void pubsub_client_reset(client *c);

@@ -38,6 +38,7 @@
 #include "net/ev.h"
 #include "server/acl.h"
 #include "server/client.h"
+#include "server/cmd.h"
 #include "server/info.h"
 #include "server/node.h"
 #include "server/pubsub.h"
@@ -132,9 +133,11 @@ static void field(fields *f, const char *key, const char *fmt, ...)
     f->key[f->n++] = key;
 }
 
+/* A flat field/value array in RESP2, a map after HELLO 3 (Sentinel's
+ * setDeferredMapLen). */
 static void reply_fields(client *c, const fields *f)
 {
-    reply_array(c, 2 * f->n);
+    reply_map(c, f->n);
     for (int i = 0; i < f->n; i++) {
         reply_bulk(c, f->key[i], strlen(f->key[i]));
         reply_bulk(c, f->val[i], strlen(f->val[i]));
@@ -310,7 +313,7 @@ static void sub_get_master_addr(client *c, const node_view *v)
     const node_member *l = sentinel_usable_leader(v);
     /* Sentinel answers an unknown name with a null array, not an error. */
     if (a->len != strlen(v->cluster_name) || memcmp(a->p, v->cluster_name, a->len) != 0 || !l) {
-        reply_raw(c, "*-1\r\n", 5);
+        reply_null_array(c);
         return;
     }
     char port[16];
@@ -430,18 +433,10 @@ void cmd_role(client *c)
 
 void cmd_hello(client *c)
 {
-    long long ver = 2;
+    long long ver = 0; /* none given: the connection keeps its protocol */
     size_t i = 1;
     if (c->argc >= 2) {
-        char buf[32];
-        const resp_arg *a = &c->argv[1];
-        char *end = NULL;
-        if (a->len > 0 && a->len < sizeof buf) {
-            memcpy(buf, a->p, a->len);
-            buf[a->len] = 0;
-            ver = strtoll(buf, &end, 10);
-        }
-        if (!end || *end) {
+        if (arg_ll(&c->argv[1], &ver) < 0) {
             reply_error(c, "ERR Protocol version is not an integer or out of range");
             return;
         }
@@ -467,11 +462,8 @@ void cmd_hello(client *c)
             return;
         }
     }
-    if (ver == 3) { /* RESP2 only; refused before AUTH so that it changes nothing */
-        reply_error(c, "NOPROTO unsupported protocol version");
-        return;
-    }
-    /* Authenticate first, then the name (Redis's helloCommand order). */
+    /* Authenticate first, then the name, then the protocol (Redis's
+     * helloCommand order): a refused HELLO changes nothing. */
     if (user && acl_client_auth(c, user, pass) < 0) return;
     if (acl_client_auth_required(c)) {
         reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, "
@@ -480,28 +472,16 @@ void cmd_hello(client *c)
                        "same time");
         return;
     }
-    if (setname) {
-        if (setname->len >= CLIENT_NAME_MAX) {
-            reply_error(c, "ERR client name too long (max %d bytes)", CLIENT_NAME_MAX - 1);
-            return;
-        }
-        for (size_t k = 0; k < setname->len; k++)
-            if (setname->p[k] <= ' ' || setname->p[k] > '~') {
-                reply_error(c, "ERR Client names cannot contain spaces, newlines or special "
-                               "characters.");
-                return;
-            }
-        memcpy(c->name, setname->p, setname->len);
-        c->name[setname->len] = 0;
-    }
+    if (setname && client_setname(c, setname) < 0) return;
+    if (ver) c->resp = (int)ver;
     const char *role = node_is_leader(c->n) ? "master" : "replica";
-    reply_array(c, 14);
+    reply_map(c, 7);
     reply_bulk(c, "server", 6);
     reply_bulk(c, "redis", 5);
     reply_bulk(c, "version", 7);
     reply_bulk(c, INFO_REDIS_VERSION, strlen(INFO_REDIS_VERSION));
     reply_bulk(c, "proto", 5);
-    reply_int(c, 2);
+    reply_int(c, c->resp);
     reply_bulk(c, "id", 2);
     reply_int(c, (long long)c->id);
     reply_bulk(c, "mode", 4);

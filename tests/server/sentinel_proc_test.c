@@ -386,9 +386,8 @@ static void check_hello(tclient *l, tclient *f1)
     test_cond("HELLO 2 on a follower: role replica",
               r && r->type == RESP_T_ARRAY && r->nelem == 14 && is_bulk(r->elem[11], "replica"));
     resp_value_free(r);
-    r = tc_cmd(l, "HELLO", "3");
-    test_cond("HELLO 3: -NOPROTO (RESP2 only)",
-              is_error(r, "NOPROTO unsupported protocol version"));
+    r = tc_cmd(l, "HELLO", "4"); /* HELLO 3's map: tests/server/resp3_proc_test.c */
+    test_cond("HELLO 4: -NOPROTO", is_error(r, "NOPROTO unsupported protocol version"));
     resp_value_free(r);
     r = tc_cmd(l, "HELLO", "1");
     test_cond("HELLO 1: -NOPROTO", is_error(r, "NOPROTO unsupported protocol version"));

@@ -12,7 +12,8 @@ RESP2/RESP3 reply is read per command.
     respdiff.py --rkv-port 7379                 compare (exit 1 on any mismatch)
     respdiff.py --redis-only                    check the corpus against Redis alone
     respdiff.py --redis-only --show FILE.cmds   print every command and Redis's reply
-    respdiff.py --redis-port 6379 ...           use a running Redis (not flushed... see --help)
+    respdiff.py --redis-port 6379 ...           use a running Redis instead (it is FLUSHALLed!)
+    respdiff.py --rkv-port P --tally FILE       also one line per script in FILE (ok / mismatch)
 
 Corpus format
 -------------
@@ -712,6 +713,9 @@ def main():
     ap.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for one reply (default 5)")
     ap.add_argument("--show", action="store_true", help="print every command and Redis's reply")
     ap.add_argument("--limit", type=int, default=400, help="cut printed replies at N characters (0: never)")
+    ap.add_argument("--tally", metavar="FILE",
+                    help="write one line per script to FILE: 'ok FILE:LINE commands' or "
+                         "'mismatch FILE:LINE commands mismatches'")
     ap.add_argument("--max-mismatches", type=int, default=0,
                     help="stop printing mismatch details after N (counted all the same; 0: print all)")
     opts = ap.parse_args()
@@ -783,12 +787,17 @@ def main():
                 print("  rkv:   %s" % esc(kr[2], opts.limit))
 
         total_cmd = total_bad = 0
+        tally = open(opts.tally, "w") if opts.tally else None
         for sc in scripts:
             n, b = run_script(sc, redis, rkv, opts, report)
             total_cmd += n
             total_bad += b
             if b:
                 bad_scripts.append(sc)
+            if tally:
+                tally.write("%s %s:%d %d%s\n" % ("mismatch" if b else "ok", sc.path, sc.line, n,
+                                                 " %d" % b if b else ""))
+                tally.flush()
             if opts.show:
                 print("-- script %s:%d: %d commands, %d mismatches" % (sc.path, sc.line, n, b))
         if opts.max_mismatches and shown[0] > opts.max_mismatches:

@@ -117,11 +117,8 @@ static int match_all(const resp_arg *p)
 void cmd_keys(client *c)
 {
     key_list l = {.pattern = match_all(&c->argv[1]) ? NULL : &c->argv[1], .now = ks_now_ms()};
-    uint64_t cur = 0;
-    /* A whole scan of this database only (the store is not changed meanwhile). */
-    do {
-        cur = kv_scan(c->n->kv, c->db, cur, key_list_add, &l);
-    } while (cur && !l.oom);
+    /* Every key of this database (inside EXEC, the transaction's writes too). */
+    ks_walk(c->n, c->db, key_list_add, &l);
     if (l.oom) {
         free(l.key);
         free(l.klen);
@@ -326,7 +323,7 @@ void cmd_copy(client *c)
 
 void cmd_dbsize(client *c)
 {
-    reply_int(c, (long long)kv_db_count(c->n->kv, c->db));
+    reply_int(c, (long long)ks_dbsize(c->n, c->db));
 }
 
 /* FLUSHDB / FLUSHALL [ASYNC|SYNC]: both are immediate here (the store is

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/glob.h"
 #include "repl/repl.h"
 #include "server/acl.h"
 #include "server/client.h"
@@ -448,17 +449,240 @@ static size_t acl_index(const client *c, const command *cmd, char *name, size_t 
     return idx;
 }
 
+/* ---- COMMAND (Redis 7.0's reply shapes) ---- */
+
+/* COMMAND DOCS: what redis-cli shows in its hints and `help`. */
+typedef struct command_doc {
+    const char *name, *summary, *since, *group;
+} command_doc;
+static const command_doc docs[] = {
+    {"get", "Get the value of a key", "1.0.0", "string"},
+    {"set", "Set the string value of a key", "1.0.0", "string"},
+    {"setnx", "Set the value of a key, only if the key does not exist", "1.0.0", "string"},
+    {"setex", "Set the value and expiration of a key", "2.0.0", "string"},
+    {"psetex", "Set the value and expiration in milliseconds of a key", "2.6.0", "string"},
+    {"getset", "Set the string value of a key and return its old value", "1.0.0", "string"},
+    {"getdel", "Get the value of a key and delete the key", "6.2.0", "string"},
+    {"getex", "Get the value of a key and optionally set its expiration", "6.2.0", "string"},
+    {"mget", "Get the values of all the given keys", "1.0.0", "string"},
+    {"mset", "Set multiple keys to multiple values", "1.0.1", "string"},
+    {"msetnx", "Set multiple keys to multiple values, only if none of the keys exist", "1.0.1",
+     "string"},
+    {"append", "Append a value to a key", "2.0.0", "string"},
+    {"strlen", "Get the length of the value stored in a key", "2.2.0", "string"},
+    {"getrange", "Get a substring of the string stored at a key", "2.4.0", "string"},
+    {"substr", "Get a substring of the string stored at a key", "1.0.0", "string"},
+    {"setrange", "Overwrite part of a string at key starting at the specified offset", "2.2.0",
+     "string"},
+    {"incr", "Increment the integer value of a key by one", "1.0.0", "string"},
+    {"decr", "Decrement the integer value of a key by one", "1.0.0", "string"},
+    {"incrby", "Increment the integer value of a key by the given amount", "1.0.0", "string"},
+    {"decrby", "Decrement the integer value of a key by the given number", "1.0.0", "string"},
+    {"incrbyfloat", "Increment the float value of a key by the given amount", "2.6.0", "string"},
+    {"lcs", "Find longest common substring", "7.0.0", "string"},
+    {"del", "Delete a key", "1.0.0", "generic"},
+    {"unlink", "Delete a key asynchronously in another thread", "4.0.0", "generic"},
+    {"exists", "Determine if a key exists", "1.0.0", "generic"},
+    {"touch", "Alters the last access time of a key(s). Returns the number of existing keys "
+              "specified.", "3.2.1", "generic"},
+    {"type", "Determine the type stored at key", "1.0.0", "generic"},
+    {"keys", "Find all keys matching the given pattern", "1.0.0", "generic"},
+    {"scan", "Incrementally iterate the keys space", "2.8.0", "generic"},
+    {"randomkey", "Return a random key from the keyspace", "1.0.0", "generic"},
+    {"rename", "Rename a key", "1.0.0", "generic"},
+    {"renamenx", "Rename a key, only if the new key does not exist", "1.0.0", "generic"},
+    {"copy", "Copy a key", "6.2.0", "generic"},
+    {"dbsize", "Return the number of keys in the selected database", "1.0.0", "server"},
+    {"flushdb", "Remove all keys from the current database", "1.0.0", "server"},
+    {"flushall", "Remove all keys from all databases", "1.0.0", "server"},
+    {"expire", "Set a key's time to live in seconds", "1.0.0", "generic"},
+    {"pexpire", "Set a key's time to live in milliseconds", "2.6.0", "generic"},
+    {"expireat", "Set the expiration for a key as a UNIX timestamp", "1.2.0", "generic"},
+    {"pexpireat", "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
+     "2.6.0", "generic"},
+    {"ttl", "Get the time to live for a key in seconds", "1.0.0", "generic"},
+    {"pttl", "Get the time to live for a key in milliseconds", "2.6.0", "generic"},
+    {"expiretime", "Get the expiration Unix timestamp for a key", "7.0.0", "generic"},
+    {"pexpiretime", "Get the expiration Unix timestamp for a key in milliseconds", "7.0.0",
+     "generic"},
+    {"persist", "Remove the expiration from a key", "2.2.0", "generic"},
+    {"multi", "Mark the start of a transaction block", "1.2.0", "transactions"},
+    {"exec", "Execute all commands issued after MULTI", "1.2.0", "transactions"},
+    {"discard", "Discard all commands issued after MULTI", "2.0.0", "transactions"},
+    {"watch", "Watch the given keys to determine execution of the MULTI/EXEC block", "2.2.0",
+     "transactions"},
+    {"unwatch", "Forget about all watched keys", "2.2.0", "transactions"},
+    {"ping", "Ping the server", "1.0.0", "connection"},
+    {"echo", "Echo the given string", "1.0.0", "connection"},
+    {"time", "Return the current server time", "2.6.0", "server"},
+    {"info", "Get information and statistics about the server", "1.0.0", "server"},
+    {"wait", "Wait for the synchronous replication of all the write commands sent in the "
+             "context of the current connection", "3.0.0", "generic"},
+    {"waitlsn", "rkv: wait until this node has applied a log position", "0.1.0", "generic"},
+    {"lastlsn", "rkv: the log position of this connection's last write", "0.1.0", "generic"},
+    {"failover", "Start a coordinated failover between this server and one of its replicas",
+     "6.2.0", "server"},
+    {"bgsave", "Asynchronously save the dataset to disk", "1.0.0", "server"},
+    {"debug", "A container for debugging commands", "1.0.0", "server"},
+    {"command", "Get array of Redis command details", "2.8.13", "server"},
+    {"config", "A container for server configuration commands", "2.0.0", "server"},
+    {"select", "Change the selected database for the current connection", "1.0.0",
+     "connection"},
+    {"client", "A container for client connection commands", "2.4.0", "connection"},
+    {"quit", "Close the connection", "1.0.0", "connection"},
+    {"reset", "Reset the connection", "6.2.0", "connection"},
+    {"hello", "Handshake with Redis", "6.0.0", "connection"},
+    {"auth", "Authenticate to the server", "1.0.0", "connection"},
+    {"acl", "A container for Access List Control commands", "6.0.0", "server"},
+    {"role", "Return the role of the instance in the context of replication", "2.8.12",
+     "server"},
+    {"sentinel", "A container for Sentinel commands", "2.8.4", "sentinel"},
+    {"subscribe", "Listen for messages published to the given channels", "2.0.0", "pubsub"},
+    {"psubscribe", "Listen for messages published to channels matching the given patterns",
+     "2.0.0", "pubsub"},
+    {"unsubscribe", "Stop listening for messages posted to the given channels", "2.0.0",
+     "pubsub"},
+    {"punsubscribe", "Stop listening for messages posted to channels matching the given "
+                     "patterns", "2.0.0", "pubsub"},
+    {"publish", "Post a message to a channel", "2.0.0", "pubsub"},
+};
+#define NDOCS (sizeof docs / sizeof docs[0])
+
+static const command_doc *command_doc_of(const command *cmd)
+{
+    for (size_t i = 0; i < NDOCS; i++)
+        if (strcmp(docs[i].name, cmd->name) == 0) return &docs[i];
+    return NULL;
+}
+
+/* Redis's command flags, as far as rkv's commands have them. */
+static int command_flag_names(const command *cmd, const char **out)
+{
+    int n = 0;
+    if (cmd->flags & CMD_WRITE) out[n++] = "write";
+    if (cmd->flags & CMD_READ) out[n++] = "readonly";
+    if ((cmd->flags & CMD_WRITE) && !(cmd->cats & ACL_CAT_KEYSPACE)) out[n++] = "denyoom";
+    if (cmd->cats & ACL_CAT_ADMIN) out[n++] = "admin";
+    if (cmd->cats & ACL_CAT_PUBSUB) out[n++] = "pubsub";
+    if (cmd->flags & CMD_NO_AUTH) out[n++] = "no_auth";
+    if (cmd->flags & CMD_NOQUEUE) out[n++] = "no_multi";
+    if (cmd->cats & ACL_CAT_FAST) out[n++] = "fast";
+    if (!(cmd->flags & CMD_WRITE) && !(cmd->flags & CMD_READ) && !(cmd->cats & ACL_CAT_ADMIN))
+        out[n++] = "loading";
+    return n;
+}
+
+/* One key spec (Redis 7 "key_specs"), from first/last/step. */
+static void reply_key_specs(client *c, const command *cmd)
+{
+    /* A set in RESP3, as Redis 7.0 sends it. */
+    if (cmd->first_key == 0) {
+        reply_set(c, 0);
+        return;
+    }
+    reply_set(c, 1);
+    reply_map(c, 3);
+    reply_bulk(c, "flags", 5);
+    const char *f1 = (cmd->flags & CMD_WRITE) ? "RW" : "RO";
+    const char *f2 = (cmd->flags & CMD_WRITE) ? "update" : "access";
+    reply_set(c, 2);
+    reply_status(c, f1);
+    reply_status(c, f2);
+    reply_bulk(c, "begin_search", 12);
+    reply_map(c, 2);
+    reply_bulk(c, "type", 4);
+    reply_bulk(c, "index", 5);
+    reply_bulk(c, "spec", 4);
+    reply_map(c, 1);
+    reply_bulk(c, "index", 5);
+    reply_int(c, cmd->first_key);
+    reply_bulk(c, "find_keys", 9);
+    reply_map(c, 2);
+    reply_bulk(c, "type", 4);
+    reply_bulk(c, "range", 5);
+    reply_bulk(c, "spec", 4);
+    reply_map(c, 3);
+    reply_bulk(c, "lastkey", 7);
+    reply_int(c, cmd->last_key < 0 ? cmd->last_key : cmd->last_key - cmd->first_key);
+    reply_bulk(c, "keystep", 7);
+    reply_int(c, cmd->step);
+    reply_bulk(c, "limit", 5);
+    reply_int(c, 0);
+}
+
+/* Redis 7.0's tips for the commands rkv has (cluster-aware clients route by
+ * them). */
+static void command_tips(client *c, const command *cmd)
+{
+    static const struct {
+        const char *name, *tips[3];
+    } tips[] = {
+        {"ttl", {"nondeterministic_output"}},
+        {"pttl", {"nondeterministic_output"}},
+        {"randomkey", {"request_policy:all_shards", "nondeterministic_output"}},
+        {"time", {"nondeterministic_output"}},
+        {"keys", {"request_policy:all_shards", "nondeterministic_output_order"}},
+        {"scan", {"nondeterministic_output", "request_policy:special", "response_policy:special"}},
+        {"dbsize", {"request_policy:all_shards", "response_policy:agg_sum"}},
+        {"flushall", {"request_policy:all_shards", "response_policy:all_succeeded"}},
+        {"flushdb", {"request_policy:all_shards", "response_policy:all_succeeded"}},
+        {"ping", {"request_policy:all_shards", "response_policy:all_succeeded"}},
+        {"info", {"nondeterministic_output"}},
+    };
+    for (size_t i = 0; i < sizeof tips / sizeof tips[0]; i++)
+        if (strcmp(tips[i].name, cmd->name) == 0) {
+            int n = 0;
+            while (n < 3 && tips[i].tips[n]) n++;
+            reply_set(c, n);
+            for (int k = 0; k < n; k++) reply_bulk(c, tips[i].tips[k], strlen(tips[i].tips[k]));
+            return;
+        }
+    reply_set(c, 0);
+}
+
+/* COMMAND INFO's ten fields: name, arity, flags, first key, last key,
+ * step, ACL categories, tips, key specs, subcommands. */
 static void reply_command_info(client *c, const command *cmd)
 {
-    reply_array(c, 6);
+    const char *flags[12];
+    int nf = command_flag_names(cmd, flags);
+    reply_array(c, 10);
     reply_bulk(c, cmd->name, strlen(cmd->name));
     reply_int(c, cmd->arity);
-    reply_array(c, 1);
-    const char *flag = (cmd->flags & CMD_WRITE) ? "write" : "readonly";
-    reply_status(c, flag);
+    reply_set(c, nf);
+    for (int i = 0; i < nf; i++) reply_status(c, flags[i]);
     reply_int(c, cmd->first_key);
     reply_int(c, cmd->last_key);
     reply_int(c, cmd->step);
+    int ncat = 0;
+    for (int i = 0; i < ACL_NCATS; i++) ncat += (cmd->cats >> i) & 1u;
+    reply_set(c, ncat);
+    for (int i = 0; i < ACL_NCATS; i++)
+        if ((cmd->cats >> i) & 1u) {
+            char cat[40];
+            snprintf(cat, sizeof cat, "@%s", acl_cat_name(i));
+            reply_status(c, cat);
+        }
+    command_tips(c, cmd);
+    reply_key_specs(c, cmd);
+    reply_set(c, 0); /* subcommands */
+}
+
+static void reply_command_doc(client *c, const command *cmd)
+{
+    const command_doc *d = command_doc_of(cmd);
+    reply_bulk(c, cmd->name, strlen(cmd->name));
+    if (!d) {
+        reply_map(c, 0);
+        return;
+    }
+    reply_map(c, 3);
+    reply_bulk(c, "summary", 7);
+    reply_bulk(c, d->summary, strlen(d->summary));
+    reply_bulk(c, "since", 5);
+    reply_bulk(c, d->since, strlen(d->since));
+    reply_bulk(c, "group", 5);
+    reply_bulk(c, d->group, strlen(d->group));
 }
 
 static const command *command_lookup(const resp_arg *name)
@@ -468,26 +692,141 @@ static const command *command_lookup(const resp_arg *name)
     return NULL;
 }
 
+static int arity_fits(const command *cmd, size_t argc);
+
+/* COMMAND GETKEYS command arg ...: its keys by first/last/step. */
+static void command_getkeys(client *c)
+{
+    if (c->argc < 4) {
+        reply_error(c, "ERR wrong number of arguments for 'command|getkeys' command");
+        return;
+    }
+    const command *cmd = command_lookup(&c->argv[2]);
+    size_t argc = c->argc - 2;
+    if (!cmd) {
+        reply_error(c, "ERR Invalid command specified");
+        return;
+    }
+    if (!arity_fits(cmd, argc)) {
+        reply_error(c, "ERR Invalid number of arguments specified for command");
+        return;
+    }
+    if (cmd->first_key == 0) {
+        reply_error(c, "ERR The command has no key arguments");
+        return;
+    }
+    long long last = cmd->last_key < 0 ? (long long)argc + cmd->last_key : cmd->last_key;
+    long long n = 0;
+    for (long long i = cmd->first_key; i <= last; i += cmd->step) n++;
+    reply_array(c, n);
+    for (long long i = cmd->first_key; i <= last; i += cmd->step)
+        reply_bulk(c, c->argv[2 + i].p, c->argv[2 + i].len);
+}
+
+/* COMMAND LIST [FILTERBY MODULE name | ACLCAT cat | PATTERN pattern] */
+static void command_list(client *c)
+{
+    int by = 0; /* 1 module, 2 aclcat, 3 pattern */
+    const resp_arg *what = NULL;
+    if (c->argc == 5 && arg_eq(&c->argv[2], "filterby")) {
+        what = &c->argv[4];
+        by = arg_eq(&c->argv[3], "module") ? 1 : arg_eq(&c->argv[3], "aclcat") ? 2
+             : arg_eq(&c->argv[3], "pattern")                                  ? 3
+                                                                               : 0;
+    }
+    if (c->argc != 2 && !by) {
+        reply_error(c, "ERR syntax error");
+        return;
+    }
+    int cat = -1;
+    if (by == 2)
+        for (int i = 0; i < ACL_NCATS; i++)
+            if (arg_eq(what, acl_cat_name(i))) cat = i;
+    size_t n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) reply_array(c, (long long)n);
+        for (size_t i = 0; i < NCOMMANDS; i++) {
+            const command *cmd = &commands[i];
+            int ok = by == 0 || (by == 2 && cat >= 0 && ((cmd->cats >> cat) & 1u)) ||
+                     (by == 3 && rkv_glob_match(what->p, what->len, cmd->name, strlen(cmd->name)));
+            if (!ok) continue;
+            if (pass == 0)
+                n++;
+            else
+                reply_bulk(c, cmd->name, strlen(cmd->name));
+        }
+    }
+}
+
 static void cmd_command(client *c)
 {
     if (c->argc == 1) {
         reply_array(c, (long long)NCOMMANDS);
         for (size_t i = 0; i < NCOMMANDS; i++) reply_command_info(c, &commands[i]);
-    } else if (arg_eq(&c->argv[1], "count")) {
+        return;
+    }
+    const resp_arg *sub = &c->argv[1];
+    if (arg_eq(sub, "count") && c->argc == 2) {
         reply_int(c, (long long)NCOMMANDS);
-    } else if (arg_eq(&c->argv[1], "docs")) {
-        reply_array(c, 0); /* redis-cli accepts an empty map: no hints */
-    } else if (arg_eq(&c->argv[1], "info")) {
+    } else if (arg_eq(sub, "docs")) {
+        if (c->argc == 2) {
+            reply_map(c, (long long)NCOMMANDS);
+            for (size_t i = 0; i < NCOMMANDS; i++) reply_command_doc(c, &commands[i]);
+            return;
+        }
+        long long found = 0;
+        for (size_t i = 2; i < c->argc; i++) found += command_lookup(&c->argv[i]) != NULL;
+        reply_map(c, found);
+        for (size_t i = 2; i < c->argc; i++) {
+            const command *cmd = command_lookup(&c->argv[i]);
+            if (cmd) reply_command_doc(c, cmd);
+        }
+    } else if (arg_eq(sub, "info")) {
+        if (c->argc == 2) {
+            reply_array(c, (long long)NCOMMANDS);
+            for (size_t i = 0; i < NCOMMANDS; i++) reply_command_info(c, &commands[i]);
+            return;
+        }
         reply_array(c, (long long)c->argc - 2);
         for (size_t i = 2; i < c->argc; i++) {
             const command *cmd = command_lookup(&c->argv[i]);
             if (cmd)
                 reply_command_info(c, cmd);
             else
-                reply_null_array(c);
+                reply_nil(c);
         }
+    } else if (arg_eq(sub, "getkeys")) {
+        command_getkeys(c);
+    } else if (arg_eq(sub, "list")) {
+        command_list(c);
+    } else if (arg_eq(sub, "help") && c->argc == 2) {
+        static const char *const help[] = {
+            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "HELP",
+            "    Print this help.",
+        };
+        reply_array(c, (long long)(sizeof help / sizeof help[0]));
+        for (size_t i = 0; i < sizeof help / sizeof help[0]; i++) reply_status(c, help[i]);
     } else {
-        reply_error(c, "ERR COMMAND supports COUNT, DOCS and INFO");
+        char name[600];
+        arg_printable(sub, name, sizeof name);
+        reply_error(c, "ERR unknown subcommand '%s'. Try COMMAND HELP.", name);
     }
 }
 

@@ -71,8 +71,10 @@ static void info_memory(node *n, info_buf *b)
     info_printf(b,
                 "# Memory\r\nused_memory:%zu\r\nused_memory_human:%.2fM\r\n"
                 "used_memory_dataset:%zu\r\nused_memory_buffers:%zu\r\npending_bytes:%zu\r\n"
+                "kv_tombstones:%zu\r\n"
                 "mem_clients_normal:%zu\r\nmaxmemory_clients:%zu\r\n\r\n",
                 used, (double)used / (1024.0 * 1024.0), kvb, bufs, node_pending_bytes(n),
+                kv_tombstones(n->kv),
                 n->client_mem, n->cfg.maxmemory_clients);
 }
 
@@ -101,7 +103,7 @@ static void info_stats(node *n, info_buf *b)
     node_stats *s = &n->stats;
     info_printf(b,
                 "# Stats\r\ntotal_connections_received:%llu\r\nrejected_connections:%llu\r\n"
-                "total_commands_processed:%llu\r\nwrites_committed:%llu\r\n"
+                "total_commands_processed:%llu\r\nexpired_keys:%llu\r\nwrites_committed:%llu\r\n"
                 "writes_rejected:%llu\r\nquorum_timeouts:%llu\r\nprotocol_errors:%llu\r\n"
                 "clients_dropped_output_limit:%llu\r\nclients_dropped_input_limit:%llu\r\n"
                 "records_rejected_crc:%llu\r\nfuture_records:%llu\r\n"
@@ -115,7 +117,7 @@ static void info_stats(node *n, info_buf *b)
                 "\r\n",
                 (unsigned long long)s->connections_received,
                 (unsigned long long)s->connections_rejected,
-                (unsigned long long)s->commands_processed, (unsigned long long)s->writes_committed,
+                (unsigned long long)s->commands_processed, (unsigned long long)n->ks.expired_keys, (unsigned long long)s->writes_committed,
                 (unsigned long long)s->writes_rejected, (unsigned long long)s->quorum_timeouts,
                 (unsigned long long)s->protocol_errors,
                 (unsigned long long)s->clients_dropped_output,
@@ -165,9 +167,13 @@ static void info_sentinel(node *n, info_buf *b)
 static void info_keyspace(node *n, info_buf *b)
 {
     info_printf(b, "# Keyspace\r\n");
-    if (kv_count(n->kv))
-        info_printf(b, "db0:keys=%zu,expires=0,avg_ttl=0,tombstones=%zu\r\n", kv_count(n->kv),
-                    kv_tombstones(n->kv));
+    /* Redis's lines exactly (tools parse them); rkv's tombstone count is
+     * in # Memory (kv_tombstones). avg_ttl is not estimated: 0. */
+    unsigned slots = kv_db_slots(n->kv);
+    for (unsigned db = 0; db < slots; db++)
+        if (kv_db_count(n->kv, db))
+            info_printf(b, "db%u:keys=%zu,expires=%zu,avg_ttl=0\r\n", db, kv_db_count(n->kv, db),
+                        kv_db_volatile(n->kv, db));
     info_printf(b, "\r\n");
 }
 

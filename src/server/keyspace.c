@@ -78,6 +78,96 @@ void ks_lookup(node *n, unsigned db, const void *key, uint32_t klen, ks_val *out
     if (kv_find(n->kv, db, key, klen, &e)) ks_fill(out, &e, now);
 }
 
+/* ---- whole databases, layered (KEYS and DBSIZE inside EXEC) ---- */
+
+typedef struct ks_walker {
+    node *n;
+    unsigned db;
+    int layer; /* 0 unit, 1 proposed, 2 store */
+    kv_iter_fn fn;
+    void *ctx;
+    long delta; /* DBSIZE: live keys added (+) or hidden (-) by the upper layers */
+} ks_walker;
+
+static int ks_layer_hides(const ks_walker *w, int layer)
+{
+    keyspace *ks = &w->n->ks;
+    /* A flush in a layer above hides everything below it. */
+    if (layer >= 1 && (ks->unit_flushall || (w->db < ks->nflush && ks->unit_flush[w->db])))
+        return 1;
+    if (layer >= 2 && w->db < ks->nflush && ks->flush_lsn[w->db]) return 1;
+    return 0;
+}
+
+/* Is KEY shadowed by a layer above LAYER? */
+static int ks_shadowed(const ks_walker *w, int layer, const kv_entry_view *e)
+{
+    kv_entry_view x;
+    if (layer >= 1 && kv_find(w->n->ks.unit, w->db, e->key, e->klen, &x)) return 1;
+    if (layer >= 2 && kv_find(w->n->ks.proposed, w->db, e->key, e->klen, &x)) return 1;
+    return 0;
+}
+
+static int ks_walk_entry(void *ctx, const kv_entry_view *e)
+{
+    ks_walker *w = ctx;
+    if (e->db != w->db || e->tombstone || ks_shadowed(w, w->layer, e)) return 0;
+    return w->fn(w->ctx, e);
+}
+
+void ks_walk(node *n, unsigned db, kv_iter_fn fn, void *ctx)
+{
+    ks_walker w = {n, db, 0, fn, ctx, 0};
+    kv_store *layers[3] = {n->ks.unit, n->ks.proposed, n->kv};
+    int top = n->ks.unit_open ? 0 : 2;
+    for (int l = top; l < 3; l++) {
+        if (l > top && ks_layer_hides(&w, l)) break;
+        w.layer = l;
+        uint64_t cur = 0;
+        do {
+            cur = kv_scan(layers[l], db, cur, ks_walk_entry, &w);
+        } while (cur);
+    }
+}
+
+/* DBSIZE inside EXEC: the store's count, corrected key by key for what the
+ * upper layers hold. */
+static int ks_count_upper(void *ctx, const kv_entry_view *e)
+{
+    ks_walker *w = ctx;
+    if (e->db != w->db || ks_shadowed(w, w->layer, e)) return 0;
+    int live_here = !e->tombstone;
+    int live_below = 0;
+    kv_entry_view x;
+    if (w->layer == 0 && !ks_layer_hides(w, 1) && kv_find(w->n->ks.proposed, w->db, e->key, e->klen, &x))
+        live_below = !x.tombstone;
+    else if (!ks_layer_hides(w, 2) && kv_find(w->n->kv, w->db, e->key, e->klen, &x))
+        live_below = !x.tombstone;
+    w->delta += live_here - live_below;
+    return 0;
+}
+
+size_t ks_dbsize(node *n, unsigned db)
+{
+    if (!n->ks.unit_open) return kv_db_count(n->kv, db);
+    ks_walker w = {n, db, 0, NULL, NULL, 0};
+    long base = ks_layer_hides(&w, 1) ? 0 : ks_layer_hides(&w, 2) ? 0 : (long)kv_db_count(n->kv, db);
+    if (!ks_layer_hides(&w, 1)) { /* layer 2 over the store */
+        w.layer = 1;
+        uint64_t cur = 0;
+        do {
+            cur = kv_scan(n->ks.proposed, db, cur, ks_count_upper, &w);
+        } while (cur);
+    }
+    w.layer = 0;
+    uint64_t cur = 0;
+    do {
+        cur = kv_scan(n->ks.unit, db, cur, ks_count_upper, &w);
+    } while (cur);
+    long total = base + w.delta;
+    return total > 0 ? (size_t)total : 0;
+}
+
 /* ---- the unit ---- */
 
 size_t ks_op_bytes(uint32_t klen, uint32_t vlen, int has_expire)

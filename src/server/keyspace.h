@@ -76,6 +76,13 @@ int64_t ks_now_ms(void);
  * pointer is valid until the next change of the keyspace. */
 void ks_lookup(node *n, unsigned db, const void *key, uint32_t klen, ks_val *out);
 
+/* Every key of DB as ks_lookup sees them (inside EXEC: the unit's and the
+ * proposed writes too), each once: FN gets live entries, expired ones
+ * included (the caller filters). */
+void ks_walk(node *n, unsigned db, kv_iter_fn fn, void *ctx);
+/* Keys DB holds as ks_lookup sees them (DBSIZE). */
+size_t ks_dbsize(node *n, unsigned db);
+
 /* ---- the unit (leader; the caller checked that it may write) ---- */
 void ks_unit_begin(node *n);
 /* Adds an operation. -1 (nothing added) if the unit would outgrow one

@@ -108,7 +108,6 @@ UNLINK r:snx
 SELECT 1
 SET r:db1 v
 COPY r:db1 r:db1 DB 2
-SWAPDB 1 3
 SELECT 0
 MULTI
 SET r:tx 1

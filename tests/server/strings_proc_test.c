@@ -340,10 +340,14 @@ static void test_expiry(cluster *c)
     tclient *f = cl_connect(c, 2);
     resp_value_free(tc_cmd(f, "SELECT", "7"));
     test_cond("restarted node does not serve the expired key", is_nil(tc_cmd(f, "GET", "x:restart")));
+    test_cond("node 2 back online", cl_wait_follower_online(c, 1, 1, 10000));
+    l = cl_connect(c, 0);
+    test_cond("and caught up", followers_at(c, l));
+    tc_close(l);
+    test_cond("still not served once caught up", is_nil(tc_cmd(f, "GET", "x:restart")));
     long long ttl = int_of(tc_cmd(f, "TTL", "x:keeps"));
     test_cond("restarted node keeps the other key's TTL", ttl > 990 && ttl <= 1000);
     tc_close(f);
-    test_cond("node 2 back online", cl_wait_follower_online(c, 1, 1, 10000));
 }
 
 /* ---- 4. rejoin by WAL and by snapshot ---- */

@@ -174,6 +174,11 @@ run_bench rkv_get_all --target 127.0.0.1:$RK --target 127.0.0.1:$((RK+1)) --targ
 run_bench rkv_get_1 -p $RK -c 1 -n $((NG / 10)) -r 100000 --mix get
 run_bench rkv_get_f1 -p $((RK+1)) -c 1 -n $((NG / 10)) -r 100000 --mix get
 run_pipe rkv_pipe_pairs $RK
+# Issue 13's workloads: SET with an expiry, INCR on one hot key, MULTI/EXEC of 10 SETs.
+run_bench rkv_setex -p $RK -c 50 -n $N -d 100 -r 100000 --cmd setex
+run_bench rkv_incr -p $RK -c 50 -n $N -r 1 --cmd incr
+run_bench rkv_incr_p16 -p $RK -c 50 -P 16 -n $NP -r 1 --cmd incr
+run_bench rkv_multi10 -p $RK -c 50 -n $((N / 10)) -d 100 -r 100000 --cmd multi10
 mkdir -p "$WORK/fsync"
 mkdir -p "$WORK/fsync"
 "$BENCH" storage --records 2000 --batch 1 --dir "$WORK/fsync" > "$OUT/fsync.txt" 2>&1
@@ -213,6 +218,10 @@ if command -v redis-server >/dev/null; then
     run_bench redis_get -p $RN -c 50 -n $NG -r 100000 --mix get
     run_bench redis_get_f -p $((RN+1)) -c 50 -n $NG -r 100000 --mix get
     run_pipe redis_pipe_pairs $RN
+    run_bench redis_setex -p $RN -c 50 -n $N -d 100 -r 100000 --cmd setex --wait 1
+    run_bench redis_incr -p $RN -c 50 -n $N -r 1 --cmd incr --wait 1
+    run_bench redis_incr_p16 -p $RN -c 50 -P 16 -n $NP -r 1 --cmd incr
+    run_bench redis_multi10 -p $RN -c 50 -n $((N / 10)) -d 100 -r 100000 --cmd multi10 --wait 1
     kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null; pids=()
     RA=$((BASE + 200))
     log "Redis, appendfsync always, WAIT 1"
@@ -291,6 +300,11 @@ per_key() { awk -v m="$1" -v k="$2" 'BEGIN { if (m == "" || k == "" || k == 0) p
     echo "| GET, 50 clients, leader | $(rps rkv_get) req/s | $(rps redis_get) req/s | $(ratio "$(rps rkv_get)" "$(rps redis_get)") | >= 1.0 |"
     echo "| GET, 50 clients, follower | $(rps rkv_get_f) req/s | $(rps redis_get_f) req/s (replica) | $(ratio "$(rps rkv_get_f)" "$(rps redis_get_f)") | >= 1.0 |"
     echo "| memory, bytes per key (1M keys, 100-byte values) | $(per_key "$RKV_MEM" "$RKV_KEYS") ($RKV_KEYS keys) | $(per_key "$REDIS_MEM" "$REDIS_KEYS") ($REDIS_KEYS keys) | $(ratio "$(per_key "$REDIS_MEM" "$REDIS_KEYS")" "$(per_key "$RKV_MEM" "$RKV_KEYS")") (theirs / ours) | >= 1.0 |"
+    echo "| SET EX 3600 vs plain SET, rkv, 50 clients | $(rps rkv_setex) req/s | $(rps rkv_set) req/s (plain SET) | $(ratio "$(rps rkv_setex)" "$(rps rkv_set)") | >= 0.95 |"
+    echo "| SET EX, 50 clients, quorum durable vs Redis SET EX+WAIT 1, no persistence | $(rps rkv_setex) req/s | $(rps redis_setex) req/s | $(ratio "$(rps rkv_setex)" "$(rps redis_setex)") | >= 1.0 |"
+    echo "| INCR one hot key, 50 clients, quorum durable vs Redis INCR+WAIT 1 | $(rps rkv_incr) req/s | $(rps redis_incr) req/s | $(ratio "$(rps rkv_incr)" "$(rps redis_incr)") | >= 1.0 |"
+    echo "| INCR one hot key, pipelined 16, 50 clients vs Redis INCR (no WAIT) | $(rps rkv_incr_p16) req/s | $(rps redis_incr_p16) req/s | $(ratio "$(rps rkv_incr_p16)" "$(rps redis_incr_p16)") | >= 1.0 |"
+    echo "| MULTI + 10 SETs + EXEC, 50 clients, transactions/s vs Redis +WAIT 1 | $(rps rkv_multi10) tx/s | $(rps redis_multi10) tx/s | $(ratio "$(rps rkv_multi10)" "$(rps redis_multi10)") | >= 1.0 |"
     echo "| startup recovery of that data set | ${RECOVER_LOG:-?} ms (process ready in $RECOVER_MS ms) | | | < 1000 ms |"
     echo
     echo "| single node: durable SET, 50 clients vs Redis appendfsync always | $(rps single_rkv_set) req/s | $(rps single_redis_aof_set) req/s | $(ratio "$(rps single_rkv_set)" "$(rps single_redis_aof_set)") | >= 1.0 |"

@@ -90,6 +90,7 @@ typedef struct bench_cfg {
     uint64_t keyspace, seed;
     unsigned mix_r, mix_w; /* reads : writes */
     int wait_n;            /* -1: no WAIT */
+    int cmd;               /* --cmd: the write (BCMD_*) */
     int csv, quiet, prefill;
     const char *latency_out;
     double timeout_s;
@@ -210,6 +211,10 @@ static inline void put_key(char *d, uint64_t key)
 /* ---- run state ---- */
 
 enum { KIND_DONE = 0, KIND_PRE = 1 }; /* a reply that ends a request / a SET before WAIT */
+/* --cmd: what a write request is. */
+enum { BCMD_SET = 0, BCMD_SETEX, BCMD_INCR, BCMD_MULTI10 };
+#define BENCH_MULTI_SETS 10
+#define BENCH_KINDS_PER_REQ (BENCH_MULTI_SETS + 3) /* MULTI, 10 SETs, EXEC, WAIT */
 
 struct bclient;
 
@@ -246,7 +251,7 @@ typedef struct bench_phase {
 typedef struct bench_shared {
     const bench_cfg *cfg;
     bench_phase phase;
-    bench_tpl set_tpl, get_tpl, wait_tpl;
+    bench_tpl set_tpl, get_tpl, wait_tpl, multi_tpl, exec_tpl;
     _Atomic uint64_t next_ticket;
     atomic_int stop;
     pthread_mutex_t mu;
@@ -375,6 +380,13 @@ static int issue_batch(bworker *w, bclient *cl)
         if (is_get) {
             stamp(cl->conn[cl->rr], &sh->get_tpl, key, KIND_DONE);
             cl->rr = cl->rr + 1 == (unsigned)cfg->ntargets ? 0 : cl->rr + 1;
+        } else if (cfg->cmd == BCMD_MULTI10 && !ph->writes_only) {
+            /* One request: MULTI, 10 SETs of random keys, EXEC [, WAIT]. */
+            stamp(cl->conn[0], &sh->multi_tpl, 0, KIND_PRE);
+            for (int j = 0; j < BENCH_MULTI_SETS; j++)
+                stamp(cl->conn[0], &sh->set_tpl, xorshift64(&cl->rng) % cfg->keyspace, KIND_PRE);
+            stamp(cl->conn[0], &sh->exec_tpl, 0, cfg->wait_n >= 0 ? KIND_PRE : KIND_DONE);
+            if (cfg->wait_n >= 0) stamp(cl->conn[0], &sh->wait_tpl, 0, KIND_DONE);
         } else if (cfg->wait_n >= 0 && !ph->writes_only) {
             stamp(cl->conn[0], &sh->set_tpl, key, KIND_PRE);
             stamp(cl->conn[0], &sh->wait_tpl, 0, KIND_DONE);
@@ -416,7 +428,7 @@ static int on_reply(bworker *w, bconn *c, int type, const char *p, size_t avail,
     if (err)
         note_error_text(w, p + 1, avail - 1, now);
     if (c->kind[c->kind_pos++] == KIND_PRE) {
-        c->carry_err = err;
+        c->carry_err |= err;
         return 0;
     }
     err |= c->carry_err;
@@ -818,6 +830,8 @@ static void usage(FILE *o)
         "  --seed S           random seed (default 1)\n"
         "  --mix set|get|R:W  workload: SET only (default), GET only, or R reads : W writes\n"
         "  --wait N           follow every SET with WAIT N 0; the pair is one request\n"
+        "  --cmd C            the write: set (default), setex (SET ... EX 3600), incr (INCR;\n"
+        "                     with -r 1 one hot key), multi10 (MULTI, 10 SETs, EXEC: one request)\n"
         "  --threads T        event-loop threads (default 1)\n"
         "  --prefill          SET every key once (pipelined) before measuring\n"
         "  --timeout S        give up after S seconds without any reply (default %.0f)\n"
@@ -936,6 +950,15 @@ static int parse_one(int argc, char **argv, int *i, bench_cfg *cfg, char *host, 
     if (strcmp(a, "--seed") == 0) return parse_u64(v, 0, UINT64_MAX, &cfg->seed);
     if (strcmp(a, "--mix") == 0) return parse_mix(v, cfg);
     if (strcmp(a, "--wait") == 0) return parse_int(v, 0, BENCH_WAIT_MAX, &cfg->wait_n);
+    if (strcmp(a, "--cmd") == 0) {
+        static const char *const names[] = {"set", "setex", "incr", "multi10"};
+        for (int k = 0; k < 4; k++)
+            if (strcmp(v, names[k]) == 0) {
+                cfg->cmd = k;
+                return 0;
+            }
+        return -1;
+    }
     if (strcmp(a, "--threads") == 0) return parse_int(v, 1, BENCH_THREADS_MAX, &cfg->threads);
     if (strcmp(a, "--timeout") == 0) return parse_secs(v, &cfg->timeout_s);
     if (strcmp(a, "--latency-out") == 0) { cfg->latency_out = v; return 0; }
@@ -945,8 +968,9 @@ static int parse_one(int argc, char **argv, int *i, bench_cfg *cfg, char *host, 
 static void make_label(bench_cfg *cfg)
 {
     const char *wait = cfg->wait_n >= 0 && cfg->mix_w > 0 ? "+WAIT" : "";
+    static const char *const names[] = {"SET", "SETEX", "INCR", "MULTI10"};
     if (cfg->mix_r == 0)
-        snprintf(cfg->label, sizeof(cfg->label), "SET%s", wait);
+        snprintf(cfg->label, sizeof(cfg->label), "%s%s", names[cfg->cmd], wait);
     else if (cfg->mix_w == 0)
         snprintf(cfg->label, sizeof(cfg->label), "GET");
     else
@@ -992,14 +1016,19 @@ static int make_templates(bench_shared *sh, const bench_cfg *cfg)
         return -1;
     memset(value, 'x', cfg->value_size);
     const char *key = "key:000000000000";
-    const char *set[] = {"SET", key, value};
-    const size_t setlen[] = {3, 16, cfg->value_size};
+    const char *set[] = {"SET", key, value, "EX", "3600"};
+    const size_t setlen[] = {3, 16, cfg->value_size, 2, 4};
+    const char *incr[] = {"INCR", key};
     const char *get[] = {"GET", key};
     char n[16];
     snprintf(n, sizeof(n), "%d", cfg->wait_n < 0 ? 0 : cfg->wait_n);
     const char *wait[] = {"WAIT", n, "0"};
-    int rc = tpl_make(&sh->set_tpl, 3, set, setlen) | tpl_make(&sh->get_tpl, 2, get, NULL) |
-             tpl_make(&sh->wait_tpl, 3, wait, NULL);
+    const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
+    int rc = cfg->cmd == BCMD_INCR ? tpl_make(&sh->set_tpl, 2, incr, NULL)
+                                   : tpl_make(&sh->set_tpl, cfg->cmd == BCMD_SETEX ? 5 : 3, set,
+                                              setlen);
+    rc |= tpl_make(&sh->get_tpl, 2, get, NULL) | tpl_make(&sh->wait_tpl, 3, wait, NULL) |
+          tpl_make(&sh->multi_tpl, 1, multi, NULL) | tpl_make(&sh->exec_tpl, 1, exec, NULL);
     free(value);
     return rc;
 }
@@ -1009,6 +1038,9 @@ static bworker *make_workers(bench_shared *sh, const bench_cfg *cfg)
 {
     int pipe_max = cfg->pipeline > BENCH_PREFILL_PIPELINE ? cfg->pipeline : BENCH_PREFILL_PIPELINE;
     size_t per_req = sh->set_tpl.len + sh->wait_tpl.len;
+    if (cfg->cmd == BCMD_MULTI10)
+        per_req = sh->multi_tpl.len + BENCH_MULTI_SETS * sh->set_tpl.len + sh->exec_tpl.len +
+                  sh->wait_tpl.len;
     if (sh->get_tpl.len > per_req)
         per_req = sh->get_tpl.len;
     if (per_req > BENCH_OUTBUF_MAX / (size_t)pipe_max) {
@@ -1025,7 +1057,8 @@ static bworker *make_workers(bench_shared *sh, const bench_cfg *cfg)
         char err[BENCH_MSG_MAX];
         ws[t].id = t;
         ws[t].epfd = -1;
-        if (worker_init(&ws[t], sh, first, n, per_req * (size_t)pipe_max, 2 * (size_t)pipe_max,
+        if (worker_init(&ws[t], sh, first, n, per_req * (size_t)pipe_max,
+                        BENCH_KINDS_PER_REQ * (size_t)pipe_max,
                         err, sizeof(err)) != 0) {
             fprintf(stderr, "rkv-bench: %s\n", err);
             for (int i = 0; i <= t; i++)
@@ -1135,6 +1168,8 @@ int main(int argc, char **argv)
     free(sh->set_tpl.p);
     free(sh->get_tpl.p);
     free(sh->wait_tpl.p);
+    free(sh->multi_tpl.p);
+    free(sh->exec_tpl.p);
     pthread_cond_destroy(&sh->cv);
     pthread_mutex_destroy(&sh->mu);
     free(sh);

@@ -547,7 +547,9 @@ void client_resume(client *c)
 
 void client_note_cmd(client *c, const char *name)
 {
-    snprintf(c->last_cmd, sizeof c->last_cmd, "%s", name);
+    size_t l = strnlen(name, sizeof c->last_cmd - 1); /* per command: no snprintf */
+    memcpy(c->last_cmd, name, l);
+    c->last_cmd[l] = 0;
 }
 
 void client_reset_conn(client *c)

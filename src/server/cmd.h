@@ -117,6 +117,10 @@ void cmd_expiretime(client *c);
 void cmd_pexpiretime(client *c);
 void cmd_persist(client *c);
 
+void cmd_eval(client *c);
+void cmd_evalsha(client *c);
+void cmd_script(client *c);
+
 void cmd_multi(client *c);
 void cmd_exec(client *c);
 void cmd_discard(client *c);

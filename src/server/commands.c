@@ -354,6 +354,10 @@ static const command commands[] = {
     {"expiretime", 2, CMD_READ, cmd_expiretime, 1, 1, 1, C_(KEYSPACE) | C_(READ) | C_(FAST)},
     {"pexpiretime", 2, CMD_READ, cmd_pexpiretime, 1, 1, 1, C_(KEYSPACE) | C_(READ) | C_(FAST)},
     {"persist", 2, CMD_WRITE, cmd_persist, 1, 1, 1, C_(KEYSPACE) | C_(WRITE) | C_(FAST)},
+    /* redis-py's lock scripts, run natively (cmd_script.c) */
+    {"eval", -3, CMD_WRITE, cmd_eval, 0, 0, 0, C_(SLOW) | C_(SCRIPTING)},
+    {"evalsha", -3, CMD_WRITE, cmd_evalsha, 0, 0, 0, C_(SLOW) | C_(SCRIPTING)},
+    {"script", -2, CMD_CONTAINER, cmd_script, 0, 0, 0, C_(SLOW) | C_(SCRIPTING)},
     /* transactions */
     {"multi", 1, CMD_TXN | CMD_NOQUEUE | CMD_STATELESS, cmd_multi, 0, 0, 0, C_(FAST) | C_(TRANSACTION)},
     {"exec", 1, CMD_TXN | CMD_NOQUEUE, cmd_exec, 0, 0, 0, C_(SLOW) | C_(TRANSACTION)},
@@ -506,6 +510,11 @@ static const command_doc docs[] = {
     {"pexpiretime", "Get the expiration Unix timestamp for a key in milliseconds", "7.0.0",
      "generic"},
     {"persist", "Remove the expiration from a key", "2.2.0", "generic"},
+    {"eval", "Execute a Lua script server side (rkv: redis-py's lock scripts only, run natively)",
+     "2.6.0", "scripting"},
+    {"evalsha", "Execute a Lua script server side (rkv: redis-py's lock scripts only)", "2.6.0",
+     "scripting"},
+    {"script", "A container for Lua scripts management commands", "2.6.0", "scripting"},
     {"multi", "Mark the start of a transaction block", "1.2.0", "transactions"},
     {"exec", "Execute all commands issued after MULTI", "1.2.0", "transactions"},
     {"discard", "Discard all commands issued after MULTI", "2.0.0", "transactions"},

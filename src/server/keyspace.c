@@ -39,6 +39,7 @@ void ks_free(node *n)
     free(ks->flush_lsn);
     free(ks->unit_flush);
     free(ks->body);
+    free(ks->one_buf);
     memset(ks, 0, sizeof *ks);
 }
 
@@ -57,6 +58,26 @@ static void ks_fill(ks_val *out, const kv_entry_view *e, int64_t now)
     out->exists = 1;
 }
 
+/* The unit's single operation as an entry view. */
+static void ks_one_view(const keyspace *ks, kv_entry_view *e)
+{
+    memset(e, 0, sizeof *e);
+    e->key = ks->one_buf;
+    e->klen = ks->one.klen;
+    e->tombstone = ks->one.op == WAL_OP_DEL;
+    e->val = e->tombstone ? NULL : ks->one_buf + ks->one.klen;
+    e->vlen = e->tombstone ? 0 : ks->one.vlen;
+    e->db = ks->one.db;
+    e->expire_ms = ks->one.expire_ms;
+    e->ver = (kv_version){1, 0};
+}
+
+static int ks_one_is(const keyspace *ks, unsigned db, const void *key, uint32_t klen)
+{
+    return ks->one.used && ks->one.db == db && ks->one.klen == klen &&
+           (klen == 0 || memcmp(ks->one_buf, key, klen) == 0);
+}
+
 void ks_lookup(node *n, unsigned db, const void *key, uint32_t klen, ks_val *out)
 {
     keyspace *ks = &n->ks;
@@ -64,7 +85,12 @@ void ks_lookup(node *n, unsigned db, const void *key, uint32_t klen, ks_val *out
     int64_t now = ks_now_ms();
     memset(out, 0, sizeof *out);
     if (ks->unit_open) {
-        if (kv_find(ks->unit, db, key, klen, &e)) {
+        if (ks_one_is(ks, db, key, klen)) {
+            ks_one_view(ks, &e);
+            ks_fill(out, &e, now);
+            return;
+        }
+        if (ks->unit_used && kv_find(ks->unit, db, key, klen, &e)) {
             ks_fill(out, &e, now);
             return;
         }
@@ -115,8 +141,11 @@ static int ks_walk_entry(void *ctx, const kv_entry_view *e)
     return w->fn(w->ctx, e);
 }
 
+static int ks_materialize(node *n);
+
 void ks_walk(node *n, unsigned db, kv_iter_fn fn, void *ctx)
 {
+    if (n->ks.unit_open) (void)ks_materialize(n); /* (rare: KEYS inside EXEC) */
     ks_walker w = {n, db, 0, fn, ctx, 0};
     kv_store *layers[3] = {n->ks.unit, n->ks.proposed, n->kv};
     int top = n->ks.unit_open ? 0 : 2;
@@ -150,6 +179,7 @@ static int ks_count_upper(void *ctx, const kv_entry_view *e)
 size_t ks_dbsize(node *n, unsigned db)
 {
     if (!n->ks.unit_open) return kv_db_count(n->kv, db);
+    (void)ks_materialize(n);
     ks_walker w = {n, db, 0, NULL, NULL, 0};
     long base = ks_layer_hides(&w, 1) ? 0 : ks_layer_hides(&w, 2) ? 0 : (long)kv_db_count(n->kv, db);
     if (!ks_layer_hides(&w, 1)) { /* layer 2 over the store */
@@ -203,13 +233,83 @@ static kv_version ks_unit_version(node *n)
     return (kv_version){.ts = n->ks.unit_ops + 1, .node_id = 0};
 }
 
+/* The first operation of a unit goes to ks->one (a copy). */
+static int ks_one_set(node *n, uint8_t op, unsigned db, const void *key, uint32_t klen,
+                      const void *val, uint32_t vlen, int64_t expire_ms)
+{
+    keyspace *ks = &n->ks;
+    size_t need = (size_t)klen + vlen;
+    if (need > ks->one_cap) {
+        size_t cap = ks->one_cap ? ks->one_cap : 256;
+        while (cap < need) cap *= 2;
+        uint8_t *b = realloc(ks->one_buf, cap);
+        if (!b) return -1;
+        ks->one_buf = b;
+        ks->one_cap = cap;
+    }
+    if (klen) memmove(ks->one_buf, key, klen);
+    if (vlen) memmove(ks->one_buf + klen, val, vlen);
+    ks->one.used = 1;
+    ks->one.op = op;
+    ks->one.db = db;
+    ks->one.klen = klen;
+    ks->one.vlen = vlen;
+    ks->one.expire_ms = expire_ms;
+    return 0;
+}
+
+/* Moves ks->one into the unit store (a second operation is coming). */
+static int ks_materialize(node *n)
+{
+    keyspace *ks = &n->ks;
+    if (!ks->one.used) return 0;
+    kv_version v = {1, 0};
+    int rc = ks->one.op == WAL_OP_DEL
+                 ? kv_del(ks->unit, ks->one.db, ks->one_buf, ks->one.klen, v)
+                 : kv_put(ks->unit, ks->one.db, ks->one_buf, ks->one.klen,
+                          ks->one_buf + ks->one.klen, ks->one.vlen, ks->one.expire_ms, v);
+    if (rc != KV_WON) return -1;
+    ks->unit_used = 1;
+    ks->one.used = 0;
+    return 0;
+}
+
+/* A single-operation unit with nothing flushed: the fast path. */
+static int ks_first_op(const keyspace *ks)
+{
+    return ks->unit_ops == 0 && !ks->unit_used && !ks->unit_flushall;
+}
+
 int ks_put(node *n, unsigned db, const void *key, uint32_t klen, const void *val, uint32_t vlen,
            int64_t expire_ms)
 {
     assert(n->ks.unit_open);
     kv_version v = ks_unit_version(n);
+    if (ks_first_op(&n->ks)) {
+        if (ks_one_set(n, WAL_OP_PUT, db, key, klen, val, vlen, expire_ms) < 0) return -1;
+        n->ks.unit_ops = 1;
+        n->ks.unit_bytes = ks_op_bytes(klen, vlen, expire_ms != 0);
+        return 0;
+    }
+    if (ks_materialize(n) < 0) return -1;
+    n->ks.unit_used = 1;
     if (ks_account(n, ks_op_bytes(klen, vlen, expire_ms != 0)) < 0) return -1;
-    if (kv_put(n->ks.unit, db, key, klen, val, vlen, expire_ms, v) != KV_WON) {
+    /* VAL may be the unit's own copy of this key (EXPIRE or PERSIST of a key
+     * the same EXEC wrote): the store may move it while replacing it. */
+    kv_entry_view cur;
+    void *copy = NULL;
+    if (vlen && kv_find(n->ks.unit, db, key, klen, &cur) && !cur.tombstone &&
+        (const uint8_t *)val >= cur.val && (const uint8_t *)val < cur.val + cur.vlen) {
+        if (!(copy = malloc(vlen))) {
+            n->ks.unit_ops--;
+            return -1;
+        }
+        memcpy(copy, val, vlen);
+        val = copy;
+    }
+    int rc = kv_put(n->ks.unit, db, key, klen, val, vlen, expire_ms, v);
+    free(copy);
+    if (rc != KV_WON) {
         n->ks.unit_ops--; /* out of memory: the command fails whole (caller) */
         return -1;
     }
@@ -220,6 +320,14 @@ int ks_del(node *n, unsigned db, const void *key, uint32_t klen)
 {
     assert(n->ks.unit_open);
     kv_version v = ks_unit_version(n);
+    if (ks_first_op(&n->ks)) {
+        if (ks_one_set(n, WAL_OP_DEL, db, key, klen, NULL, 0, 0) < 0) return -1;
+        n->ks.unit_ops = 1;
+        n->ks.unit_bytes = ks_op_bytes(klen, 0, 0);
+        return 0;
+    }
+    if (ks_materialize(n) < 0) return -1;
+    n->ks.unit_used = 1;
     if (ks_account(n, ks_op_bytes(klen, 0, 0)) < 0) return -1;
     if (kv_del(n->ks.unit, db, key, klen, v) != KV_WON) {
         n->ks.unit_ops--;
@@ -232,6 +340,8 @@ int ks_flushdb(node *n, unsigned db)
 {
     keyspace *ks = &n->ks;
     assert(ks->unit_open && db < ks->nflush);
+    if (ks_materialize(n) < 0) return -1;
+    ks->unit_used = 1;
     if (ks_account(n, ks_op_bytes(0, 0, 0)) < 0) return -1;
     kv_flush_db(ks->unit, db); /* what the unit wrote there before is gone too */
     ks->unit_flush[db] = 1;
@@ -242,6 +352,8 @@ int ks_flushall(node *n)
 {
     keyspace *ks = &n->ks;
     assert(ks->unit_open);
+    if (ks_materialize(n) < 0) return -1;
+    ks->unit_used = 1;
     if (ks_account(n, ks_op_bytes(0, 0, 0)) < 0) return -1;
     kv_flush_all(ks->unit);
     memset(ks->unit_flush, 0, ks->nflush);
@@ -252,8 +364,12 @@ int ks_flushall(node *n)
 static void ks_unit_clear(node *n)
 {
     keyspace *ks = &n->ks;
-    kv_flush_all(ks->unit);
-    memset(ks->unit_flush, 0, ks->nflush);
+    if (ks->unit_used) {
+        kv_flush_all(ks->unit);
+        memset(ks->unit_flush, 0, ks->nflush);
+    }
+    ks->unit_used = 0;
+    ks->one.used = 0;
     ks->unit_flushall = 0;
     ks->unit_ops = ks->unit_bytes = 0;
     ks->unit_open = 0;
@@ -334,6 +450,8 @@ static int ks_propose_rec(node *n, const wal_rec *r)
     return 0;
 }
 
+static int64_t ks_propose_unit(node *n, wal_rec *rp);
+
 int64_t ks_unit_commit(node *n)
 {
     keyspace *ks = &n->ks;
@@ -341,6 +459,18 @@ int64_t ks_unit_commit(node *n)
     if (ks->unit_ops == 0) {
         ks_unit_clear(n);
         return 0;
+    }
+    wal_rec r;
+    if (ks->one.used) { /* one operation: a plain record straight from it */
+        r = (wal_rec){.op = ks->one.op,
+                      .db = (uint16_t)ks->one.db,
+                      .flags = ks->one.expire_ms ? WAL_F_EXPIRE : 0,
+                      .expire_ms = ks->one.expire_ms,
+                      .key = ks->one_buf,
+                      .klen = ks->one.klen,
+                      .val = ks->one_buf + ks->one.klen,
+                      .vlen = ks->one.vlen};
+        return ks_propose_unit(n, &r);
     }
     size_t need = ks->unit_bytes + 4;
     if (need > ks->body_cap) {
@@ -355,7 +485,7 @@ int64_t ks_unit_commit(node *n)
     size_t blen = ks_encode_unit(n);
     assert(blen <= need);
     uint32_t count = wal_get_u32(ks->body);
-    wal_rec r = {.op = WAL_OP_MULTI, .val = ks->body, .vlen = (uint32_t)blen};
+    r = (wal_rec){.op = WAL_OP_MULTI, .val = ks->body, .vlen = (uint32_t)blen};
     wal_op_iter it;
     wal_op_view one;
     if (count == 1) { /* one operation: a plain record, as before units existed */
@@ -372,6 +502,13 @@ int64_t ks_unit_commit(node *n)
                       .val = one.val,
                       .vlen = one.vlen};
     }
+    return ks_propose_unit(n, &r);
+}
+
+/* Proposes R, the unit's record, and moves it into layer 2. */
+static int64_t ks_propose_unit(node *n, wal_rec *rp)
+{
+    wal_rec r = *rp;
     uint64_t lsn = node_propose_rec(n, &r);
     if (lsn == 0) {
         ks_unit_clear(n);

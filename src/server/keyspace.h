@@ -43,7 +43,19 @@ typedef struct keyspace {
     kv_store *proposed;    /* layer 2 (entries and tombstones of pending records) */
     uint64_t *flush_lsn;   /* [db]: a pending FLUSHDB/FLUSHALL at this LSN (0: none) */
     unsigned nflush;       /* slots in flush_lsn */
-    kv_store *unit;        /* layer 1 */
+    kv_store *unit;        /* layer 1, once it holds two operations or more */
+    int unit_used;         /* the unit store holds something (else nothing to clear) */
+    /* The unit's first operation, kept here (copied into one_buf) until a
+     * second one arrives: a command of one key never touches the unit store. */
+    struct {
+        int used;
+        uint8_t op; /* WAL_OP_PUT or WAL_OP_DEL */
+        unsigned db;
+        uint32_t klen, vlen;
+        int64_t expire_ms;
+    } one;
+    uint8_t *one_buf; /* key, then value */
+    size_t one_cap;
     uint8_t *unit_flush;   /* [db]: the unit flushes this database first */
     int unit_flushall;
     int unit_open;         /* a write command or EXEC is running: reads see layers 1-2 */

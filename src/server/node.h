@@ -41,6 +41,7 @@ typedef struct node node;
 /* Largest epoch a node takes or accepts: far beyond any real count of
  * elections, and far enough below 2^64 that epoch + 1 never wraps. */
 #define NODE_EPOCH_MAX (1ull << 62)
+#define NODE_SCRIPTS_MAX 16 /* SHA-1s of known scripts remembered (cmd_script.c) */
 typedef struct client client;
 struct repl_leader;
 struct repl_follower;
@@ -209,6 +210,12 @@ struct node {
     char last_change_why[64];
 
     struct acl *acl; /* users and their rights (acl.h): this node's own */
+    /* SCRIPT LOAD / EVAL of the known scripts (cmd_script.c): SHA-1 -> which. */
+    struct {
+        char sha[41];
+        int id;
+    } scripts[NODE_SCRIPTS_MAX];
+    size_t nscripts;
 
     node_stats stats;
     log_limit limits[NL_COUNT];

@@ -22,8 +22,27 @@
 static void check_ok(const uint8_t *buf, size_t used, const wal_rec *r)
 {
     fuzz_check(used >= WAL_HDR_SIZE && used <= WAL_RECORD_MAX);
-    fuzz_check(used == wal_record_size(r->klen, r->vlen));
-    fuzz_check(r->key == buf + WAL_HDR_SIZE && r->val == r->key + r->klen);
+    int has_exp = (r->flags & WAL_F_EXPIRE) != 0;
+    fuzz_check(used == wal_record_size_x(r->klen, r->vlen, has_exp));
+    fuzz_check(r->key == buf + WAL_HDR_SIZE + (has_exp ? 8 : 0) && r->val == r->key + r->klen);
+    fuzz_check(!has_exp || r->expire_ms > 0);
+    /* A MULTI's operations: each within the value, as many as it counts,
+     * each a valid operation, versions ts, ts + 1, ... */
+    wal_op_iter it;
+    wal_op_view op;
+    uint64_t nops = 0;
+    wal_op_iter_init(&it, r);
+    while (wal_op_next(&it, &op)) {
+        fuzz_check(op.op == WAL_OP_PUT || op.op == WAL_OP_DEL || op.op == WAL_OP_FLUSHDB ||
+                   op.op == WAL_OP_FLUSHALL);
+        fuzz_check(op.ts == r->ts + nops);
+        fuzz_check(op.klen <= WAL_KEY_MAX && op.vlen <= WAL_VAL_MAX);
+        if (r->op == WAL_OP_MULTI)
+            fuzz_check(op.key >= r->val && op.val + op.vlen <= r->val + r->vlen);
+        nops++;
+    }
+    fuzz_check(nops == 0 || wal_rec_last_ts(r) == r->ts + nops - 1);
+    fuzz_check(r->op != WAL_OP_NOOP || nops == 0);
 
     uint8_t *out = malloc(used);
     fuzz_check(out != NULL);

@@ -156,6 +156,24 @@ static void gen_wal_record(void)
     n = rec(buf, 7, WAL_OP_PUT, "big", big);
     put_file("wal_record", "put-1k", buf, n);
 
+    /* Databases, expiries and a MULTI unit. */
+    wal_rec x = {.lsn = 8, .epoch = 2, .ts = 1700000000000000ull, .node_id = 2,
+                 .op = WAL_OP_PUT, .flags = WAL_F_EXPIRE, .db = 5, .expire_ms = 1700000000123ll,
+                 .key = (const uint8_t *)"k", .klen = 1, .val = (const uint8_t *)"v", .vlen = 1};
+    n = wal_record_encode(&x, buf);
+    put_file("wal_record", "put-expire-db", buf, n);
+    uint8_t body[512];
+    size_t bl = 4;
+    bl += wal_subop_encode(body + bl, WAL_OP_FLUSHDB, 3, 0, NULL, 0, NULL, 0);
+    bl += wal_subop_encode(body + bl, WAL_OP_PUT, 0, 0, "a", 1, "1", 1);
+    bl += wal_subop_encode(body + bl, WAL_OP_PUT, 1, 99, "b", 1, "22", 2);
+    bl += wal_subop_encode(body + bl, WAL_OP_DEL, 0, 0, "c", 1, NULL, 0);
+    wal_put_u32(body, 4);
+    x = (wal_rec){.lsn = 9, .epoch = 2, .ts = 1700000000000100ull, .node_id = 2,
+                  .op = WAL_OP_MULTI, .val = body, .vlen = (uint32_t)bl};
+    n = wal_record_encode(&x, buf);
+    put_file("wal_record", "multi", buf, n);
+
     /* Lengths that lie: len beyond the maximum, len != 48 + klen + vlen. */
     n = rec(buf, 1, WAL_OP_PUT, "k", "v");
     wal_put_u32(buf, 0xffffffffu);
@@ -343,6 +361,10 @@ static void gen_checkpoint(void)
         kv_apply_put(kv, key, (uint32_t)kl, val, (uint32_t)(i % 64), v);
     }
     ckpt_seed("hundred", kv, 120, 0);
+    kv_put(kv, 4, "in-db-4", 7, "v", 1, 1700000000123ll, v);
+    kv_put(kv, 0, "volatile", 8, "w", 1, 1800000000000ll, v);
+    kv_del(kv, 9, "dead", 4, v);
+    ckpt_seed("db-expire", kv, 130, 0);
     kv_free(kv);
 }
 

@@ -831,7 +831,7 @@ static void usage(FILE *o)
         "  --mix set|get|R:W  workload: SET only (default), GET only, or R reads : W writes\n"
         "  --wait N           follow every SET with WAIT N 0; the pair is one request\n"
         "  --cmd C            the write: set (default), setex (SET ... EX 3600), incr (INCR;\n"
-        "                     with -r 1 one hot key), multi10 (MULTI, 10 SETs, EXEC: one request)\n"
+        "                     of one hot key, rkv-bench:counter), multi10 (MULTI, 10 SETs, EXEC: one request)\n"
         "  --threads T        event-loop threads (default 1)\n"
         "  --prefill          SET every key once (pipelined) before measuring\n"
         "  --timeout S        give up after S seconds without any reply (default %.0f)\n"
@@ -1018,7 +1018,7 @@ static int make_templates(bench_shared *sh, const bench_cfg *cfg)
     const char *key = "key:000000000000";
     const char *set[] = {"SET", key, value, "EX", "3600"};
     const size_t setlen[] = {3, 16, cfg->value_size, 2, 4};
-    const char *incr[] = {"INCR", key};
+    const char *incr[] = {"INCR", "rkv-bench:counter"}; /* one hot key, never SET by a workload */
     const char *get[] = {"GET", key};
     char n[16];
     snprintf(n, sizeof(n), "%d", cfg->wait_n < 0 ? 0 : cfg->wait_n);

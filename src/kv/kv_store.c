@@ -88,6 +88,7 @@ struct kv_store {
     size_t live;         /* live keys, every database */
     size_t tombs;        /* tombstones, every database */
     uint64_t digest;     /* sum of kv_entry_digest() over live entries */
+    int no_digest;       /* kv_no_digest(): a scratch store, nobody reads its digest */
     size_t mem_bytes;    /* malloc_usable_size() of everything we hold */
 };
 
@@ -517,7 +518,7 @@ static void kv_count_in(kv_store *kv, kv_dict *d, const kv_entry *e, unsigned db
         kv->live++;
         d->live++;
         if (e->has_exp) d->volatile_keys++;
-        kv->digest += kv_entry_digest(e, db);
+        if (!kv->no_digest) kv->digest += kv_entry_digest(e, db);
     }
 }
 
@@ -530,7 +531,7 @@ static void kv_count_out(kv_store *kv, kv_dict *d, const kv_entry *e, unsigned d
         kv->live--;
         d->live--;
         if (e->has_exp) d->volatile_keys--;
-        kv->digest -= kv_entry_digest(e, db);
+        if (!kv->no_digest) kv->digest -= kv_entry_digest(e, db);
     }
 }
 
@@ -621,6 +622,12 @@ static void kv_dict_clear(kv_store *kv, kv_dict *d)
         kv_release(kv, ht->bucket);
     }
     memset(d, 0, sizeof *d);
+}
+
+void kv_no_digest(kv_store *kv)
+{
+    assert(kv->live == 0);
+    kv->no_digest = 1;
 }
 
 void kv_free(kv_store *kv)
@@ -849,7 +856,7 @@ void kv_flush_db(kv_store *kv, unsigned db)
     kv->live -= d->live;
     kv->tombs -= d->tombs;
     /* The digest of what goes is subtracted entry by entry. */
-    for (int t = 0; t <= d->rehashing; t++) {
+    for (int t = 0; t <= d->rehashing && !kv->no_digest; t++) {
         const kv_table *ht = &d->ht[t];
         for (size_t i = 0; i < ht->size; i++)
             for (const kv_entry *e = ht->bucket[i]; e; e = e->next)

@@ -65,6 +65,9 @@ typedef struct kv_entry_view {
 #define KV_KLEN_MAX 0x7FFFFFFFu   /* key length field (31 bits) */
 
 kv_store *kv_new(void); /* NULL on out of memory */
+/* An empty store stops keeping its digest (kv_digest stays 0): the scratch
+ * stores of the keyspace view (keyspace.h) pay no hash of every value. */
+void kv_no_digest(kv_store *kv);
 void kv_free(kv_store *kv);
 
 /* Results of kv_apply_put / kv_apply_del. */

@@ -4,7 +4,8 @@
  * record commits, by followers when it is durable, and by recovery's
  * callers. The order itself (timestamp, origin node id, delete-wins, value
  * bytes) is kv_version_cmp in kv_store.c; any order of arrival of the same
- * records gives the same state and digest. */
+ * puts and deletes gives the same state and digest. FLUSHDB and FLUSHALL
+ * are barriers, applied in log order (wal_apply.h). */
 #ifndef RKV_REPL_CONFLICT_H
 #define RKV_REPL_CONFLICT_H
 

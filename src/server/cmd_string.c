@@ -169,6 +169,10 @@ static int set_parse(client *c, int *flags, int *exp_kind, const resp_arg **exp_
 static void set_generic(client *c, const resp_arg *k, const resp_arg *v, int flags, int64_t exp)
 {
     if (!cmd_key_ok(c, k) || !cmd_val_ok(c, v->len)) return;
+    if (!(flags & (SET_NX | SET_XX | SET_GET | SET_KEEPTTL))) { /* a blind write: no lookup */
+        if (str_store(c, k, v->p, v->len, exp) == 0) reply_status(c, "OK");
+        return;
+    }
     ks_val old;
     cmd_lookup(c, k, &old);
     int do_set = !((flags & SET_NX) && old.exists) && !((flags & SET_XX) && !old.exists);

@@ -6,6 +6,7 @@
  * node_propose and reply only when their records commit (node.h); a command
  * that is not a write waits until the client's owed write replies are out. */
 #include <assert.h>
+#include <pthread.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -694,11 +695,44 @@ static void reply_command_doc(client *c, const command *cmd)
     reply_bulk(c, d->group, strlen(d->group));
 }
 
+/* Name -> command: an open-addressing table over the lowercase names, built
+ * once per process (several nodes may run in one process: pthread_once),
+ * so a lookup is one hash of the name, not a scan of ~80 names. */
+#define CMD_HASH_SLOTS 256 /* a power of two, > 2 x NCOMMANDS */
+#define CMD_NAME_MAX 32    /* longer names are no command */
+_Static_assert(CMD_HASH_SLOTS > 2 * NCOMMANDS, "the command hash is at most half full");
+static const command *cmd_hash[CMD_HASH_SLOTS];
+static pthread_once_t cmd_hash_once = PTHREAD_ONCE_INIT;
+
+static uint32_t cmd_name_hash(const char *p, size_t len)
+{
+    uint32_t h = 2166136261u; /* FNV-1a over the lowercase bytes */
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if (ch >= 'A' && ch <= 'Z') ch = (unsigned char)(ch - 'A' + 'a');
+        h = (h ^ ch) * 16777619u;
+    }
+    return h;
+}
+
+static void cmd_hash_build(void)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        uint32_t h = cmd_name_hash(commands[i].name, strlen(commands[i].name));
+        while (cmd_hash[h & (CMD_HASH_SLOTS - 1)]) h++;
+        cmd_hash[h & (CMD_HASH_SLOTS - 1)] = &commands[i];
+    }
+}
+
 static const command *command_lookup(const resp_arg *name)
 {
-    for (size_t i = 0; i < NCOMMANDS; i++)
-        if (arg_eq(name, commands[i].name)) return &commands[i];
-    return NULL;
+    if (name->len == 0 || name->len > CMD_NAME_MAX) return NULL;
+    pthread_once(&cmd_hash_once, cmd_hash_build);
+    for (uint32_t h = cmd_name_hash(name->p, name->len);; h++) {
+        const command *cmd = cmd_hash[h & (CMD_HASH_SLOTS - 1)];
+        if (!cmd) return NULL;
+        if (arg_eq(name, cmd->name)) return cmd;
+    }
 }
 
 static int arity_fits(const command *cmd, size_t argc);

@@ -28,6 +28,8 @@ int ks_init(node *n)
     ks->flush_lsn = calloc(ks->nflush, sizeof *ks->flush_lsn);
     ks->unit_flush = calloc(ks->nflush, 1);
     if (!ks->proposed || !ks->unit || !ks->flush_lsn || !ks->unit_flush) return -1;
+    kv_no_digest(ks->proposed);
+    kv_no_digest(ks->unit);
     return 0;
 }
 

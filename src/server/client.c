@@ -32,9 +32,9 @@
 static void client_on_event(ev_loop *loop, int fd, void *data, unsigned events);
 
 /* Keeps node->client_mem (every client's buffers) up to date. */
-static void client_mem_update(client *c)
+void client_mem_update(client *c)
 {
-    size_t mem = c->in_cap + c->out_cap;
+    size_t mem = c->in_cap + c->out_cap + multi_mem(c); /* MULTI's queue too (--maxmemory-clients) */
     c->n->client_mem = c->n->client_mem - c->mem + mem;
     c->mem = mem;
 }

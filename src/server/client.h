@@ -150,6 +150,9 @@ int client_pause_holds(const client *c);
 /* CLIENT UNPAUSE, or the pause's end (cron): the held clients run again. */
 void clients_unpause(node *n);
 
+/* Recounts C's memory (buffers and MULTI queue) into node->client_mem. */
+void client_mem_update(client *c);
+
 /* Output marks: a position in the unsent replies that survives the buffer
  * being compacted. The running command's reply is what follows its mark. */
 size_t client_out_mark(const client *c);

@@ -130,11 +130,15 @@ void cmd_unwatch(client *c);
  * command is known, its arity right and, for a write, writes allowed). */
 void multi_queue(client *c, int is_write);
 int multi_active(const client *c);
+/* Bytes C's MULTI queue holds (for --maxmemory-clients). */
+size_t multi_mem(const client *c);
 /* commands.c: runs c->argv's command directly (EXEC's queued commands). */
 void command_call(client *c);
 /* commands.c: may this node take writes now? Replies the refusal if not. */
 int command_write_allowed(client *c);
-/* Frees C's transaction state (close, RESET). */
+/* Frees C's transaction state: multi_free while the client is being freed,
+ * multi_end otherwise (it recounts the client's memory). */
 void multi_free(client *c);
+void multi_end(client *c);
 /* Flags C's transaction to fail with EXECABORT (a queuing error). */
 void multi_flag_error(client *c);

@@ -175,8 +175,8 @@ void cmd_scan(client *c)
         }
     }
     key_list l = {.pattern = pattern, .now = ks_now_ms()};
-    long long iters = count * 10;
     if (count > SCAN_BATCH_MAX) count = SCAN_BATCH_MAX;
+    long long iters = count * 10; /* buckets visited at most, as Redis */
     do {
         cursor = kv_scan(c->n->kv, c->db, cursor, key_list_add, &l);
     } while (cursor && iters-- > 0 && (long long)l.n < count && !l.oom);
@@ -236,20 +236,14 @@ static void rename_generic(client *c, int nx)
             return;
         }
     }
-    /* The value is copied out first: writing DST may move SRC's entry. */
-    char *val = malloc(v.vlen ? v.vlen : 1);
-    if (!val) {
-        reply_error(c, "ERR out of memory");
-        return;
-    }
-    memcpy(val, v.val, v.vlen);
-    if (cmd_put(c, c->db, dst, val, v.vlen, v.expire_ms) == 0 && cmd_del(c, c->db, src) == 0) {
+    /* SRC's value may be the unit's own: writing DST does not move it (a
+     * new entry), and it is read before SRC is deleted. */
+    if (cmd_put(c, c->db, dst, v.val, v.vlen, v.expire_ms) == 0 && cmd_del(c, c->db, src) == 0) {
         if (nx)
             reply_int(c, 1);
         else
             reply_status(c, "OK");
     }
-    free(val);
 }
 
 void cmd_rename(client *c)
@@ -309,14 +303,7 @@ void cmd_copy(client *c)
         reply_int(c, 0);
         return;
     }
-    char *val = malloc(v.vlen ? v.vlen : 1);
-    if (!val) {
-        reply_error(c, "ERR out of memory");
-        return;
-    }
-    memcpy(val, v.val, v.vlen);
-    if (cmd_put(c, (unsigned)db, dst, val, v.vlen, v.expire_ms) == 0) reply_int(c, 1);
-    free(val);
+    if (cmd_put(c, (unsigned)db, dst, v.val, v.vlen, v.expire_ms) == 0) reply_int(c, 1);
 }
 
 /* ---- databases ---- */

@@ -21,8 +21,10 @@
 #include "server/node.h"
 
 #define MULTI_QUEUE_MAX 100000          /* commands one transaction may queue */
-#define MULTI_BYTES_MAX (256u << 20)    /* their argument bytes */
+#define MULTI_BYTES_MAX (32u << 20)     /* their argument bytes: twice what one
+                                           transaction may write (WAL_VAL_MAX) */
 #define WATCH_KEYS_MAX 100000           /* keys one client may watch */
+#define WATCH_BYTES_MAX (16u << 20)     /* and their bytes */
 
 typedef struct multi_cmd {
     resp_arg *argv;
@@ -46,7 +48,7 @@ struct multi_state {
     multi_cmd *q;
     size_t n, cap, bytes;
     watched *w;
-    size_t nw, wcap;
+    size_t nw, wcap, wbytes;
 };
 
 static struct multi_state *multi_get(client *c)
@@ -72,7 +74,7 @@ static void multi_clear_watch(struct multi_state *m)
     for (size_t i = 0; i < m->nw; i++) free(m->w[i].key);
     free(m->w);
     m->w = NULL;
-    m->nw = m->wcap = 0;
+    m->nw = m->wcap = m->wbytes = 0;
 }
 
 void multi_free(client *c)
@@ -82,6 +84,18 @@ void multi_free(client *c)
     multi_clear_watch(c->multi);
     free(c->multi);
     c->multi = NULL;
+}
+
+void multi_end(client *c)
+{
+    multi_free(c);
+    client_mem_update(c);
+}
+
+size_t multi_mem(const client *c)
+{
+    const struct multi_state *m = c->multi;
+    return m ? m->bytes + m->cap * sizeof(multi_cmd) + m->wbytes + m->wcap * sizeof(watched) : 0;
 }
 
 int multi_queued_count(const client *c)
@@ -134,8 +148,9 @@ void multi_queue(client *c, int is_write)
     }
     mc->argc = c->argc;
     m->n++;
-    m->bytes += bytes;
+    m->bytes += bytes + c->argc * sizeof(resp_arg);
     m->has_write |= is_write;
+    client_mem_update(c);
     reply_status(c, "QUEUED");
     return;
 oom:
@@ -164,7 +179,7 @@ void cmd_discard(client *c)
         reply_error(c, "ERR DISCARD without MULTI");
         return;
     }
-    multi_free(c);
+    multi_end(c);
     reply_status(c, "OK");
 }
 
@@ -179,8 +194,11 @@ void cmd_watch(client *c)
         reply_error(c, "ERR out of memory");
         return;
     }
-    if (m->nw + c->argc - 1 > WATCH_KEYS_MAX) {
-        reply_error(c, "ERR too many watched keys (at most %d per connection)", WATCH_KEYS_MAX);
+    size_t add = 0;
+    for (size_t i = 1; i < c->argc; i++) add += c->argv[i].len;
+    if (m->nw + c->argc - 1 > WATCH_KEYS_MAX || add > WATCH_BYTES_MAX - m->wbytes) {
+        reply_error(c, "ERR too many watched keys (at most %d, %u MiB, per connection)",
+                    WATCH_KEYS_MAX, WATCH_BYTES_MAX >> 20);
         return;
     }
     for (size_t i = 1; i < c->argc; i++) {
@@ -203,6 +221,7 @@ void cmd_watch(client *c)
         memcpy(w->key, k->p, k->len);
         w->klen = (uint32_t)k->len;
         w->db = c->db;
+        m->wbytes += k->len;
         /* The newest state: proposed writes included. */
         int was_open = c->n->ks.unit_open;
         c->n->ks.unit_open = 1;
@@ -214,6 +233,7 @@ void cmd_watch(client *c)
         w->ver = v.ver;
         m->nw++;
     }
+    client_mem_update(c);
     reply_status(c, "OK");
     return;
 oom:
@@ -224,7 +244,7 @@ void cmd_unwatch(client *c)
 {
     if (c->multi) {
         multi_clear_watch(c->multi);
-        if (!c->multi->active) multi_free(c);
+        if (!c->multi->active) multi_end(c);
     }
     reply_status(c, "OK");
 }
@@ -255,18 +275,18 @@ void cmd_exec(client *c)
     }
     struct multi_state *m = c->multi;
     if (m->dirty) {
-        multi_free(c);
+        multi_end(c);
         reply_error(c, "EXECABORT Transaction discarded because of previous errors.");
         return;
     }
     if (m->has_write && !command_write_allowed(c)) { /* the node stopped leading since */
-        multi_free(c);
+        multi_end(c);
         return;
     }
     ks_unit_begin(n);
     if (watch_dirty(c)) {
         ks_unit_discard(n);
-        multi_free(c);
+        multi_end(c);
         reply_null_array(c);
         return;
     }
@@ -275,7 +295,7 @@ void cmd_exec(client *c)
     size_t nq = m->n;
     m->q = NULL;
     m->n = m->cap = 0;
-    multi_free(c);
+    multi_end(c);
     resp_arg *argv = c->argv;
     size_t argc = c->argc, mark = c->reply_mark;
     reply_array(c, (long long)nq);

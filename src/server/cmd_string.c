@@ -368,6 +368,24 @@ void cmd_msetnx(client *c)
 
 /* ---- APPEND, ranges ---- */
 
+/* Writes OLD's value with V's bytes put at OFF (zero-padded to TOTAL
+ * bytes), keeping the expiry, and answers the new length. */
+static void str_splice(client *c, const resp_arg *k, const ks_val *old, size_t off,
+                       const resp_arg *v, size_t total)
+{
+    size_t have = old->exists ? old->vlen : 0;
+    char *buf = calloc(1, total ? total : 1);
+    if (!buf) {
+        reply_error(c, "ERR out of memory");
+        return;
+    }
+    if (have) memcpy(buf, old->val, have);
+    memcpy(buf + off, v->p, v->len);
+    if (cmd_put(c, c->db, k, buf, total, old->exists ? old->expire_ms : 0) == 0)
+        reply_int(c, (long long)total);
+    free(buf);
+}
+
 void cmd_append(client *c)
 {
     const resp_arg *k = &c->argv[1], *add = &c->argv[2];
@@ -376,16 +394,7 @@ void cmd_append(client *c)
     cmd_lookup(c, k, &old);
     size_t have = old.exists ? old.vlen : 0, total = have + add->len;
     if (!str_grow_ok(c, total)) return;
-    char *buf = malloc(total ? total : 1);
-    if (!buf) {
-        reply_error(c, "ERR out of memory");
-        return;
-    }
-    if (have) memcpy(buf, old.val, have);
-    memcpy(buf + have, add->p, add->len);
-    if (cmd_put(c, c->db, k, buf, total, old.exists ? old.expire_ms : 0) == 0)
-        reply_int(c, (long long)total);
-    free(buf);
+    str_splice(c, k, &old, have, add, total);
 }
 
 void cmd_strlen(client *c)
@@ -444,16 +453,7 @@ void cmd_setrange(client *c)
     }
     if (!str_grow_ok(c, (unsigned long long)off + v->len)) return;
     size_t total = (size_t)off + v->len > have ? (size_t)off + v->len : have;
-    char *buf = calloc(1, total);
-    if (!buf) {
-        reply_error(c, "ERR out of memory");
-        return;
-    }
-    if (have) memcpy(buf, old.val, have);
-    memcpy(buf + off, v->p, v->len);
-    if (cmd_put(c, c->db, k, buf, total, old.exists ? old.expire_ms : 0) == 0)
-        reply_int(c, (long long)total);
-    free(buf);
+    str_splice(c, k, &old, (size_t)off, v, total);
 }
 
 /* ---- counters ---- */

@@ -123,7 +123,7 @@ static void cmd_echo(client *c)
 static void cmd_reset(client *c)
 {
     client_reset_conn(c);
-    multi_free(c);
+    multi_end(c);
     c->db = 0;
     reply_status(c, "RESET");
 }
@@ -1002,7 +1002,7 @@ int command_exec(client *c)
     c->cmd_lsn = 0;
     if (cmd && cmd->fn == cmd_exec && !arity_fits(cmd, c->argc)) {
         /* Redis's execCommandAbort, even outside MULTI. */
-        multi_free(c);
+        multi_end(c);
         reply_error(c, "EXECABORT Transaction discarded because of: wrong number of arguments "
                        "for 'exec' command");
         finish_pipelined(c, NULL);

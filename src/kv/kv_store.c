@@ -474,9 +474,10 @@ static kv_dict *kv_dict_get(kv_store *kv, unsigned db, int create)
         unsigned n = kv->ndb ? kv->ndb : 16;
         while (n <= db) n *= 2;
         if (n > KV_DB_MAX) n = KV_DB_MAX;
-        kv_dict **a = kv_alloc_zero(kv, n, sizeof *a);
+        /* An array of pointers, on purpose. */
+        kv_dict **a = kv_alloc_zero(kv, n, sizeof(kv_dict *)); // NOLINT(bugprone-sizeof-expression)
         if (!a) return NULL;
-        if (kv->ndb) memcpy(a, kv->db, kv->ndb * sizeof *a);
+        if (kv->ndb) memcpy(a, kv->db, kv->ndb * sizeof(kv_dict *)); // NOLINT(bugprone-sizeof-expression)
         kv_release(kv, kv->db);
         kv->db = a;
         kv->ndb = n;

@@ -132,7 +132,7 @@ void multi_queue(client *c, int is_write)
         m->cap = cap;
     }
     multi_cmd *mc = &m->q[m->n];
-    mc->argv = malloc(c->argc * sizeof *mc->argv);
+    mc->argv = malloc((c->argc ? c->argc : 1) * sizeof *mc->argv);
     mc->buf = malloc(bytes ? bytes : 1);
     if (!mc->argv || !mc->buf) {
         free(mc->argv);

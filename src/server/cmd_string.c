@@ -8,6 +8,7 @@
  * record commits. Every record carries the key's whole new state (value
  * and expiry), never a delta such as "append this", so records stay
  * idempotent and last-writer-wins keeps its meaning (kv_store.h). */
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -26,6 +27,7 @@
 
 int cmd_key_ok(client *c, const resp_arg *k)
 {
+    assert(k != NULL);
     if (k->len > c->n->cfg.key_max) {
         reply_error(c, "ERR key too large (%zu bytes, max-key-bytes is %u)", k->len,
                     c->n->cfg.key_max);
@@ -57,6 +59,7 @@ static int str_grow_ok(client *c, unsigned long long len)
 
 void cmd_lookup(client *c, const resp_arg *k, ks_val *v)
 {
+    assert(k != NULL);
     ks_lookup(c->n, c->db, k->p, (uint32_t)k->len, v);
     if (v->expired && !c->n->ks.unit_open) ks_expire_key(c->n, c->db, k->p, (uint32_t)k->len);
 }

@@ -1013,6 +1013,7 @@ int command_exec(client *c)
         if (pipelined) finish_pipelined(c, NULL);
         return CMD_DONE;
     }
+    assert(cmd != NULL); /* command_allowed refuses an unknown command */
     if (in_multi && !(cmd->flags & CMD_NOQUEUE)) {
         /* Queued; a write the node cannot take now fails the EXEC. */
         if ((cmd->flags & CMD_WRITE) && !command_write_allowed(c))

@@ -170,10 +170,10 @@ static int ks_count_upper(void *ctx, const kv_entry_view *e)
     int live_here = !e->tombstone;
     int live_below = 0;
     kv_entry_view x;
-    if (w->layer == 0 && !ks_layer_hides(w, 1) && kv_find(w->n->ks.proposed, w->db, e->key, e->klen, &x))
-        live_below = !x.tombstone;
-    else if (!ks_layer_hides(w, 2) && kv_find(w->n->kv, w->db, e->key, e->klen, &x))
-        live_below = !x.tombstone;
+    int below = (w->layer == 0 && !ks_layer_hides(w, 1) &&
+                 kv_find(w->n->ks.proposed, w->db, e->key, e->klen, &x)) ||
+                (!ks_layer_hides(w, 2) && kv_find(w->n->kv, w->db, e->key, e->klen, &x));
+    if (below) live_below = !x.tombstone;
     w->delta += live_here - live_below;
     return 0;
 }

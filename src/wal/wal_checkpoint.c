@@ -405,10 +405,7 @@ static int ckpt_apply_entries(wal_ckpt_loader *ld, const wal_ckpt_chunk *c, cons
             db = (unsigned)(e[x] | e[x + 1] << 8);
             x += 2;
         }
-        if (flags & WAL_CKPT_E_EXPIRE) {
-            expire = (int64_t)wal_get_u64(e + x);
-            x += 8;
-        }
+        if (flags & WAL_CKPT_E_EXPIRE) expire = (int64_t)wal_get_u64(e + x);
         if (((flags & WAL_CKPT_E_DB) && db == 0) || ((flags & WAL_CKPT_E_EXPIRE) && expire <= 0)) {
             snprintf(err, errlen, "entry %u: database 0 or expiry %lld written out", i,
                      (long long)expire);

@@ -35,6 +35,7 @@ enum {
     CMD_TXN = 64,       /* a transaction command: runs pipelined after owed write replies */
     CMD_NOQUEUE = 256,  /* runs, not queued, inside MULTI (Redis: EXEC DISCARD MULTI
                            WATCH QUIT RESET) */
+    CMD_KEYNUM = 512,   /* argv[2] counts the keys that follow it (EVAL, EVALSHA) */
     CMD_STATELESS = 128, /* its reply does not depend on the data (MULTI, QUEUED ...) */
 };
 
@@ -356,8 +357,8 @@ static const command commands[] = {
     {"pexpiretime", 2, CMD_READ, cmd_pexpiretime, 1, 1, 1, C_(KEYSPACE) | C_(READ) | C_(FAST)},
     {"persist", 2, CMD_WRITE, cmd_persist, 1, 1, 1, C_(KEYSPACE) | C_(WRITE) | C_(FAST)},
     /* redis-py's lock scripts, run natively (cmd_script.c) */
-    {"eval", -3, CMD_WRITE, cmd_eval, 0, 0, 0, C_(SLOW) | C_(SCRIPTING)},
-    {"evalsha", -3, CMD_WRITE, cmd_evalsha, 0, 0, 0, C_(SLOW) | C_(SCRIPTING)},
+    {"eval", -3, CMD_WRITE | CMD_KEYNUM, cmd_eval, 0, 0, 0, C_(SLOW) | C_(SCRIPTING)},
+    {"evalsha", -3, CMD_WRITE | CMD_KEYNUM, cmd_evalsha, 0, 0, 0, C_(SLOW) | C_(SCRIPTING)},
     {"script", -2, CMD_CONTAINER, cmd_script, 0, 0, 0, C_(SLOW) | C_(SCRIPTING)},
     /* transactions */
     {"multi", 1, CMD_TXN | CMD_NOQUEUE | CMD_STATELESS, cmd_multi, 0, 0, 0, C_(FAST) | C_(TRANSACTION)},
@@ -967,8 +968,15 @@ static int command_allowed(client *c, const command *cmd)
     if (!acl_client_unrestricted(c)) { /* (skipped for +@all ~*: the hot path) */
         char aclname[160];
         size_t aclidx = acl_index(c, cmd, aclname, sizeof aclname);
-        if (acl_client_refuse(c, aclidx, aclname, cmd->flags & CMD_NO_AUTH, cmd->first_key,
-                              cmd->last_key, cmd->step))
+        int first = cmd->first_key, last = cmd->last_key, step = cmd->step;
+        long long nk;
+        if ((cmd->flags & CMD_KEYNUM) && arg_ll(&c->argv[2], &nk) == 0 && nk > 0 &&
+            (size_t)nk <= c->argc - 3) { /* its keys are checked like any command's */
+            first = 3;
+            last = 2 + (int)nk;
+            step = 1;
+        }
+        if (acl_client_refuse(c, aclidx, aclname, cmd->flags & CMD_NO_AUTH, first, last, step))
             return 0;
     }
     if (pubsub_active(c) && !(cmd->flags & CMD_PUBSUB)) {

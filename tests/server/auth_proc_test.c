@@ -431,6 +431,24 @@ static void test_aclfile(void)
                                         r->elem[0]->type == RESP_T_STATUS);
     resp_value_free(r);
 
+    test_section("EVAL's keys are checked against the user's key patterns");
+    test_cond("SETUSER scr on >scr-pw ~s:* +@all",
+              is_status(tc_cmd(adm, "ACL", "SETUSER", "scr", "on", ">scr-pw", "~s:*", "+@all"), "OK"));
+    test_cond("a lock held by someone else", is_status(tc_cmd(adm, "SET", "other:lock", "tok"), "OK"));
+    tclient *sc = login(&s, "scr", "scr-pw");
+    static const char rel[] = "local token = redis.call('get', KEYS[1]) if not token or token ~= "
+                              "ARGV[1] then return 0 end redis.call('del', KEYS[1]) return 1";
+    test_cond("EVAL of redis-py's release on a key outside ~s:*: NOPERM",
+              sc && is_error(tc_cmd(sc, "EVAL", rel, "1", "other:lock", "tok"),
+                             "NOPERM this user has no permissions to access one of the keys used "
+                             "as arguments"));
+    test_cond("the lock is still there", is_int(tc_cmd(adm, "EXISTS", "other:lock"), 1));
+    test_cond("on its own key: runs", sc && is_status(tc_cmd(sc, "SET", "s:lock", "tok"), "OK") &&
+                                          is_int(tc_cmd(sc, "EVAL", rel, "1", "s:lock", "tok"), 1));
+    tc_close(sc);
+    test_cond("DELUSER scr", is_int(tc_cmd(adm, "ACL", "DELUSER", "scr"), 1));
+    resp_value_free(tc_cmd(adm, "DEL", "other:lock"));
+
     test_section("DELUSER and SETUSER off close that user's connections");
     tclient *tt = login(&s, "temp", "temp-pw");
     test_cond("temp logs in and writes t:1", tt && is_status(tc_cmd(tt, "SET", "t:1", "v"), "OK") &&

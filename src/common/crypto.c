@@ -53,6 +53,18 @@ int rkv_sha256(const void *data, size_t len, uint8_t out[RKV_SHA256_LEN])
 #endif
 }
 
+int rkv_sha1(const void *data, size_t len, uint8_t out[RKV_SHA1_LEN])
+{
+#if RKV_HAVE_OPENSSL
+    unsigned int olen = 0;
+    return EVP_Digest(data, len, out, &olen, EVP_sha1(), NULL) == 1 && olen == RKV_SHA1_LEN ? 0
+                                                                                          : -1;
+#else
+    (void)data, (void)len, (void)out;
+    return -1;
+#endif
+}
+
 int rkv_hmac_sha256(const void *key, size_t klen, const void *data, size_t dlen,
                     uint8_t out[RKV_SHA256_LEN])
 {

@@ -26,6 +26,9 @@ int rkv_crypto_available(void);
 int rkv_random(void *buf, size_t n);
 /* OUT = SHA-256(DATA). 0 or -1 (no OpenSSL). */
 int rkv_sha256(const void *data, size_t len, uint8_t out[RKV_SHA256_LEN]);
+#define RKV_SHA1_LEN 20
+/* OUT = SHA-1(DATA): script identity (EVALSHA), not security. 0 or -1 (no OpenSSL). */
+int rkv_sha1(const void *data, size_t len, uint8_t out[RKV_SHA1_LEN]);
 /* OUT = HMAC-SHA-256(KEY, DATA). 0 or -1. */
 int rkv_hmac_sha256(const void *key, size_t klen, const void *data, size_t dlen,
                     uint8_t out[RKV_SHA256_LEN]);

@@ -20,8 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/sha.h>
-
+#include "common/crypto.h"
 #include "server/client.h"
 #include "server/cmd.h"
 #include "server/node.h"
@@ -68,11 +67,14 @@ static int script_match(const resp_arg *body)
     return -1;
 }
 
-static void script_sha(const resp_arg *body, char hex[41])
+/* The SHA-1 of BODY in hex: 0, or -1 when built without OpenSSL (then
+ * only EVAL works, not SCRIPT LOAD / EVALSHA). */
+static int script_sha(const resp_arg *body, char hex[41])
 {
-    unsigned char d[SHA_DIGEST_LENGTH];
-    SHA1((const unsigned char *)body->p, body->len, d);
-    for (int i = 0; i < SHA_DIGEST_LENGTH; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    uint8_t d[RKV_SHA1_LEN];
+    if (rkv_sha1(body->p, body->len, d) < 0) return -1;
+    for (int i = 0; i < RKV_SHA1_LEN; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    return 0;
 }
 
 static int script_lookup_sha(const node *n, const resp_arg *sha)
@@ -169,8 +171,7 @@ void cmd_eval(client *c)
         return;
     }
     char sha[41];
-    script_sha(&c->argv[1], sha);
-    script_remember(c->n, sha, id);
+    if (script_sha(&c->argv[1], sha) == 0) script_remember(c->n, sha, id);
     run_script(c, id, &c->argv[3], nkeys, &c->argv[3 + nkeys], (int)(c->argc - 3 - (size_t)nkeys));
 }
 
@@ -198,7 +199,11 @@ void cmd_script(client *c)
             return;
         }
         char sha[41];
-        script_sha(&c->argv[2], sha);
+        if (script_sha(&c->argv[2], sha) < 0) {
+            reply_error(c, "ERR SCRIPT LOAD needs SHA-1: this rkv is built without OpenSSL "
+                           "(TLS=no); EVAL works");
+            return;
+        }
         script_remember(n, sha, id);
         reply_bulk(c, sha, 40);
     } else if (arg_eq(sub, "exists") && c->argc >= 3) {

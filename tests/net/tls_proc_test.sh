@@ -186,7 +186,8 @@ check "the leader counts 2 followers online, not node 4" \
     '[ "$(info_field "$L" replication connected_followers)" = 2 ]'
 refused_logged() { grep -q "TLS handshake with replication peer 127.0.0.1:${R[4]} failed: certificate verify failed" "$work/n$leader.log"; }
 check "the leader logged the refused peer with its address" 'wait_until 5 refused_logged'
-check "node 4's own log says it was refused (unknown ca)" 'grep -q "TLS handshake with replication peer .* failed: .*unknown ca" "$work/n4.log"'
+n4_refused_logged() { grep -q "TLS handshake with replication peer .* failed: .*unknown ca" "$work/n4.log"; }
+check "node 4's own log says it was refused (unknown ca)" 'wait_until 10 n4_refused_logged'
 check "the secret handshake never ran with node 4 (TLS refused it first)" \
     '[ "$(info_field "$L" stats repl_auth_failures)" = 0 ]'
 check "INFO counts replication handshake failures" \

@@ -33,13 +33,18 @@ static const char *const leader_flags[] = {"--wal-retain-bytes",
 typedef struct ckpt_wait {
     tclient *t;
     long long done_before;
+    long long applied; /* applied_lsn when BGSAVE was sent */
 } ckpt_wait;
 
+/* A checkpoint finished since BGSAVE, or one already held everything BGSAVE
+ * asked for (the cron's own may finish just before it: BGSAVE then has
+ * nothing left to write). */
 static int ckpt_finished(void *ctx)
 {
     ckpt_wait *w = ctx;
     return cl_info_ll(w->t, "persistence", "checkpoint_in_progress") == 0 &&
-           cl_info_ll(w->t, "persistence", "checkpoints_done") > w->done_before;
+           (cl_info_ll(w->t, "persistence", "checkpoints_done") > w->done_before ||
+            cl_info_ll(w->t, "persistence", "last_checkpoint_lsn") >= w->applied);
 }
 
 static int ckpt_idle(void *ctx)
@@ -50,13 +55,14 @@ static int ckpt_idle(void *ctx)
 /* BGSAVE on T and wait until that checkpoint is written. 1 or 0. */
 static int bgsave_and_wait(tclient *t)
 {
-    ckpt_wait w = {t, 0};
+    ckpt_wait w = {t, 0, 0};
     int ok = 0;
     /* The cron may start a checkpoint of its own between the idle check
      * and BGSAVE (--checkpoint-every-bytes is small here): then again. */
     for (int tries = 0; tries < 20 && !ok; tries++) {
         if (!proc_wait_until(ckpt_idle, &w, 20000)) return 0;
         w.done_before = cl_info_ll(t, "persistence", "checkpoints_done");
+        w.applied = cl_info_ll(t, "persistence", "applied_lsn");
         resp_value *r = tc_cmd(t, "BGSAVE");
         ok = r && r->type == RESP_T_STATUS;
         int busy = r && r->str && strstr(r->str, "already in progress");

@@ -18,7 +18,7 @@
 
 enum opt_type {
     OPT_INT, OPT_U64, OPT_SIZE, OPT_STR, OPT_ROLE, OPT_LEVEL, OPT_PEERS, OPT_BOOL, OPT_MEMBERS,
-    OPT_TLSAUTH
+    OPT_TLSAUTH, OPT_POLICY
 };
 
 /* What CONFIG GET / SET (config_param_*) make of a setting. */
@@ -124,6 +124,26 @@ static const opt opts[] = {
      "close a client whose request stays incomplete this long, plus 1 s per MiB received (default 10000)"},
     {"maxmemory-clients", OPT_SIZE, OF_RUNTIME | OF_BYTES, OFF(maxmemory_clients), 0, 1LL << 40,
      "all clients' input and output buffers together; the largest go first (default 1 GiB, 0: no limit)"},
+    /* Memory limit and eviction (docs/OPERATIONS.md). */
+    {"maxmemory", OPT_SIZE, OF_RUNTIME | OF_BYTES, OFF(maxmemory), 0, 1LL << 48,
+     "memory the node may use (INFO used_memory) before the policy applies (default 0: no limit)"},
+    {"maxmemory-policy", OPT_POLICY, OF_RUNTIME, OFF(maxmemory_policy), 0, 0,
+     "at the limit: noeviction (writes refused) | allkeys-lru | volatile-lru | allkeys-random | volatile-random | volatile-ttl (default noeviction)"},
+    {"maxmemory-samples", OPT_INT, OF_RUNTIME, OFF(maxmemory_samples), 1, CFG_EVICT_SAMPLES_MAX,
+     "keys sampled per eviction (default 5)"},
+    /* Observability (SLOWLOG, LATENCY, MONITOR). */
+    {"slowlog-log-slower-than", OPT_INT, OF_RUNTIME, OFF(slowlog_slower_than_us), -1, INT_MAX,
+     "log commands slower than this many microseconds in SLOWLOG, -1 = never (default 10000)"},
+    {"slowlog-max-len", OPT_SIZE, OF_RUNTIME, OFF(slowlog_max_len), 0, CFG_SLOWLOG_LEN_MAX,
+     "entries SLOWLOG keeps (default 128)"},
+    {"latency-monitor-threshold", OPT_INT, OF_RUNTIME, OFF(latency_monitor_threshold_ms), 0, INT_MAX,
+     "record LATENCY events of at least this many ms, 0 = off (default 0)"},
+    {"latency-tracking", OPT_BOOL, OF_RUNTIME, OFF(latency_tracking), 0, 1,
+     "per-command latency histograms for LATENCY HISTOGRAM and INFO latencystats (yes|no, default yes)"},
+    {"latency-tracking-info-percentiles", OPT_STR, OF_RUNTIME, OFF(latency_percentiles), 0, CFG_PERCENTILES_MAX,
+     "percentiles INFO latencystats shows (default \"50 99 99.9\")"},
+    {"monitor-buffer-limit", OPT_SIZE, OF_RUNTIME | OF_BYTES, OFF(monitor_buf_max), 1 << 16, 1LL << 32,
+     "unsent MONITOR output before that monitor is disconnected (default 16 MiB)"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
@@ -165,6 +185,13 @@ void config_defaults(node_config *c)
     c->unauth_clients_max = 1000;
     c->request_timeout_ms = 10000;
     c->maxmemory_clients = 1ull << 30;
+    c->maxmemory_policy = CFG_MM_NOEVICTION;
+    c->maxmemory_samples = 5;
+    c->slowlog_slower_than_us = 10000;
+    c->slowlog_max_len = 128;
+    c->latency_tracking = 1;
+    snprintf(c->latency_percentiles, sizeof c->latency_percentiles, "50 99 99.9");
+    c->monitor_buf_max = 16u << 20;
 }
 
 static int parse_ll(const char *s, long long *out)
@@ -271,6 +298,8 @@ static int parse_members(node_config *c, const char *value, char *err, size_t er
     return 0;
 }
 
+static int mem_ll(const char *s, long long *out);
+
 int config_set(node_config *c, const char *key, const char *value, char *err, size_t errlen)
 {
     const opt *o = NULL;
@@ -286,7 +315,8 @@ int config_set(node_config *c, const char *key, const char *value, char *err, si
     case OPT_INT:
     case OPT_U64:
     case OPT_SIZE:
-        if (parse_ll(value, &v) < 0 || v < o->min || v > o->max) {
+        if ((parse_ll(value, &v) < 0 && (!(o->flags & OF_BYTES) || mem_ll(value, &v) < 0)) ||
+            v < o->min || v > o->max) {
             snprintf(err, errlen, "--%s: '%s' is not an integer in [%lld, %lld]", key, value,
                      o->min, o->max);
             return -1;
@@ -324,6 +354,12 @@ int config_set(node_config *c, const char *key, const char *value, char *err, si
     case OPT_LEVEL:
         if (log_level_parse(value, &c->log_level) < 0) {
             snprintf(err, errlen, "--log-level: '%s' is not debug|info|warn|error", value);
+            return -1;
+        }
+        return 0;
+    case OPT_POLICY:
+        if (config_policy_parse(value, &c->maxmemory_policy) < 0) {
+            snprintf(err, errlen, "--maxmemory-policy: '%s' is not %s", value, CFG_MM_NAMES);
             return -1;
         }
         return 0;
@@ -600,8 +636,6 @@ static const cfg_fixed fixed[] = {
     {"save", "", "rkv has no snapshot schedule: every write is in the WAL"},
     {"appendonly", "yes", "every write is in the WAL"},
     {"appendfsync", "always", "a write is acknowledged once it is fsynced"},
-    {"maxmemory", "0", "no eviction"},
-    {"maxmemory-policy", "noeviction", "no eviction"},
 };
 #define NFIXED (sizeof fixed / sizeof fixed[0])
 
@@ -685,6 +719,7 @@ static size_t opt_size(const opt *o)
     case OPT_ROLE: return sizeof(enum node_role);
     case OPT_LEVEL: return sizeof(enum log_level);
     case OPT_BOOL:
+    case OPT_POLICY:
     case OPT_TLSAUTH: return sizeof(int);
     case OPT_PEERS:
     case OPT_MEMBERS: return 0; /* never set at run time */
@@ -742,6 +777,9 @@ void config_param_get(const node_config *c, size_t i, char *out, size_t outlen)
         break;
     case OPT_BOOL:
         snprintf(out, outlen, "%s", *(const int *)(const void *)field ? "yes" : "no");
+        break;
+    case OPT_POLICY:
+        snprintf(out, outlen, "%s", config_policy_name(c->maxmemory_policy));
         break;
     case OPT_TLSAUTH:
         snprintf(out, outlen, "%s",
@@ -908,6 +946,12 @@ int config_param_set(node_config *c, size_t i, const char *value, size_t vlen, c
         snprintf(field, (size_t)o->max, "%s", v);
         rkv_wipe(v, sizeof v);
         return 0;
+    case OPT_POLICY:
+        if (config_policy_parse(v, &c->maxmemory_policy) < 0) {
+            snprintf(err, errlen, "argument(s) must be one of the following: %s", CFG_MM_LIST);
+            return -1;
+        }
+        return 0;
     case OPT_ROLE:
     case OPT_PEERS:
     case OPT_MEMBERS:
@@ -918,6 +962,27 @@ int config_param_set(node_config *c, size_t i, const char *value, size_t vlen, c
     return -1;
 }
 
+static const char *const policy_names[CFG_MM_COUNT] = {
+    [CFG_MM_NOEVICTION] = "noeviction",         [CFG_MM_ALLKEYS_LRU] = "allkeys-lru",
+    [CFG_MM_VOLATILE_LRU] = "volatile-lru",     [CFG_MM_ALLKEYS_RANDOM] = "allkeys-random",
+    [CFG_MM_VOLATILE_RANDOM] = "volatile-random", [CFG_MM_VOLATILE_TTL] = "volatile-ttl",
+};
+
+int config_policy_parse(const char *s, int *out)
+{
+    for (int k = 0; k < CFG_MM_COUNT; k++)
+        if (strcasecmp(s, policy_names[k]) == 0) {
+            *out = k;
+            return 0;
+        }
+    return -1;
+}
+
+const char *config_policy_name(int policy)
+{
+    return policy >= 0 && policy < CFG_MM_COUNT ? policy_names[policy] : "?";
+}
+
 void config_usage(FILE *fp)
 {
     fprintf(fp, "Usage: rkv-server [--config FILE] [--flag value ...]\n\n"
@@ -926,7 +991,7 @@ void config_usage(FILE *fp)
     for (size_t i = 0; i < NOPTS; i++) {
         char left[64];
         snprintf(left, sizeof left, "--%s %s", opts[i].name,
-                 opts[i].type == OPT_STR || opts[i].type == OPT_PEERS || opts[i].type == OPT_MEMBERS || opts[i].type == OPT_TLSAUTH ? "S" : "N");
+                 opts[i].type == OPT_STR || opts[i].type == OPT_PEERS || opts[i].type == OPT_MEMBERS || opts[i].type == OPT_TLSAUTH || opts[i].type == OPT_POLICY ? "S" : "N");
         fprintf(fp, "  %-28s%s\n", left, opts[i].help);
     }
 }

@@ -22,6 +22,9 @@
 #define CFG_LINE_MAX 4096       /* longest config-file line */
 #define CFG_FILE_LINES_MAX 10000 /* most lines read from a config file */
 #define CFG_SECRET_MAX 512       /* longest password on the command line or in a file */
+#define CFG_EVICT_SAMPLES_MAX 64  /* --maxmemory-samples */
+#define CFG_SLOWLOG_LEN_MAX (1u << 20) /* --slowlog-max-len */
+#define CFG_PERCENTILES_MAX 128  /* --latency-tracking-info-percentiles text */
 
 enum node_role { ROLE_LEADER = 0, ROLE_FOLLOWER = 1 };
 
@@ -107,7 +110,34 @@ typedef struct node_config {
     size_t unauth_clients_max;          /* unauthenticated connections at once */
     int request_timeout_ms;             /* an incomplete request older than this is dropped */
     size_t maxmemory_clients;           /* all clients' buffers together (0: no limit) */
+    /* Memory limit (node_mem.c): writes are refused or keys evicted above it. */
+    size_t maxmemory;                   /* used_memory limit (0: none) */
+    int maxmemory_policy;               /* CFG_MM_* */
+    int maxmemory_samples;              /* keys sampled per eviction */
+    /* Observability. */
+    int slowlog_slower_than_us;         /* -1: never, 0: every command */
+    size_t slowlog_max_len;             /* SLOWLOG entries kept */
+    int latency_monitor_threshold_ms;   /* LATENCY events at least this long (0: off) */
+    int latency_tracking;               /* per-command histograms */
+    char latency_percentiles[CFG_PERCENTILES_MAX]; /* "50 99 99.9" */
+    size_t monitor_buf_max;             /* a MONITOR client's unsent output */
 } node_config;
+
+/* --maxmemory-policy. LFU is not offered: rkv keeps an access clock per key
+ * (LRU), not a frequency counter. */
+enum {
+    CFG_MM_NOEVICTION,
+    CFG_MM_ALLKEYS_LRU,
+    CFG_MM_VOLATILE_LRU,
+    CFG_MM_ALLKEYS_RANDOM,
+    CFG_MM_VOLATILE_RANDOM,
+    CFG_MM_VOLATILE_TTL,
+    CFG_MM_COUNT
+};
+#define CFG_MM_NAMES "noeviction|allkeys-lru|volatile-lru|allkeys-random|volatile-random|volatile-ttl"
+#define CFG_MM_LIST "noeviction, allkeys-lru, volatile-lru, allkeys-random, volatile-random, volatile-ttl"
+int config_policy_parse(const char *s, int *out);
+const char *config_policy_name(int policy);
 
 enum { CFG_TLS_AUTH_NO = 0, CFG_TLS_AUTH_YES = 1, CFG_TLS_AUTH_OPTIONAL = 2 };
 

@@ -968,6 +968,7 @@ static void node_cron(ev_loop *loop, void *data)
     if (n->cfg.elected) node_elect_cron(n, now);
     node_checkpoint_cron(n);
     node_wal_retry(n, now);
+    node_mem_sample(n, now, 0);
     node_hint_save(n, 0);
     for (int i = 0; i < NL_COUNT; i++) log_limit_flush(&n->log, &n->limits[i]);
     kv_rehash_step(n->kv, NODE_REHASH_STEPS);
@@ -1512,6 +1513,7 @@ node *node_new(const node_config *cfg, char *err, size_t errlen)
         goto fail;
     }
     ev_set_cron(n->loop, NODE_CRON_MS, node_cron, n);
+    node_mem_sample(n, ev_now_ms(), 1);
     ev_set_before_sleep(n->loop, node_before_sleep, n);
     log_info(&n->log, "node %u ready: role=%s epoch=%llu clients on %s:%d", cfg->node_id,
              cfg->elected ? "elected" : cfg->role == ROLE_LEADER ? "leader" : "follower",

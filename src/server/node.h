@@ -31,6 +31,7 @@
 #include "repl/repl_elect.h"
 #include "server/config.h"
 #include "server/keyspace.h"
+#include "server/node_mem.h"
 #include "wal/wal_checkpoint.h"
 #include "wal/wal_thread.h"
 #include "wal/wal_record.h"
@@ -107,6 +108,8 @@ typedef struct node_stats {
     uint64_t auth_failures;        /* failed AUTH / HELLO AUTH */
     uint64_t acl_denied_cmd;       /* -NOPERM: a command the user may not run */
     uint64_t acl_denied_key;       /* -NOPERM: a key outside the user's patterns */
+    uint64_t evicted_keys;         /* deleted by --maxmemory-policy (leader) */
+    uint64_t oom_rejected;         /* writes refused with -OOM (--maxmemory) */
     uint64_t start_ms;
 } node_stats;
 
@@ -218,6 +221,7 @@ struct node {
     size_t nscripts;
 
     node_stats stats;
+    node_mem mem; /* used_memory, RSS (node_mem.c) */
     log_limit limits[NL_COUNT];
     log_by_source refusals; /* refused connections and failed handshakes, once per source */
     /* --cluster-secret-file (repl_auth.h); len 0: none, replication only

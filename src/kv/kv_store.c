@@ -8,8 +8,10 @@
  *     idle, so no request pays for rehashing millions of keys at once. The
  *     table doubles at load factor 1 and shrinks to fit when it falls under
  *     1/8 (only kv_drop_tombstones removes entries, so only it shrinks).
- *   - One allocation per entry: a 28-byte header (next, ts, node_id, klen,
- *     31-bit vlen and the tombstone bit) followed by the key and value bytes.
+ *   - One allocation per entry: a 28-byte header (next, ts, node_id, a
+ *     17-bit klen, a 26-bit vlen, the expiry and tombstone bits and a 19-bit
+ *     access clock for --maxmemory's LRU, packed into the bits the lengths
+ *     leave free) followed by the key and value bytes.
  *     A changed value size reallocates the entry; a delete shrinks it to the
  *     header and key. No stored hash: rehashing recomputes it, which is
  *     cheaper than 8 more bytes on every entry.
@@ -43,7 +45,6 @@
 
 /* ---- Entries ---- */
 
-#define KV_VLEN_MAX 0x7FFFFFFFu  /* vlen is a 31-bit field */
 #define KV_TABLE_MIN 4u          /* smallest bucket array */
 #define KV_SHRINK_RATIO 8u       /* shrink when entries * 8 < buckets */
 #define KV_REHASH_EMPTY_VISITS 10 /* empty buckets skipped per bucket moved */
@@ -53,9 +54,11 @@ typedef struct kv_entry {
     struct kv_entry *next;  /* bucket chain */
     uint64_t ts;            /* version: timestamp ... */
     uint32_t node_id;       /* ... and origin node */
-    uint32_t klen : 31;
+    uint32_t klen : 17;     /* KV_KLEN_MAX */
+    uint32_t lru_lo : 14;   /* access clock (kv_set_clock), low bits */
     uint32_t has_exp : 1;   /* data starts with the 8-byte expiry */
-    uint32_t vlen : 31;     /* 0 for a tombstone */
+    uint32_t vlen : 26;     /* KV_VLEN_MAX; 0 for a tombstone */
+    uint32_t lru_hi : 5;    /* access clock, high bits */
     uint32_t tombstone : 1;
     uint8_t data[];         /* [expiry, 8 bytes], klen key bytes, then vlen value bytes */
 } kv_entry;
@@ -90,7 +93,19 @@ struct kv_store {
     uint64_t digest;     /* sum of kv_entry_digest() over live entries */
     int no_digest;       /* kv_no_digest(): a scratch store, nobody reads its digest */
     size_t mem_bytes;    /* malloc_usable_size() of everything we hold */
+    uint32_t lru_clock;  /* kv_set_clock(), KV_LRU_BITS wide */
 };
+
+static inline void kv_entry_touch(const kv_store *kv, kv_entry *e)
+{
+    e->lru_lo = kv->lru_clock & 0x3FFFu;
+    e->lru_hi = (kv->lru_clock >> 14) & 0x1Fu;
+}
+
+static inline uint32_t kv_entry_lru(const kv_entry *e)
+{
+    return (uint32_t)e->lru_lo | ((uint32_t)e->lru_hi << 14);
+}
 
 /* ---- Allocation with accounting ---- */
 
@@ -508,6 +523,8 @@ static void kv_fill_view(const kv_entry *e, unsigned db, kv_entry_view *out)
     out->tombstone = e->tombstone;
     out->db = db;
     out->expire_ms = kv_entry_expire(e);
+    out->lru = kv_entry_lru(e);
+    out->mem = 0;
 }
 
 static void kv_count_in(kv_store *kv, kv_dict *d, const kv_entry *e, unsigned db)
@@ -558,6 +575,7 @@ static int kv_insert_new(kv_store *kv, kv_dict *d, unsigned db, const void *key,
     if (!e) return KV_NOMEM;
     e->klen = klen;
     e->has_exp = expire ? 1u : 0u;
+    kv_entry_touch(kv, e);
     if (klen) memcpy(kv_entry_key(e), key, klen);
     kv_entry_set(e, val, vlen, expire, ver, tomb);
     kv_link(d, e, h);
@@ -591,6 +609,7 @@ static int kv_replace(kv_store *kv, kv_dict *d, unsigned db, kv_entry **link, co
     }
     if (!had_exp && has_exp) memmove(e->data + 8, e->data, e->klen);
     e->has_exp = has_exp ? 1u : 0u;
+    kv_entry_touch(kv, e);
     kv_entry_set(e, val, vlen, expire, ver, tomb);
     kv_count_in(kv, d, e, db);
     return KV_WON;
@@ -680,6 +699,7 @@ int kv_put(kv_store *kv, unsigned db, const void *key, uint32_t klen, const void
 
 int kv_del(kv_store *kv, unsigned db, const void *key, uint32_t klen, kv_version ver)
 {
+    assert(klen <= KV_KLEN_MAX);
     assert(klen == 0 || key != NULL);
     kv_dict *d = kv_dict_get(kv, db, 1);
     if (!d) return KV_NOMEM;
@@ -716,7 +736,8 @@ int kv_find(kv_store *kv, unsigned db, const void *key, uint32_t klen, kv_entry_
     kv_rehash(kv, d, 1);
     kv_entry **link = kv_find_link(d, key, klen, h, NULL);
     if (!link) return 0;
-    kv_fill_view(*link, db, out);
+    kv_fill_view(*link, db, out); /* the stamp before this access */
+    kv_entry_touch(kv, *link);
     return 1;
 }
 
@@ -940,6 +961,28 @@ uint64_t kv_scan(kv_store *kv, unsigned db, uint64_t v, kv_iter_fn fn, void *ctx
     return v;
 }
 
+void kv_set_clock(kv_store *kv, uint64_t now_s)
+{
+    kv->lru_clock = (uint32_t)(now_s & KV_LRU_MAX);
+}
+
+uint32_t kv_idle_s(const kv_store *kv, uint32_t lru)
+{
+    /* One wrap of the clock is assumed at most (Redis's estimateObjectIdleTime). */
+    return kv->lru_clock >= lru ? kv->lru_clock - lru : kv->lru_clock + (KV_LRU_MAX + 1u) - lru;
+}
+
+size_t kv_tombstone_size(uint32_t klen)
+{
+    /* What glibc's malloc reserves for a tombstone of KLEN: the request plus
+     * its 8-byte chunk header, rounded up to 16, at least 32, minus the
+     * header (malloc_usable_size of such a block). */
+    size_t req = kv_entry_size(klen, 0, 0) + 8u;
+    size_t chunk = (req + 15u) & ~(size_t)15u;
+    if (chunk < 32u) chunk = 32u;
+    return chunk - 8u;
+}
+
 int kv_random(kv_store *kv, unsigned db, uint64_t rnd, kv_entry_view *out)
 {
     kv_dict *d = kv_dict_get(kv, db, 0);
@@ -959,6 +1002,7 @@ int kv_random(kv_store *kv, unsigned db, uint64_t rnd, kv_entry_view *out)
         for (; e; e = e->next)
             if (!e->tombstone && pick-- == 0) {
                 kv_fill_view(e, db, out);
+                out->mem = malloc_usable_size((void *)(uintptr_t)e);
                 return 1;
             }
     }
@@ -969,6 +1013,7 @@ int kv_random(kv_store *kv, unsigned db, uint64_t rnd, kv_entry_view *out)
             for (const kv_entry *e = ht->bucket[i]; e; e = e->next)
                 if (!e->tombstone) {
                     kv_fill_view(e, db, out);
+                    out->mem = malloc_usable_size((void *)(uintptr_t)e);
                     return 1;
                 }
         }

@@ -10,6 +10,8 @@
 #include "server/node.h"
 
 #define KS_UNIT_MAX (WAL_VAL_MAX - 4u) /* a MULTI value holds the count, then operations */
+_Static_assert(WAL_KEY_MAX <= KV_KLEN_MAX && WAL_VAL_MAX <= KV_VLEN_MAX,
+               "the store's length fields must hold the largest key and value a record can");
 
 int64_t ks_now_ms(void)
 {

@@ -81,6 +81,7 @@ typedef struct kv_dict {
     size_t live;         /* live keys */
     size_t tombs;        /* tombstones */
     size_t volatile_keys; /* live keys with an expiry */
+    size_t tomb_bytes;   /* malloc_usable_size() of its tombstones */
 } kv_dict;
 
 struct kv_store {
@@ -93,6 +94,7 @@ struct kv_store {
     uint64_t digest;     /* sum of kv_entry_digest() over live entries */
     int no_digest;       /* kv_no_digest(): a scratch store, nobody reads its digest */
     size_t mem_bytes;    /* malloc_usable_size() of everything we hold */
+    size_t tomb_bytes;   /* ... of which tombstones */
     uint32_t lru_clock;  /* kv_set_clock(), KV_LRU_BITS wide */
 };
 
@@ -532,6 +534,9 @@ static void kv_count_in(kv_store *kv, kv_dict *d, const kv_entry *e, unsigned db
     if (e->tombstone) {
         kv->tombs++;
         d->tombs++;
+        size_t sz = malloc_usable_size((void *)(uintptr_t)e);
+        kv->tomb_bytes += sz;
+        d->tomb_bytes += sz;
     } else {
         kv->live++;
         d->live++;
@@ -545,6 +550,9 @@ static void kv_count_out(kv_store *kv, kv_dict *d, const kv_entry *e, unsigned d
     if (e->tombstone) {
         kv->tombs--;
         d->tombs--;
+        size_t sz = malloc_usable_size((void *)(uintptr_t)e);
+        kv->tomb_bytes -= sz;
+        d->tomb_bytes -= sz;
     } else {
         kv->live--;
         d->live--;
@@ -853,6 +861,9 @@ size_t kv_drop_tombstones(kv_store *kv, uint64_t ts_max)
                     kv_entry *e = *link;
                     if (e->tombstone && e->ts <= ts_max) {
                         *link = e->next;
+                        size_t sz = malloc_usable_size(e);
+                        kv->tomb_bytes -= sz;
+                        d->tomb_bytes -= sz;
                         kv_release(kv, e);
                         ht->used--;
                         here++;
@@ -877,6 +888,8 @@ void kv_flush_db(kv_store *kv, unsigned db)
     if (!d) return;
     kv->live -= d->live;
     kv->tombs -= d->tombs;
+    kv->tomb_bytes -= d->tomb_bytes;
+    d->tomb_bytes = 0;
     /* The digest of what goes is subtracted entry by entry. */
     for (int t = 0; t <= d->rehashing && !kv->no_digest; t++) {
         const kv_table *ht = &d->ht[t];
@@ -961,15 +974,20 @@ uint64_t kv_scan(kv_store *kv, unsigned db, uint64_t v, kv_iter_fn fn, void *ctx
     return v;
 }
 
-void kv_set_clock(kv_store *kv, uint64_t now_s)
+void kv_set_clock(kv_store *kv, uint64_t now_ticks)
 {
-    kv->lru_clock = (uint32_t)(now_s & KV_LRU_MAX);
+    kv->lru_clock = (uint32_t)(now_ticks & KV_LRU_MAX);
 }
 
-uint32_t kv_idle_s(const kv_store *kv, uint32_t lru)
+uint32_t kv_idle_ticks(const kv_store *kv, uint32_t lru)
 {
     /* One wrap of the clock is assumed at most (Redis's estimateObjectIdleTime). */
     return kv->lru_clock >= lru ? kv->lru_clock - lru : kv->lru_clock + (KV_LRU_MAX + 1u) - lru;
+}
+
+size_t kv_tombstone_bytes(const kv_store *kv)
+{
+    return kv->tomb_bytes;
 }
 
 size_t kv_tombstone_size(uint32_t klen)

@@ -59,14 +59,14 @@ typedef struct kv_entry_view {
     int tombstone;
     unsigned db;        /* the database the entry is in */
     int64_t expire_ms;  /* absolute expiry, Unix ms; 0: none */
-    uint32_t lru;       /* access clock when last written or found (kv_idle_s) */
+    uint32_t lru;       /* access clock when last written or found (kv_idle_ticks) */
     size_t mem;         /* bytes the entry holds (kv_random only; else 0) */
 } kv_entry_view;
 
 #define KV_DB_MAX 65536u          /* databases a store can address (u16 in the formats) */
 #define KV_KLEN_MAX 0x1FFFFu      /* key length field (17 bits; WAL keys are <= 64 KiB) */
 #define KV_VLEN_MAX 0x3FFFFFFu    /* value length field (26 bits; WAL values are <= 16 MiB) */
-#define KV_LRU_MAX 0x7FFFFu       /* access clock: 19 bits of seconds (6 days, then it wraps) */
+#define KV_LRU_MAX 0x7FFFFu       /* access clock: 19 bits of ticks (the server's tick: 100 ms, 14.5 h, then it wraps) */
 
 kv_store *kv_new(void); /* NULL on out of memory */
 /* An empty store stops keeping its digest (kv_digest stays 0): the scratch
@@ -119,13 +119,16 @@ uint64_t kv_scan(kv_store *kv, unsigned db, uint64_t cursor, kv_iter_fn fn, void
 int kv_random(kv_store *kv, unsigned db, uint64_t rnd, kv_entry_view *out);
 
 /* The access clock (--maxmemory's LRU). The store reads no clock: the
- * server sets it (seconds) and every put, delete and kv_find stamps the
- * entry with it. kv_idle_s: seconds since an entry's stamp. */
-void kv_set_clock(kv_store *kv, uint64_t now_s);
-uint32_t kv_idle_s(const kv_store *kv, uint32_t lru);
+ * server sets it in ticks of its choice and every put, delete and kv_find
+ * stamps the entry with it. kv_idle_ticks: ticks since an entry's stamp
+ * (assuming the clock wrapped at most once since). */
+void kv_set_clock(kv_store *kv, uint64_t now_ticks);
+uint32_t kv_idle_ticks(const kv_store *kv, uint32_t lru);
 /* Bytes a tombstone of a KLEN-byte key holds (what deleting a key keeps
  * until a checkpoint lets the tombstone go). */
 size_t kv_tombstone_size(uint32_t klen);
+/* Bytes all tombstones hold now (dropped at the next checkpoint). */
+size_t kv_tombstone_bytes(const kv_store *kv);
 
 /* Compares versions under the total order above. is_del: 1 for a delete.
  * Returns <0, 0, >0. */

@@ -128,7 +128,9 @@ void cmd_watch(client *c);
 void cmd_unwatch(client *c);
 /* The client is in MULTI: queue this command (commands.c calls it once the
  * command is known, its arity right and, for a write, writes allowed). */
-void multi_queue(client *c, int is_write);
+void multi_queue(client *c, int is_write, int denyoom);
+/* C's open MULTI has queued a command that may grow memory (--maxmemory). */
+int multi_has_denyoom(const client *c);
 int multi_active(const client *c);
 /* Bytes C's MULTI queue holds (for --maxmemory-clients). */
 size_t multi_mem(const client *c);

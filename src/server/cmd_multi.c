@@ -45,6 +45,7 @@ struct multi_state {
     int active;     /* between MULTI and EXEC / DISCARD */
     int dirty;      /* a command failed to queue: EXEC answers EXECABORT */
     int has_write;  /* a queued command writes */
+    int has_denyoom; /* a queued command may grow memory (EXEC checks --maxmemory) */
     multi_cmd *q;
     size_t n, cap, bytes;
     watched *w;
@@ -66,7 +67,7 @@ static void multi_clear_queue(struct multi_state *m)
     free(m->q);
     m->q = NULL;
     m->n = m->cap = m->bytes = 0;
-    m->active = m->dirty = m->has_write = 0;
+    m->active = m->dirty = m->has_write = m->has_denyoom = 0;
 }
 
 static void multi_clear_watch(struct multi_state *m)
@@ -113,7 +114,12 @@ void multi_flag_error(client *c)
     if (c->multi) c->multi->dirty = 1;
 }
 
-void multi_queue(client *c, int is_write)
+int multi_has_denyoom(const client *c)
+{
+    return c->multi && c->multi->active && c->multi->has_denyoom;
+}
+
+void multi_queue(client *c, int is_write, int denyoom)
 {
     struct multi_state *m = c->multi;
     size_t bytes = 0;
@@ -150,6 +156,7 @@ void multi_queue(client *c, int is_write)
     m->n++;
     m->bytes += bytes + c->argc * sizeof(resp_arg);
     m->has_write |= is_write;
+    m->has_denyoom |= denyoom;
     client_mem_update(c);
     reply_status(c, "QUEUED");
     return;

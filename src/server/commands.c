@@ -37,6 +37,7 @@ enum {
                            WATCH QUIT RESET) */
     CMD_KEYNUM = 512,   /* argv[2] counts the keys that follow it (EVAL, EVALSHA) */
     CMD_STATELESS = 128, /* its reply does not depend on the data (MULTI, QUEUED ...) */
+    CMD_DENYOOM = 1024, /* may grow memory: refused or evicts first over --maxmemory (Redis's denyoom) */
 };
 
 typedef struct command {
@@ -311,26 +312,26 @@ static void cmd_command(client *c);
 static const command commands[] = {
     /* strings */
     {"get", 2, CMD_READ, cmd_get, 1, 1, 1, C_(READ) | C_(STRING) | C_(FAST)},
-    {"set", -3, CMD_WRITE, cmd_set, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(SLOW)},
-    {"setnx", 3, CMD_WRITE, cmd_setnx, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
-    {"setex", 4, CMD_WRITE, cmd_setex, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(SLOW)},
-    {"psetex", 4, CMD_WRITE, cmd_psetex, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(SLOW)},
-    {"getset", 3, CMD_WRITE, cmd_getset, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
+    {"set", -3, CMD_WRITE | CMD_DENYOOM, cmd_set, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(SLOW)},
+    {"setnx", 3, CMD_WRITE | CMD_DENYOOM, cmd_setnx, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
+    {"setex", 4, CMD_WRITE | CMD_DENYOOM, cmd_setex, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(SLOW)},
+    {"psetex", 4, CMD_WRITE | CMD_DENYOOM, cmd_psetex, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(SLOW)},
+    {"getset", 3, CMD_WRITE | CMD_DENYOOM, cmd_getset, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
     {"getdel", 2, CMD_WRITE, cmd_getdel, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
     {"getex", -2, CMD_WRITE, cmd_getex, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
     {"mget", -2, CMD_READ, cmd_mget, 1, -1, 1, C_(READ) | C_(STRING) | C_(FAST)},
-    {"mset", -3, CMD_WRITE, cmd_mset, 1, -1, 2, C_(WRITE) | C_(STRING) | C_(SLOW)},
-    {"msetnx", -3, CMD_WRITE, cmd_msetnx, 1, -1, 2, C_(WRITE) | C_(STRING) | C_(SLOW)},
-    {"append", 3, CMD_WRITE, cmd_append, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
+    {"mset", -3, CMD_WRITE | CMD_DENYOOM, cmd_mset, 1, -1, 2, C_(WRITE) | C_(STRING) | C_(SLOW)},
+    {"msetnx", -3, CMD_WRITE | CMD_DENYOOM, cmd_msetnx, 1, -1, 2, C_(WRITE) | C_(STRING) | C_(SLOW)},
+    {"append", 3, CMD_WRITE | CMD_DENYOOM, cmd_append, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
     {"strlen", 2, CMD_READ, cmd_strlen, 1, 1, 1, C_(READ) | C_(STRING) | C_(FAST)},
     {"getrange", 4, CMD_READ, cmd_getrange, 1, 1, 1, C_(READ) | C_(STRING) | C_(SLOW)},
     {"substr", 4, CMD_READ, cmd_getrange, 1, 1, 1, C_(READ) | C_(STRING) | C_(SLOW)},
-    {"setrange", 4, CMD_WRITE, cmd_setrange, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(SLOW)},
-    {"incr", 2, CMD_WRITE, cmd_incr, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
-    {"decr", 2, CMD_WRITE, cmd_decr, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
-    {"incrby", 3, CMD_WRITE, cmd_incrby, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
-    {"decrby", 3, CMD_WRITE, cmd_decrby, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
-    {"incrbyfloat", 3, CMD_WRITE, cmd_incrbyfloat, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
+    {"setrange", 4, CMD_WRITE | CMD_DENYOOM, cmd_setrange, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(SLOW)},
+    {"incr", 2, CMD_WRITE | CMD_DENYOOM, cmd_incr, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
+    {"decr", 2, CMD_WRITE | CMD_DENYOOM, cmd_decr, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
+    {"incrby", 3, CMD_WRITE | CMD_DENYOOM, cmd_incrby, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
+    {"decrby", 3, CMD_WRITE | CMD_DENYOOM, cmd_decrby, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
+    {"incrbyfloat", 3, CMD_WRITE | CMD_DENYOOM, cmd_incrbyfloat, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
     {"lcs", -3, CMD_READ, cmd_lcs, 1, 2, 1, C_(READ) | C_(STRING) | C_(SLOW)},
     /* keyspace */
     {"del", -2, CMD_WRITE, cmd_del_keys, 1, -1, 1, C_(KEYSPACE) | C_(WRITE) | C_(SLOW)},
@@ -343,7 +344,7 @@ static const command commands[] = {
     {"randomkey", 1, CMD_READ, cmd_randomkey, 0, 0, 0, C_(KEYSPACE) | C_(READ) | C_(SLOW)},
     {"rename", 3, CMD_WRITE, cmd_rename, 1, 2, 1, C_(KEYSPACE) | C_(WRITE) | C_(SLOW)},
     {"renamenx", 3, CMD_WRITE, cmd_renamenx, 1, 2, 1, C_(KEYSPACE) | C_(WRITE) | C_(FAST)},
-    {"copy", -3, CMD_WRITE, cmd_copy, 1, 2, 1, C_(KEYSPACE) | C_(WRITE) | C_(SLOW)},
+    {"copy", -3, CMD_WRITE | CMD_DENYOOM, cmd_copy, 1, 2, 1, C_(KEYSPACE) | C_(WRITE) | C_(SLOW)},
     {"dbsize", 1, CMD_READ, cmd_dbsize, 0, 0, 0, C_(KEYSPACE) | C_(READ) | C_(FAST)},
     {"flushdb", -1, CMD_WRITE, cmd_flushdb, 0, 0, 0, C_(KEYSPACE) | C_(WRITE) | C_(SLOW) | C_(DANGEROUS)},
     {"flushall", -1, CMD_WRITE, cmd_flushall, 0, 0, 0, C_(KEYSPACE) | C_(WRITE) | C_(SLOW) | C_(DANGEROUS)},
@@ -572,7 +573,7 @@ static int command_flag_names(const command *cmd, const char **out)
     int n = 0;
     if (cmd->flags & CMD_WRITE) out[n++] = "write";
     if (cmd->flags & CMD_READ) out[n++] = "readonly";
-    if ((cmd->flags & CMD_WRITE) && !(cmd->cats & ACL_CAT_KEYSPACE)) out[n++] = "denyoom";
+    if (cmd->flags & CMD_DENYOOM) out[n++] = "denyoom";
     if (cmd->cats & ACL_CAT_ADMIN) out[n++] = "admin";
     if (cmd->cats & ACL_CAT_PUBSUB) out[n++] = "pubsub";
     if (cmd->flags & CMD_NO_AUTH) out[n++] = "no_auth";
@@ -1022,12 +1023,30 @@ int command_exec(client *c)
         return CMD_DONE;
     }
     assert(cmd != NULL); /* command_allowed refuses an unknown command */
+    /* --maxmemory, where Redis's processCommand checks it: a command that
+     * may grow memory, anything queued in MULTI, and an EXEC holding such a
+     * command run only if there is room, after evicting by the policy. */
+    if (n->cfg.maxmemory &&
+        ((cmd->flags & CMD_DENYOOM) || (in_multi && !(cmd->flags & CMD_NOQUEUE)) ||
+         (cmd->fn == cmd_exec && multi_has_denyoom(c))) &&
+        !node_mem_admit(n)) {
+        if (cmd->fn == cmd_exec) {
+            multi_end(c);
+            reply_error(c, "EXECABORT Transaction discarded because of: OOM command not allowed "
+                           "when used memory > 'maxmemory'.");
+        } else {
+            if (in_multi) multi_flag_error(c);
+            reply_error(c, "OOM command not allowed when used memory > 'maxmemory'.");
+        }
+        if (pipelined) finish_pipelined(c, NULL);
+        return CMD_DONE;
+    }
     if (in_multi && !(cmd->flags & CMD_NOQUEUE)) {
         /* Queued; a write the node cannot take now fails the EXEC. */
         if ((cmd->flags & CMD_WRITE) && !command_write_allowed(c))
             multi_flag_error(c);
         else
-            multi_queue(c, (cmd->flags & CMD_WRITE) != 0);
+            multi_queue(c, (cmd->flags & CMD_WRITE) != 0, (cmd->flags & CMD_DENYOOM) != 0);
         finish_pipelined(c, &(command){.flags = CMD_STATELESS});
         return CMD_DONE;
     }

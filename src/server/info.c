@@ -103,7 +103,8 @@ static void info_stats(node *n, info_buf *b)
     node_stats *s = &n->stats;
     info_printf(b,
                 "# Stats\r\ntotal_connections_received:%llu\r\nrejected_connections:%llu\r\n"
-                "total_commands_processed:%llu\r\nexpired_keys:%llu\r\nwrites_committed:%llu\r\n"
+                "total_commands_processed:%llu\r\nexpired_keys:%llu\r\nevicted_keys:%llu\r\n"
+                "oom_rejected:%llu\r\nwrites_committed:%llu\r\n"
                 "writes_rejected:%llu\r\nquorum_timeouts:%llu\r\nprotocol_errors:%llu\r\n"
                 "clients_dropped_output_limit:%llu\r\nclients_dropped_input_limit:%llu\r\n"
                 "records_rejected_crc:%llu\r\nfuture_records:%llu\r\n"
@@ -117,7 +118,9 @@ static void info_stats(node *n, info_buf *b)
                 "\r\n",
                 (unsigned long long)s->connections_received,
                 (unsigned long long)s->connections_rejected,
-                (unsigned long long)s->commands_processed, (unsigned long long)n->ks.expired_keys, (unsigned long long)s->writes_committed,
+                (unsigned long long)s->commands_processed, (unsigned long long)n->ks.expired_keys,
+                (unsigned long long)s->evicted_keys, (unsigned long long)s->oom_rejected,
+                (unsigned long long)s->writes_committed,
                 (unsigned long long)s->writes_rejected, (unsigned long long)s->quorum_timeouts,
                 (unsigned long long)s->protocol_errors,
                 (unsigned long long)s->clients_dropped_output,

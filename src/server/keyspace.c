@@ -653,3 +653,84 @@ void ks_expire_cycle(node *n)
     else
         ks_unit_discard(n);
 }
+
+/* ---- eviction (--maxmemory-policy; leader) ---- */
+
+/* The next sample's position: splitmix64 of a counter. (kv_random steps
+ * its own LCG from the value it is given when a bucket is empty, so
+ * consecutive states of that same LCG would land on the same key again.) */
+static uint64_t ks_evict_draw(keyspace *ks)
+{
+    uint64_t z = (ks->evict_rnd += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Is E a better victim than the best so far (higher score wins)? LRU: the
+ * longest idle; TTL: the nearest expiry; random: the first one found. */
+static uint64_t ks_evict_score(const node *n, int policy, const kv_entry_view *e)
+{
+    switch (policy) {
+    case CFG_MM_ALLKEYS_LRU:
+    case CFG_MM_VOLATILE_LRU: return (uint64_t)kv_idle_ticks(n->kv, e->lru) + 1u;
+    case CFG_MM_VOLATILE_TTL: return UINT64_MAX - (uint64_t)e->expire_ms;
+    default: return 1;
+    }
+}
+
+int ks_evict(node *n, size_t need, size_t *freed, int64_t *lsn)
+{
+    keyspace *ks = &n->ks;
+    *freed = 0;
+    *lsn = 0;
+    int policy = n->cfg.maxmemory_policy;
+    if (policy == CFG_MM_NOEVICTION || !ks_may_expire(n)) return 0;
+    int volatile_only = policy == CFG_MM_VOLATILE_LRU || policy == CFG_MM_VOLATILE_RANDOM ||
+                        policy == CFG_MM_VOLATILE_TTL;
+    int samples = n->cfg.maxmemory_samples > 0 ? n->cfg.maxmemory_samples : 1;
+    unsigned slots = kv_db_slots(n->kv);
+    const uint8_t *chosen[KS_EVICT_KEYS]; /* store entries already deleted in the unit */
+    int count = 0;
+    size_t got = 0;
+    ks_unit_begin(n);
+    while (count < KS_EVICT_KEYS && got < need) {
+        kv_entry_view best = {0};
+        uint64_t best_score = 0;
+        for (unsigned db = 0; db < slots; db++) {
+            size_t have = volatile_only ? kv_db_volatile(n->kv, db) : kv_db_count(n->kv, db);
+            if (have == 0) continue;
+            /* Volatile keys may be few among many: a bounded number of
+             * draws finds SAMPLES of them or gives up on this database. */
+            int tries = volatile_only ? samples * KS_EVICT_VOLATILE_TRIES : samples;
+            for (int t = 0, taken = 0; t < tries && taken < samples; t++) {
+                kv_entry_view e;
+                if (!kv_random(n->kv, db, ks_evict_draw(ks), &e)) break;
+                if (volatile_only && !e.expire_ms) continue;
+                taken++;
+                int dup = 0;
+                for (int k = 0; k < count && !dup; k++) dup = chosen[k] == e.key;
+                if (dup || ks_pending(n, db, e.key, e.klen)) continue;
+                uint64_t score = ks_evict_score(n, policy, &e);
+                if (score > best_score) {
+                    best = e;
+                    best_score = score;
+                }
+            }
+        }
+        if (best_score == 0) break; /* nothing left to evict */
+        if (ks_del(n, best.db, best.key, best.klen) < 0) break;
+        chosen[count++] = best.key;
+        size_t tomb = kv_tombstone_size(best.klen);
+        got += best.mem > tomb ? best.mem - tomb : 0;
+    }
+    if (count == 0) {
+        ks_unit_discard(n);
+        return 0;
+    }
+    int64_t l = ks_unit_commit(n);
+    if (l <= 0) return 0; /* the pending log is full: nothing was evicted */
+    *freed = got;
+    *lsn = l;
+    return count;
+}

@@ -66,6 +66,7 @@ typedef struct keyspace {
     unsigned expire_db;    /* active expiry: the database and cursor it is at */
     uint64_t expire_cursor;
     uint64_t expired_keys; /* keys the leader deleted because they expired */
+    uint64_t evict_rnd;    /* eviction's sampling sequence */
 } keyspace;
 
 /* A key's state as a command sees it. */
@@ -133,5 +134,16 @@ void ks_expire_key(node *n, unsigned db, const void *key, uint32_t klen);
 void ks_expire_cycle(node *n);
 #define KS_EXPIRE_BUCKETS 200
 #define KS_EXPIRE_KEYS 64
+
+/* ---- eviction (--maxmemory-policy; leader) ---- */
+/* Deletes keys chosen by the policy, in one record, until their entries'
+ * bytes (less the tombstones they leave) reach NEED or KS_EVICT_KEYS keys
+ * went. Each round samples --maxmemory-samples keys of every database and
+ * takes the best: the longest idle (LRU), the nearest expiry (TTL), or any
+ * (random). Returns the keys evicted (0: none could be), with the bytes
+ * they free once applied in *FREED and the record's LSN in *LSN. */
+int ks_evict(node *n, size_t need, size_t *freed, int64_t *lsn);
+#define KS_EVICT_KEYS 64          /* keys one write may evict before it runs */
+#define KS_EVICT_VOLATILE_TRIES 8 /* draws per wanted sample under volatile-* */
 
 #endif

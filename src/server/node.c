@@ -553,8 +553,9 @@ static void node_checkpoint_cron(node *n)
     /* Bytes written since the last checkpoint started, not the live WAL
      * size: that drops whenever segments are removed, which pushed every
      * next checkpoint further out. */
-    if (n->cfg.checkpoint_every_bytes &&
-        node_wal_written(n) >= n->ckpt_wal_bytes + n->cfg.checkpoint_every_bytes)
+    if ((n->cfg.checkpoint_every_bytes &&
+         node_wal_written(n) >= n->ckpt_wal_bytes + n->cfg.checkpoint_every_bytes) ||
+        node_mem_wants_checkpoint(n, ev_now_ms()))
         node_checkpoint_start(n);
 }
 
@@ -969,6 +970,7 @@ static void node_cron(ev_loop *loop, void *data)
     node_checkpoint_cron(n);
     node_wal_retry(n, now);
     node_mem_sample(n, now, 0);
+    kv_set_clock(n->kv, now / NODE_LRU_TICK_MS); /* --maxmemory's LRU */
     node_hint_save(n, 0);
     for (int i = 0; i < NL_COUNT; i++) log_limit_flush(&n->log, &n->limits[i]);
     kv_rehash_step(n->kv, NODE_REHASH_STEPS);

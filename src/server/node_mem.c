@@ -10,9 +10,21 @@
  * mallinfo2() walks malloc's free lists, so it is read at most every
  * NODE_MEM_SAMPLE_MS from the cron, never per command. Between samples,
  * used_memory moves with the store's own byte count (kv_memory_bytes), so a
- * burst of writes is seen by --maxmemory at once, not 100 ms late. */
+ * burst of writes is seen by --maxmemory at once, not 100 ms late.
+ *
+ * --maxmemory (node_mem_admit): over the limit, a write that may grow
+ * memory is refused (noeviction) or first makes room: the leader picks
+ * victims (ks_evict) and deletes them through the log in one record, as it
+ * does expired keys, so every replica drops the same keys. Their bytes
+ * leave the store only when that record commits and applies; until then
+ * they are remembered here, so the next write does not evict again for
+ * room already on its way. A deleted key leaves a tombstone until a
+ * checkpoint covers it, so only the entry's bytes beyond its tombstone are
+ * counted as freed, and a node whose tombstones outgrow an eighth of the
+ * limit checkpoints early (node_mem_wants_checkpoint) to let them go. */
 #include "server/node_mem.h"
 
+#include <assert.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -65,4 +77,70 @@ size_t node_used_memory(const node *n)
 size_t node_rss_bytes(const node *n)
 {
     return n->mem.rss;
+}
+
+static void evict_forget_applied(node *n)
+{
+    node_mem *m = &n->mem;
+    while (m->evict_len && m->evict[m->evict_head].lsn <= n->applied_lsn) {
+        assert(m->evict_bytes >= m->evict[m->evict_head].bytes);
+        m->evict_bytes -= m->evict[m->evict_head].bytes;
+        m->evict_head = (m->evict_head + 1) % NODE_EVICT_PENDING_MAX;
+        m->evict_len--;
+    }
+    if (!m->evict_len) m->evict_bytes = 0;
+}
+
+static void evict_remember(node *n, uint64_t lsn, size_t bytes)
+{
+    node_mem *m = &n->mem;
+    if (m->evict_len == NODE_EVICT_PENDING_MAX) { /* merged into the newest */
+        size_t last = (m->evict_head + m->evict_len - 1) % NODE_EVICT_PENDING_MAX;
+        assert(m->evict[last].lsn < lsn);
+        m->evict[last].lsn = lsn;
+        m->evict[last].bytes += bytes;
+    } else {
+        size_t at = (m->evict_head + m->evict_len) % NODE_EVICT_PENDING_MAX;
+        m->evict[at].lsn = lsn;
+        m->evict[at].bytes = bytes;
+        m->evict_len++;
+    }
+    m->evict_bytes += bytes;
+}
+
+int node_mem_admit(node *n)
+{
+    size_t limit = n->cfg.maxmemory;
+    if (!limit || !node_is_leader(n)) return 1;
+    node_mem *m = &n->mem;
+    if (m->evict_epoch != n->epoch) { /* a new term: its log is not the one evicted into */
+        m->evict_len = m->evict_head = m->evict_bytes = 0;
+        m->evict_epoch = n->epoch;
+    }
+    evict_forget_applied(n);
+    size_t used = node_used_memory(n);
+    size_t coming = m->evict_bytes < used ? used - m->evict_bytes : 0;
+    if (coming <= limit) return 1;
+    if (n->cfg.maxmemory_policy == CFG_MM_NOEVICTION) {
+        n->stats.oom_rejected++;
+        return 0;
+    }
+    size_t freed;
+    int64_t lsn;
+    int got = ks_evict(n, coming - limit, &freed, &lsn);
+    if (got <= 0) {
+        n->stats.oom_rejected++;
+        return 0;
+    }
+    n->stats.evicted_keys += (uint64_t)got;
+    evict_remember(n, (uint64_t)lsn, freed);
+    return 1;
+}
+
+int node_mem_wants_checkpoint(node *n, uint64_t now_ms)
+{
+    if (!n->cfg.maxmemory || kv_tombstone_bytes(n->kv) <= n->cfg.maxmemory / 8) return 0;
+    if (n->mem.tomb_ckpt_ms && now_ms - n->mem.tomb_ckpt_ms < NODE_MEM_TOMB_CKPT_MS) return 0;
+    n->mem.tomb_ckpt_ms = now_ms;
+    return 1;
 }

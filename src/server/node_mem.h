@@ -8,6 +8,14 @@
 
 #define NODE_MEM_SAMPLE_MS 100   /* malloc's totals are read this often */
 #define NODE_MEM_RSS_MS 1000     /* /proc/self/statm this often */
+/* The store's access clock ticks this often (kv_set_clock): LRU tells keys
+ * apart 100 ms apart, and a 19-bit clock wraps after 14.5 hours (a key idle
+ * longer looks idle for less; Redis's 24-bit clock of seconds wraps after
+ * 194 days but cannot tell apart keys touched in the same second). */
+#define NODE_LRU_TICK_MS 100
+
+#define NODE_MEM_TOMB_CKPT_MS 1000 /* tombstone checkpoints at most this often */
+#define NODE_EVICT_PENDING_MAX 256 /* eviction records remembered until applied */
 
 typedef struct node_mem {
     size_t heap;         /* malloc's bytes in use at the last sample */
@@ -16,6 +24,16 @@ typedef struct node_mem {
     size_t rss;          /* resident set size at the last RSS sample */
     size_t startup;      /* used_memory when the node had started (before data) */
     uint64_t sample_ms, rss_ms;
+    /* Evictions proposed and not yet applied: their bytes still count in
+     * used_memory, but another write must not evict for them again. */
+    struct {
+        uint64_t lsn;
+        size_t bytes;
+    } evict[NODE_EVICT_PENDING_MAX];
+    size_t evict_head, evict_len;
+    size_t evict_bytes; /* sum of the above */
+    uint64_t evict_epoch;  /* the term they were proposed in */
+    uint64_t tomb_ckpt_ms; /* the last checkpoint started for tombstones */
 } node_mem;
 
 struct node;
@@ -26,5 +44,14 @@ void node_mem_sample(struct node *n, uint64_t now_ms, int force);
  * the last sample, moved by what the store gained or lost since. */
 size_t node_used_memory(const struct node *n);
 size_t node_rss_bytes(const struct node *n);
+/* --maxmemory before a write that may grow memory (Redis's denyoom
+ * commands, and anything queued in MULTI): 1 if it may run, after evicting
+ * keys by --maxmemory-policy if needed; 0 if it must be refused with -OOM
+ * (noeviction, or nothing left to evict). Leader only: a follower applies
+ * what its leader decided, evictions included, and takes no writes. */
+int node_mem_admit(struct node *n);
+/* Checkpoint early: under --maxmemory, tombstones the deletes left (they
+ * go only with a checkpoint) hold more than an eighth of the limit. */
+int node_mem_wants_checkpoint(struct node *n, uint64_t now_ms);
 
 #endif

@@ -814,7 +814,7 @@ static void test_databases(void)
 }
 
 /* The access clock for --maxmemory's LRU: puts and finds stamp the entry,
- * kv_idle_s counts from it (across one wrap of the 19-bit clock), and
+ * kv_idle_ticks counts from it (across one wrap of the 19-bit clock), and
  * kv_random reports what the entry holds. */
 static void test_lru_clock(void)
 {
@@ -828,12 +828,12 @@ static void test_lru_clock(void)
     kv_find(kv, 0, "b", 1, &e); /* stamps b at 1100, reports the stamp before */
     test_cond("a find reports the last stamp", e.lru == 1000);
     kv_find(kv, 0, "a", 1, &e);
-    test_cond("a was last touched 100 s ago", e.lru == 1000 && kv_idle_s(kv, e.lru) == 100);
+    test_cond("a was last touched 100 s ago", e.lru == 1000 && kv_idle_ticks(kv, e.lru) == 100);
     kv_set_clock(kv, 1150);
     kv_find(kv, 0, "b", 1, &e);
-    test_cond("b found at 1100: idle 50 s", e.lru == 1100 && kv_idle_s(kv, e.lru) == 50);
+    test_cond("b found at 1100: idle 50 s", e.lru == 1100 && kv_idle_ticks(kv, e.lru) == 50);
     kv_set_clock(kv, KV_LRU_MAX + 11ull); /* wrapped: 10 */
-    test_cond("idle time across a wrap", kv_idle_s(kv, KV_LRU_MAX - 4u) == 15);
+    test_cond("idle time across a wrap", kv_idle_ticks(kv, KV_LRU_MAX - 4u) == 15);
     kv_apply_put(kv, "big", 3, "0123456789012345678901234567890123456789", 40, V(2, 1));
     int got = 0;
     for (uint64_t r = 1; r < 200 && !got; r++)
@@ -841,6 +841,18 @@ static void test_lru_clock(void)
     test_cond("kv_random reports the entry's bytes", got);
     test_cond("a tombstone holds at least its header and key",
               kv_tombstone_size(3) >= 28 + 3 && kv_tombstone_size(3) % 8 == 0);
+    test_cond("no tombstones: 0 bytes", kv_tombstone_bytes(kv) == 0);
+    kv_apply_del(kv, "big", 3, V(3, 1));
+    kv_apply_del(kv, "zz", 2, V(3, 1));
+    test_cond("two tombstones: the bytes malloc holds for them",
+              kv_tombstone_bytes(kv) == kv_tombstone_size(3) + kv_tombstone_size(2));
+    kv_apply_put(kv, "zz", 2, "back", 4, V(4, 1));
+    test_cond("a tombstone overwritten leaves the count", kv_tombstone_bytes(kv) == kv_tombstone_size(3));
+    kv_drop_tombstones(kv, UINT64_MAX);
+    test_cond("dropped: 0 bytes", kv_tombstone_bytes(kv) == 0);
+    kv_del(kv, 5, "q", 1, V(5, 1));
+    kv_flush_db(kv, 5);
+    test_cond("flushed with its database: 0 bytes", kv_tombstone_bytes(kv) == 0);
     kv_free(kv);
 }
 

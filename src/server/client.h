@@ -31,7 +31,7 @@ struct tls_conn;
 #define CLIENT_SCAN_MS 100          /* timeouts and the memory limit are checked this often */
 #define LISTEN_BACKOFF_MS 100       /* accept(2) out of descriptors: pause the listener */
 
-enum client_wait { WAIT_NONE = 0, WAIT_REPLICAS, WAIT_LSN, WAIT_READ };
+enum client_wait { WAIT_NONE = 0, WAIT_REPLICAS, WAIT_LSN, WAIT_READ, WAIT_QUORUM };
 enum client_pause { CLIENT_PAUSE_OFF = 0, CLIENT_PAUSE_WRITE = 1, CLIENT_PAUSE_ALL = 2 };
 
 typedef struct client {
@@ -55,6 +55,7 @@ typedef struct client {
 
     enum client_wait wait;
     uint64_t wait_lsn;
+    int write_waited; /* WAIT_QUORUM ended: the write runs or is refused now */
     int read_waited; /* WAIT_READ ended: 1 timed out (the read answers the refusal),
                         2 the node stopped leading (it answers TRYAGAIN) */
     int wait_replicas;

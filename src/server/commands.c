@@ -91,6 +91,25 @@ int command_write_allowed(client *c)
     return 0;
 }
 
+/* A leader's first moments: its followers are still connecting (a node
+ * just started, or just elected). A write then waits for them, up to
+ * NODE_QUORUM_GRACE_MS after the leader started, instead of failing with
+ * NOREPLICAS: a script that starts a cluster and writes at once just
+ * works. The command stays in the input buffer and runs again when the
+ * quorum is there or the wait ends (clients_check_blocked); a second
+ * refusal is answered. 1 if C now waits. */
+static void client_block(client *c, enum client_wait w, long long timeout_ms);
+
+static int write_waits_for_quorum(client *c)
+{
+    node *n = c->n;
+    if (c->write_waited || write_refusal(n) != WRITE_NOREPLICAS) return 0;
+    uint64_t now = ev_now_ms(), until = n->lead_since_ms + NODE_QUORUM_GRACE_MS;
+    if (now >= until || multi_active(c)) return 0;
+    client_block(c, WAIT_QUORUM, (int)(until - now));
+    return 1;
+}
+
 static void reply_pending_full(client *c)
 {
     c->n->stats.writes_rejected++;
@@ -279,6 +298,12 @@ void clients_check_blocked(node *n, uint64_t now_ms)
                 done = 1;
             } else if (expired) {
                 c->read_waited = 1;
+                done = 1;
+            }
+        } else if (c->wait == WAIT_QUORUM) {
+            /* Runs again (resumed input) with a quorum, or to be refused. */
+            if (!node_is_leader(n) || write_refusal(n) != WRITE_NOREPLICAS || expired) {
+                c->write_waited = 1;
                 done = 1;
             }
         } else if (c->wait == WAIT_LSN) {
@@ -1076,6 +1101,11 @@ int command_exec(client *c)
     }
     client_note_cmd(c, cmd->name);
     if (cmd->flags & CMD_WRITE) {
+        if (write_waits_for_quorum(c)) {
+            n->stats.commands_processed--;
+            return CMD_DEFERRED;
+        }
+        c->write_waited = 0;
         if (!command_write_allowed(c)) return CMD_DONE;
         ks_unit_begin(n);
         cmd->fn(c);

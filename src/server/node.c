@@ -1502,6 +1502,7 @@ node *node_new(const node_config *cfg, char *err, size_t errlen)
         if (!n->follower || node_elect_init(n, err, errlen) < 0) goto fail;
     } else if (cfg->role == ROLE_LEADER && cfg->nfollowers > 0) {
         n->leader = repl_leader_new(n, cfg->followers, cfg->nfollowers, err, errlen);
+        n->lead_since_ms = ev_now_ms();
         if (!n->leader) goto fail;
     } else if (cfg->role == ROLE_FOLLOWER) {
         n->follower = repl_follower_new(n, err, errlen);

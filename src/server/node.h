@@ -42,6 +42,9 @@ typedef struct node node;
 /* Largest epoch a node takes or accepts: far beyond any real count of
  * elections, and far enough below 2^64 that epoch + 1 never wraps. */
 #define NODE_EPOCH_MAX (1ull << 62)
+/* A write to a leader without its quorum waits for its followers to
+ * connect, up to this long after it started leading (commands.c). */
+#define NODE_QUORUM_GRACE_MS 2000
 #define NODE_SCRIPTS_MAX 16 /* SHA-1s of known scripts remembered (cmd_script.c) */
 typedef struct client client;
 struct repl_leader;
@@ -189,6 +192,7 @@ struct node {
     struct repl_follower *follower; /* role follower; elected: always (the
                                        replication listener takes votes too) */
     int repl_port;                  /* bound replication port (follower) */
+    uint64_t lead_since_ms;         /* when repl_leader was last started */
 
     /* Elections (--peers; node_elect.c). el is the pure state machine;
      * the node persists (epoch, voted_for) in <data-dir>/epoch before acting

@@ -76,6 +76,7 @@ static void node_become_leader(node *n)
     if (n->follower) repl_follower_drop_leader(n->follower, "this node leads now");
     elect_out out = {0};
     n->leader = repl_leader_new(n, peers, k, err, sizeof err);
+    n->lead_since_ms = ev_now_ms();
     if (!n->leader) {
         log_error(&n->log, "won epoch %llu but cannot lead: %s", (unsigned long long)n->epoch, err);
         elect_step_down(&n->el, ev_now_ms(), ER_FORCED, &out);

@@ -58,7 +58,7 @@ TOOL_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 
 PROGS := $(BUILD)/rkv-server $(BUILD)/rkv-cli $(BUILD)/rkv-bench
 
-.PHONY: all check unit proc asan tsan valgrind lint format clean run run-tls fuzz bench
+.PHONY: all check unit proc asan tsan valgrind lint format clean run run-clean run-tls fuzz bench
 # Objects built through pattern rules (test and tool objects) are kept: make
 # would otherwise delete them as intermediates after the build (printing an
 # `rm` line after the test totals) and recompile them all next time.
@@ -121,8 +121,12 @@ tsan:
 	$(MAKE) BUILD=build-tsan OPT="-O1 -g -fsanitize=thread" EXTRA_LDFLAGS="-fsanitize=thread" all
 	@BUILD=build-tsan ONLY=threaded ./tests/run_all.sh
 
+# FRESH=1 starts from empty data dirs; `make run-clean` removes them.
 run: $(PROGS)
-	@./tests/tools/run_cluster.sh
+	@FRESH=$(FRESH) ./tests/tools/run_cluster.sh
+
+run-clean:
+	rm -rf ./data/node1 ./data/node2 ./data/node3
 
 # `make run-tls`: the same cluster with TLS on client and replication ports
 # (certificates generated into the data folder when absent).

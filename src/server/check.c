@@ -321,12 +321,14 @@ static int ck_walk(const char *dir, const char *store, FILE *out, FILE *errf,
                 tail->offset, tail->bytes, tail->what);
         result = CHECK_TORN;
     }
-    if (commit > info.last_lsn) {
-        fprintf(errf, "problem: the log ends at lsn %" PRIu64 " but lsn %" PRIu64
-                      " was committed: committed records are missing\n",
-                info.last_lsn, commit);
-        result = CHECK_CORRUPT;
-    }
+    /* The hint is advisory (written without fsync, stale is safe), so a
+     * hint above the log's end is reported without changing the verdict:
+     * the node itself fences or, alone, serves what is left. */
+    if (commit > info.last_lsn)
+        fprintf(errf, "warning: the commit hint says lsn %" PRIu64 " was committed but the log "
+                      "ends at lsn %" PRIu64 ": committed records are missing (a node started "
+                      "on it takes them back from a replica, or, alone, serves what is left)\n",
+                commit, info.last_lsn);
     if (bad > 0) result = CHECK_CORRUPT;
     fprintf(out, "result: %s\n",
             result == CHECK_OK     ? "sound"

@@ -356,6 +356,7 @@ int check_wal_dir(const char *dir, int fix, FILE *out, FILE *errf)
     int have = ck_store(dir, store, &gen, err, sizeof err);
     int rc = CHECK_OK;
     wal_tail_report tail;
+    memset(&tail, 0, sizeof tail);
     fprintf(out, "data directory: %s\n", dir);
     if (have < 0) {
         fprintf(errf, "problem: %s\n", err);

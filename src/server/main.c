@@ -253,6 +253,9 @@ static int run_node(const node_config *cfg)
 {
     char err[1024];
     signal(SIGPIPE, SIG_IGN);
+    /* A SIGHUP during recovery (logrotate at the wrong moment) must not
+     * kill the server: ignored until the loop can reopen the log. */
+    signal(SIGHUP, SIG_IGN);
     node *n = node_new(cfg, err, sizeof err);
     if (!n) {
         fprintf(stderr, "rkv-server: cannot start: %s\n", err);

@@ -196,15 +196,11 @@ typedef struct tool_args {
     const char *check_wal, *check_snapshot, *restore;
 } tool_args;
 
-/* Splits ARGV into tool flags (*T) and node flags (OUT, with argv[0]).
- * Returns the count in OUT, or -1 + message. */
+/* Splits ARGV into tool flags (*T) and node flags (OUT, room for ARGC + 1,
+ * with argv[0]). Returns the count in OUT, or -1 + message. */
 static int split_args(int argc, char **argv, tool_args *t, char **out, char *err, size_t errlen)
 {
     memset(t, 0, sizeof *t);
-    if (argc > MAIN_ARGS_MAX) {
-        snprintf(err, errlen, "more than %d arguments", MAIN_ARGS_MAX);
-        return -1;
-    }
     int k = 0;
     out[k++] = argv[0];
     for (int i = 1; i < argc; i++) {
@@ -285,9 +281,8 @@ static int run_node(const node_config *cfg)
     return rc == 0 ? 0 : 1;
 }
 
-int main(int argc, char **argv)
+static int main_run(int argc, char **argv, char **args)
 {
-    static char *args[MAIN_ARGS_MAX + 1];
     char err[1024];
     tool_args t;
     int nargs = split_args(argc, argv, &t, args, err, sizeof err);
@@ -323,4 +318,20 @@ int main(int argc, char **argv)
     }
     if (t.restore) return check_restore(t.restore, cfg.data_dir, stdout, stderr);
     return run_node(&cfg);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 1 || argc > MAIN_ARGS_MAX) {
+        fprintf(stderr, "rkv-server: more than %d arguments\n", MAIN_ARGS_MAX);
+        return 2;
+    }
+    char **args = calloc((size_t)argc + 1, sizeof *args);
+    if (!args) {
+        fprintf(stderr, "rkv-server: out of memory\n");
+        return 1;
+    }
+    int rc = main_run(argc, argv, args);
+    free(args);
+    return rc;
 }

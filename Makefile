@@ -194,3 +194,52 @@ $(BUILD)/fuzz/gen_corpus: $(BUILD)/obj/tests/fuzz/gen_corpus.o $(BUILD)/librkv.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- Installing (docs/OPERATIONS.md, "Installing") ----
+# `make install PREFIX=/usr/local DESTDIR=`: the three programs, their man
+# pages (generated from each program's --help by contrib/gen-man.sh), the
+# sample config (contrib/rkv.conf, itself `rkv-server --dump-config-sample`),
+# the systemd unit (ExecStart rewritten to $(PREFIX)/bin) and the logrotate
+# file. Nothing is written under /etc: copy the config and the logrotate
+# file there (docs/OPERATIONS.md). Installs what $(BUILD) holds and rebuilds
+# only what is out of date.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+INSTALL ?= install
+BINDIR  := $(PREFIX)/bin
+MAN1DIR := $(PREFIX)/share/man/man1
+RKVDATADIR := $(PREFIX)/share/rkv
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+MANPAGES := $(BUILD)/man/rkv-server.1 $(BUILD)/man/rkv-cli.1 $(BUILD)/man/rkv-bench.1
+MAN_SUMMARY_rkv-server := replicated key-value server speaking the Redis protocol
+MAN_SUMMARY_rkv-cli := command-line client for rkv and Redis
+MAN_SUMMARY_rkv-bench := load generator for rkv, Redis and the storage engine
+
+.PHONY: install uninstall man config-sample
+man: $(MANPAGES)
+
+$(BUILD)/man/%.1: $(BUILD)/% contrib/gen-man.sh
+	@mkdir -p $(dir $@)
+	./contrib/gen-man.sh $< '$* \- $(MAN_SUMMARY_$*)' > $@.tmp
+	@mv $@.tmp $@
+
+# Regenerates the checked-in sample from the option table.
+config-sample: $(BUILD)/rkv-server
+	$(BUILD)/rkv-server --dump-config-sample > contrib/rkv.conf
+
+install: $(PROGS) $(MANPAGES)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MAN1DIR) $(DESTDIR)$(RKVDATADIR) \
+		$(DESTDIR)$(UNITDIR)
+	$(INSTALL) -m 0755 $(PROGS) $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 0644 $(MANPAGES) $(DESTDIR)$(MAN1DIR)/
+	$(INSTALL) -m 0644 contrib/rkv.conf $(DESTDIR)$(RKVDATADIR)/rkv.conf
+	$(INSTALL) -m 0644 contrib/logrotate/rkv $(DESTDIR)$(RKVDATADIR)/logrotate.rkv
+	sed 's|/usr/local/bin/|$(BINDIR)/|g' contrib/systemd/rkv@.service > $(DESTDIR)$(UNITDIR)/rkv@.service
+	@chmod 0644 $(DESTDIR)$(UNITDIR)/rkv@.service
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/rkv-server $(DESTDIR)$(BINDIR)/rkv-cli $(DESTDIR)$(BINDIR)/rkv-bench
+	rm -f $(DESTDIR)$(MAN1DIR)/rkv-server.1 $(DESTDIR)$(MAN1DIR)/rkv-cli.1 $(DESTDIR)$(MAN1DIR)/rkv-bench.1
+	rm -f $(DESTDIR)$(RKVDATADIR)/rkv.conf $(DESTDIR)$(RKVDATADIR)/logrotate.rkv
+	rm -f $(DESTDIR)$(UNITDIR)/rkv@.service
+	-rmdir $(DESTDIR)$(RKVDATADIR) 2>/dev/null

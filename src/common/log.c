@@ -2,10 +2,13 @@
  * thread and the loop) never interleave inside a line. */
 #include "common/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 void log_init(rkv_log *log, unsigned node_id, enum log_level level)
 {
@@ -27,14 +30,57 @@ enum log_level log_get_level(const rkv_log *log)
     return __atomic_load_n(&log->level, __ATOMIC_RELAXED);
 }
 
+/* The log's mode: readable by the group (an operator's), not by everyone. */
+#define LOG_FILE_MODE 0640
+
+static int log_open_fd(const char *path)
+{
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, LOG_FILE_MODE);
+}
+
 int log_open_file(rkv_log *log, const char *path)
 {
-    FILE *fp = fopen(path, "a");
-    if (!fp) return -1;
+    int fd = log_open_fd(path);
+    if (fd < 0) return -1;
+    FILE *fp = fdopen(fd, "a");
+    if (!fp) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
     setvbuf(fp, NULL, _IOLBF, 0);
     if (log->owns_fp) fclose(log->fp);
     log->fp = fp;
     log->owns_fp = 1;
+    return 0;
+}
+
+int log_reopen(rkv_log *log, const char *path, char *err, size_t errlen)
+{
+    if (!log->owns_fp) {
+        snprintf(err, errlen, "no log file to reopen (logging to stderr)");
+        return -1;
+    }
+    int fd = log_open_fd(path);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    /* The stream's lock keeps a line being formatted from being split
+     * between the files; dup3 swaps the file under the descriptor in one
+     * step for threads that write meanwhile (and keeps close-on-exec). */
+    flockfile(log->fp);
+    fflush(log->fp);
+    int old = fileno(log->fp);
+    int rc = old >= 0 && dup3(fd, old, O_CLOEXEC) >= 0 ? 0 : -1;
+    int e = errno;
+    funlockfile(log->fp);
+    close(fd);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot switch to %s: %s", path, strerror(e));
+        return -1;
+    }
     return 0;
 }
 

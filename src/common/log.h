@@ -10,6 +10,7 @@
 #ifndef RKV_LOG_H
 #define RKV_LOG_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 enum log_level { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3 };
@@ -22,8 +23,15 @@ typedef struct rkv_log {
 } rkv_log;
 
 void log_init(rkv_log *log, unsigned node_id, enum log_level level);
-/* Opens PATH for appending; returns 0 or -1 with errno set. */
+/* Opens PATH for appending (created 0640: logs name keys and peers);
+ * returns 0 or -1 with errno set. */
 int log_open_file(rkv_log *log, const char *path);
+/* Reopens PATH in place of the file LOG writes to (SIGHUP after logrotate
+ * moved it away): the new file takes over the same descriptor (dup3), so
+ * threads logging meanwhile write whole lines to the old file or the new
+ * one, never to a closed stream. On failure (ERR says why) the old file
+ * stays in use. Only for a LOG opened with log_open_file. 0 or -1. */
+int log_reopen(rkv_log *log, const char *path, char *err, size_t errlen);
 void log_close(rkv_log *log);
 /* Changes / reads the level; safe while other threads log. */
 void log_set_level(rkv_log *log, enum log_level level);

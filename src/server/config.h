@@ -152,6 +152,10 @@ int config_load_file(node_config *c, const char *path, char *err, size_t errlen)
 /* Cross-field checks after parsing (quorum vs followers, ...). */
 int config_validate(node_config *c, char *err, size_t errlen);
 void config_usage(FILE *fp);
+/* Writes the sample config file: every option, a paragraph each, its
+ * default value on a commented line (rkv-server --dump-config-sample;
+ * contrib/rkv.conf is its output). 0, or -1 on a write error. */
+int config_write_sample(FILE *fp);
 
 /* CONFIG GET / SET: the params are every setting under its rkv name (the
  * flag's), Redis's names for those Redis has under another name

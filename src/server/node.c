@@ -975,6 +975,7 @@ static void node_cron(ev_loop *loop, void *data)
     for (int i = 0; i < NL_COUNT; i++) log_limit_flush(&n->log, &n->limits[i]);
     kv_rehash_step(n->kv, NODE_REHASH_STEPS);
     ks_expire_cycle(n);
+    node_ready_cron(n);
 }
 
 /* The WAL thread is kicked and the followers are sent to first (their

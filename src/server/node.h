@@ -46,6 +46,7 @@ typedef struct node node;
  * connect, up to this long after it started leading (commands.c). */
 #define NODE_QUORUM_GRACE_MS 2000
 #define NODE_SCRIPTS_MAX 16 /* SHA-1s of known scripts remembered (cmd_script.c) */
+#define NODE_STATUS_MAX 256 /* the readiness status line (node_ready.c) */
 typedef struct client client;
 struct repl_leader;
 struct repl_follower;
@@ -241,6 +242,17 @@ struct node {
     uint64_t gen;
     char store_dir[CFG_PATH_MAX + 32];  /* where the WAL and checkpoints are */
     uint64_t wal_removed_bytes;         /* WAL bytes removed since start */
+
+    /* Readiness (node_ready.c): the hook hears once when the node first
+     * serves, then whenever its status line changes (main.c: sd_notify). */
+    struct {
+        void (*fn)(void *arg, const char *status);
+        void *arg;
+        int told;              /* the hook has heard "ready" */
+        int link_was_up;       /* follower: its leader link was up at the last cron */
+        uint64_t catchup_lsn;  /* follower: the leader's last LSN when the link came up */
+        char status[NODE_STATUS_MAX];
+    } ready;
 };
 
 /* Creates a node: recovers the data directory, opens the WAL, starts the WAL
@@ -364,5 +376,18 @@ int node_leader_known(const node *n, unsigned id);
 uint16_t node_announce(const node *n, char *host, size_t hostlen);
 /* Bytes of pending (unapplied) records. */
 size_t node_pending_bytes(const node *n);
+
+/* ---- readiness (node_ready.c) ---- */
+/* FN(ARG, status) is called from the loop once when the node first becomes
+ * ready, then each time its status line changes (ready or not). */
+void node_set_ready_hook(node *n, void (*fn)(void *arg, const char *status), void *arg);
+/* From node_cron: decides readiness and calls the hook. */
+void node_ready_cron(node *n);
+/* Does the node serve now: a leader with a write quorum of followers
+ * connected, a follower connected to its leader and caught up? */
+int node_is_ready(const node *n);
+/* The status line into BUF ("leader (epoch 3), 2/2 followers connected",
+ * "follower of node 1 (epoch 3)"); returns node_is_ready. */
+int node_ready_status(const node *n, char *buf, size_t len);
 
 #endif

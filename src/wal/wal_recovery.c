@@ -157,6 +157,12 @@ typedef struct replay {
     wal_hold_fn hold;
     void *hold_ctx;
     seg_reader rd;
+    /* Offline check (wal_recover_dry): every segment is read, nothing is
+     * opened for writing, and a tail recovery would cut is reported in
+     * *tail instead. NULL: a real recovery. */
+    wal_tail_report *tail;
+    wal_each_fn each;
+    void *each_ctx;
 } replay;
 
 static int replay_apply(replay *rp, const wal_rec *rec, char *err, size_t errlen)
@@ -164,6 +170,10 @@ static int replay_apply(replay *rp, const wal_rec *rec, char *err, size_t errlen
     if (wal_rec_last_ts(rec) > rp->max_ts) rp->max_ts = wal_rec_last_ts(rec);
     rp->last_epoch = rec->epoch;
     rp->want++;
+    if (rp->each && rp->each(rp->each_ctx, rec) < 0) {
+        snprintf(err, errlen, "wal: stopped at LSN %" PRIu64, rec->lsn);
+        return -1;
+    }
     if (rec->lsn <= rp->snapshot_lsn) return 0; /* already in the checkpoint */
     if (rp->hold && rec->lsn > rp->apply_upto) {
         if (rp->hold(rp->hold_ctx, rec) < 0) {
@@ -200,6 +210,19 @@ static int rd_tail_is_zero(int fd, uint64_t from, uint64_t size)
     return 1;
 }
 
+/* The offline check's stand-in for a cut: says what would be cut. */
+static int dry_tail(replay *rp, uint64_t off, uint64_t bytes, int zeros, const char *what)
+{
+    wal_tail_report *t = rp->tail;
+    t->found = 1;
+    t->zeros = zeros;
+    t->offset = off;
+    t->bytes = bytes;
+    snprintf(t->path, sizeof t->path, "%s", rp->rd.path);
+    snprintf(t->what, sizeof t->what, "%s", zeros ? "preallocated space, never written" : what);
+    return 0;
+}
+
 /* Cuts the last segment's tail at offset BAD (recovery decided it is torn,
  * not corruption). Zeros there are the writer's preallocated space: INFO;
  * anything else lost an unsynced write: WARN with WHAT. */
@@ -212,6 +235,7 @@ static int rd_cut_tail(replay *rp, uint64_t bad, const char *what, char *err, si
         return -1;
     }
     int zeros = rd_tail_is_zero(r->fd, bad, (uint64_t)st.st_size);
+    if (rp->tail) return dry_tail(rp, bad, (uint64_t)st.st_size - bad, zeros, what);
     if (ftruncate(r->fd, (off_t)bad) != 0 || fsync(r->fd) != 0) {
         snprintf(err, errlen, "wal: truncating torn tail of %s at offset %" PRIu64 ": %s", r->path,
                  bad, strerror(errno));
@@ -493,6 +517,13 @@ static int replay_drop_segment(replay *rp, const char *why, char *err, size_t er
 {
     seg_reader *r = &rp->rd;
     struct stat st;
+    if (rp->tail) {
+        if (fstat(r->fd, &st) != 0) {
+            snprintf(err, errlen, "wal: stat %s: %s", r->path, strerror(errno));
+            return -1;
+        }
+        return dry_tail(rp, 0, (uint64_t)st.st_size, 0, why);
+    }
     if (fstat(r->fd, &st) != 0 || ftruncate(r->fd, 0) != 0 || fsync(r->fd) != 0) {
         snprintf(err, errlen, "wal: truncating %s: %s", r->path, strerror(errno));
         return -1;
@@ -559,7 +590,7 @@ static int replay_segment(replay *rp, const char *data_dir, uint64_t first_lsn, 
         return -1;
     }
     seg_reader *r = &rp->rd;
-    r->fd = open(path, (is_last ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    r->fd = open(path, (is_last && !rp->tail ? O_RDWR : O_RDONLY) | O_CLOEXEC);
     if (r->fd < 0) {
         snprintf(err, errlen, "wal: open %s: %s", path, strerror(errno));
         return -1;
@@ -569,7 +600,7 @@ static int replay_segment(replay *rp, const char *data_dir, uint64_t first_lsn, 
     r->base = 0;
     r->eof = 0;
     int rc = replay_any_format(rp, first_lsn, is_last, err, errlen);
-    if (rc == 0 && is_last && rp->truncated == 0 && fdatasync(r->fd) != 0) {
+    if (rc == 0 && is_last && rp->truncated == 0 && !rp->tail && fdatasync(r->fd) != 0) {
         snprintf(err, errlen, "wal: fdatasync %s: %s", path, strerror(errno));
         rc = -1;
     }
@@ -590,7 +621,7 @@ static int replay_wal(replay *rp, const char *data_dir, wal_recovery_info *info,
     size_t i = 0;
     /* Segment i holds LSNs below lsns[i+1]: all in the checkpoint if
      * lsns[i+1] <= snapshot_lsn + 1. The last segment is always read. */
-    while (i + 1 < n && lsns[i + 1] <= rp->snapshot_lsn + 1)
+    while (!rp->tail && i + 1 < n && lsns[i + 1] <= rp->snapshot_lsn + 1)
         i++;
     if (i < n && lsns[i] <= rp->snapshot_lsn + 1) rp->want = lsns[i];
     int rc = 0;
@@ -660,9 +691,29 @@ int wal_recover(const char *data_dir, kv_store *kv, wal_recovery_info *info, con
     return wal_recover_held(data_dir, kv, UINT64_MAX, NULL, NULL, info, log, err, errlen);
 }
 
+static int recover_any(const char *data_dir, kv_store *kv, uint64_t apply_upto, wal_hold_fn hold,
+                       void *ctx, wal_tail_report *tail, wal_each_fn each, void *each_ctx,
+                       wal_recovery_info *info, const rkv_log *log, char *err, size_t errlen);
+
 int wal_recover_held(const char *data_dir, kv_store *kv, uint64_t apply_upto, wal_hold_fn hold,
                      void *ctx, wal_recovery_info *info, const rkv_log *log, char *err,
                      size_t errlen)
+{
+    return recover_any(data_dir, kv, apply_upto, hold, ctx, NULL, NULL, NULL, info, log, err,
+                       errlen);
+}
+
+int wal_recover_dry(const char *data_dir, kv_store *kv, wal_each_fn each, void *ctx,
+                    wal_recovery_info *info, wal_tail_report *tail, char *err, size_t errlen)
+{
+    memset(tail, 0, sizeof *tail);
+    return recover_any(data_dir, kv, UINT64_MAX, NULL, NULL, tail, each, ctx, info, NULL, err,
+                       errlen);
+}
+
+static int recover_any(const char *data_dir, kv_store *kv, uint64_t apply_upto, wal_hold_fn hold,
+                       void *ctx, wal_tail_report *tail, wal_each_fn each, void *each_ctx,
+                       wal_recovery_info *info, const rkv_log *log, char *err, size_t errlen)
 {
     memset(info, 0, sizeof *info);
     if (kv_count(kv) != 0 || kv_tombstones(kv) != 0) {
@@ -682,7 +733,10 @@ int wal_recover_held(const char *data_dir, kv_store *kv, uint64_t apply_upto, wa
                  .apply_upto = apply_upto,
                  .hold = hold,
                  .hold_ctx = ctx,
-                 .rd = {.fd = -1}};
+                 .rd = {.fd = -1},
+                 .tail = tail,
+                 .each = each,
+                 .each_ctx = each_ctx};
     if (replay_wal(&rp, data_dir, info, err, errlen) != 0) return -1;
 
     info->snapshot_lsn = ck.lsn;

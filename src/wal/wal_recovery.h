@@ -34,6 +34,7 @@
 #include "common/log.h"
 #include "kv/kv_store.h"
 #include "wal/wal_record.h"
+#include "wal/wal_writer.h" /* WAL_PATH_MAX */
 
 /* Segment bytes read per read(2): large enough that syscalls cost nothing
  * per record; the buffer grows past it only to hold one larger record. */
@@ -69,5 +70,30 @@ typedef int (*wal_hold_fn)(void *ctx, const wal_rec *rec);
 int wal_recover_held(const char *data_dir, kv_store *kv, uint64_t apply_upto, wal_hold_fn hold,
                      void *ctx, wal_recovery_info *info, const rkv_log *log, char *err,
                      size_t errlen);
+
+/* ---- Offline check (rkv-server --check-wal, src/server/check.c) ---- */
+
+/* What recovery would cut from the last segment. */
+typedef struct wal_tail_report {
+    int found;  /* 1: recovery would cut the bytes below */
+    int zeros;  /* they are all zeros: preallocated space, not a torn write */
+    char path[WAL_PATH_MAX];
+    uint64_t offset, bytes;
+    char what[256]; /* why, as recovery's WARN line would say */
+} wal_tail_report;
+
+/* Called with every valid record in LSN order (those in the checkpoint
+ * too); -1 stops the walk. */
+typedef int (*wal_each_fn)(void *ctx, const wal_rec *rec);
+
+/* The walk of wal_recover over DATA_DIR with nothing changed: files are
+ * opened read-only, nothing is cut or synced, and every segment is read,
+ * also those wholly below the checkpoint that recovery skips (they serve
+ * follower catch-up). A tail recovery would cut goes into *TAIL (0 is
+ * returned); corruption is -1 with ERR naming the file and offset, as
+ * recovery would fail. KV (empty) gets the state recovery would build.
+ * INFO as wal_recover. Not for a directory a running node writes. */
+int wal_recover_dry(const char *data_dir, kv_store *kv, wal_each_fn each, void *ctx,
+                    wal_recovery_info *info, wal_tail_report *tail, char *err, size_t errlen);
 
 #endif

@@ -51,6 +51,8 @@ void repl_leader_ship(repl_leader *l, const uint8_t *rec, size_t len, uint64_t l
 void repl_leader_flush(repl_leader *l);              /* before sleep */
 void repl_leader_cron(repl_leader *l, uint64_t now_ms); /* heartbeats, redials */
 int repl_leader_online(const repl_leader *l);
+/* Bytes the leader's links hold (buffers; for INFO used_memory). */
+size_t repl_leader_mem(const repl_leader *l);
 int repl_leader_count(const repl_leader *l);
 /* Oldest LSN a connected follower still needs from the WAL: the next
  * record of a catch-up, or the record after the snapshot being sent
@@ -87,6 +89,8 @@ uint64_t repl_follower_commit_bound(const repl_follower *f);
 void repl_follower_flush(repl_follower *f);
 void repl_follower_cron(repl_follower *f, uint64_t now_ms);
 void repl_follower_info(const repl_follower *f, info_buf *b);
+/* Bytes the follower's connections hold (buffers; for INFO used_memory). */
+size_t repl_follower_mem(const repl_follower *f);
 /* The other followers as the leader last described them (MEMBERS): up to
  * MAX into OUT; returns how many. */
 int repl_follower_members(const repl_follower *f, repl_peer_info *out, int max);

@@ -1115,6 +1115,13 @@ void repl_follower_info(const repl_follower *f, info_buf *b)
                 (unsigned long long)f->snapshots_installed, (unsigned long long)f->truncations);
 }
 
+size_t repl_follower_mem(const repl_follower *f)
+{
+    size_t b = sizeof *f;
+    for (int i = 0; i < REPL_CONNS_MAX; i++) b += f->conns[i].in.cap + f->conns[i].out.cap;
+    return b;
+}
+
 int repl_follower_members(const repl_follower *f, repl_peer_info *out, int max)
 {
     int k = 0;

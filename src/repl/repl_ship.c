@@ -147,6 +147,13 @@ static int link_counts(const flink *lk)
     return 1;
 }
 
+size_t repl_leader_mem(const repl_leader *l)
+{
+    size_t b = sizeof *l;
+    for (int i = 0; i < l->nlinks; i++) b += l->links[i].in.cap + l->links[i].out.cap;
+    return b;
+}
+
 int repl_leader_online(const repl_leader *l)
 {
     int k = 0;

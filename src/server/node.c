@@ -1445,6 +1445,7 @@ node *node_new(const node_config *cfg, char *err, size_t errlen)
     n->cfg = *cfg;
     n->lfd = n->stop_fd = n->lock_fd = n->tls_lfd = -1;
     n->stats.start_ms = ev_now_ms();
+    node_mem_init(n); /* malloc's total before any data */
     log_init(&n->log, cfg->node_id, cfg->log_level);
     if (cfg->log_file[0] && log_open_file(&n->log, cfg->log_file) < 0) {
         snprintf(err, errlen, "--log-file %s: %s", cfg->log_file, strerror(errno));

@@ -1,16 +1,16 @@
-/* node_mem.c -- the node's memory as the allocator sees it.
+/* node_mem.c -- the node's memory, as used_memory, and --maxmemory.
  *
  * Redis's used_memory counts every byte zmalloc handed out. rkv allocates
- * with plain malloc (and so does OpenSSL), so the same number comes from
- * glibc's own books: mallinfo2()'s in-use bytes, main arena and every
- * thread arena, plus mmap'd chunks. That is what the process really holds,
- * whoever allocated it; RSS minus it is fragmentation and free pages malloc
- * keeps (mem_fragmentation_ratio = RSS / used_memory, as Redis reports).
- *
- * mallinfo2() walks malloc's free lists, so it is read at most every
- * NODE_MEM_SAMPLE_MS from the cron, never per command. Between samples,
- * used_memory moves with the store's own byte count (kv_memory_bytes), so a
- * burst of writes is seen by --maxmemory at once, not 100 ms late.
+ * with plain malloc, and glibc's own total (mallinfo2) walks every free
+ * chunk: 40 ms with a million of them, far too slow for the event loop. So
+ * used_memory is counted: what malloc gave at start-up (mallinfo2 once,
+ * before any data: cheap then), plus everything that grows with data or
+ * load, each counted where it is allocated, by malloc_usable_size where it
+ * matters (the store, layer 2 and the unit: kv_memory_bytes), else by
+ * capacity (the pending log, client and replication buffers, tickets, TLS
+ * sessions at a fixed estimate). RSS minus it is fragmentation, free pages
+ * malloc keeps and what is not counted (mem_fragmentation_ratio = RSS /
+ * used_memory, as Redis reports it).
  *
  * --maxmemory (node_mem_admit): over the limit, a write that may grow
  * memory is refused (noeviction) or first makes room: the leader picks
@@ -31,6 +31,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "repl/repl.h"
+#include "server/client.h"
 #include "server/node.h"
 
 static size_t read_rss(void)
@@ -48,13 +50,17 @@ static size_t read_rss(void)
     return (size_t)resident * (size_t)(page > 0 ? page : 4096);
 }
 
+void node_mem_init(node *n)
+{
+    struct mallinfo2 mi = mallinfo2();
+    n->mem.heap = mi.uordblks + mi.hblkhd;
+}
+
 void node_mem_sample(node *n, uint64_t now_ms, int force)
 {
     node_mem *m = &n->mem;
+    if (!m->startup) m->startup = node_used_memory(n); /* recovered data included */
     if (!force && m->sample_ms && now_ms - m->sample_ms < NODE_MEM_SAMPLE_MS) return;
-    struct mallinfo2 mi = mallinfo2();
-    m->heap = mi.uordblks + mi.hblkhd;
-    m->kv_at_sample = kv_memory_bytes(n->kv);
     m->sample_ms = now_ms;
     if (force || !m->rss_ms || now_ms - m->rss_ms >= NODE_MEM_RSS_MS) {
         m->rss = read_rss();
@@ -62,16 +68,21 @@ void node_mem_sample(node *n, uint64_t now_ms, int force)
     }
     size_t used = node_used_memory(n);
     if (used > m->peak) m->peak = used;
-    if (!m->startup) m->startup = used;
 }
 
 size_t node_used_memory(const node *n)
 {
     const node_mem *m = &n->mem;
-    size_t kv = kv_memory_bytes(n->kv);
-    if (kv >= m->kv_at_sample) return m->heap + (kv - m->kv_at_sample);
-    size_t drop = m->kv_at_sample - kv;
-    return drop < m->heap ? m->heap - drop : 0;
+    size_t b = m->heap;
+    if (n->kv) b += kv_memory_bytes(n->kv);
+    if (n->ks.proposed) b += kv_memory_bytes(n->ks.proposed);
+    if (n->ks.unit) b += kv_memory_bytes(n->ks.unit);
+    b += n->ks.one_cap + n->ks.body_cap;
+    b += n->pending.cap + n->client_mem + n->nclients * (sizeof(client) + NODE_MEM_CONN_BYTES);
+    b += n->tk_cap * sizeof(ticket);
+    if (n->leader) b += repl_leader_mem(n->leader);
+    if (n->follower) b += repl_follower_mem(n->follower);
+    return b;
 }
 
 size_t node_rss_bytes(const node *n)

@@ -6,7 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NODE_MEM_SAMPLE_MS 100   /* malloc's totals are read this often */
+#define NODE_MEM_SAMPLE_MS 100   /* the peak is taken this often */
+#define NODE_MEM_CONN_BYTES 1024 /* per connection beyond its buffers (descriptor, epoll, TLS not) */
 #define NODE_MEM_RSS_MS 1000     /* /proc/self/statm this often */
 /* The store's access clock ticks this often (kv_set_clock): LRU tells keys
  * apart 100 ms apart, and a 19-bit clock wraps after 14.5 hours (a key idle
@@ -18,8 +19,7 @@
 #define NODE_EVICT_PENDING_MAX 256 /* eviction records remembered until applied */
 
 typedef struct node_mem {
-    size_t heap;         /* malloc's bytes in use at the last sample */
-    size_t kv_at_sample; /* kv_memory_bytes() then: writes since move used_memory */
+    size_t heap;         /* malloc's bytes in use at start-up, before any data */
     size_t peak;         /* highest used_memory seen */
     size_t rss;          /* resident set size at the last RSS sample */
     size_t startup;      /* used_memory when the node had started (before data) */
@@ -37,11 +37,15 @@ typedef struct node_mem {
 } node_mem;
 
 struct node;
-/* Reads malloc's totals (and RSS when due) if NODE_MEM_SAMPLE_MS have
- * passed, or at once with FORCE. Called by the cron. */
+/* Reads malloc's total before the node holds anything (node_new's start;
+ * cheap then: few free chunks). In a process running several nodes (tests)
+ * it includes the others'. */
+void node_mem_init(struct node *n);
+/* Takes the peak (and RSS when due) if NODE_MEM_SAMPLE_MS have passed, or
+ * at once with FORCE. Called by the cron. */
 void node_mem_sample(struct node *n, uint64_t now_ms, int force);
-/* used_memory: every byte malloc has handed out and not taken back, from
- * the last sample, moved by what the store gained or lost since. */
+/* used_memory: malloc's start-up total plus what the node holds for data
+ * and load, counted (node_mem.c). */
 size_t node_used_memory(const struct node *n);
 size_t node_rss_bytes(const struct node *n);
 /* --maxmemory before a write that may grow memory (Redis's denyoom

@@ -10,12 +10,18 @@
  *     survive, the evictions reach the followers (equal digests and sizes);
  *  3. volatile-ttl: only keys with an expiry are evicted, the nearest
  *     expiry first; once none is left, writes are refused again;
- *  4. allkeys-random: writes go on; CONFIG GET / SET of the settings. */
+ *  4. allkeys-random: writes go on; CONFIG GET / SET of the settings;
+ *  5. an elected cluster under allkeys-lru whose leader is killed mid-load:
+ *     the new leader evicts in its turn, writes never fail past the
+ *     election, and every node ends with the same keys. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <signal.h>
+
 #include "../common/cluster.h"
+#include "../common/ecluster.h"
 #include "../common/expect.h"
 #include "../testhelp.h"
 
@@ -291,6 +297,46 @@ static void test_random_and_config(cluster *c, tclient *l, char *status)
     test_cond("every node holds the same", cl_converged(c));
 }
 
+static void test_failover(char *status)
+{
+    test_section("elected, allkeys-lru: the leader killed mid-load");
+    char limit[32];
+    snprintf(limit, sizeof limit, "%dmb", LIMIT_MB);
+    const char *extra[] = {"--maxmemory", limit, "--maxmemory-policy", "allkeys-lru", NULL};
+    ecluster c;
+    test_cond("elected cluster starts", ec_start(&c, "maxmemory-el", 3, extra) == 0);
+    int l = ec_wait_leader(&c, 10000);
+    test_cond("a leader", l >= 0);
+    if (l < 0) {
+        ec_stop(&c, 1);
+        return;
+    }
+    tclient *t = ec_connect(&c, l);
+    long errors;
+    char err[256];
+    memset(status, 0, FILL_MAX);
+    long n = 2 * LIMIT_BYTES / VAL_LEN;
+    long acked = t ? fill(t, "a:", n, 0, status, 0, &errors, err, sizeof err) : -1;
+    test_cond("twice the limit on the first leader", acked == n);
+    long long ev1 = ec_info_ll(&c, l, "evicted_keys");
+    test_cond("it evicted", ev1 > 0);
+    tc_close(t);
+    test_cond("the leader killed", ec_signal(&c, l, SIGKILL) != -1);
+    int l2 = ec_wait_leader(&c, 10000);
+    test_cond("a new leader", l2 >= 0 && l2 != l);
+    t = l2 >= 0 ? ec_connect(&c, l2) : NULL;
+    if (t) tc_set_timeout(t, 30000);
+    memset(status, 0, FILL_MAX);
+    acked = t ? fill(t, "b:", n, 0, status, 0, &errors, err, sizeof err) : -1;
+    test_cond("twice the limit again on the new leader, not one error", acked == n && errors == 0);
+    if (errors) printf("   first error: %s\n", err);
+    test_cond("the new leader evicted in its turn", l2 >= 0 && ec_info_ll(&c, l2, "evicted_keys") > 0);
+    tc_close(t);
+    test_cond("the old leader back", ec_start_node(&c, l) == 0);
+    test_cond("every node ends with the same keys", ec_wait_converged(&c, 30000));
+    test_cond("elected cluster stops cleanly", ec_stop(&c, test_failed_ > 0) == 0);
+}
+
 int main(void)
 {
     cl_watchdog(600);
@@ -317,6 +363,7 @@ int main(void)
     }
     tc_close(l);
     test_cond("all nodes exit cleanly", cl_stop(&c, test_failed_ > 0) == 0);
+    test_failover(status);
     free(status);
     return test_report();
 }

@@ -542,3 +542,20 @@ void cl_watchdog(unsigned seconds)
     signal(SIGALRM, on_alarm);
     alarm(seconds);
 }
+
+int cl_followers_applied(cluster *c, tclient *leader)
+{
+    long long lsn = cl_info_ll(leader, "persistence", "last_lsn");
+    int ok = lsn > 0;
+    for (int i = 1; i < CL_NODES && ok; i++) {
+        if (c->n[i].pid <= 0 || c->n[i].stopped) continue;
+        tclient *f = cl_connect(c, i);
+        char ls[32];
+        snprintf(ls, sizeof ls, "%lld", lsn);
+        resp_value *r = f ? tc_cmd(f, "WAITLSN", ls, "10000") : NULL;
+        ok = r && r->type == RESP_T_INT && r->integer >= lsn;
+        resp_value_free(r);
+        tc_close(f);
+    }
+    return ok;
+}

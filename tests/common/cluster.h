@@ -110,6 +110,9 @@ int cl_digest(cluster *c, int i, char *out, size_t outlen);
 /* 1 if every running node has the same digest and DBSIZE; else prints all of
  * them and returns 0. */
 int cl_converged(cluster *c);
+/* 1 once every running follower applied the leader's last LSN (WAITLSN,
+ * 10 s each), 0 if one did not. */
+int cl_followers_applied(cluster *c, tclient *leader);
 
 /* Sends one control line to node I's proxy; REPLY gets the answer line.
  * 0 if it starts with "OK", -1 otherwise. */

@@ -86,22 +86,6 @@ static long fill(tclient *t, const char *prefix, long max, long ttl_base, char *
     return acked;
 }
 
-/* Waits until every follower applied the leader's last write (WAITLSN). */
-static int followers_at(cluster *c, tclient *l)
-{
-    long long lsn = cl_info_ll(l, "persistence", "last_lsn");
-    int ok = lsn > 0;
-    for (int i = 1; i < CL_NODES && ok; i++) {
-        tclient *f = cl_connect(c, i);
-        char ls[32];
-        snprintf(ls, sizeof ls, "%lld", lsn);
-        resp_value *r = f ? tc_cmd(f, "WAITLSN", ls, "10000") : NULL;
-        ok = r && r->type == RESP_T_INT && r->integer >= lsn;
-        resp_value_free(r);
-        tc_close(f);
-    }
-    return ok;
-}
 
 /* Keys PREFIX<i> with status 'O' that node I does not hold. */
 static long missing_on(cluster *c, int i, const char *prefix, const char *status, long n)
@@ -119,6 +103,16 @@ static long missing_on(cluster *c, int i, const char *prefix, const char *status
     }
     tc_close(t);
     return missing;
+}
+
+static int exists(tclient *t, const char *prefix, long k)
+{
+    char key[64];
+    snprintf(key, sizeof key, "%s%ld", prefix, k);
+    resp_value *r = tc_cmd(t, "EXISTS", key);
+    int e = r && r->type == RESP_T_INT && r->integer == 1;
+    resp_value_free(r);
+    return e;
 }
 
 static long long dbsize(cluster *c, int i)
@@ -157,14 +151,17 @@ static void test_noeviction(cluster *c, tclient *l, char *status)
     test_cond("a SET queued under OOM: -OOM", expect_err(tc_cmd(l, "SET", "x", "y"), "OOM "));
     test_cond("its EXEC aborts",
               expect_err(tc_cmd(l, "EXEC"), "EXECABORT Transaction discarded because of previous errors."));
-    test_cond("followers caught up", followers_at(c, l));
+    test_cond("followers caught up", cl_followers_applied(c, l));
     for (int i = 0; i < CL_NODES; i++) {
         char what[96];
         snprintf(what, sizeof what, "node %d holds every acknowledged key", i);
         test_cond(what, missing_on(c, i, "k:", status, acked + errors + DEPTH) == 0);
     }
     test_cond("every node holds the same (digests, sizes)", cl_converged(c));
-    test_cond("a follower serves reads (GET)", 1);
+    tclient *f = cl_connect(c, 1);
+    test_cond("a follower serves reads under the leader's OOM",
+              f && expect_int(tc_cmd(f, "STRLEN", "k:0"), VAL_LEN));
+    tc_close(f);
     char dels[16][16];
     const char *argv[17] = {"DEL"};
     for (int k = 0; k < 16; k++) {
@@ -203,26 +200,14 @@ static void test_lru(cluster *c, tclient *l, char *status)
     printf("   used_memory %lld of %lld\n", used, LIMIT_BYTES);
     test_cond("used_memory stays within 10% of the limit", used > 0 && used < LIMIT_BYTES * 11 / 10);
     int hot_left = 0;
-    for (int h = 0; h < HOT; h++) {
-        char key[32];
-        snprintf(key, sizeof key, "hot:%d", h);
-        resp_value *r = tc_cmd(l, "EXISTS", key);
-        hot_left += r && r->type == RESP_T_INT && r->integer == 1;
-        resp_value_free(r);
-    }
+    for (int h = 0; h < HOT; h++) hot_left += exists(l, "hot:", h);
     printf("   %d of %d hot keys left\n", hot_left, HOT);
     test_cond("keys read all along survive (LRU)", hot_left >= HOT * 3 / 4);
     long early = 0;
-    for (long k = 0; k < 1000; k++) {
-        char key[32];
-        snprintf(key, sizeof key, "lru:%ld", k);
-        resp_value *r = tc_cmd(l, "EXISTS", key);
-        early += r && r->type == RESP_T_INT && r->integer == 1;
-        resp_value_free(r);
-    }
+    for (long k = 0; k < 1000; k++) early += exists(l, "lru:", k);
     printf("   %ld of the first 1000 keys written left\n", early);
     test_cond("the oldest untouched keys went first", early < 500);
-    test_cond("followers caught up", followers_at(c, l));
+    test_cond("followers caught up", cl_followers_applied(c, l));
     test_cond("evictions reached every node (digests, sizes)", cl_converged(c));
 }
 
@@ -241,20 +226,12 @@ static void test_volatile_ttl(cluster *c, tclient *l, char *status)
     long n = 2 * LIMIT_BYTES / VAL_LEN;
     long vacked = fill(l, "v:", n, 100000, vstatus, 0, &errors, err, sizeof err);
     test_cond("twice the limit of keys with an expiry, without an error", vacked == n && errors == 0);
-    test_cond("followers caught up", followers_at(c, l));
+    test_cond("followers caught up", cl_followers_applied(c, l));
     test_cond("not one key without an expiry was evicted", missing_on(c, 0, "p:", status, persist) == 0);
     long near = 0, far = 0;
-    tclient *t = l;
     for (long k = 0; k < 500; k++) {
-        char key[32];
-        snprintf(key, sizeof key, "v:%ld", k);
-        resp_value *r = tc_cmd(t, "EXISTS", key);
-        near += r && r->type == RESP_T_INT && r->integer == 1;
-        resp_value_free(r);
-        snprintf(key, sizeof key, "v:%ld", n - 1 - k);
-        r = tc_cmd(t, "EXISTS", key);
-        far += r && r->type == RESP_T_INT && r->integer == 1;
-        resp_value_free(r);
+        near += exists(l, "v:", k);
+        far += exists(l, "v:", n - 1 - k);
     }
     printf("   of 500 keys: %ld with the nearest expiries left, %ld with the farthest\n", near, far);
     test_cond("the nearest expiries went first", near < far);
@@ -265,7 +242,7 @@ static void test_volatile_ttl(cluster *c, tclient *l, char *status)
     printf("   %ld more keys without expiry before -OOM\n", more);
     test_cond("with nothing left to evict: -OOM", errors > 0 && strcmp(err, OOM_TEXT) == 0);
     test_cond("and still no key without an expiry evicted", missing_on(c, 0, "p:", status, persist) == 0);
-    test_cond("followers caught up", followers_at(c, l));
+    test_cond("followers caught up", cl_followers_applied(c, l));
     test_cond("every node holds the same", cl_converged(c));
     free(vstatus);
 }
@@ -293,7 +270,7 @@ static void test_random_and_config(cluster *c, tclient *l, char *status)
     test_cond("CONFIG SET maxmemory-policy noeviction",
               expect_str(tc_cmd(l, "CONFIG", "SET", "maxmemory-policy", "noeviction"), "OK"));
     test_cond("writes go on without a limit", expect_str(tc_cmd(l, "SET", "free", "v"), "OK"));
-    test_cond("followers caught up", followers_at(c, l));
+    test_cond("followers caught up", cl_followers_applied(c, l));
     test_cond("every node holds the same", cl_converged(c));
 }
 

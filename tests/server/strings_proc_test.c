@@ -79,22 +79,6 @@ static long long int_of(resp_value *r)
     return v;
 }
 
-/* Waits until every follower applied the leader's last write (WAITLSN). */
-static int followers_at(cluster *c, tclient *l)
-{
-    long long lsn = cl_info_ll(l, "persistence", "last_lsn");
-    int ok = lsn > 0;
-    for (int i = 1; i < CL_NODES && ok; i++) {
-        tclient *f = cl_connect(c, i);
-        char ls[32];
-        snprintf(ls, sizeof ls, "%lld", lsn);
-        resp_value *r = f ? tc_cmd(f, "WAITLSN", ls, "10000") : NULL;
-        ok = r && r->type == RESP_T_INT && r->integer >= lsn;
-        resp_value_free(r);
-        tc_close(f);
-    }
-    return ok;
-}
 
 /* ---- 1. replication of every kind of write ---- */
 
@@ -145,7 +129,7 @@ static void test_replication(cluster *c)
     resp_value_free(r);
     test_cond("PERSIST", is_int(tc_cmd(l, "PERSIST", "r:pxat"), 1));
     test_cond("DEL of three, two present", is_int(tc_cmd(l, "DEL", "r:m1", "r:m4", "r:no"), 2));
-    test_cond("followers applied it all", followers_at(c, l));
+    test_cond("followers applied it all", cl_followers_applied(c, l));
 
     each_node_str(c, "INCR result", NULL, "r:n", "42");
     each_node_str(c, "INCRBYFLOAT result", NULL, "r:f", "2.5");
@@ -241,7 +225,7 @@ static void run_incr(cluster *c, int depth, long long base)
     test_cond("the replies are exactly the values base+1 .. base+50000, each once", exact);
     free(all);
     tclient *l = cl_connect(c, 0);
-    test_cond("followers applied every INCR", followers_at(c, l));
+    test_cond("followers applied every INCR", cl_followers_applied(c, l));
     tc_close(l);
     char want[32];
     snprintf(want, sizeof want, "%lld", base + INCR_CLIENTS * INCR_EACH);
@@ -281,7 +265,7 @@ static void test_expiry(cluster *c)
     resp_value_free(tc_cmd(l, "SELECT", "7"));
     test_cond("SET PX 400", is_str(tc_cmd(l, "SET", "x:short", "v", "PX", "400"), "OK"));
     test_cond("SET EX 1000", is_str(tc_cmd(l, "SET", "x:long", "v", "EX", "1000"), "OK"));
-    test_cond("followers have both", followers_at(c, l));
+    test_cond("followers have both", cl_followers_applied(c, l));
     for (int i = 0; i < CL_NODES; i++) {
         tclient *t = cl_connect(c, i);
         resp_value_free(tc_cmd(t, "SELECT", "7"));
@@ -328,7 +312,7 @@ static void test_expiry(cluster *c)
               is_str(tc_cmd(l, "SET", "x:restart", "v", "PX", "1500"), "OK"));
     test_cond("SET EX 1000 before a restart",
               is_str(tc_cmd(l, "SET", "x:keeps", "v", "EX", "1000"), "OK"));
-    test_cond("followers have them", followers_at(c, l));
+    test_cond("followers have them", cl_followers_applied(c, l));
     tc_close(l);
     test_cond("follower node 2 killed", cl_signal(c, 2, SIGKILL) == 128 + SIGKILL);
     long long t1 = proc_now_ms();
@@ -342,7 +326,7 @@ static void test_expiry(cluster *c)
     test_cond("restarted node does not serve the expired key", is_nil(tc_cmd(f, "GET", "x:restart")));
     test_cond("node 2 back online", cl_wait_follower_online(c, 1, 1, 10000));
     l = cl_connect(c, 0);
-    test_cond("and caught up", followers_at(c, l));
+    test_cond("and caught up", cl_followers_applied(c, l));
     tc_close(l);
     test_cond("still not served once caught up", is_nil(tc_cmd(f, "GET", "x:restart")));
     long long ttl = int_of(tc_cmd(f, "TTL", "x:keeps"));

@@ -970,6 +970,7 @@ static void node_cron(ev_loop *loop, void *data)
     node_checkpoint_cron(n);
     node_wal_retry(n, now);
     node_mem_sample(n, now, 0);
+    node_mem_cron(n);
     kv_set_clock(n->kv, now / NODE_LRU_TICK_MS); /* --maxmemory's LRU */
     node_hint_save(n, 0);
     for (int i = 0; i < NL_COUNT; i++) log_limit_flush(&n->log, &n->limits[i]);

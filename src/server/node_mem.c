@@ -119,11 +119,11 @@ static void evict_remember(node *n, uint64_t lsn, size_t bytes)
     m->evict_bytes += bytes;
 }
 
-int node_mem_admit(node *n)
+/* Bytes over the limit once the evictions in flight have applied (0: none). */
+static size_t mem_over(node *n)
 {
-    size_t limit = n->cfg.maxmemory;
-    if (!limit || !node_is_leader(n)) return 1;
     node_mem *m = &n->mem;
+    size_t limit = n->cfg.maxmemory;
     if (m->evict_epoch != n->epoch) { /* a new term: its log is not the one evicted into */
         m->evict_len = m->evict_head = m->evict_bytes = 0;
         m->evict_epoch = n->epoch;
@@ -131,20 +131,38 @@ int node_mem_admit(node *n)
     evict_forget_applied(n);
     size_t used = node_used_memory(n);
     size_t coming = m->evict_bytes < used ? used - m->evict_bytes : 0;
-    if (coming <= limit) return 1;
-    if (n->cfg.maxmemory_policy == CFG_MM_NOEVICTION) {
-        n->stats.oom_rejected++;
-        return 0;
-    }
+    return coming > limit ? coming - limit : 0;
+}
+
+static int mem_evict(node *n, size_t need)
+{
     size_t freed;
     int64_t lsn;
-    int got = ks_evict(n, coming - limit, &freed, &lsn);
-    if (got <= 0) {
+    int got = ks_evict(n, need, &freed, &lsn);
+    if (got > 0) {
+        n->stats.evicted_keys += (uint64_t)got;
+        evict_remember(n, (uint64_t)lsn, freed);
+    }
+    return got;
+}
+
+void node_mem_cron(node *n)
+{
+    if (!n->cfg.maxmemory || n->cfg.maxmemory_policy == CFG_MM_NOEVICTION || !node_is_leader(n))
+        return;
+    size_t over = mem_over(n);
+    if (over) mem_evict(n, over);
+}
+
+int node_mem_admit(node *n)
+{
+    if (!n->cfg.maxmemory || !node_is_leader(n)) return 1;
+    size_t over = mem_over(n);
+    if (!over) return 1;
+    if (n->cfg.maxmemory_policy == CFG_MM_NOEVICTION || mem_evict(n, over) <= 0) {
         n->stats.oom_rejected++;
         return 0;
     }
-    n->stats.evicted_keys += (uint64_t)got;
-    evict_remember(n, (uint64_t)lsn, freed);
     return 1;
 }
 

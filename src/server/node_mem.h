@@ -54,6 +54,10 @@ size_t node_rss_bytes(const struct node *n);
  * (noeviction, or nothing left to evict). Leader only: a follower applies
  * what its leader decided, evictions included, and takes no writes. */
 int node_mem_admit(struct node *n);
+/* Over the limit without a write to make room (CONFIG SET maxmemory lower,
+ * buffers grown): the leader evicts one batch per cron tick, as Redis's
+ * eviction timer does, until it is back under. */
+void node_mem_cron(struct node *n);
 /* Checkpoint early: under --maxmemory, tombstones the deletes left (they
  * go only with a checkpoint) hold more than an eighth of the limit. */
 int node_mem_wants_checkpoint(struct node *n, uint64_t now_ms);

@@ -176,6 +176,18 @@ static void test_noeviction(cluster *c, tclient *l, char *status)
     test_cond("CONFIG SET maxmemory back", expect_str(tc_cmd(l, "CONFIG", "SET", "maxmemory", half), "OK"));
 }
 
+typedef struct under_ctx {
+    tclient *t;
+    long long limit;
+} under_ctx;
+
+static int under_limit(void *arg)
+{
+    under_ctx *u = arg;
+    long long used = cl_info_ll(u->t, "memory", "used_memory");
+    return used > 0 && used <= u->limit;
+}
+
 static void test_lru(cluster *c, tclient *l, char *status)
 {
     test_section("allkeys-lru: writes go on, memory stays at the limit, hot keys stay");
@@ -209,6 +221,21 @@ static void test_lru(cluster *c, tclient *l, char *status)
     test_cond("the oldest untouched keys went first", early < 500);
     test_cond("followers caught up", cl_followers_applied(c, l));
     test_cond("evictions reached every node (digests, sizes)", cl_converged(c));
+
+    /* A lower limit with no write coming: the leader evicts on its own. */
+    long long before = dbsize(c, 0);
+    char half[32];
+    snprintf(half, sizeof half, "%lld", LIMIT_BYTES / 2);
+    test_cond("CONFIG SET maxmemory to half", expect_str(tc_cmd(l, "CONFIG", "SET", "maxmemory", half), "OK"));
+    under_ctx u = {l, LIMIT_BYTES / 2};
+    test_cond("without a write, the leader evicts down to the new limit",
+              proc_wait_until(under_limit, &u, 10000));
+    printf("   %lld keys before, %lld after\n", before, dbsize(c, 0));
+    test_cond("about half the keys went", dbsize(c, 0) < before * 3 / 4);
+    test_cond("followers caught up", cl_followers_applied(c, l));
+    test_cond("every node holds the same", cl_converged(c));
+    snprintf(half, sizeof half, "%lld", LIMIT_BYTES);
+    test_cond("CONFIG SET maxmemory back", expect_str(tc_cmd(l, "CONFIG", "SET", "maxmemory", half), "OK"));
 }
 
 static void test_volatile_ttl(cluster *c, tclient *l, char *status)

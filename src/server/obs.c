@@ -213,6 +213,7 @@ void obs_reset(node *n)
     o->fork_usec = o->forks = 0;
     memset(o->quorum, 0, sizeof *o->quorum);
     o->quorum_max_us = 0;
+    o->quorum_usec = 0;
 }
 
 static uint32_t name_hash(const char *s)
@@ -670,6 +671,7 @@ void obs_reply_released(node *n, int idx, uint64_t t0_us, int ok)
     }
     if (ok) {
         obs_hist_record_us(o->quorum, us);
+        o->quorum_usec += us;
         if (us > o->quorum_max_us) o->quorum_max_us = us;
         obs_latency_event(n, "quorum-wait", us / 1000u);
     }
@@ -764,6 +766,16 @@ void obs_cron(node *n, uint64_t now_ms)
 
 /* ---- INFO ---- */
 
+static void pseudo_line(info_buf *b, const char *pre, const char *name, uint64_t calls,
+                        uint64_t usec, uint64_t failed)
+{
+    info_printf(b,
+                "cmdstat_%s%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=0,"
+                "failed_calls=%llu\r\n",
+                pre, name, (unsigned long long)calls, (unsigned long long)usec,
+                calls ? (double)usec / (double)calls : 0.0, (unsigned long long)failed);
+}
+
 void obs_info_commandstats(node *n, info_buf *b)
 {
     obs_state *o = &n->obs;
@@ -778,15 +790,28 @@ void obs_info_commandstats(node *n, info_buf *b)
                     s->calls ? (double)s->usec / (double)s->calls : 0.0,
                     (unsigned long long)s->rejected, (unsigned long long)s->failed);
     }
-    /* rkv's: time to the reply of the calls whose reply waited for a
-     * commit (a write's quorum), dispatch to release. */
+    /* rkv's, as pseudo-commands named rkv_* (no Redis command has such a
+     * name) so that tools which read only Redis's sections carry them:
+     * prometheus-redis-exporter v1.45 exports a cmdstat line, and the
+     * latencystats line of the same name, and nothing else it does not
+     * know (docs/MONITORING.md). calls / usec are: replies released after
+     * their commit and the time to them; WAL batches written + fdatasynced
+     * and their time; writes committed and their proposal-to-commit time;
+     * elections started (failed_calls: not won); leader changes seen. */
     for (size_t i = 0; i < OBS_CMDS_MAX; i++) {
         const obs_cmdstat *s = &o->cmds[i];
         if (!s->name[0] || s->reply_calls == 0) continue;
-        info_printf(b, "rkv_cmdstat_%s:reply_calls=%llu,reply_usec=%llu,reply_usec_per_call=%.2f\r\n",
-                    s->name, (unsigned long long)s->reply_calls, (unsigned long long)s->reply_usec,
-                    (double)s->reply_usec / (double)s->reply_calls);
+        pseudo_line(b, "rkv_reply|", s->name, s->reply_calls, s->reply_usec, 0);
     }
+    wal_fsync_stats st;
+    memset(&st, 0, sizeof st);
+    if (n->walt) wal_thread_fsync_stats(n->walt, &st);
+    pseudo_line(b, "rkv_wal_fsync", "", st.count, st.total_us, 0);
+    pseudo_line(b, "rkv_quorum_wait", "", o->quorum->total, o->quorum_usec, 0);
+    if (n->cfg.elected)
+        pseudo_line(b, "rkv_elections", "", n->el.elections,
+                    0, n->el.elections > n->el.elections_won ? n->el.elections - n->el.elections_won : 0);
+    pseudo_line(b, "rkv_leader_changes", "", n->leader_changes, 0, 0);
     info_printf(b, "\r\n");
 }
 

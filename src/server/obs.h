@@ -14,7 +14,7 @@
  *     execution, a write's proposal included): commandstats usec,
  *     latencystats, LATENCY HISTOGRAM, SLOWLOG and the "command" events;
  *   - rkv's: dispatch to the reply being released, which for a write is
- *     after its quorum commit (rkv_reply_usec in commandstats,
+ *     after its quorum commit (cmdstat_rkv_reply|CMD in commandstats,
  *     latency_percentiles_usec_rkv_reply|CMD in latencystats). */
 #ifndef RKV_OBS_H
 #define RKV_OBS_H
@@ -163,7 +163,7 @@ typedef struct obs_state {
     /* WAL fdatasync times as last read from the WAL thread. */
     uint64_t fsync_seen_max_us;
     obs_hist *quorum; /* proposal (dispatch) to commit of writes */
-    uint64_t quorum_max_us;
+    uint64_t quorum_max_us, quorum_usec;
     uint64_t start_us;
 } obs_state;
 

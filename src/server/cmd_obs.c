@@ -26,6 +26,8 @@
 #define MALLOC_STATS_MAX (1u << 20)   /* MEMORY MALLOC-STATS text, at most */
 #define LAT_GRAPH_COLS 80             /* samples LATENCY GRAPH draws */
 #define LAT_GRAPH_ROWS 4
+/* One line of LATENCY HELP, Redis's words (one literal: it is one element). */
+static const char lat_help_histogram[] = "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.";
 
 static void reply_help(client *c, const char *const *lines, size_t n)
 {
@@ -370,8 +372,7 @@ void cmd_latency(client *c)
             "    Reset latency data of one or more <event> classes.",
             "    (default: reset all data for all event classes)",
             "HISTOGRAM [COMMAND ...]",
-            "    Return a cumulative distribution of latencies in the format of a histogram for "
-            "the specified command names.",
+            lat_help_histogram,
             "    If no commands are specified then all histograms are replied.",
             "HELP",
             "    Prints this help.",
@@ -480,7 +481,7 @@ static void memory_stats(client *c)
         snprintf(name, sizeof name, "db.%u", db);
         reply_bulk(c, name, strlen(name));
         reply_map(c, 3);
-        kv_int(c, "overhead.hashtable.main", (long long)(keys * sizeof(void *)));
+        kv_int(c, "overhead.hashtable.main", (long long)keys * (long long)sizeof(void *));
         kv_int(c, "overhead.hashtable.expires", 0);
         kv_int(c, "overhead.hashtable.slot-to-keys", 0);
     }
@@ -505,7 +506,7 @@ static void memory_stats(client *c)
     kv_int(c, "rkv.pending-log.bytes", (long long)node_pending_bytes(n));
     kv_int(c, "rkv.proposed-layer.bytes",
            n->ks.proposed ? (long long)kv_memory_bytes(n->ks.proposed) : 0);
-    kv_int(c, "rkv.tickets.bytes", (long long)(n->tk_cap * sizeof(ticket)));
+    kv_int(c, "rkv.tickets.bytes", (long long)n->tk_cap * (long long)sizeof(ticket));
     kv_int(c, "rkv.wal.bytes-on-disk", (long long)wal_thread_wal_bytes(n->walt));
 }
 

@@ -52,7 +52,8 @@ static void human(char *out, size_t len, double n)
         snprintf(out, len, "%lluB", (unsigned long long)n);
         return;
     }
-    int u = -1;
+    int u = 0;
+    n /= 1024;
     while (n >= 1024 && u < 5) {
         n /= 1024;
         u++;

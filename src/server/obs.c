@@ -479,7 +479,7 @@ static void slowlog_push(client *c, uint64_t dur_us)
         size_t cap = o->slow_cap ? o->slow_cap * 2 : 16;
         if (cap > max) cap = max;
         if (cap <= o->slow_len) cap = o->slow_len + 1;
-        obs_slow **r = malloc(cap * sizeof *r);
+        obs_slow **r = malloc(cap * sizeof(obs_slow *));
         if (!r) {
             free(e);
             return;

@@ -342,7 +342,7 @@ static void test_monitor(tclient *c, pid_t pid)
     test_cond("MONITOR: OK", is_status(tc_cmd(m, "MONITOR"), "OK"));
     resp_value_free(tc_cmd(c, "SET", "mk", "a b\"\n"));
     resp_value_free(tc_cmd(c, "AUTH", "secretpw"));
-    char buf[8192];
+    char buf[8192] = {0};
     size_t len = 0;
     test_cond("the other client's SET, quoted as Redis",
               mon_read(tc_fd(m), buf, sizeof buf, &len, "\"SET\" \"mk\" \"a b\\\"\\n\"\r\n"));

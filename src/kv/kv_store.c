@@ -1038,3 +1038,21 @@ int kv_random(kv_store *kv, unsigned db, uint64_t rnd, kv_entry_view *out)
     }
     return 0;
 }
+
+/* ---- MEMORY USAGE (read-only) ---- */
+
+size_t kv_entry_memory(kv_store *kv, unsigned db, const void *key, size_t klen)
+{
+    if (klen > KV_KLEN_MAX || db >= kv->ndb || !kv->db[db]) return 0;
+    kv_dict *d = kv->db[db];
+    if (d->ht[0].size == 0 && d->ht[1].size == 0) return 0;
+    uint64_t h = kv_hash(kv, key, (uint32_t)klen);
+    kv_entry **link = kv_find_link(d, key, (uint32_t)klen, h, NULL);
+    if (!link) return 0;
+    return malloc_usable_size(*link) + sizeof(kv_entry *);
+}
+
+size_t kv_entry_memory_estimate(size_t klen, size_t vlen, int has_exp)
+{
+    return offsetof(kv_entry, data) + (has_exp ? 8 : 0) + klen + vlen + sizeof(kv_entry *);
+}

@@ -152,4 +152,12 @@ size_t kv_drop_tombstones(kv_store *kv, uint64_t ts_max);
  * remain. The server calls it when idle so a resize also finishes unloaded. */
 int kv_rehash_step(kv_store *kv, int n);
 
+/* MEMORY USAGE: the bytes the store holds for KEY in database DB (its
+ * entry's allocation and its bucket slot), 0 if it holds no entry (a
+ * tombstone counts: it is held). Read-only: no rehash step. */
+size_t kv_entry_memory(kv_store *kv, unsigned db, const void *key, size_t klen);
+/* What an entry of KLEN / VLEN bytes (with an expiry or not) would take:
+ * for a key not yet in this store (a write still waiting for its commit). */
+size_t kv_entry_memory_estimate(size_t klen, size_t vlen, int has_exp);
+
 #endif

@@ -60,6 +60,7 @@ static void client_free(client *c)
 {
     node *n = c->n;
     if (c->owed) node_forget_client(n, c);
+    obs_client_gone(c);
     /* Unlink from the flush and blocked lists. */
     for (client **pp = &n->flush_head; *pp; pp = &(*pp)->fnext)
         if (*pp == c) {
@@ -382,6 +383,7 @@ void reply_error(client *c, const char *fmt, ...)
         if (msg[i] == '\r' || msg[i] == '\n') msg[i] = ' ';
     msg[l + 1] = '\r';
     msg[l + 2] = '\n';
+    obs_error_reply(c->n, msg + 1, (size_t)l); /* INFO errorstats */
     reply_raw(c, msg, (size_t)l + 3);
 }
 
@@ -511,6 +513,8 @@ static int client_write(client *c)
             return -1;
         }
         c->out_sent += (size_t)w;
+        c->n->obs.net_out_bytes += (size_t)w;
+        c->n->obs.writes++;
     }
     if (c->out_sent == c->out_len) {
         c->out_sent = c->out_len = 0;
@@ -746,6 +750,8 @@ static void client_read(client *c)
         return;
     }
     c->in_len += (size_t)r;
+    n->obs.net_in_bytes += (size_t)r;
+    n->obs.reads++;
     c->last_input_ms = ev_now_ms();
     client_process_input(c);
     /* Paused (waiting): stop reading so the kernel applies backpressure. */

@@ -31,7 +31,9 @@ struct tls_conn;
 #define CLIENT_SCAN_MS 100          /* timeouts and the memory limit are checked this often */
 #define LISTEN_BACKOFF_MS 100       /* accept(2) out of descriptors: pause the listener */
 
-enum client_wait { WAIT_NONE = 0, WAIT_REPLICAS, WAIT_LSN, WAIT_READ, WAIT_QUORUM };
+enum client_wait { WAIT_NONE = 0, WAIT_REPLICAS, WAIT_LSN, WAIT_READ,
+                   WAIT_SAVE, /* SAVE: until the checkpoint of wait_lsn is written (obs.c) */
+                   WAIT_QUORUM /* a write in a new leader's first moments (commands.c) */ };
 enum client_pause { CLIENT_PAUSE_OFF = 0, CLIENT_PAUSE_WRITE = 1, CLIENT_PAUSE_ALL = 2 };
 
 typedef struct client {
@@ -71,6 +73,7 @@ typedef struct client {
      * later (a write's ticket, a blocked WAIT) must keep silent for it. */
     int reply_off, reply_skip, silent;
     int no_evict;       /* CLIENT NO-EVICT on: never dropped by --maxmemory-clients */
+    int monitor;        /* MONITOR: fed every command (obs.c), output bounded */
     int pause_blocked;  /* its next command waits for CLIENT PAUSE to end */
     char lib_name[CLIENT_LIB_MAX]; /* CLIENT SETINFO LIB-NAME ("" none) */
     char lib_ver[CLIENT_LIB_MAX];

@@ -25,6 +25,16 @@ int arg_ld(const resp_arg *a, long double *out);
  * printable escaped as \xNN (Redis's "unknown command" style). */
 void arg_printable(const resp_arg *a, char *out, size_t outlen);
 
+/* cmd_obs.c: observability and the server's life (docs/MONITORING.md) */
+void cmd_slowlog(client *c);
+void cmd_latency(client *c);
+void cmd_monitor(client *c);
+void cmd_memory(client *c);
+void cmd_debug(client *c);
+void cmd_shutdown(client *c);
+void cmd_save(client *c);
+void cmd_lastsave(client *c);
+
 /* cmd_server.c */
 void cmd_client(client *c);
 void cmd_config(client *c);

@@ -22,6 +22,7 @@
 #include "server/cmd.h"
 #include "server/info.h"
 #include "server/node.h"
+#include "server/obs.h"
 #include "server/pubsub.h"
 
 /* ---- CLIENT ---- */
@@ -99,6 +100,7 @@ static void client_info_line(const client *c, const client *self, info_buf *b)
 {
     uint64_t now = ev_now_ms();
     char flags[16], *f = flags, laddr[INET6_ADDRSTRLEN + 8];
+    if (c->monitor) *f++ = 'O'; /* Redis: first (a monitor is a CLIENT_SLAVE) */
     if (pubsub_subscribed(c)) *f++ = 'P';
     if (c->multi) *f++ = 'x';
     if (c->wait != WAIT_NONE || c->pause_blocked) *f++ = 'b';
@@ -668,6 +670,7 @@ static void config_resetstat(client *c)
     s->start_ms = start;
     s->wal_corruptions = corrupt; /* persistence: a fact about the disk */
     n->max_clock_offset_seen_us = 0;
+    obs_reset(n); /* commandstats, errorstats, latencystats, rates (obs.h) */
     reply_status(c, "OK");
 }
 

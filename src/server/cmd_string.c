@@ -62,6 +62,14 @@ void cmd_lookup(client *c, const resp_arg *k, ks_val *v)
     assert(k != NULL);
     ks_lookup(c->n, c->db, k->p, (uint32_t)k->len, v);
     if (v->expired && !c->n->ks.unit_open) ks_expire_key(c->n, c->db, k->p, (uint32_t)k->len);
+    /* INFO keyspace_hits / misses: the lookups of reads, as Redis's
+     * lookupKeyRead (a write's lookups run with the unit open). */
+    if (!c->n->ks.unit_open) {
+        if (v->exists)
+            c->n->obs.keyspace_hits++;
+        else
+            c->n->obs.keyspace_misses++;
+    }
 }
 
 void cmd_reply_unit_full(client *c)

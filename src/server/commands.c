@@ -37,7 +37,8 @@ enum {
                            WATCH QUIT RESET) */
     CMD_KEYNUM = 512,   /* argv[2] counts the keys that follow it (EVAL, EVALSHA) */
     CMD_STATELESS = 128, /* its reply does not depend on the data (MULTI, QUEUED ...) */
-    CMD_DENYOOM = 1024, /* may grow memory: refused or evicts first over --maxmemory (Redis's denyoom) */
+    CMD_NOMULTI = 1024,  /* refused inside MULTI (Redis's no-multi: SAVE, SHUTDOWN) */
+    CMD_DENYOOM = 2048, /* may grow memory: refused or evicts first over --maxmemory (Redis's denyoom) */
 };
 
 typedef struct command {
@@ -145,6 +146,7 @@ static void cmd_reset(client *c)
 {
     client_reset_conn(c);
     multi_end(c);
+    obs_client_gone(c); /* RESET ends MONITOR, as Redis */
     c->db = 0;
     reply_status(c, "RESET");
 }
@@ -153,17 +155,6 @@ static void cmd_quit(client *c)
 {
     reply_status(c, "OK");
     c->close_after = 1;
-}
-
-static void cmd_debug(client *c)
-{
-    if (arg_eq(&c->argv[1], "digest") && c->argc == 2) {
-        char hex[17];
-        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)kv_digest(c->n->kv));
-        reply_status(c, hex);
-    } else {
-        reply_error(c, "ERR DEBUG supports only DIGEST");
-    }
 }
 
 static void cmd_bgsave(client *c)
@@ -403,6 +394,14 @@ static const command commands[] = {
     {"failover", -1, 0, cmd_failover, 0, 0, 0, C_(ADMIN) | C_(SLOW) | C_(DANGEROUS)},
     {"bgsave", -1, 0, cmd_bgsave, 0, 0, 0, C_(ADMIN) | C_(SLOW) | C_(DANGEROUS)},
     {"debug", -2, 0, cmd_debug, 0, 0, 0, C_(ADMIN) | C_(SLOW) | C_(DANGEROUS)},
+    /* observability and the server's life (cmd_obs.c) */
+    {"slowlog", -2, CMD_CONTAINER, cmd_slowlog, 0, 0, 0, C_(ADMIN) | C_(SLOW) | C_(DANGEROUS)},
+    {"latency", -2, CMD_CONTAINER, cmd_latency, 0, 0, 0, C_(ADMIN) | C_(SLOW) | C_(DANGEROUS)},
+    {"monitor", 1, 0, cmd_monitor, 0, 0, 0, C_(ADMIN) | C_(SLOW) | C_(DANGEROUS)},
+    {"memory", -2, CMD_CONTAINER, cmd_memory, 2, 2, 1, C_(SLOW)},
+    {"shutdown", -1, CMD_NOMULTI, cmd_shutdown, 0, 0, 0, C_(ADMIN) | C_(SLOW) | C_(DANGEROUS)},
+    {"save", 1, CMD_NOMULTI, cmd_save, 0, 0, 0, C_(ADMIN) | C_(SLOW) | C_(DANGEROUS)},
+    {"lastsave", 1, 0, cmd_lastsave, 0, 0, 0, C_(ADMIN) | C_(FAST) | C_(DANGEROUS)},
     {"command", -1, CMD_CONTAINER, cmd_command, 0, 0, 0, C_(SLOW) | C_(CONNECTION)},
     {"config", -2, CMD_CONTAINER, cmd_config, 0, 0, 0, C_(ADMIN) | C_(SLOW) | C_(DANGEROUS)},
     {"select", 2, 0, cmd_select, 0, 0, 0, C_(FAST) | C_(CONNECTION)},
@@ -561,6 +560,14 @@ static const command_doc docs[] = {
      "6.2.0", "server"},
     {"bgsave", "Asynchronously save the dataset to disk", "1.0.0", "server"},
     {"debug", "A container for debugging commands", "1.0.0", "server"},
+    {"slowlog", "A container for slow log commands", "2.2.12", "server"},
+    {"latency", "A container for latency diagnostics commands", "2.8.13", "server"},
+    {"monitor", "Listen for all requests received by the server in real time", "1.0.0", "server"},
+    {"memory", "A container for memory diagnostics commands", "4.0.0", "server"},
+    {"shutdown", "Synchronously save the dataset to disk and then shut down the server", "1.0.0",
+     "server"},
+    {"save", "Synchronously save the dataset to disk", "1.0.0", "server"},
+    {"lastsave", "Get the UNIX time stamp of the last successful save to disk", "1.0.0", "server"},
     {"command", "Get array of Redis command details", "2.8.13", "server"},
     {"config", "A container for server configuration commands", "2.0.0", "server"},
     {"select", "Change the selected database for the current connection", "1.0.0",
@@ -960,12 +967,23 @@ static int arity_fits(const command *cmd, size_t argc)
            (cmd->arity < 0 && argc >= (size_t)-cmd->arity);
 }
 
+/* What obs_cmd_end needs of the table entry (obs.h). */
+static unsigned obs_flags(const command *cmd)
+{
+    return ((cmd->cats & ACL_CAT_FAST) ? OBS_FAST : 0u) |
+           ((cmd->cats & ACL_CAT_ADMIN) ? OBS_NO_MONITOR : 0u) |
+           (cmd->fn == cmd_exec ? OBS_NO_SLOWLOG : 0u);
+}
+
 void command_call(client *c)
 {
     const command *cmd = command_lookup(&c->argv[0]);
     assert(cmd && arity_fits(cmd, c->argc)); /* checked when queued */
     c->cmd_lsn = 0;
+    obs_call oc;
+    obs_cmd_begin(c, cmd->name, (cmd->flags & CMD_CONTAINER) != 0, &oc);
     cmd->fn(c);
+    obs_cmd_end(c, &oc, obs_flags(cmd));
 }
 
 /* The checks of Redis's processCommand, in its order; 0 refused (replied). */
@@ -1005,6 +1023,10 @@ static int command_allowed(client *c, const command *cmd)
         if (acl_client_refuse(c, aclidx, aclname, cmd->flags & CMD_NO_AUTH, first, last, step))
             return 0;
     }
+    if (c->monitor && (cmd->flags & (CMD_READ | CMD_WRITE))) {
+        reply_error(c, "ERR Replica can't interact with the keyspace");
+        return 0;
+    }
     if (pubsub_active(c) && !(cmd->flags & CMD_PUBSUB)) {
         reply_error(c, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
                        "QUIT / RESET are allowed in this context",
@@ -1043,6 +1065,7 @@ int command_exec(client *c)
         return CMD_DONE;
     }
     if (!command_allowed(c, cmd)) {
+        if (cmd) obs_cmd_rejected(c, cmd->name, (cmd->flags & CMD_CONTAINER) != 0);
         if (in_multi) multi_flag_error(c);
         if (pipelined) finish_pipelined(c, NULL);
         return CMD_DONE;
@@ -1068,9 +1091,14 @@ int command_exec(client *c)
     }
     if (in_multi && !(cmd->flags & CMD_NOQUEUE)) {
         /* Queued; a write the node cannot take now fails the EXEC. */
-        if ((cmd->flags & CMD_WRITE) && !command_write_allowed(c))
+        if (cmd->flags & CMD_NOMULTI) {
+            reply_error(c, "ERR Command not allowed inside a transaction");
+            obs_cmd_rejected(c, cmd->name, (cmd->flags & CMD_CONTAINER) != 0);
             multi_flag_error(c);
-        else
+        } else if ((cmd->flags & CMD_WRITE) && !command_write_allowed(c)) {
+            obs_cmd_rejected(c, cmd->name, (cmd->flags & CMD_CONTAINER) != 0);
+            multi_flag_error(c);
+        } else
             multi_queue(c, (cmd->flags & CMD_WRITE) != 0, (cmd->flags & CMD_DENYOOM) != 0);
         finish_pipelined(c, &(command){.flags = CMD_STATELESS});
         return CMD_DONE;
@@ -1095,18 +1123,26 @@ int command_exec(client *c)
             }
             c->read_waited = 0;
             reply_error(c, "%s", why);
+            obs_cmd_rejected(c, cmd->name, (cmd->flags & CMD_CONTAINER) != 0);
             return CMD_DONE;
         }
         c->read_waited = 0;
     }
-    client_note_cmd(c, cmd->name);
     if (cmd->flags & CMD_WRITE) {
         if (write_waits_for_quorum(c)) {
             n->stats.commands_processed--;
             return CMD_DEFERRED;
         }
         c->write_waited = 0;
-        if (!command_write_allowed(c)) return CMD_DONE;
+    }
+    if ((cmd->flags & CMD_WRITE) && !command_write_allowed(c)) {
+        client_note_cmd(c, cmd->name);
+        obs_cmd_rejected(c, cmd->name, (cmd->flags & CMD_CONTAINER) != 0);
+        return CMD_DONE;
+    }
+    obs_call oc; /* timed from here to the reply queued (obs.h) */
+    obs_cmd_begin(c, cmd->name, (cmd->flags & CMD_CONTAINER) != 0, &oc);
+    if (cmd->flags & CMD_WRITE) {
         ks_unit_begin(n);
         cmd->fn(c);
         c->cmd_lsn = ks_unit_commit(n);
@@ -1114,5 +1150,6 @@ int command_exec(client *c)
         cmd->fn(c);
     }
     if (pipelined) finish_pipelined(c, cmd);
+    obs_cmd_end(c, &oc, obs_flags(cmd));
     return CMD_DONE;
 }

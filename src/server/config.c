@@ -144,6 +144,7 @@ static const opt opts[] = {
      "percentiles INFO latencystats shows (default \"50 99 99.9\")"},
     {"monitor-buffer-limit", OPT_SIZE, OF_RUNTIME | OF_BYTES, OFF(monitor_buf_max), 1 << 16, 1LL << 32,
      "unsent MONITOR output before that monitor is disconnected (default 16 MiB)"},
+    {"enable-debug-command", OPT_STR, 0, OFF(enable_debug_cmd), 0, 7, "DEBUG: no | local (loopback clients only) | yes (default no)"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
@@ -192,6 +193,7 @@ void config_defaults(node_config *c)
     c->latency_tracking = 1;
     snprintf(c->latency_percentiles, sizeof c->latency_percentiles, "50 99 99.9");
     c->monitor_buf_max = 16u << 20;
+    snprintf(c->enable_debug_cmd, sizeof c->enable_debug_cmd, "no");
 }
 
 static int parse_ll(const char *s, long long *out)

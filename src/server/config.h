@@ -121,6 +121,7 @@ typedef struct node_config {
     int latency_tracking;               /* per-command histograms */
     char latency_percentiles[CFG_PERCENTILES_MAX]; /* "50 99 99.9" */
     size_t monitor_buf_max;             /* a MONITOR client's unsent output */
+    char enable_debug_cmd[8];           /* DEBUG: "no", "local" (loopback clients) or "yes" */
 } node_config;
 
 /* --maxmemory-policy. LFU is not offered: rkv keeps an access clock per key

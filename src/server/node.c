@@ -98,6 +98,7 @@ static void ticket_complete(node *n, ticket *t, int ok, const char *why)
         else if (t->len)
             reply_raw(c, t->heap ? t->heap : t->inl, t->len);
     }
+    obs_reply_released(n, t->obs_cmd, t->obs_t0_us, ok);
     ticket_pop(n);
     if (c) client_ticket_done(c);
 }
@@ -130,6 +131,8 @@ int node_add_ticket(node *n, client *c, uint64_t first, uint64_t last, const cha
     t->last_lsn = last;
     t->len = (uint32_t)len;
     t->heap = heap;
+    t->obs_cmd = n->obs.cur_idx; /* the command running now (obs.h) */
+    t->obs_t0_us = n->obs.cur_t0_us;
     if (!heap && len) memcpy(t->inl, reply, len);
     t->deadline_ms = ev_now_ms() + (uint64_t)n->cfg.quorum_timeout_ms;
     n->tk_len++;
@@ -427,6 +430,7 @@ int node_checkpoint_start(node *n)
     n->ckpt_wal_bytes = node_wal_written(n);
     fflush(n->log.fp);
     pid_t parent = getpid();
+    uint64_t fork_t0 = obs_now_us();
     pid_t pid = fork();
     if (pid < 0) {
         n->checkpoints_failed++;
@@ -454,6 +458,7 @@ int node_checkpoint_start(node *n)
         _exit(rc == 0 ? 0 : 1);
     }
     n->ckpt_pid = pid;
+    obs_ckpt_started(n, obs_now_us() - fork_t0);
     log_info(&n->log, "checkpoint of lsn %llu started (pid %d)", (unsigned long long)n->ckpt_lsn,
              (int)pid);
     return 0;
@@ -972,6 +977,7 @@ static void node_cron(ev_loop *loop, void *data)
     node_mem_sample(n, now, 0);
     node_mem_cron(n);
     kv_set_clock(n->kv, now / NODE_LRU_TICK_MS); /* --maxmemory's LRU */
+    obs_cron(n, now);
     node_hint_save(n, 0);
     for (int i = 0; i < NL_COUNT; i++) log_limit_flush(&n->log, &n->limits[i]);
     kv_rehash_step(n->kv, NODE_REHASH_STEPS);
@@ -1465,7 +1471,7 @@ node *node_new(const node_config *cfg, char *err, size_t errlen)
     n->clock.offset_us = cfg->clock_offset_us;
     n->kv = kv_new();
     n->loop = ev_new();
-    if (!n->kv || !n->loop || ks_init(n) < 0) {
+    if (!n->kv || !n->loop || ks_init(n) < 0 || obs_init(n) < 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -1584,6 +1590,7 @@ void node_free(node *n)
     ev_free(n->loop);
     kv_free(n->kv);
     ks_free(n);
+    obs_free(n);
     iobuf_free(&n->pending);
     for (size_t i = 0; i < n->tk_len; i++) free(n->tickets[(n->tk_head + i) % n->tk_cap].heap);
     free(n->tickets);

@@ -32,6 +32,7 @@
 #include "server/config.h"
 #include "server/keyspace.h"
 #include "server/node_mem.h"
+#include "server/obs.h"
 #include "wal/wal_checkpoint.h"
 #include "wal/wal_thread.h"
 #include "wal/wal_record.h"
@@ -64,6 +65,8 @@ typedef struct ticket {
     uint64_t first_lsn, last_lsn;
     uint64_t deadline_ms;
     uint32_t len;  /* the reply, computed when the command ran */
+    int obs_cmd;   /* the command's obs_cmdstat slot (-1 none) ... */
+    uint64_t obs_t0_us; /* ... and its dispatch time: rkv's time to reply (obs.h) */
     char *heap;    /* it, when longer than TICKET_INLINE */
     char inl[TICKET_INLINE];
 } ticket;
@@ -227,6 +230,7 @@ struct node {
 
     node_stats stats;
     node_mem mem; /* used_memory, RSS (node_mem.c) */
+    obs_state obs; /* command stats, SLOWLOG, LATENCY, MONITOR (obs.h) */
     log_limit limits[NL_COUNT];
     log_by_source refusals; /* refused connections and failed handshakes, once per source */
     /* --cluster-secret-file (repl_auth.h); len 0: none, replication only

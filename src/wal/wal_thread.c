@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #define WAL_THREAD_BUF_INIT (1u << 20)        /* 1 MiB per buffer to start */
@@ -42,6 +43,9 @@ struct wal_thread {
     _Atomic uint64_t wal_bytes;
     _Atomic uint64_t syncs;
     _Atomic int failed;
+    /* Sync times (wal_thread_fsync_stats): written by the thread only. */
+    _Atomic uint64_t fsync_buckets[WAL_FSYNC_BUCKETS];
+    _Atomic uint64_t fsync_count, fsync_total_us, fsync_max_us, fsync_last_us, fsync_window_max_us;
     char errmsg[256]; /* written once before failed is set */
 };
 
@@ -63,6 +67,29 @@ static void wal_thread_notify(wal_thread *t)
         n = write(t->efd, &one, sizeof one);
     } while (n < 0 && errno == EINTR);
     /* EAGAIN means the counter is already nonzero: the loop will wake. */
+}
+
+static uint64_t wal_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* One batch's write + fdatasync took US (the thread is the only writer;
+ * the loop reads the atomics). */
+static void wal_fsync_note(wal_thread *t, uint64_t us)
+{
+    unsigned i = 0;
+    while (i + 1 < WAL_FSYNC_BUCKETS && us >= (1ull << i)) i++;
+    atomic_fetch_add(&t->fsync_buckets[i], 1);
+    atomic_fetch_add(&t->fsync_count, 1);
+    atomic_fetch_add(&t->fsync_total_us, us);
+    atomic_store(&t->fsync_last_us, us);
+    if (us > atomic_load(&t->fsync_max_us)) atomic_store(&t->fsync_max_us, us);
+    uint64_t w = atomic_load(&t->fsync_window_max_us);
+    while (us > w && !atomic_compare_exchange_weak(&t->fsync_window_max_us, &w, us)) {
+    }
 }
 
 static void *wal_thread_main(void *arg)
@@ -87,8 +114,10 @@ static void *wal_thread_main(void *arg)
         char err[256];
         int rc = 0;
         if (!atomic_load(&t->failed)) {
+            uint64_t t0 = wal_mono_us();
             rc = wal_writer_write(t->w, b->p, b->len, b->first_lsn, b->last_lsn, err, sizeof err);
             if (rc == 0) rc = wal_writer_sync(t->w, err, sizeof err);
+            if (rc == 0) wal_fsync_note(t, wal_mono_us() - t0);
         }
         pthread_mutex_lock(&t->mu);
         if (rc < 0 && !atomic_load(&t->failed)) {
@@ -257,6 +286,20 @@ uint64_t wal_thread_wal_bytes(wal_thread *t)
 uint64_t wal_thread_syncs(wal_thread *t)
 {
     return atomic_load(&t->syncs);
+}
+
+void wal_thread_fsync_stats(wal_thread *t, wal_fsync_stats *out)
+{
+    for (unsigned i = 0; i < WAL_FSYNC_BUCKETS; i++) out->buckets[i] = atomic_load(&t->fsync_buckets[i]);
+    out->count = atomic_load(&t->fsync_count);
+    out->total_us = atomic_load(&t->fsync_total_us);
+    out->max_us = atomic_load(&t->fsync_max_us);
+    out->last_us = atomic_load(&t->fsync_last_us);
+}
+
+uint64_t wal_thread_fsync_take_max(wal_thread *t)
+{
+    return atomic_exchange(&t->fsync_window_max_us, 0);
 }
 
 int wal_thread_call(wal_thread *t, int (*fn)(void *ctx, wal_writer *w), void *ctx)

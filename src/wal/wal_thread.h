@@ -55,6 +55,18 @@ uint64_t wal_thread_durable_lsn(wal_thread *t);
 uint64_t wal_thread_last_lsn(const wal_thread *t); /* last LSN appended */
 uint64_t wal_thread_wal_bytes(wal_thread *t);      /* bytes in live segments */
 uint64_t wal_thread_syncs(wal_thread *t);          /* fdatasyncs done */
+/* How long the write + fdatasync of each batch took, measured on the
+ * thread (INFO, LATENCY "wal-fsync"): BUCKETS[i] counts batches that took
+ * < 2^i µs (the last bucket: longer), all-time. */
+#define WAL_FSYNC_BUCKETS 32
+typedef struct wal_fsync_stats {
+    uint64_t buckets[WAL_FSYNC_BUCKETS];
+    uint64_t count, total_us, max_us, last_us;
+} wal_fsync_stats;
+void wal_thread_fsync_stats(wal_thread *t, wal_fsync_stats *out);
+/* The longest sync since the previous call (0: none), for the loop's
+ * latency monitor; resets it. */
+uint64_t wal_thread_fsync_take_max(wal_thread *t);
 /* Runs FN(ctx, writer) on the thread between batches (e.g. removing old
  * segments after a checkpoint), waiting for it to finish. */
 int wal_thread_call(wal_thread *t, int (*fn)(void *ctx, wal_writer *w), void *ctx);

@@ -513,8 +513,10 @@ cli_reply *cli_conn_read(cli_conn *c)
         long n, got = 0;
         while ((n = cli_conn_try_recv(c)) > 0)
             got += n;
-        if (n < 0)
-            return NULL;
+        if (n < 0) { /* closed right after the reply: the reply still counts */
+            r = got > 0 ? cli_conn_take(c, &bad) : NULL;
+            return r;
+        }
         if (got > 0)
             continue;
 #if RKV_HAVE_OPENSSL

@@ -45,7 +45,7 @@ static int raw_mode_on;
 void cli_raw_mode_off(void)
 {
     if (raw_mode_on) {
-        (void)tcsetattr(0, TCSAFLUSH, &saved_tio);
+        (void)tcsetattr(0, TCSADRAIN, &saved_tio);
         raw_mode_on = 0;
     }
 }
@@ -60,7 +60,9 @@ static int raw_mode_enable(void)
     t.c_lflag &= ~(tcflag_t)(ECHO | ICANON | IEXTEN | ISIG);
     t.c_cc[VMIN] = 1;
     t.c_cc[VTIME] = 0;
-    if (tcsetattr(0, TCSAFLUSH, &t) != 0)
+    /* TCSADRAIN, not TCSAFLUSH: keys typed while the previous command ran
+     * (type-ahead) are kept, not thrown away. */
+    if (tcsetattr(0, TCSADRAIN, &t) != 0)
         return -1;
     raw_mode_on = 1;
     return 0;

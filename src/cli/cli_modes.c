@@ -105,10 +105,7 @@ static int pipe_fill(pipe_state *p)
 
 static int pipe_read(cli_conn *c, pipe_state *p)
 {
-    if (cli_conn_try_recv(c) < 0) {
-        conn_fail(c, "--pipe");
-        return -1;
-    }
+    int closed = cli_conn_try_recv(c) < 0; /* what came before the close still counts */
     int bad = 0;
     cli_reply *r;
     while ((r = cli_conn_take(c, &bad)) != NULL) {
@@ -125,7 +122,7 @@ static int pipe_read(cli_conn *c, pipe_state *p)
         p->replies++;
         cli_reply_free(r);
     }
-    if (bad) {
+    if (bad || (closed && !p->done)) {
         conn_fail(c, "--pipe");
         return -1;
     }

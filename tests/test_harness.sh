@@ -74,10 +74,11 @@ wait_for() {
     done
 }
 
-cli() { # port, command...
+cli() { # port, command... (--no-raw: replies as on a terminal, "value" or
+    # (nil), the form lwwfeed --expect writes)
     local port=$1
     shift
-    "$CLI" -t $((10 * SLOW)) -p "$port" "$@"
+    "$CLI" --no-raw -t $((10 * SLOW)) -p "$port" "$@"
 }
 
 info_field() { # port section field

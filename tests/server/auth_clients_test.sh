@@ -61,7 +61,7 @@ ok
 check "rkv-cli -a" '[ "$("$CLI" -p "$PORT" --no-auth-warning -a adm-pw-1 ping)" = PONG ]'
 check "rkv-cli --user --pass" \
     '[ "$("$CLI" -p "$PORT" --no-auth-warning --user app --pass app-pw-1 set app:cli 1)" = OK ]'
-check "rkv-cli REDISCLI_AUTH" '[ "$(REDISCLI_AUTH=adm-pw-1 "$CLI" -p "$PORT" acl whoami)" = "\"default\"" ]'
+check "rkv-cli REDISCLI_AUTH" '[ "$(REDISCLI_AUTH=adm-pw-1 "$CLI" -p "$PORT" acl whoami)" = default ]'
 check "rkv-cli, a wrong password: WRONGPASS" \
     '"$CLI" -p "$PORT" --no-auth-warning -a nope ping 2>&1 | grep -q "AUTH failed: WRONGPASS"'
 

@@ -314,20 +314,22 @@ fi
 # ---- rkv-cli ----
 echo "-- rkv-cli"
 errs=0
-for i in $(seq 1 20); do "$CLI" -p "$LP" incr rk:x >/dev/null 2>&1 || errs=$((errs + 1)); done
+# rkv-cli prints raw replies when stdout is not a terminal (as redis-cli);
+# -e makes an error reply exit 1.
+for i in $(seq 1 20); do "$CLI" -p "$LP" -e incr rk:x >/dev/null 2>&1 || errs=$((errs + 1)); done
 got=$("$CLI" -p "$LP" get rk:x 2>&1)
-check "rkv-cli incr x 20 times, then GET is 20 ($got, $errs errors)" '[ "$got" = "\"20\"" ] && [ $errs = 0 ]'
+check "rkv-cli incr x 20 times, then GET is 20 ($got, $errs errors)" '[ "$got" = 20 ] && [ $errs = 0 ]'
 got=$(printf 'multi\nset rk:m 1\nincr rk:m\nget rk:m\nexec\n' | "$CLI" -p "$LP" 2>&1 | tr '\n' '|')
 check "rkv-cli, MULTI/EXEC piped on one connection ($got)" \
-    '[ "$got" = "OK|QUEUED|QUEUED|QUEUED|1) OK|2) (integer) 2|3) \"2\"|" ]'
+    '[ "$got" = "OK|QUEUED|QUEUED|QUEUED|OK|2|2|" ]'
 got=$("$CLI" -p "$LP" set rk:t v EX 100 NX 2>&1)/$("$CLI" -p "$LP" ttl rk:t 2>&1)
-check "rkv-cli set EX NX, ttl ($got)" '[ "$got" = "OK/(integer) 100" ] || [ "$got" = "OK/(integer) 99" ]'
+check "rkv-cli set EX NX, ttl ($got)" '[ "$got" = "OK/100" ] || [ "$got" = "OK/99" ]'
 # the o:* keys of db 9 are those redis-cli wrote above
 if [ -n "$RCLI" ]; then
     got=$(printf 'select 9\nscan 0 match o:* count 1000\n' | "$CLI" -p "$LP" 2>&1)
-    keys=$(echo "$got" | sed 1d | grep -o '"[^"]*"' | sed 1d | sort | tr '\n' ' ')
+    keys=$(echo "$got" | sed 1,2d | sort | tr '\n' ' ')
     check "rkv-cli SELECT 9, SCAN 0 MATCH o:* COUNT 1000 ($(echo $got))" \
-        '[ "$(echo "$got" | head -n 1)" = OK ] && [ "$keys" = "\"o:1\" \"o:2\" \"o:3\" \"o:4\" \"o:5\" " ]'
+        '[ "$(echo "$got" | head -n 1)" = OK ] && [ "$keys" = "o:1 o:2 o:3 o:4 o:5 " ]'
 fi
 got=$("$CLI" -p "$LP" --raw incrbyfloat rk:f 0.1 2>&1)/$("$CLI" -p "$LP" --raw incrbyfloat rk:f 0.2 2>&1)
 check "rkv-cli --raw incrbyfloat 0.1 then 0.2 ($got)" '[ "$got" = 0.1/0.3 ]'

@@ -77,7 +77,7 @@ wait_until 10 cli -p "$P1" ping >/dev/null
 missing=0
 for i in $(seq 1 "$acked") after1; do
     k=$i; [ "$i" = after1 ] || k="k$i"
-    [ "$(cli -p "$P1" exists "$k")" = "(integer) 1" ] || missing=$((missing + 1))
+    [ "$(cli -p "$P1" exists "$k")" = 1 ] || missing=$((missing + 1))
 done
 ok "after a restart, every acknowledged write is there ($missing missing)" '[ $missing = 0 ]'
 kill -TERM "${pids[0]}"; wait "${pids[0]}"; pids=()

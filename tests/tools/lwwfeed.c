@@ -8,8 +8,8 @@
  *       all N as durable.
  *   lwwfeed --expect --seed S
  *       prints "records N", then one "KEY VALUE" line per key with the value
- *       the LWW rule says the key must end with, written as rkv-cli prints a
- *       GET reply ("value" in double quotes, or (nil)).
+ *       the LWW rule says the key must end with, written as rkv-cli --no-raw
+ *       prints a GET reply ("value" in double quotes, or (nil)).
  *   lwwfeed [-h HOST] -p PORT --crc [-t SECONDS]
  *       sends a record with one flipped bit (the follower must drop the
  *       link), then the same record intact on a new link (it must be

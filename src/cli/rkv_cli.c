@@ -126,8 +126,15 @@ static void print_conn_error(const cli_conn *c)
 static int run_command(cli_conn *c, const cli_opts *o, int argc, const char *const *argv,
                        const size_t *arglen, int interactive)
 {
-    cli_reply *r = cli_conn_command_retry(c, argc, argv, arglen);
+    /* SHUTDOWN closes the connection instead of replying (when it works):
+     * that is its success, as redis-cli takes it, and it is never retried
+     * on a new connection (a supervisor may have restarted the server). */
+    int shutdown = argc > 0 && (arglen ? arglen[0] : strlen(argv[0])) == 8 &&
+                   strncasecmp(argv[0], "shutdown", 8) == 0;
+    cli_reply *r = shutdown ? cli_conn_command(c, argc, argv, arglen)
+                            : cli_conn_command_retry(c, argc, argv, arglen);
     if (r == NULL) {
+        if (shutdown && c->dropped) return 0;
         print_conn_error(c);
         return 2;
     }

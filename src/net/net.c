@@ -58,17 +58,44 @@ int net_tune(int fd, const net_keepalive *ka, char *err, size_t errlen)
     return 0;
 }
 
+/* ADDR as a socket address: an IPv4 dotted quad, or an IPv6 address with
+ * or without brackets ("::1", "[::1]"). 0, or -1. */
+static int net_addr_parse(const char *addr, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *in = (struct sockaddr_in *)ss;
+    if (inet_pton(AF_INET, addr, &in->sin_addr) == 1) {
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t)port);
+        *len = sizeof *in;
+        return 0;
+    }
+    char buf[INET6_ADDRSTRLEN + 2];
+    size_t l = strlen(addr);
+    if (l >= 2 && addr[0] == '[' && addr[l - 1] == ']' && l - 2 < sizeof buf) {
+        memcpy(buf, addr + 1, l - 2);
+        buf[l - 2] = 0;
+        addr = buf;
+    }
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        *len = sizeof *in6;
+        return 0;
+    }
+    return -1;
+}
+
 int net_listen(const char *addr, int port, int *bound_port, char *err, size_t errlen)
 {
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
-        snprintf(err, errlen, "invalid bind address '%s' (IPv4 dotted quad expected)", addr);
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    if (net_addr_parse(addr, port, &sa, &salen) < 0) {
+        snprintf(err, errlen, "invalid bind address '%s' (an IPv4 or IPv6 address expected)", addr);
         return -1;
     }
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return net_err(err, errlen, "socket");
     int one = 1;
     /* A restarted node must be able to bind its port while connections of the
@@ -78,7 +105,7 @@ int net_listen(const char *addr, int port, int *bound_port, char *err, size_t er
         close(fd);
         return -1;
     }
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    if (bind(fd, (struct sockaddr *)&sa, salen) < 0) {
         char what[96];
         snprintf(what, sizeof what, "bind %s:%d", addr, port);
         net_err(err, errlen, what);
@@ -97,15 +124,31 @@ int net_listen(const char *addr, int port, int *bound_port, char *err, size_t er
             close(fd);
             return -1;
         }
-        *bound_port = ntohs(sa.sin_port);
+        *bound_port = sa.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&sa)->sin6_port)
+                                               : ntohs(((struct sockaddr_in *)&sa)->sin_port);
     }
     return fd;
+}
+
+void net_format_addr(const struct sockaddr_storage *ss, char *out, size_t outlen)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
+        snprintf(out, outlen, "[%s]:%d", ip, ntohs(in6->sin6_port)); /* Redis's anetFormatAddr */
+    } else {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+        snprintf(out, outlen, "%s:%d", ip, ntohs(in->sin_port));
+    }
 }
 
 int net_accept(int lfd, const net_keepalive *ka, char *peer, size_t peerlen, char *err,
                size_t errlen)
 {
-    struct sockaddr_in sa = {0}; /* accept4 may fill less than sizeof sa */
+    struct sockaddr_storage sa;
+    memset(&sa, 0, sizeof sa); /* accept4 may fill less than sizeof sa */
     socklen_t sl = sizeof sa;
     int fd;
     do {
@@ -118,11 +161,7 @@ int net_accept(int lfd, const net_keepalive *ka, char *peer, size_t peerlen, cha
         errno = saved;
         return -1;
     }
-    if (peer && peerlen) {
-        char ip[INET_ADDRSTRLEN] = "?";
-        inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof ip);
-        snprintf(peer, peerlen, "%s:%d", ip, ntohs(sa.sin_port));
-    }
+    if (peer && peerlen) net_format_addr(&sa, peer, peerlen);
     return fd;
 }
 
@@ -131,16 +170,23 @@ int net_connect(const char *host, int port, int nonblock, const net_keepalive *k
 {
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_INET;
+    hints.ai_family = AF_UNSPEC; /* IPv4 or IPv6, as the name resolves */
     hints.ai_socktype = SOCK_STREAM;
     char portstr[16];
     snprintf(portstr, sizeof portstr, "%d", port);
+    char bare[NET_HOST_MAX];
+    size_t hl = strlen(host);
+    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']' && hl - 2 < sizeof bare) {
+        memcpy(bare, host + 1, hl - 2); /* "[::1]": an IPv6 literal */
+        bare[hl - 2] = 0;
+        host = bare;
+    }
     int rc = getaddrinfo(host, portstr, &hints, &res);
     if (rc != 0) {
         snprintf(err, errlen, "resolve %s: %s", host, gai_strerror(rc));
         return -1;
     }
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
     if (fd < 0) {
         freeaddrinfo(res);
         return net_err(err, errlen, "socket");
@@ -155,7 +201,7 @@ int net_connect(const char *host, int port, int nonblock, const net_keepalive *k
     } while (rc < 0 && errno == EINTR && !nonblock);
     freeaddrinfo(res);
     if (rc < 0 && !(nonblock && errno == EINPROGRESS)) {
-        char what[96];
+        char what[NET_HOST_MAX + 32];
         snprintf(what, sizeof what, "connect %s:%d", host, port);
         net_err(err, errlen, what);
         close(fd);

@@ -17,6 +17,7 @@
 
 #include "common/crypto.h"
 #include "common/glob.h"
+#include "net/net.h"
 #include "server/acl.h"
 #include "server/client.h"
 #include "server/cmd.h"
@@ -81,16 +82,7 @@ static void client_laddr(const client *c, char *out, size_t outlen)
     socklen_t sl = sizeof ss;
     out[0] = 0;
     if (getsockname(c->fd, (struct sockaddr *)&ss, &sl) < 0) return;
-    char ip[INET6_ADDRSTRLEN];
-    if (ss.ss_family == AF_INET) {
-        const struct sockaddr_in *sa = (const struct sockaddr_in *)&ss;
-        inet_ntop(AF_INET, &sa->sin_addr, ip, sizeof ip);
-        snprintf(out, outlen, "%s:%d", ip, ntohs(sa->sin_port));
-    } else if (ss.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *sa = (const struct sockaddr_in6 *)&ss;
-        inet_ntop(AF_INET6, &sa->sin6_addr, ip, sizeof ip);
-        snprintf(out, outlen, "[%s]:%d", ip, ntohs(sa->sin6_port));
-    }
+    net_format_addr(&ss, out, outlen);
 }
 
 /* One CLIENT LIST line, in Redis 7.2's field order (7.0's plus lib-name and

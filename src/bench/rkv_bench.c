@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "common/version.h"
 #include "net/net.h"
 #include "net/resp.h"
 
@@ -985,6 +986,10 @@ static int parse_args(int argc, char **argv, bench_cfg *cfg)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0) {
             usage(stdout);
+            exit(0);
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("rkv-bench %s\n", RKV_VERSION);
             exit(0);
         }
         int at = i;

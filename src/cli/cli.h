@@ -24,8 +24,10 @@
 #include <openssl/ssl.h>
 #endif
 
-/* The version is the server's (src/server/info.c INFO_VERSION): one release. */
-#define CLI_VERSION "0.1.0"
+/* The version is every program's (common/version.h): one release. */
+#include "common/version.h"
+#define CLI_VERSION RKV_VERSION
+
 #define CLI_DEFAULT_HOST "127.0.0.1"
 #define CLI_DEFAULT_PORT 7379
 #define CLI_DEFAULT_TIMEOUT_S 10.0

@@ -1,6 +1,7 @@
 /* info.c -- INFO sections (see info.h). Field names follow Redis where the
  * meaning is the same, so dashboards and client libraries can read them. */
 #include "server/info.h"
+#include "common/version.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,7 +20,7 @@
 #include "server/pubsub.h"
 #include "server/sentinel.h"
 
-#define INFO_VERSION "0.1.0"
+#define INFO_VERSION RKV_VERSION
 #define INFO_HZ 100 /* the node's cron runs every 10 ms */
 
 void info_printf(info_buf *b, const char *fmt, ...)

@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "common/version.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -30,7 +31,7 @@
 #include "server/node.h"
 #include "server/sdnotify.h"
 
-#define RKV_SERVER_VERSION "0.1.0" /* as INFO's rkv_version (info.c) */
+#define RKV_SERVER_VERSION RKV_VERSION
 #define MAIN_ARGS_MAX 4096         /* command-line arguments accepted */
 
 /* What main runs beside the node: the systemd side of it. */

@@ -96,7 +96,7 @@ find_leader() {
 }
 has_all() { # port: every key, from this node (a follower serves committed reads)
     local i
-    [ "$(cli -p "$1" dbsize)" = "(integer) $N" ] || return 1
+    [ "$(cli -p "$1" dbsize)" = "$N" ] || return 1
     for i in 1 $((N / 2)) $N; do [ "$(cli -p "$1" --raw get "k$i")" = "v$i" ] || return 1; done
     [ "$(printf 'SELECT 3\nGET e5\nTTL e5\n' | "$CLI" -p "$1" --raw | sed -n 2p)" = x5 ]
 }

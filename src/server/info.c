@@ -189,6 +189,9 @@ static void info_persistence(node *n, info_buf *b)
                 n->ckpt_pid > 0, (long long)o->last_save_s, o->last_bgsave_ok ? "ok" : "err",
                 (long long)o->last_bgsave_sec, cur, (unsigned long long)n->checkpoints_done,
                 n->wal_failed ? "err" : "ok", (unsigned long long)wal_thread_wal_bytes(n->walt));
+    char ready[160];
+    int is_ready = node_ready_status(n, ready, sizeof ready);
+    info_printf(b, "rkv_ready:%d\r\nrkv_ready_status:%s\r\n", is_ready, ready);
     info_printf(b,
                 "last_lsn:%llu\r\ndurable_lsn:%llu\r\n"
                 "commit_lsn:%llu\r\napplied_lsn:%llu\r\nwal_bytes:%llu\r\nwal_syncs:%llu\r\n"

@@ -27,6 +27,8 @@ int main(void)
     /* The SET is sent, then the followers are started (from this thread:
      * processes die with the thread that forked them), then its reply read. */
     static const char set[] = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
+    test_cond("INFO says the leader is not ready (rkv_ready:0)",
+              l && cl_info_ll(l, "persistence", "rkv_ready") == 0);
     long long t0 = proc_now_ms();
     int sent = l && tc_send_raw(l, set, sizeof set - 1) == 0;
     test_cond("nothing answered while no follower is there", sent && !cl_readable_within(l, 300));
@@ -36,6 +38,7 @@ int main(void)
     long long waited = proc_now_ms() - t0;
     printf("   the SET waited %lld ms\n", waited);
     test_cond("it waited for them (not refused at once)", waited >= 300 && waited < 5000);
+    test_cond("and INFO says ready (rkv_ready:1)", l && cl_info_ll(l, "persistence", "rkv_ready") == 1);
     test_cond("the write is on every node", cl_wait_caught_up(&c, 10000) && cl_converged(&c));
     tc_close(l);
 

@@ -105,21 +105,22 @@ static void client_info_line(const client *c, const client *self, info_buf *b)
     for (size_t i = 0; i < c->nsubs; i++) psub += c->subs[i].pattern != 0;
     if (c == self)
         for (size_t i = 0; i < c->argc; i++) argv_mem += c->argv[i].len;
+    size_t mmem = multi_mem(c);
     size_t tot = sizeof *c + c->in_cap + c->out_cap + c->argv_cap * sizeof(resp_arg) +
-                 (c->subs ? PUBSUB_SUBS_MAX * sizeof(pubsub_sub) : 0);
+                 (c->subs ? PUBSUB_SUBS_MAX * sizeof(pubsub_sub) : 0) + mmem;
     client_laddr(c, laddr, sizeof laddr);
     const char *events = c->reading ? (c->out_len > c->out_sent ? "rw" : "r")
                                     : (c->out_len > c->out_sent ? "w" : "");
     info_printf(b,
                 "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s db=%u "
                 "sub=%zu psub=%zu ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu "
-                "multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=0 omem=0 tot-mem=%zu events=%s "
+                "multi-mem=%zu rbs=%zu rbp=%zu obl=%zu oll=0 omem=0 tot-mem=%zu events=%s "
                 "cmd=%s user=%s redir=-1 resp=%d lib-name=%s lib-ver=%s\n",
                 (unsigned long long)c->id, c->peer, laddr, c->fd, c->name,
                 (unsigned long long)((now - c->created_ms) / 1000),
                 (unsigned long long)((now - c->last_input_ms) / 1000), flags, c->db,
                 c->nsubs - psub, psub,
-                multi_queued_count(c), c->in_len, c->in_cap - c->in_len, argv_mem, c->out_cap,
+                multi_queued_count(c), c->in_len, c->in_cap - c->in_len, argv_mem, mmem, c->out_cap,
                 c->out_len, c->out_len - c->out_sent, tot, events,
                 c->last_cmd[0] ? c->last_cmd : "NULL", client_user_name(c), c->resp,
                 c->lib_name, c->lib_ver);

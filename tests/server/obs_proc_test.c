@@ -434,6 +434,29 @@ static void test_save(tclient *c)
     test_cond("SHUTDOWN ABORT", is_err(tc_cmd(c, "SHUTDOWN", "ABORT"), "ERR No shutdown in progress."));
 }
 
+/* CLIENT LIST's multi-mem: what a client's open MULTI holds. */
+static void test_client_list(tclient *c)
+{
+    test_section("CLIENT LIST multi-mem");
+    tclient *m = tc_connect("127.0.0.1", port, START_MS);
+    resp_value_free(m ? tc_cmd(m, "CLIENT", "SETNAME", "queuer") : NULL);
+    resp_value_free(m ? tc_cmd(m, "MULTI") : NULL);
+    resp_value_free(m ? tc_cmd(m, "SET", "k", "0123456789012345678901234567890123456789") : NULL);
+    resp_value *r = tc_cmd(c, "CLIENT", "LIST");
+    const char *line = r && r->type == RESP_T_BULK ? strstr(r->str, "name=queuer ") : NULL;
+    const char *mm = line ? strstr(line, " multi-mem=") : NULL;
+    long long v = mm ? atoll(mm + 11) : -1;
+    test_cond("a client with 45 bytes queued shows multi-mem of at least them",
+              line && strstr(line, " multi=1 ") && v >= 45);
+    resp_value_free(r);
+    resp_value_free(m ? tc_cmd(m, "DISCARD") : NULL);
+    r = tc_cmd(c, "CLIENT", "LIST");
+    line = r && r->type == RESP_T_BULK ? strstr(r->str, "name=queuer ") : NULL;
+    test_cond("after DISCARD: multi-mem=0", line && strstr(line, " multi-mem=0 "));
+    resp_value_free(r);
+    tc_close(m);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -465,6 +488,7 @@ int main(void)
     test_latency(c);
     test_monitor(c, pid);
     test_memory(c);
+    test_client_list(c);
     test_save(c);
 
     test_section("SHUTDOWN NOSAVE");

@@ -146,7 +146,7 @@ static void info_memory(node *n, info_buf *b)
                 "maxmemory_human:%s\r\nmaxmemory_policy:%s\r\nallocator_frag_ratio:1.00\r\n"
                 "allocator_frag_bytes:0\r\nallocator_rss_ratio:%.2f\r\nallocator_rss_bytes:%lld\r\n"
                 "rss_overhead_ratio:1.00\r\nrss_overhead_bytes:0\r\nmem_fragmentation_ratio:%.2f\r\n"
-                "mem_fragmentation_bytes:%lld\r\nmem_not_counted_for_evict:0\r\n"
+                "mem_fragmentation_bytes:%lld\r\nmem_not_counted_for_evict:%zu\r\n"
                 "mem_replication_backlog:0\r\nmem_total_replication_buffers:0\r\n"
                 "mem_clients_slaves:0\r\nmem_clients_normal:%zu\r\nmem_cluster_links:0\r\n"
                 "mem_aof_buffer:0\r\nmem_allocator:libc\r\nactive_defrag_running:0\r\n"
@@ -158,7 +158,7 @@ static void info_memory(node *n, info_buf *b)
                 net ? (double)kvb * 100.0 / (double)net : 0.0, used, used, rss, sysmem, h_sys,
                 n->nscripts, n->cfg.maxmemory, h_max, config_policy_name(n->cfg.maxmemory_policy),
                 frag, (long long)rss - (long long)used, frag, (long long)rss - (long long)used,
-                n->client_mem, bufs, node_pending_bytes(n), kv_tombstones(n->kv),
+                node_mem_not_evictable(n), n->client_mem, bufs, node_pending_bytes(n), kv_tombstones(n->kv),
                 n->cfg.maxmemory_clients);
 }
 

@@ -85,6 +85,14 @@ size_t node_used_memory(const node *n)
     return b;
 }
 
+size_t node_mem_not_evictable(const node *n)
+{
+    size_t b = n->pending.cap;
+    if (n->leader) b += repl_leader_mem(n->leader);
+    if (n->follower) b += repl_follower_mem(n->follower);
+    return b;
+}
+
 size_t node_rss_bytes(const node *n)
 {
     return n->mem.rss;
@@ -129,7 +137,8 @@ static size_t mem_over(node *n)
         m->evict_epoch = n->epoch;
     }
     evict_forget_applied(n);
-    size_t used = node_used_memory(n);
+    size_t used = node_used_memory(n), keep = node_mem_not_evictable(n);
+    used = used > keep ? used - keep : 0;
     size_t coming = m->evict_bytes < used ? used - m->evict_bytes : 0;
     return coming > limit ? coming - limit : 0;
 }

@@ -48,6 +48,11 @@ void node_mem_sample(struct node *n, uint64_t now_ms, int force);
  * and load, counted (node_mem.c). */
 size_t node_used_memory(const struct node *n);
 size_t node_rss_bytes(const struct node *n);
+/* Bytes --maxmemory leaves out (Redis's mem_not_counted_for_evict): the
+ * uncommitted log and the replication buffers. A slow follower makes them
+ * grow (bounded by --max-pending-bytes); evicting keys would not shrink
+ * them, only empty the store. */
+size_t node_mem_not_evictable(const struct node *n);
 /* --maxmemory before a write that may grow memory (Redis's denyoom
  * commands, and anything queued in MULTI): 1 if it may run, after evicting
  * keys by --maxmemory-policy if needed; 0 if it must be refused with -OOM

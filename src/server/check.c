@@ -110,13 +110,10 @@ static int ck_lock(const char *dir, int create, int *fd, char *err, size_t errle
         snprintf(err, errlen, "open %s: %s", path, strerror(errno));
         return -1;
     }
-    if (flock(f, LOCK_EX | LOCK_NB) < 0) {
-        int e = errno;
-        char pid[24] = "";
-        ssize_t r = pread(f, pid, sizeof pid - 1, 0);
+    char pid[24];
+    int e = node_dir_trylock(f, pid, sizeof pid);
+    if (e) {
         close(f);
-        pid[r > 0 ? r : 0] = 0;
-        pid[strcspn(pid, "\n")] = 0;
         if (e == EWOULDBLOCK)
             snprintf(err, errlen,
                      "%s is in use by a running rkv-server (pid %s holds %s): stop it, or check "

@@ -1229,6 +1229,17 @@ static int node_hold_record(void *ctx, const wal_rec *r)
 
 /* Takes <data-dir>/LOCK (flock, exclusive, held until exit) before anything
  * else in the directory is touched, and writes this process's PID into it. */
+int node_dir_trylock(int fd, char *pid, size_t pidlen)
+{
+    pid[0] = 0;
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return 0;
+    int e = errno;
+    ssize_t r = pidlen > 1 ? pread(fd, pid, pidlen - 1, 0) : 0;
+    pid[r > 0 ? r : 0] = 0;
+    pid[strcspn(pid, "\n")] = 0;
+    return e;
+}
+
 static int node_lock_data_dir(node *n, char *err, size_t errlen)
 {
     char path[CFG_PATH_MAX + 16];
@@ -1238,13 +1249,10 @@ static int node_lock_data_dir(node *n, char *err, size_t errlen)
         snprintf(err, errlen, "cannot open lock file %s: %s", path, strerror(errno));
         return -1;
     }
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        int e = errno;
-        char pid[24] = "";
-        ssize_t r = pread(fd, pid, sizeof pid - 1, 0);
+    char pid[24];
+    int e = node_dir_trylock(fd, pid, sizeof pid);
+    if (e) {
         close(fd);
-        pid[r > 0 ? r : 0] = 0;
-        pid[strcspn(pid, "\n")] = 0;
         if (e == EWOULDBLOCK)
             snprintf(err, errlen, "data dir '%s' is in use by another rkv-server (pid %s, or a "
                                   "checkpoint child it forked, holds the lock on %s); not "

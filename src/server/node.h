@@ -390,6 +390,10 @@ void node_ready_cron(node *n);
 /* Does the node serve now: a leader with a write quorum of followers
  * connected, a follower connected to its leader and caught up? */
 int node_is_ready(const node *n);
+/* Takes the data directory's lock on FD (LOCK, flock exclusive,
+ * nonblocking): 0, or the errno, with the holder's pid as written in the
+ * file (or "") in PID. Shared by start-up and the offline checks. */
+int node_dir_trylock(int fd, char *pid, size_t pidlen);
 /* The status line into BUF ("leader (epoch 3), 2/2 followers connected",
  * "follower of node 1 (epoch 3)"); returns node_is_ready. */
 int node_ready_status(const node *n, char *buf, size_t len);

@@ -39,6 +39,7 @@ enum {
     CMD_STATELESS = 128, /* its reply does not depend on the data (MULTI, QUEUED ...) */
     CMD_NOMULTI = 1024,  /* refused inside MULTI (Redis's no-multi: SAVE, SHUTDOWN) */
     CMD_DENYOOM = 2048, /* may grow memory: refused or evicts first over --maxmemory (Redis's denyoom) */
+    CMD_LOOKUP = 4096,  /* reads keys only through ks_lookup: runs pipelined behind owed writes */
 };
 
 typedef struct command {
@@ -327,7 +328,7 @@ static void cmd_command(client *c);
 #define C_(x) ACL_CAT_##x
 static const command commands[] = {
     /* strings */
-    {"get", 2, CMD_READ, cmd_get, 1, 1, 1, C_(READ) | C_(STRING) | C_(FAST)},
+    {"get", 2, CMD_READ | CMD_LOOKUP, cmd_get, 1, 1, 1, C_(READ) | C_(STRING) | C_(FAST)},
     {"set", -3, CMD_WRITE | CMD_DENYOOM, cmd_set, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(SLOW)},
     {"setnx", 3, CMD_WRITE | CMD_DENYOOM, cmd_setnx, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
     {"setex", 4, CMD_WRITE | CMD_DENYOOM, cmd_setex, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(SLOW)},
@@ -335,26 +336,26 @@ static const command commands[] = {
     {"getset", 3, CMD_WRITE | CMD_DENYOOM, cmd_getset, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
     {"getdel", 2, CMD_WRITE, cmd_getdel, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
     {"getex", -2, CMD_WRITE, cmd_getex, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
-    {"mget", -2, CMD_READ, cmd_mget, 1, -1, 1, C_(READ) | C_(STRING) | C_(FAST)},
+    {"mget", -2, CMD_READ | CMD_LOOKUP, cmd_mget, 1, -1, 1, C_(READ) | C_(STRING) | C_(FAST)},
     {"mset", -3, CMD_WRITE | CMD_DENYOOM, cmd_mset, 1, -1, 2, C_(WRITE) | C_(STRING) | C_(SLOW)},
     {"msetnx", -3, CMD_WRITE | CMD_DENYOOM, cmd_msetnx, 1, -1, 2, C_(WRITE) | C_(STRING) | C_(SLOW)},
     {"append", 3, CMD_WRITE | CMD_DENYOOM, cmd_append, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
-    {"strlen", 2, CMD_READ, cmd_strlen, 1, 1, 1, C_(READ) | C_(STRING) | C_(FAST)},
-    {"getrange", 4, CMD_READ, cmd_getrange, 1, 1, 1, C_(READ) | C_(STRING) | C_(SLOW)},
-    {"substr", 4, CMD_READ, cmd_getrange, 1, 1, 1, C_(READ) | C_(STRING) | C_(SLOW)},
+    {"strlen", 2, CMD_READ | CMD_LOOKUP, cmd_strlen, 1, 1, 1, C_(READ) | C_(STRING) | C_(FAST)},
+    {"getrange", 4, CMD_READ | CMD_LOOKUP, cmd_getrange, 1, 1, 1, C_(READ) | C_(STRING) | C_(SLOW)},
+    {"substr", 4, CMD_READ | CMD_LOOKUP, cmd_getrange, 1, 1, 1, C_(READ) | C_(STRING) | C_(SLOW)},
     {"setrange", 4, CMD_WRITE | CMD_DENYOOM, cmd_setrange, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(SLOW)},
     {"incr", 2, CMD_WRITE | CMD_DENYOOM, cmd_incr, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
     {"decr", 2, CMD_WRITE | CMD_DENYOOM, cmd_decr, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
     {"incrby", 3, CMD_WRITE | CMD_DENYOOM, cmd_incrby, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
     {"decrby", 3, CMD_WRITE | CMD_DENYOOM, cmd_decrby, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
     {"incrbyfloat", 3, CMD_WRITE | CMD_DENYOOM, cmd_incrbyfloat, 1, 1, 1, C_(WRITE) | C_(STRING) | C_(FAST)},
-    {"lcs", -3, CMD_READ, cmd_lcs, 1, 2, 1, C_(READ) | C_(STRING) | C_(SLOW)},
+    {"lcs", -3, CMD_READ | CMD_LOOKUP, cmd_lcs, 1, 2, 1, C_(READ) | C_(STRING) | C_(SLOW)},
     /* keyspace */
     {"del", -2, CMD_WRITE, cmd_del_keys, 1, -1, 1, C_(KEYSPACE) | C_(WRITE) | C_(SLOW)},
     {"unlink", -2, CMD_WRITE, cmd_del_keys, 1, -1, 1, C_(KEYSPACE) | C_(WRITE) | C_(FAST)},
-    {"exists", -2, CMD_READ, cmd_exists, 1, -1, 1, C_(KEYSPACE) | C_(READ) | C_(FAST)},
+    {"exists", -2, CMD_READ | CMD_LOOKUP, cmd_exists, 1, -1, 1, C_(KEYSPACE) | C_(READ) | C_(FAST)},
     {"touch", -2, CMD_READ, cmd_touch, 1, -1, 1, C_(KEYSPACE) | C_(READ) | C_(FAST)},
-    {"type", 2, CMD_READ, cmd_type, 1, 1, 1, C_(KEYSPACE) | C_(READ) | C_(FAST)},
+    {"type", 2, CMD_READ | CMD_LOOKUP, cmd_type, 1, 1, 1, C_(KEYSPACE) | C_(READ) | C_(FAST)},
     {"keys", 2, CMD_READ, cmd_keys, 0, 0, 0, C_(KEYSPACE) | C_(READ) | C_(SLOW) | C_(DANGEROUS)},
     {"scan", -2, CMD_READ, cmd_scan, 0, 0, 0, C_(KEYSPACE) | C_(READ) | C_(SLOW)},
     {"randomkey", 1, CMD_READ, cmd_randomkey, 0, 0, 0, C_(KEYSPACE) | C_(READ) | C_(SLOW)},
@@ -368,10 +369,10 @@ static const command commands[] = {
     {"pexpire", -3, CMD_WRITE, cmd_pexpire, 1, 1, 1, C_(KEYSPACE) | C_(WRITE) | C_(FAST)},
     {"expireat", -3, CMD_WRITE, cmd_expireat, 1, 1, 1, C_(KEYSPACE) | C_(WRITE) | C_(FAST)},
     {"pexpireat", -3, CMD_WRITE, cmd_pexpireat, 1, 1, 1, C_(KEYSPACE) | C_(WRITE) | C_(FAST)},
-    {"ttl", 2, CMD_READ, cmd_ttl, 1, 1, 1, C_(KEYSPACE) | C_(READ) | C_(FAST)},
-    {"pttl", 2, CMD_READ, cmd_pttl, 1, 1, 1, C_(KEYSPACE) | C_(READ) | C_(FAST)},
-    {"expiretime", 2, CMD_READ, cmd_expiretime, 1, 1, 1, C_(KEYSPACE) | C_(READ) | C_(FAST)},
-    {"pexpiretime", 2, CMD_READ, cmd_pexpiretime, 1, 1, 1, C_(KEYSPACE) | C_(READ) | C_(FAST)},
+    {"ttl", 2, CMD_READ | CMD_LOOKUP, cmd_ttl, 1, 1, 1, C_(KEYSPACE) | C_(READ) | C_(FAST)},
+    {"pttl", 2, CMD_READ | CMD_LOOKUP, cmd_pttl, 1, 1, 1, C_(KEYSPACE) | C_(READ) | C_(FAST)},
+    {"expiretime", 2, CMD_READ | CMD_LOOKUP, cmd_expiretime, 1, 1, 1, C_(KEYSPACE) | C_(READ) | C_(FAST)},
+    {"pexpiretime", 2, CMD_READ | CMD_LOOKUP, cmd_pexpiretime, 1, 1, 1, C_(KEYSPACE) | C_(READ) | C_(FAST)},
     {"persist", 2, CMD_WRITE, cmd_persist, 1, 1, 1, C_(KEYSPACE) | C_(WRITE) | C_(FAST)},
     /* redis-py's lock scripts, run natively (cmd_script.c) */
     {"eval", -3, CMD_WRITE | CMD_KEYNUM, cmd_eval, 0, 0, 0, C_(SLOW) | C_(SCRIPTING)},
@@ -1049,6 +1050,15 @@ int command_exec(client *c)
      * are out, and so does a write the node would refuse now. */
     int plain_ctl = arity_ok && (cmd->flags & CMD_NOQUEUE) && !(cmd->flags & CMD_TXN); /* QUIT */
     int pipelined = (in_multi && !plain_ctl) || (arity_ok && (cmd->flags & (CMD_WRITE | CMD_TXN)));
+    /* A key read behind owed writes (SET k v; GET k pipelined) runs now too,
+     * on a leader that may serve reads: it reads through the proposed layer
+     * (so it sees this client's writes, and everybody's newest) and its
+     * reply waits, as a write's does, for the last record proposed, so it
+     * never shows a state the log could still lose. Without this, every
+     * such pair cost one full commit round trip. */
+    int lookup = !in_multi && arity_ok && (cmd->flags & CMD_LOOKUP) && c->owed > 0 &&
+                 node_is_leader(n) && !node_read_refusal(n, NULL, 0);
+    pipelined |= lookup;
     if (c->owed > 0 &&
         (!pipelined || (arity_ok && !in_multi && (cmd->flags & CMD_WRITE) &&
                         write_refusal(n) != WRITE_OK)))
@@ -1103,7 +1113,7 @@ int command_exec(client *c)
         finish_pipelined(c, &(command){.flags = CMD_STATELESS});
         return CMD_DONE;
     }
-    if ((cmd->flags & CMD_READ) && !(cmd->flags & CMD_WRITE)) {
+    if ((cmd->flags & CMD_READ) && !(cmd->flags & CMD_WRITE) && !lookup) {
         char why[sizeof n->fence_reason + 64];
         if (c->read_waited == 2) {
             c->read_waited = 0;
@@ -1146,6 +1156,10 @@ int command_exec(client *c)
         ks_unit_begin(n);
         cmd->fn(c);
         c->cmd_lsn = ks_unit_commit(n);
+    } else if (lookup) {
+        n->ks.read_proposed = 1;
+        cmd->fn(c);
+        n->ks.read_proposed = 0;
     } else {
         cmd->fn(c);
     }

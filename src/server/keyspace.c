@@ -88,7 +88,7 @@ void ks_lookup(node *n, unsigned db, const void *key, uint32_t klen, ks_val *out
     kv_entry_view e;
     int64_t now = ks_now_ms();
     memset(out, 0, sizeof *out);
-    if (ks->unit_open) {
+    if (ks->unit_open || ks->read_proposed) { /* (no unit is open while read_proposed) */
         if (ks_one_is(ks, db, key, klen)) {
             ks_one_view(ks, &e);
             ks_fill(out, &e, now);

@@ -11,7 +11,8 @@
  * read through all three, so 50 clients each sending INCR to one key count
  * exactly, whether or not the earlier INCRs have committed. Plain reads
  * (GET outside a transaction) read only the store: what they return is
- * committed. A reply computed from layers 1-2 is sent only once the record
+ * committed; except a key read pipelined behind the client's own owed
+ * writes (SET k v; GET k in one batch), which reads layer 2 as well. A reply computed from layers 1-2 is sent only once the record
  * it depended on commits (commands.c), so no client ever sees a state the
  * log might lose.
  *
@@ -59,6 +60,7 @@ typedef struct keyspace {
     uint8_t *unit_flush;   /* [db]: the unit flushes this database first */
     int unit_flushall;
     int unit_open;         /* a write command or EXEC is running: reads see layers 1-2 */
+    int read_proposed;     /* a key read pipelined behind owed writes: reads see layer 2 */
     size_t unit_ops, unit_bytes; /* operations added and their encoded bytes (upper bound) */
     uint8_t *body;         /* MULTI value being encoded */
     size_t body_cap;

@@ -80,6 +80,11 @@ repl_follower *repl_follower_new(node *n, char *err, size_t errlen);
 void repl_follower_free(repl_follower *f);
 /* The node made records durable up to LSN: acknowledge. */
 void repl_follower_durable(repl_follower *f, uint64_t lsn);
+/* Hooks the follower's ACK onto the node's WAL thread (again after the
+ * node replaced the thread: a cut of the log, a snapshot install). */
+void repl_follower_attach_wal(repl_follower *f);
+/* ACKs the WAL thread sent itself (--ack-from-wal-thread). */
+uint64_t repl_follower_wal_thread_acks(const repl_follower *f);
 /* Closes the leader link (the node cannot take records now): the leader
  * sees it offline; its HELLO is refused until the node is healthy again. */
 void repl_follower_drop_leader(repl_follower *f, const char *why);

@@ -37,10 +37,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -52,6 +54,7 @@
 #include "repl/repl_proto.h"
 #include "repl/repl_rejoin.h"
 #include "server/node.h"
+#include "wal/wal_thread.h"
 
 #define REPL_ACCEPT_BACKOFF_MS 100 /* the listener's pause when accept(2) has no descriptor */
 #define REPL_CONNS_MAX 12 /* leader link + connections in handshake + candidates' vote connections */
@@ -128,6 +131,27 @@ struct repl_follower {
     char ld_err[512];
     uint64_t ld_link_seq; /* the link the snapshot came on */
     uint64_t ld_start_us, ld_beat_ms; /* load start, last keep-alive ACK */
+    /* ACKs from the WAL thread (--ack-from-wal-thread): the thread writes an
+     * ACK straight to the leader link the moment its fdatasync returns,
+     * instead of waking the loop to do it, which takes one thread wake-up
+     * off every write's commit path. Every write to the leader link, loop or
+     * thread, happens under mu. The thread writes only while the link is
+     * armed: plain TCP, the leader link, no snapshot loading, no records
+     * being given back, and the stream at a frame boundary (the loop's last
+     * write emptied its buffer, and no thread ACK is half sent; the rest of
+     * one the socket did not take waits in tail, which the loop sends
+     * before anything else). ACKs may then reach the leader out of order
+     * with the loop's own; the leader keeps the highest of each. */
+    struct {
+        pthread_mutex_t mu;
+        int fd;             /* armed: the leader link's descriptor, else -1 */
+        int boundary;       /* the loop has no partly written frame on it */
+        uint64_t applied, echo; /* what the thread's ACK carries besides the LSN */
+        _Atomic uint64_t acked; /* highest durable LSN the thread has acked on this link */
+        uint8_t tail[REPL_CTRL_MAX];
+        size_t tail_pos, tail_len;
+        _Atomic uint64_t sent; /* ACKs the thread sent (INFO rkv_wal_thread_acks) */
+    } fa;
 };
 
 #define REPL_SNAP_TMP "snapshot-incoming.tmp"
@@ -137,10 +161,106 @@ static void fconn_on_event(ev_loop *loop, int fd, void *data, unsigned events);
 static void snap_abort(repl_follower *f);
 static int snap_load_start(repl_follower *f, const char *path);
 
+/* ---- ACKs from the WAL thread (see struct repl_follower, fa) ---- */
+
+static void fast_ack_disarm(repl_follower *f)
+{
+    pthread_mutex_lock(&f->fa.mu);
+    f->fa.fd = -1;
+    f->fa.tail_len = f->fa.tail_pos = 0;
+    atomic_store(&f->fa.acked, 0);
+    pthread_mutex_unlock(&f->fa.mu);
+}
+
+/* The WAL thread's hook (wal_thread_set_durable_hook). */
+static void fast_ack_durable(void *ctx, uint64_t lsn)
+{
+    repl_follower *f = ctx;
+    pthread_mutex_lock(&f->fa.mu);
+    if (f->fa.fd >= 0 && f->fa.boundary && f->fa.tail_len == 0 && lsn > atomic_load(&f->fa.acked)) {
+        repl_beat b = {lsn, f->fa.applied, f->fa.echo};
+        size_t len = repl_encode_beat(f->fa.tail, REPL_ACK, &b);
+        ssize_t w;
+        do {
+            w = send(f->fa.fd, f->fa.tail, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        } while (w < 0 && errno == EINTR);
+        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            f->fa.boundary = 0; /* broken: the loop finds out and closes the link */
+        } else {
+            if (w < 0) w = 0;
+            f->fa.tail_pos = (size_t)w;
+            f->fa.tail_len = (size_t)w < len ? len : 0; /* the loop sends the rest */
+            atomic_store(&f->fa.acked, lsn);
+            atomic_fetch_add(&f->fa.sent, 1);
+        }
+    }
+    pthread_mutex_unlock(&f->fa.mu);
+}
+
+/* Every write to a connection: a thread ACK's unsent rest first, then the
+ * loop's buffer. 0, or -1 with errno (the connection must go). */
+static int fconn_write(fconn *c)
+{
+    repl_follower *f = c->f;
+    if (c != f->leader || c->tls) return iobuf_write_conn(&c->out, c->tls, c->fd);
+    pthread_mutex_lock(&f->fa.mu);
+    int rc = 0;
+    while (f->fa.tail_pos < f->fa.tail_len) {
+        ssize_t w = send(c->fd, f->fa.tail + f->fa.tail_pos, f->fa.tail_len - f->fa.tail_pos,
+                         MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+            rc = errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+            break;
+        }
+        f->fa.tail_pos += (size_t)w;
+    }
+    if (rc == 0 && f->fa.tail_pos >= f->fa.tail_len) {
+        f->fa.tail_pos = f->fa.tail_len = 0;
+        rc = iobuf_write_conn(&c->out, NULL, c->fd);
+    }
+    int saved = errno;
+    f->fa.boundary = rc == 0 && f->fa.tail_len == 0 && iobuf_used(&c->out) == 0;
+    pthread_mutex_unlock(&f->fa.mu);
+    errno = saved;
+    return rc;
+}
+
+/* Bytes the leader link still has to write, the thread's included. */
+static int fconn_out_pending(fconn *c)
+{
+    if (iobuf_used(&c->out)) return 1;
+    if (c != c->f->leader || c->tls) return 0;
+    pthread_mutex_lock(&c->f->fa.mu);
+    int p = c->f->fa.tail_len > 0;
+    pthread_mutex_unlock(&c->f->fa.mu);
+    return p;
+}
+
+/* Arms the thread's ACKs when the link allows them, and hands it what they
+ * carry; called at the end of every loop iteration (repl_follower_flush). */
+static void fast_ack_update(repl_follower *f)
+{
+    fconn *c = f->leader;
+    int arm = c && c->fd >= 0 && !c->tls && !c->fetching && !f->installing &&
+              f->n->cfg.wal_thread_ack && !node_is_leader(f->n);
+    pthread_mutex_lock(&f->fa.mu);
+    if (!arm) {
+        f->fa.fd = -1;
+    } else {
+        if (f->fa.fd != c->fd) atomic_store(&f->fa.acked, f->acked_sent);
+        f->fa.fd = c->fd;
+        f->fa.applied = f->n->applied_lsn;
+        f->fa.echo = f->echo_time;
+    }
+    pthread_mutex_unlock(&f->fa.mu);
+}
+
 static void fconn_close(fconn *c, const char *why)
 {
     repl_follower *f = c->f;
     if (c->fd < 0) return;
+    if (c == f->leader) fast_ack_disarm(f);
     ev_set(f->n->loop, c->fd, 0, NULL, NULL);
     sock_close(&c->tls, c->fd);
     c->fd = -1;
@@ -375,7 +495,7 @@ static void fconn_on_vote(fconn *c, const repl_frame *fr)
 static void fconn_update_events(fconn *c)
 {
     /* While a snapshot loads nothing is read: frames wait in the socket. */
-    unsigned mask = (c->f->installing ? 0 : EV_READ) | (iobuf_used(&c->out) ? EV_WRITE : 0);
+    unsigned mask = (c->f->installing ? 0 : EV_READ) | (fconn_out_pending(c) ? EV_WRITE : 0);
     mask = sock_mask(c->tls, mask);
     if (ev_mask(c->f->n->loop, c->fd) != mask)
         ev_set(c->f->n->loop, c->fd, mask, fconn_on_event, c);
@@ -882,6 +1002,11 @@ static void fconn_process(fconn *c)
                 fconn_close(c, "malformed TRUNCATE");
                 return;
             }
+            /* The thread must not ACK the tail being cut: the WAL flushes
+             * it before the cut, and such an ACK reaching the leader once it
+             * has shipped past those LSNs would count records we drop.
+             * Re-armed by the next flush, from acked_sent (<= b.a). */
+            fast_ack_disarm(f);
             if (node_truncate_log(n, b.a, terr, sizeof terr) < 0) {
                 log_warn(&n->log, "cannot drop the tail after lsn %llu: %s",
                          (unsigned long long)b.a, terr);
@@ -944,7 +1069,7 @@ static void fconn_on_event(ev_loop *loop, int fd, void *data, unsigned events)
     events = sock_events(c->tls, events);
     if (events & EV_READ) fconn_read(c);
     if (c->fd < 0) return;
-    if (iobuf_write_conn(&c->out, c->tls, c->fd) < 0) {
+    if (fconn_write(c) < 0) {
         fconn_close(c, strerror(errno));
         return;
     }
@@ -1046,6 +1171,9 @@ uint64_t repl_follower_commit_bound(const repl_follower *f)
 
 void repl_follower_durable(repl_follower *f, uint64_t lsn)
 {
+    /* The WAL thread may have acked it already. */
+    uint64_t thr = atomic_load(&f->fa.acked);
+    if (thr > f->acked_sent) f->acked_sent = thr;
     if (f->leader && lsn > f->acked_sent) f->ack_due = 1;
 }
 
@@ -1054,13 +1182,14 @@ void repl_follower_flush(repl_follower *f)
     if (f->ack_due) follower_send_ack(f);
     fconn *c = f->leader;
     if (c && c->fetching && fetch_pump(c) < 0) return;
-    if (c && iobuf_used(&c->out)) {
-        if (iobuf_write_conn(&c->out, c->tls, c->fd) < 0) {
+    if (c && fconn_out_pending(c)) {
+        if (fconn_write(c) < 0) {
             fconn_close(c, strerror(errno));
             return;
         }
         fconn_update_events(c);
     }
+    fast_ack_update(f);
 }
 
 void repl_follower_cron(repl_follower *f, uint64_t now)
@@ -1101,7 +1230,8 @@ void repl_follower_info(const repl_follower *f, info_buf *b)
                 "last_lsn:%llu\r\ndurable_lsn:%llu\r\napplied_lsn:%llu\r\n%s:%u\r\n"
                 "leader_link:%s\r\nleader_last_seen_ms:%llu\r\nleader_last_lsn:%llu\r\n"
                 "leader_commit_lsn:%llu\r\nrecords_rejected_crc:%llu\r\nhandshakes:%llu\r\n"
-                "refused_connections:%llu\r\nsnapshots_installed:%llu\r\ntruncations:%llu\r\n",
+                "refused_connections:%llu\r\nsnapshots_installed:%llu\r\ntruncations:%llu\r\n"
+                "wal_thread_acks:%llu\r\n",
                 n->cfg.node_id, n->cfg.cluster_id, (unsigned long long)n->epoch, n->repl_port,
                 (unsigned long long)n->last_lsn, (unsigned long long)n->durable_lsn,
                 (unsigned long long)n->applied_lsn,
@@ -1112,7 +1242,8 @@ void repl_follower_info(const repl_follower *f, info_buf *b)
                 (unsigned long long)f->leader_last_lsn, (unsigned long long)f->leader_commit_lsn,
                 (unsigned long long)n->stats.records_rejected_crc,
                 (unsigned long long)f->handshakes, (unsigned long long)f->refused,
-                (unsigned long long)f->snapshots_installed, (unsigned long long)f->truncations);
+                (unsigned long long)f->snapshots_installed, (unsigned long long)f->truncations,
+                (unsigned long long)atomic_load(&f->fa.sent));
 }
 
 size_t repl_follower_mem(const repl_follower *f)
@@ -1185,18 +1316,32 @@ repl_follower *repl_follower_new(node *n, char *err, size_t errlen)
         free(f);
         return NULL;
     }
+    pthread_mutex_init(&f->fa.mu, NULL);
+    f->fa.fd = -1;
+    repl_follower_attach_wal(f);
     log_info(&n->log, "replication port %s:%d", n->cfg.bind, n->repl_port);
     return f;
+}
+
+void repl_follower_attach_wal(repl_follower *f)
+{
+    if (f->n->walt) wal_thread_set_durable_hook(f->n->walt, fast_ack_durable, f);
+}
+
+uint64_t repl_follower_wal_thread_acks(const repl_follower *f)
+{
+    return atomic_load(&f->fa.sent);
 }
 
 void repl_follower_free(repl_follower *f)
 {
     if (!f) return;
+    if (f->n->walt) wal_thread_set_durable_hook(f->n->walt, NULL, NULL); /* before f goes */
     for (int i = 0; i < REPL_CONNS_MAX; i++) {
         fconn *c = &f->conns[i];
         if (c->fd >= 0) {
             if (c == f->leader) { /* a last ACK of what is durable: best effort */
-                (void)iobuf_write_conn(&c->out, c->tls, c->fd);
+                (void)fconn_write(c);
             }
             fconn_close(c, "follower stopping");
         }
@@ -1212,5 +1357,6 @@ void repl_follower_free(repl_follower *f)
     close(f->ld_efd);
     ev_set(f->n->loop, f->lfd, 0, NULL, NULL);
     close(f->lfd);
+    pthread_mutex_destroy(&f->fa.mu);
     free(f);
 }

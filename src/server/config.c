@@ -92,6 +92,8 @@ static const opt opts[] = {
      "time a write waits for its quorum before an outcome-unknown error (default 5000)"},
     {"ship-threads", OPT_BOOL, 0, OFF(ship_threads), 0, 1,
      "leader: write to each follower from its own thread instead of the loop (yes|no, default no)"},
+    {"ack-from-wal-thread", OPT_BOOL, 0, OFF(wal_thread_ack), 0, 1,
+     "follower: send the ACK from the WAL thread the moment fdatasync returns, not from the loop (yes|no, default yes; plain-TCP links)"},
     {"log-lag", OPT_BOOL, OF_RUNTIME, OFF(log_lag), 0, 1, "leader: log every follower's lag on every write (yes|no)"},
     {"clock-offset-us", OPT_U64, 0, OFF(clock_offset_us), LLONG_MIN, LLONG_MAX, "test hook: skew this node's wall clock"},
     {"max-clock-offset-ms", OPT_U64, OF_RUNTIME, OFF(max_clock_offset_ms), 0, 1LL << 40,
@@ -176,6 +178,7 @@ void config_defaults(node_config *c)
     c->election_timeout_ms = 1000;
     snprintf(c->cluster_name, sizeof c->cluster_name, "rkv");
     c->heartbeat_ms = 100;
+    c->wal_thread_ack = 1;
     c->follower_timeout_ms = 1000;
     c->keepalive = (net_keepalive)NET_KEEPALIVE_DEFAULT;
     c->quorum_timeout_ms = 5000;

@@ -866,6 +866,7 @@ int node_install_snapshot(node *n, const char *tmp_path, kv_store *kv,
     n->wal = wal_writer_open(n->store_dir, n->cfg.segment_bytes, info->lsn + 1, &n->log, err,
                              errlen);
     if (n->wal) n->walt = wal_thread_start(n->wal, &n->log, err, errlen);
+    if (n->walt && n->follower) repl_follower_attach_wal(n->follower);
     if (!n->walt) {
         log_error(&n->log, "reopening the WAL after a snapshot failed: %s; stopping", err);
         abort(); /* the new state is whole on disk: a restart recovers it */
@@ -914,6 +915,7 @@ int node_truncate_log(node *n, uint64_t lsn, char *err, size_t errlen)
     n->last_rec_epoch = epoch;
     n->wal = wal_writer_open(n->store_dir, n->cfg.segment_bytes, lsn + 1, &n->log, err, errlen);
     if (n->wal) n->walt = wal_thread_start(n->wal, &n->log, err, errlen);
+    if (n->walt && n->follower) repl_follower_attach_wal(n->follower);
     if (!n->walt) {
         log_error(&n->log, "reopening the WAL after a cut failed: %s; stopping", err);
         abort();
@@ -1127,6 +1129,34 @@ static void node_hint_save(node *n, int force)
     if (v == n->hint_written || (!force && now - n->hint_written_ms < NODE_HINT_EVERY_MS)) return;
     char err[CFG_PATH_MAX + 64];
     n->hint_written_ms = now;
+    if (!force) {
+        /* Ten times a second on the loop: one pwrite of a fixed-width line
+         * over the first bytes of the file, kept open (no open, rename and
+         * close, which took ~0.9 ms and up to 6 ms on the loop, a p99 stall
+         * under load). 21 bytes at offset 0 sit in one sector, so a crash
+         * leaves the old or the new line; unsynced, like the rename was. */
+        char line[32];
+        int len = snprintf(line, sizeof line, "%020llu\n", (unsigned long long)v);
+        if (n->hint_fd < 0) {
+            char path[CFG_PATH_MAX + 16];
+            snprintf(path, sizeof path, "%s/%s", n->cfg.data_dir, NODE_COMMIT_FILE);
+            n->hint_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        }
+        if (n->hint_fd >= 0 && pwrite(n->hint_fd, line, (size_t)len, 0) == len) {
+            n->hint_written = v;
+            return;
+        }
+        snprintf(err, sizeof err, "persisting %s/%s: %s", n->cfg.data_dir, NODE_COMMIT_FILE,
+                 strerror(errno));
+        log_warn_limited(&n->log, &n->limits[NL_DISK], "%s (the commit hint is advisory; retrying)", err);
+        if (n->hint_fd >= 0) close(n->hint_fd);
+        n->hint_fd = -1;
+        return;
+    }
+    /* Forced (a fence, the last save at stop): through a temp file, synced.
+     * The rename replaces the file the kept descriptor points at. */
+    if (n->hint_fd >= 0) close(n->hint_fd);
+    n->hint_fd = -1;
     if (node_u64_store(n->cfg.data_dir, NODE_COMMIT_FILE, v, force, err, sizeof err) < 0) {
         log_warn_limited(&n->log, &n->limits[NL_DISK], "%s (the commit hint is advisory; retrying)", err);
         return;
@@ -1458,7 +1488,7 @@ node *node_new(const node_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     n->cfg = *cfg;
-    n->lfd = n->stop_fd = n->lock_fd = n->tls_lfd = -1;
+    n->lfd = n->stop_fd = n->lock_fd = n->tls_lfd = n->hint_fd = -1;
     n->stats.start_ms = ev_now_ms();
     node_mem_init(n); /* malloc's total before any data */
     log_init(&n->log, cfg->node_id, cfg->log_level);
@@ -1590,6 +1620,7 @@ void node_free(node *n)
     repl_follower_free(n->follower);
     node_elect_free(n);
     if (n->walt) node_hint_save(n, 1);
+    if (n->hint_fd >= 0) close(n->hint_fd);
     if (wal_thread_stop(n->walt) < 0) log_error(&n->log, "final WAL flush failed");
     if (wal_writer_close(n->wal) < 0) log_error(&n->log, "closing the WAL failed");
     if (n->stop_fd >= 0) close(n->stop_fd);

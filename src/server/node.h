@@ -150,6 +150,7 @@ struct node {
      * log that ends below it has lost committed records. */
     uint64_t commit_hint, hint_written;
     uint64_t hint_written_ms;
+    int hint_fd; /* the commit hint file, kept open for the periodic pwrite (-1: closed) */
     /* Reads are served only from applied_lsn >= served_lsn's floor: after
      * a rebuild from an older snapshot the node answers reads with -LOADING
      * until it is back where it was, so reads never go backwards. */

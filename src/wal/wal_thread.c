@@ -35,6 +35,10 @@ struct wal_thread {
     int stop;
     uint64_t appended_lsn; /* loop-side: last LSN appended */
 
+    pthread_mutex_t hook_mu; /* guards the hook and is held while it runs */
+    void (*hook_fn)(void *, uint64_t);
+    void *hook_ctx;
+
     int (*call_fn)(void *, wal_writer *);
     void *call_ctx;
     int call_rc, call_pending;
@@ -119,6 +123,12 @@ static void *wal_thread_main(void *arg)
             if (rc == 0) rc = wal_writer_sync(t->w, err, sizeof err);
             if (rc == 0) wal_fsync_note(t, wal_mono_us() - t0);
         }
+        /* Still busy: a restart, call or stop waits for the hook too. */
+        if (rc == 0 && !atomic_load(&t->failed)) {
+            pthread_mutex_lock(&t->hook_mu);
+            if (t->hook_fn) t->hook_fn(t->hook_ctx, b->last_lsn);
+            pthread_mutex_unlock(&t->hook_mu);
+        }
         pthread_mutex_lock(&t->mu);
         if (rc < 0 && !atomic_load(&t->failed)) {
             memcpy(t->errmsg, err, sizeof t->errmsg);
@@ -161,6 +171,7 @@ wal_thread *wal_thread_start(wal_writer *w, const rkv_log *log, char *err, size_
     atomic_store(&t->wal_bytes, wal_writer_bytes(w));
     t->appended_lsn = wal_writer_next_lsn(w) - 1;
     pthread_mutex_init(&t->mu, NULL);
+    pthread_mutex_init(&t->hook_mu, NULL);
     pthread_cond_init(&t->cv, NULL);
     pthread_cond_init(&t->done_cv, NULL);
     int rc = pthread_create(&t->tid, NULL, wal_thread_main, t);
@@ -168,12 +179,21 @@ wal_thread *wal_thread_start(wal_writer *w, const rkv_log *log, char *err, size_
         snprintf(err, errlen, "pthread_create: %s", strerror(rc));
         close(t->efd);
         pthread_mutex_destroy(&t->mu);
+        pthread_mutex_destroy(&t->hook_mu);
         pthread_cond_destroy(&t->cv);
         pthread_cond_destroy(&t->done_cv);
         free(t);
         return NULL;
     }
     return t;
+}
+
+void wal_thread_set_durable_hook(wal_thread *t, void (*fn)(void *ctx, uint64_t lsn), void *ctx)
+{
+    pthread_mutex_lock(&t->hook_mu);
+    t->hook_fn = fn;
+    t->hook_ctx = ctx;
+    pthread_mutex_unlock(&t->hook_mu);
 }
 
 int wal_thread_event_fd(const wal_thread *t)
@@ -353,6 +373,7 @@ int wal_thread_stop(wal_thread *t)
     int rc = atomic_load(&t->failed) ? -1 : 0;
     close(t->efd);
     pthread_mutex_destroy(&t->mu);
+    pthread_mutex_destroy(&t->hook_mu);
     pthread_cond_destroy(&t->cv);
     pthread_cond_destroy(&t->done_cv);
     free(t->filling.p);

@@ -67,6 +67,12 @@ void wal_thread_fsync_stats(wal_thread *t, wal_fsync_stats *out);
 /* The longest sync since the previous call (0: none), for the loop's
  * latency monitor; resets it. */
 uint64_t wal_thread_fsync_take_max(wal_thread *t);
+/* FN(CTX, LSN) runs on the WAL thread the moment a batch ending at LSN is
+ * durable, before the loop hears of it (a follower sends its ACK from
+ * there: no wake-up of the loop on the commit path). It must be quick and
+ * must not call into T. NULL removes it; once this returns, a removed hook
+ * is no longer running and will not run again. */
+void wal_thread_set_durable_hook(wal_thread *t, void (*fn)(void *ctx, uint64_t lsn), void *ctx);
 /* Runs FN(ctx, writer) on the thread between batches (e.g. removing old
  * segments after a checkpoint), waiting for it to finish. */
 int wal_thread_call(wal_thread *t, int (*fn)(void *ctx, wal_writer *w), void *ctx);

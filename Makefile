@@ -58,7 +58,7 @@ TOOL_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 
 PROGS := $(BUILD)/rkv-server $(BUILD)/rkv-cli $(BUILD)/rkv-bench
 
-.PHONY: all check unit proc asan tsan valgrind lint format clean run run-clean run-tls fuzz bench
+.PHONY: all check unit proc asan tsan valgrind lint format clean run run-clean run-tls fuzz bench bench-quick bench-smoke
 # Objects built through pattern rules (test and tool objects) are kept: make
 # would otherwise delete them as intermediates after the build (printing an
 # `rm` line after the test totals) and recompile them all next time.
@@ -243,3 +243,14 @@ uninstall:
 	rm -f $(DESTDIR)$(RKVDATADIR)/rkv.conf $(DESTDIR)$(RKVDATADIR)/logrotate.rkv
 	rm -f $(DESTDIR)$(UNITDIR)/rkv@.service
 	-rmdir $(DESTDIR)$(RKVDATADIR) 2>/dev/null
+
+# Benchmarks are not tests (docs/PERFORMANCE.md): `make bench` is the full
+# side-by-side comparison with Redis and etcd, `make bench-quick` its
+# two-minute version, `make bench-smoke` every script in bench/ once at a
+# tiny size so none of them rots (not part of `make check`).
+bench: $(PROGS)
+	BUILD=$(BUILD) bench/compare.sh
+bench-quick: $(PROGS)
+	BUILD=$(BUILD) bench/compare.sh --quick
+bench-smoke: $(PROGS)
+	BUILD=$(BUILD) bench/smoke.sh

@@ -17,8 +17,6 @@
  * the transition) and its link is closed and redialled. */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdarg.h>
 #include <sys/socket.h>
@@ -60,22 +58,8 @@ static const char *const link_state_names[] = {"down",         "connecting",  "h
                                                "snapshot_wait", "snapshot",   "catching_up",
                                                "streaming"};
 
-/* B2, --ship-threads yes: a sender thread per follower does the write(2)s
- * of its link, the loop only hands buffers over. See docs/PERFORMANCE.md for
- * why the loop-only sender is the default. */
-typedef struct ship_thread {
-    pthread_t tid;
-    pthread_mutex_t mu;
-    pthread_cond_t cv, idle_cv;
-    iobuf tx;             /* handed over by the loop (guarded by mu) */
-    int fd;               /* socket to write, -1 none (guarded) */
-    int busy, quit, failed;
-    _Atomic size_t backlog; /* bytes handed over, not yet written */
-} ship_thread;
-
 typedef struct flink {
     repl_leader *l;
-    ship_thread *st; /* NULL: the loop writes (default) */
     int idx;
     cfg_peer peer;
     int fd;
@@ -128,7 +112,6 @@ struct repl_leader {
 };
 
 static void link_on_event(ev_loop *loop, int fd, void *data, unsigned events);
-static void ship_thread_detach(ship_thread *st, int fd);
 static void link_close_frame(flink *lk);
 static void link_start_snapshot(flink *lk, const char *why);
 static void leader_try_recover(repl_leader *l);
@@ -244,7 +227,6 @@ static void link_close(flink *lk, const char *why)
     node *n = lk->l->n;
     if (lk->fd >= 0) {
         ev_set(n->loop, lk->fd, 0, NULL, NULL);
-        if (lk->st) ship_thread_detach(lk->st, lk->fd);
         sock_close(&lk->tls, lk->fd);
         lk->fd = -1;
     }
@@ -273,7 +255,7 @@ static void link_close(flink *lk, const char *why)
 static void link_update_events(flink *lk)
 {
     unsigned mask = EV_READ;
-    if (lk->state == LINK_CONNECTING || (!lk->st && iobuf_used(&lk->out) > 0)) mask |= EV_WRITE;
+    if (lk->state == LINK_CONNECTING || iobuf_used(&lk->out) > 0) mask |= EV_WRITE;
     mask = sock_mask(lk->tls, mask);
     if (ev_mask(lk->l->n->loop, lk->fd) != mask)
         ev_set(lk->l->n->loop, lk->fd, mask, link_on_event, lk);
@@ -310,140 +292,16 @@ static int link_send_ctrl(flink *lk, const uint8_t *frame, size_t len)
 }
 
 
-/* ---- sender threads (--ship-threads) ---- */
-
-static void *ship_thread_main(void *arg)
-{
-    ship_thread *st = arg;
-    iobuf mine = {0};
-    pthread_mutex_lock(&st->mu);
-    for (;;) {
-        while (!st->quit && (iobuf_used(&st->tx) == 0 || st->fd < 0 || st->failed))
-            pthread_cond_wait(&st->cv, &st->mu);
-        if (st->quit) break;
-        iobuf tmp = mine;
-        mine = st->tx;
-        st->tx = tmp;
-        iobuf_reset(&st->tx);
-        int fd = st->fd;
-        st->busy = 1;
-        pthread_mutex_unlock(&st->mu);
-        int failed = 0;
-        while (iobuf_used(&mine) > 0 && !failed) {
-            size_t before = iobuf_used(&mine);
-            if (iobuf_write_fd(&mine, fd) < 0) {
-                failed = 1;
-                break;
-            }
-            size_t wrote = before - iobuf_used(&mine);
-            atomic_fetch_sub(&st->backlog, wrote);
-            if (iobuf_used(&mine) > 0) { /* socket full: wait for room */
-                struct pollfd p = {fd, POLLOUT, 0};
-                if (poll(&p, 1, 1000) < 0 && errno != EINTR) failed = 1;
-                if (p.revents & (POLLERR | POLLHUP | POLLNVAL)) failed = 1;
-            }
-        }
-        iobuf_reset(&mine);
-        pthread_mutex_lock(&st->mu);
-        if (failed) st->failed = 1;
-        st->busy = 0;
-        pthread_cond_broadcast(&st->idle_cv);
-    }
-    pthread_mutex_unlock(&st->mu);
-    iobuf_free(&mine);
-    return NULL;
-}
-
-static ship_thread *ship_thread_new(void)
-{
-    ship_thread *st = calloc(1, sizeof *st);
-    if (!st) return NULL;
-    st->fd = -1;
-    pthread_mutex_init(&st->mu, NULL);
-    pthread_cond_init(&st->cv, NULL);
-    pthread_cond_init(&st->idle_cv, NULL);
-    if (pthread_create(&st->tid, NULL, ship_thread_main, st) != 0) {
-        pthread_mutex_destroy(&st->mu);
-        pthread_cond_destroy(&st->cv);
-        pthread_cond_destroy(&st->idle_cv);
-        free(st);
-        return NULL;
-    }
-    return st;
-}
-
-static void ship_thread_free(ship_thread *st)
-{
-    if (!st) return;
-    pthread_mutex_lock(&st->mu);
-    st->quit = 1;
-    pthread_cond_signal(&st->cv);
-    pthread_mutex_unlock(&st->mu);
-    pthread_join(st->tid, NULL);
-    iobuf_free(&st->tx);
-    pthread_mutex_destroy(&st->mu);
-    pthread_cond_destroy(&st->cv);
-    pthread_cond_destroy(&st->idle_cv);
-    free(st);
-}
-
-/* The link's socket is ready for data: the thread may write to it. */
-static void ship_thread_attach(ship_thread *st, int fd)
-{
-    pthread_mutex_lock(&st->mu);
-    st->fd = fd;
-    st->failed = 0;
-    iobuf_reset(&st->tx);
-    atomic_store(&st->backlog, 0);
-    pthread_mutex_unlock(&st->mu);
-}
-
-/* Before FD is closed: drop what is queued, break a blocked write, and wait
- * until the thread no longer touches the descriptor. */
-static void ship_thread_detach(ship_thread *st, int fd)
-{
-    pthread_mutex_lock(&st->mu);
-    st->fd = -1;
-    iobuf_reset(&st->tx);
-    shutdown(fd, SHUT_RDWR);
-    while (st->busy) pthread_cond_wait(&st->idle_cv, &st->mu);
-    atomic_store(&st->backlog, 0);
-    pthread_mutex_unlock(&st->mu);
-}
-
-/* Hands the link's output to its thread. -1: the thread's writes failed. */
-static int ship_thread_handoff(ship_thread *st, iobuf *out)
-{
-    size_t n = iobuf_used(out);
-    pthread_mutex_lock(&st->mu);
-    int failed = st->failed;
-    if (!failed && n > 0) {
-        if (iobuf_used(&st->tx) == 0) {
-            iobuf tmp = st->tx;
-            st->tx = *out;
-            *out = tmp;
-        } else if (iobuf_append(&st->tx, out->p + out->pos, n) < 0) {
-            failed = 1;
-        }
-        atomic_fetch_add(&st->backlog, n);
-        pthread_cond_signal(&st->cv);
-    }
-    pthread_mutex_unlock(&st->mu);
-    iobuf_reset(out);
-    return failed ? -1 : 0;
-}
-
 /* Bytes queued for this follower and not yet written to its socket. */
 static size_t link_out_bytes(const flink *lk)
 {
-    return iobuf_used(&lk->out) + (lk->st ? atomic_load(&lk->st->backlog) : 0);
+    return iobuf_used(&lk->out);
 }
 
-/* Writes (or hands over) the link's output. 0, or -1 if the link failed. */
+/* Writes the link's output. 0, or -1 if the link failed. */
 static int link_send_out(flink *lk)
 {
     link_close_frame(lk);
-    if (lk->st) return ship_thread_handoff(lk->st, &lk->out);
     return iobuf_write_conn(&lk->out, lk->tls, lk->fd);
 }
 
@@ -550,10 +408,8 @@ static void link_refuse(flink *lk, const char *fmt, ...)
     log_warn_limited(&lk->l->n->log, &lk->l->n->limits[NL_LINK], "refusing follower %s:%d: %s", lk->peer.host, lk->peer.port, reason);
     uint8_t frame[REPL_CTRL_MAX];
     size_t len = repl_encode_refuse(frame, reason);
-    if (!lk->st) { /* a sender thread may be mid-write: then only the close tells */
-        ssize_t w = sock_write(lk->tls, lk->fd, frame, len); /* best effort: we close right after */
-        (void)w;
-    }
+    ssize_t w = sock_write(lk->tls, lk->fd, frame, len); /* best effort: we close right after */
+    (void)w;
     link_close(lk, reason);
 }
 
@@ -1235,7 +1091,6 @@ static void link_on_event(ev_loop *loop, int fd, void *data, unsigned events)
                 return;
             }
         }
-        if (lk->st) ship_thread_attach(lk->st, lk->fd);
         if (n->secret.len)
             link_send_auth(lk);
         else
@@ -1253,7 +1108,7 @@ static void link_on_event(ev_loop *loop, int fd, void *data, unsigned events)
         return;
     }
     if (link_send_out(lk) < 0) {
-        link_close(lk, lk->st ? "sender thread: write failed" : strerror(errno));
+        link_close(lk, strerror(errno));
         return;
     }
     link_update_events(lk);
@@ -1303,9 +1158,9 @@ void repl_leader_flush(repl_leader *l)
             continue;
         }
         link_close_frame(lk);
-        if (iobuf_used(&lk->out) == 0 && !(lk->st && lk->st->failed)) continue;
+        if (iobuf_used(&lk->out) == 0) continue;
         if (link_send_out(lk) < 0) {
-            link_close(lk, lk->st ? "sender thread: write failed" : strerror(errno));
+            link_close(lk, strerror(errno));
             continue;
         }
         link_update_events(lk);
@@ -1494,11 +1349,6 @@ repl_leader *repl_leader_new(node *n, const cfg_peer *peers, int npeers, char *e
         lk->state = LINK_DOWN;
         lk->backoff_ms = REPL_BACKOFF_MIN_MS;
         lk->retry_at_ms = 0; /* dial at the first cron */
-        if (n->cfg.ship_threads && !(lk->st = ship_thread_new())) {
-            snprintf(err, errlen, "cannot start a sender thread");
-            repl_leader_free(l);
-            return NULL;
-        }
     }
     return l;
 }
@@ -1508,14 +1358,13 @@ void repl_leader_free(repl_leader *l)
     if (!l) return;
     for (int i = 0; i < l->nlinks; i++) {
         flink *lk = &l->links[i];
-        if (lk->fd >= 0 && !lk->st) {
+        if (lk->fd >= 0) {
             /* Push out what is queued (best effort) before closing. */
             link_close_frame(lk);
             (void)iobuf_write_conn(&lk->out, lk->tls, lk->fd);
         }
         lk->state = LINK_DOWN;
         link_close(lk, "leader stopping");
-        ship_thread_free(lk->st);
     }
     free(l);
 }

@@ -91,7 +91,7 @@ static const opt opts[] = {
     {"quorum-timeout-ms", OPT_INT, OF_RUNTIME, OFF(quorum_timeout_ms), 1, 3600000,
      "time a write waits for its quorum before an outcome-unknown error (default 5000)"},
     {"ship-threads", OPT_BOOL, 0, OFF(ship_threads), 0, 1,
-     "leader: write to each follower from its own thread instead of the loop (yes|no, default no)"},
+     "removed in issue 15 (sender threads lost to the event loop in every measurement); accepted and ignored"},
     {"ack-from-wal-thread", OPT_BOOL, 0, OFF(wal_thread_ack), 0, 1,
      "follower: send the ACK from the WAL thread the moment fdatasync returns, not from the loop (yes|no, default yes; plain-TCP links)"},
     {"log-lag", OPT_BOOL, OF_RUNTIME, OFF(log_lag), 0, 1, "leader: log every follower's lag on every write (yes|no)"},
@@ -535,12 +535,6 @@ int config_validate(node_config *c, char *err, size_t errlen)
     if (c->tls_port && c->tls_port == c->port) {
         snprintf(err, errlen, "--tls-port %d is also --port: they need different ports",
                  c->tls_port);
-        return -1;
-    }
-    if (c->tls_replication && c->ship_threads) {
-        snprintf(err, errlen,
-                 "--ship-threads yes cannot be used with --tls-replication yes: a TLS "
-                 "connection cannot be written by a sender thread while the loop reads it");
         return -1;
     }
     c->elected = c->nmembers > 0;

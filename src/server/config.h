@@ -88,7 +88,7 @@ typedef struct node_config {
     net_keepalive keepalive;
     int quorum_timeout_ms;
     int log_lag;
-    int ship_threads; /* B2: one sender thread per follower instead of the loop */
+    int ship_threads; /* removed (issue 15): parsed so old configurations start; ignored */
     int wal_thread_ack; /* follower: ACK from the WAL thread after fdatasync (issue 15) */
     int64_t clock_offset_us;  /* test hook: skews this node's HLC wall clock */
     uint64_t max_clock_offset_ms; /* records stamped further ahead of our clock are reported */

@@ -123,8 +123,11 @@ static void *wal_thread_main(void *arg)
             if (rc == 0) rc = wal_writer_sync(t->w, err, sizeof err);
             if (rc == 0) wal_fsync_note(t, wal_mono_us() - t0);
         }
-        /* Still busy: a restart, call or stop waits for the hook too. */
+        /* Durable: published before the hook tells anyone (an ACK from it
+         * must never be ahead of wal_thread_durable_lsn). Still busy: a
+         * restart, call or stop waits for the hook too. */
         if (rc == 0 && !atomic_load(&t->failed)) {
+            atomic_store(&t->durable_lsn, b->last_lsn);
             pthread_mutex_lock(&t->hook_mu);
             if (t->hook_fn) t->hook_fn(t->hook_ctx, b->last_lsn);
             pthread_mutex_unlock(&t->hook_mu);

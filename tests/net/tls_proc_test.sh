@@ -318,9 +318,6 @@ check "a key given as certificate is a start error with the reason" 'echo "$out"
 out=$(timeout 10 "$SERVER" --port 0 --peers "1=127.0.0.1:1" --node-id 1 --tls-replication yes --tls-cert-file "$C/node.crt" \
     --tls-key-file "$C/node.key" --data-dir "$work/bad2" 2>&1)
 check "--tls-replication without a CA is refused" 'echo "$out" | grep -q "tls-ca-cert-file"'
-out=$(timeout 10 "$SERVER" --port 0 --tls-replication yes --ship-threads yes --tls-cert-file "$C/node.crt" \
-    --tls-key-file "$C/node.key" --tls-ca-cert-file "$C/ca.crt" --data-dir "$work/bad3" 2>&1)
-check "--ship-threads with --tls-replication is refused" 'echo "$out" | grep -q "ship-threads"'
 out=$(timeout 10 "$SERVER" --port 0 --tls-port "$(free_port)" --tls-cert-file "$C/node.crt" --tls-key-file "$C/other.key" \
     --tls-ca-cert-file "$C/ca.crt" --data-dir "$work/bad4" 2>&1)
 check "a key that does not match the certificate is refused" 'echo "$out" | grep -q "other.key: .*mismatch"'

@@ -26,7 +26,7 @@ run() {
 make -s -j2 BUILD="$BUILD" "$BUILD/rkv-server" "$BUILD/rkv-cli" "$BUILD/rkv-bench" >/dev/null || exit 1
 
 run "rkv-bench storage" "$OUT/storage.log" 'fdatasyncs/s=[0-9]' \
-    "$BUILD/rkv-bench" storage --records 5000 --batch 64 --dir "$OUT/storage"
+    bash -c "mkdir -p $OUT/storage && $BUILD/rkv-bench storage --records 5000 --batch 64 --dir $OUT/storage"
 P1=$((${BASE_PORT:-21300} + 800))
 run "rkv-bench SET/GET against one node" "$OUT/bench.log" 'GET: [0-9.]+ req/s' bash -c "
     '$BUILD/rkv-server' --port $P1 --data-dir '$OUT/one' --log-level warn &

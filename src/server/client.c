@@ -387,11 +387,31 @@ void reply_error(client *c, const char *fmt, ...)
     reply_raw(c, msg, (size_t)l + 3);
 }
 
+/* "<prefix><v>\r\n" into BUF (at least 24 bytes); returns its length. Every
+ * bulk and integer reply has such a header: no snprintf here (a GET
+ * profile showed vfprintf at 3% of the server). */
+static size_t fmt_prefixed(char *buf, char prefix, long long v)
+{
+    char tmp[24];
+    size_t n = 0;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    size_t l = 0;
+    buf[l++] = prefix;
+    if (v < 0) buf[l++] = '-';
+    while (n) buf[l++] = tmp[--n];
+    buf[l++] = '\r';
+    buf[l++] = '\n';
+    return l;
+}
+
 static void reply_prefixed_num(client *c, char prefix, long long v)
 {
     char buf[32];
-    int l = snprintf(buf, sizeof buf, "%c%lld\r\n", prefix, v);
-    reply_raw(c, buf, (size_t)l);
+    reply_raw(c, buf, fmt_prefixed(buf, prefix, v));
 }
 
 void reply_int(client *c, long long v)
@@ -484,10 +504,10 @@ void reply_verbatim(client *c, const char *p, size_t len)
 void reply_bulk(client *c, const void *p, size_t len)
 {
     char hdr[32];
-    int hl = snprintf(hdr, sizeof hdr, "$%zu\r\n", len);
-    if (c->silent || c->close_asap || out_reserve(c, (size_t)hl + len + 2) < 0) return;
-    memcpy(c->out + c->out_len, hdr, (size_t)hl);
-    c->out_len += (size_t)hl;
+    size_t hl = fmt_prefixed(hdr, '$', (long long)len); /* len <= the value limit */
+    if (c->silent || c->close_asap || out_reserve(c, hl + len + 2) < 0) return;
+    memcpy(c->out + c->out_len, hdr, hl);
+    c->out_len += hl;
     if (len) memcpy(c->out + c->out_len, p, len);
     c->out_len += len;
     c->out[c->out_len++] = '\r';

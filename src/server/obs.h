@@ -79,6 +79,7 @@ enum {
 
 typedef struct obs_cmdstat {
     char name[OBS_CMD_NAME_MAX]; /* "" free slot */
+    int admin_sub; /* an @admin subcommand (CONFIG SET, ...): not fed to MONITOR */
     uint64_t calls, usec, rejected, failed;
     uint64_t reply_calls, reply_usec; /* rkv: replies released after a commit */
     obs_hist *hist;   /* execution (NULL until the first call) */

@@ -148,7 +148,11 @@ static void *wal_thread_main(void *arg)
          * trip through the loop between two fdatasyncs. */
         if (t->queued.len > 0 && !t->call_pending) take_queued(t);
         pthread_cond_broadcast(&t->done_cv);
+        /* The eventfd write outside the mutex: the loop it wakes takes the
+         * mutex first thing (wal_thread_poll kicks the next batch). */
+        pthread_mutex_unlock(&t->mu);
         wal_thread_notify(t);
+        pthread_mutex_lock(&t->mu);
     }
     pthread_mutex_unlock(&t->mu);
     return NULL;
@@ -268,13 +272,19 @@ static int queue_filling(wal_thread *t)
 void wal_thread_kick(wal_thread *t)
 {
     if (t->filling.len == 0) return;
+    int wake = 0;
     pthread_mutex_lock(&t->mu);
     /* Busy: the thread takes the queue itself right after its sync. */
     if (queue_filling(t) == 0 && !t->busy && !t->call_pending) {
         take_queued(t);
-        pthread_cond_signal(&t->cv);
+        wake = 1;
     }
     pthread_mutex_unlock(&t->mu);
+    /* Signalled after the unlock: woken while we still held the mutex, the
+     * thread went straight back to sleep on it (strace showed the extra
+     * futex round trip on every write). busy is set, so a thread that
+     * checks before the signal arrives does not wait. */
+    if (wake) pthread_cond_signal(&t->cv);
 }
 
 uint64_t wal_thread_poll(wal_thread *t, int *failed, char *msg, size_t msglen)

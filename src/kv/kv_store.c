@@ -450,6 +450,21 @@ static inline void kv_prefetch_buckets(const kv_dict *d, uint64_t h)
         if (d->ht[t].size) __builtin_prefetch(&d->ht[t].bucket[h & (d->ht[t].size - 1)]);
 }
 
+void kv_prefetch(kv_store *kv, unsigned db, const void *key, uint32_t klen, int deep)
+{
+    if (db >= kv->ndb || !kv->db[db]) return;
+    const kv_dict *d = kv->db[db];
+    uint64_t h = kv_hash(kv, key, klen);
+    for (int t = 0; t <= d->rehashing; t++) {
+        if (!d->ht[t].size) continue;
+        kv_entry *const *slot = &d->ht[t].bucket[h & (d->ht[t].size - 1)];
+        if (!deep)
+            __builtin_prefetch(slot);
+        else if (*slot) /* the slot was prefetched a few records ago */
+            __builtin_prefetch(*slot);
+    }
+}
+
 /* Returns the link pointing at KEY's entry (so the caller can unlink or
  * replace the entry), or NULL if the key is not held. */
 static kv_entry **kv_find_link(kv_dict *d, const void *key, uint32_t klen, uint64_t h,

@@ -99,6 +99,11 @@ int kv_put(kv_store *kv, unsigned db, const void *key, uint32_t klen, const void
 int kv_del(kv_store *kv, unsigned db, const void *key, uint32_t klen, kv_version ver);
 /* kv_lookup in database DB (tombstones included). */
 int kv_find(kv_store *kv, unsigned db, const void *key, uint32_t klen, kv_entry_view *out);
+/* A hint, no effect on the contents: starts loading what a lookup of KEY
+ * will touch. DEEP 0: its bucket slot; DEEP 1 (some work later): the first
+ * entry of that bucket. The commit path issues both a few records ahead of
+ * the one it applies, so a large store's cache misses overlap. */
+void kv_prefetch(kv_store *kv, unsigned db, const void *key, uint32_t klen, int deep);
 /* Removes KEY's entry outright, tombstone or not, no tombstone left: only
  * if its version is *ONLY when ONLY is given. 1 removed, 0 not. (The
  * leader's view of proposed writes, node_view.c, forgets applied ones so.) */

@@ -221,6 +221,20 @@ int node_append_encoded(node *n, const uint8_t *rec, size_t len, const wal_rec *
 }
 
 /* Applies the next pending record; returns its LSN. */
+#define NODE_PF_AHEAD 8 /* records prefetched ahead of the one being applied */
+
+/* Prefetches what applying the pending record at OFF will touch in the
+ * store (a PUT's or DEL's key; MULTI and the rest are left alone). */
+static void node_prefetch_record(node *n, size_t off, int deep)
+{
+    const uint8_t *p = n->pending.p + off;
+    uint8_t op = p[36];
+    if (op != WAL_OP_PUT && op != WAL_OP_DEL) return;
+    uint32_t klen = wal_get_u32(p + 40);
+    size_t at = WAL_HDR_SIZE + ((p[37] & WAL_F_EXPIRE) ? 8 : 0);
+    kv_prefetch(n->kv, (unsigned)p[38] | (unsigned)p[39] << 8, p + at, klen, deep);
+}
+
 static uint64_t node_apply_next(node *n)
 {
     wal_rec r;
@@ -269,7 +283,29 @@ void node_advance_commit(node *n)
     if (target > n->commit_lsn) n->commit_lsn = target;
     assert(n->commit_lsn <= n->durable_lsn); /* nothing is committed before it is on our disk */
     int applied = 0;
-    while (n->applied_lsn < n->commit_lsn) {
+    /* Prefetch ahead: the store's bucket of the record NODE_PF_AHEAD records
+     * on, and the entry of the one half as far, so the cache misses of a
+     * large store overlap instead of stalling each apply in turn (a profile
+     * of pipelined SETs had the store's lookup at 9-13% of the server).
+     * len[j % AHEAD]: the length of record applied+1+j; offsets are taken
+     * from pending.pos each time (applying consumes the buffer). */
+    uint32_t len[NODE_PF_AHEAD];
+    uint64_t todo = n->commit_lsn - n->applied_lsn, peeked = 0;
+    size_t end = 0; /* bytes from pending.pos to the first record not peeked */
+    for (uint64_t i = 0; i < todo; i++) {
+        while (peeked < todo && peeked < i + NODE_PF_AHEAD) {
+            node_prefetch_record(n, n->pending.pos + end, 0);
+            len[peeked % NODE_PF_AHEAD] = wal_get_u32(n->pending.p + n->pending.pos + end);
+            end += len[peeked % NODE_PF_AHEAD];
+            peeked++;
+        }
+        uint64_t half = i + NODE_PF_AHEAD / 2;
+        if (half < peeked) {
+            size_t off = 0;
+            for (uint64_t j = i; j < half; j++) off += len[j % NODE_PF_AHEAD];
+            node_prefetch_record(n, n->pending.pos + off, 1);
+        }
+        end -= len[i % NODE_PF_AHEAD];
         node_apply_next(n);
         applied = 1;
     }

@@ -48,7 +48,7 @@ TLS_N=${TLS_N:-100000}; FAILOVERS=${FAILOVERS:-5}
 [ "${SMOKE:-0}" = 1 ] && { N=2000; NP=20000; NG=4000; DUR=1; TLS_N=2000; FAILOVERS=1; PAIRS=${PAIRS:-2000}; }
 BASE=${BASE_PORT:-17300}
 pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
+cleanup() { kill "${pids[@]}" ${rpids[@]+"${rpids[@]}"} 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT INT TERM
 
 log() { echo "[compare] $*" >&2; }
@@ -167,11 +167,56 @@ start_etcd() {
 }
 
 RK=$BASE
+# The headline rows (quorum SET c50, single client, pipelined, against Redis
+# without persistence) run interleaved: both clusters up at once, rkv and
+# Redis alternating HEAD_ROUNDS times, medians kept. Minutes apart, the host's
+# noise alone moved this ratio from 0.5 to 1.0 between two runs.
+HEAD_ROUNDS=${HEAD_ROUNDS:-3}
+[ $QUICK = 1 ] && HEAD_ROUNDS=${HEAD_ROUNDS_QUICK:-2}
+[ "${SMOKE:-0}" = 1 ] && HEAD_ROUNDS=1
+RN=$((BASE + 100))
+# combine LABEL ROUNDS: LABEL.txt gets the medians of LABEL.1.txt ... (req/s and
+# each percentile taken separately), in rkv-bench's summary format.
+combine() {
+    local label=$1 k=$2 files=() i
+    for i in $(seq "$k"); do [ -s "$OUT/$label.$i.txt" ] && files+=("$OUT/$label.$i.txt"); done
+    [ ${#files[@]} -eq 0 ] && return
+    cat "${files[@]}" | awk '
+        function med(a, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j] < a[j-1]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+                                       return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2 }
+        { n++; name = $1
+          for (f = 1; f <= NF; f++) {
+              if ($(f+1) ~ /^req\/s/) r[n] = $f
+              if ($f ~ /^p50=/) { x = $f; sub(/p50=/, "", x); p50[n] = x }
+              if ($f ~ /^p99=/) { x = $f; sub(/p99=/, "", x); p99[n] = x }
+              if ($f ~ /^p99\.9=/) { x = $f; sub(/p99\.9=/, "", x); p999[n] = x } } }
+        END { printf "%s %.1f req/s, p50=%.3f ms p99=%.3f ms p99.9=%.3f ms (medians of %d interleaved runs)\n",
+                     name, med(r, n), med(p50, n), med(p99, n), med(p999, n), n }' > "$OUT/$label.txt"
+    log "$label: $(cat "$OUT/$label.txt")"
+}
 log "rkv cluster"
 start_rkv || exit 1
-run_bench rkv_set -p $RK -c 50 -n $N -d 100 -r 100000 --latency-out "$OUT/rkv_set.hist"
-run_bench rkv_set_1 -p $RK -c 1 -n $((N / 10)) -d 100 -r 100000
-run_bench rkv_set_p16 -p $RK -c 50 -P 16 -n $NP -d 100 -r 100000
+rpids=()
+if command -v redis-server >/dev/null; then
+    log "Redis, no persistence, beside it for the interleaved rows"
+    keep=("${pids[@]}"); pids=()
+    start_redis none $RN
+    rpids=("${pids[@]}"); pids=("${keep[@]}")
+fi
+for r in $(seq "$HEAD_ROUNDS"); do
+    hist=(); [ "$r" = 1 ] && hist=(--latency-out "$OUT/rkv_set.hist")
+    run_bench rkv_set.$r -p $RK -c 50 -n $N -d 100 -r 100000 "${hist[@]}"
+    [ "$r" = 1 ] && hist=(--latency-out "$OUT/redis_set.hist")
+    [ ${#rpids[@]} -gt 0 ] && run_bench redis_set.$r -p $RN -c 50 -n $N -d 100 -r 100000 --wait 1 "${hist[@]}"
+    run_bench rkv_set_1.$r -p $RK -c 1 -n $((N / 10)) -d 100 -r 100000
+    [ ${#rpids[@]} -gt 0 ] && run_bench redis_set_1.$r -p $RN -c 1 -n $((N / 10)) -d 100 -r 100000 --wait 1
+    run_bench rkv_set_p16.$r -p $RK -c 50 -P 16 -n $NP -d 100 -r 100000
+    [ ${#rpids[@]} -gt 0 ] && run_bench redis_set_p16.$r -p $RN -c 50 -P 16 -n $NP -d 100 -r 100000
+done
+for l in rkv_set redis_set rkv_set_1 redis_set_1 rkv_set_p16 redis_set_p16; do combine $l "$HEAD_ROUNDS"; done
+if [ ${#rpids[@]} -gt 0 ]; then
+    kill "${rpids[@]}" 2>/dev/null; wait "${rpids[@]}" 2>/dev/null; rpids=()
+fi
 run_bench rkv_get -p $RK -c 50 -n $NG -r 100000 --mix get
 run_bench rkv_get_f -p $((RK+1)) -c 50 -n $NG -r 100000 --mix get
 run_bench rkv_get_all --target 127.0.0.1:$RK --target 127.0.0.1:$((RK+1)) --target 127.0.0.1:$((RK+2)) -c 50 -n $NG -r 100000 --mix get
@@ -206,12 +251,9 @@ fi
 kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null; pids=()
 
 if command -v redis-server >/dev/null; then
-    RN=$((BASE + 100))
     log "Redis, no persistence, WAIT 1"
+    rm -rf "$WORK"/redis-none-*
     start_redis none $RN
-    run_bench redis_set -p $RN -c 50 -n $N -d 100 -r 100000 --wait 1 --latency-out "$OUT/redis_set.hist"
-    run_bench redis_set_1 -p $RN -c 1 -n $((N / 10)) -d 100 -r 100000 --wait 1
-    run_bench redis_set_p16 -p $RN -c 50 -P 16 -n $NP -d 100 -r 100000
     run_bench redis_get -p $RN -c 50 -n $NG -r 100000 --mix get
     run_bench redis_get_f -p $((RN+1)) -c 50 -n $NG -r 100000 --mix get
     run_pipe redis_pipe_pairs $RN

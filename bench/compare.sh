@@ -167,12 +167,13 @@ start_etcd() {
 }
 
 RK=$BASE
-# The headline rows (quorum SET c50, single client, pipelined, against Redis
-# without persistence) run interleaved: both clusters up at once, rkv and
-# Redis alternating HEAD_ROUNDS times, medians kept. Minutes apart, the host's
-# noise alone moved this ratio from 0.5 to 1.0 between two runs.
+# Every row against Redis without persistence runs interleaved: both
+# clusters up at once, rkv and Redis alternating workload by workload,
+# HEAD_ROUNDS times (3; 1 with --quick), medians kept. Run minutes apart, the
+# host's noise alone moved the c50 SET ratio from 0.5 to 1.0 and the GET
+# ratio from 0.75 to 1.2 between two runs.
 HEAD_ROUNDS=${HEAD_ROUNDS:-3}
-[ $QUICK = 1 ] && HEAD_ROUNDS=${HEAD_ROUNDS_QUICK:-2}
+[ $QUICK = 1 ] && HEAD_ROUNDS=${HEAD_ROUNDS_QUICK:-1}
 [ "${SMOKE:-0}" = 1 ] && HEAD_ROUNDS=1
 RN=$((BASE + 100))
 # combine LABEL ROUNDS: LABEL.txt gets the medians of LABEL.1.txt ... (req/s and
@@ -203,31 +204,42 @@ if command -v redis-server >/dev/null; then
     start_redis none $RN
     rpids=("${pids[@]}"); pids=("${keep[@]}")
 fi
+# pair LABEL RKV-ARGS... -- REDIS-ARGS...: round $r of one workload on both.
+pair() {
+    local label=$1; shift
+    local a=() ; while [ $# -gt 0 ] && [ "$1" != -- ]; do a+=("$1"); shift; done; shift
+    run_bench rkv_$label.$r "${a[@]}"
+    [ ${#rpids[@]} -gt 0 ] && run_bench redis_$label.$r "$@"
+}
 for r in $(seq "$HEAD_ROUNDS"); do
-    hist=(); [ "$r" = 1 ] && hist=(--latency-out "$OUT/rkv_set.hist")
-    run_bench rkv_set.$r -p $RK -c 50 -n $N -d 100 -r 100000 "${hist[@]}"
-    [ "$r" = 1 ] && hist=(--latency-out "$OUT/redis_set.hist")
-    [ ${#rpids[@]} -gt 0 ] && run_bench redis_set.$r -p $RN -c 50 -n $N -d 100 -r 100000 --wait 1 "${hist[@]}"
-    run_bench rkv_set_1.$r -p $RK -c 1 -n $((N / 10)) -d 100 -r 100000
-    [ ${#rpids[@]} -gt 0 ] && run_bench redis_set_1.$r -p $RN -c 1 -n $((N / 10)) -d 100 -r 100000 --wait 1
-    run_bench rkv_set_p16.$r -p $RK -c 50 -P 16 -n $NP -d 100 -r 100000
-    [ ${#rpids[@]} -gt 0 ] && run_bench redis_set_p16.$r -p $RN -c 50 -P 16 -n $NP -d 100 -r 100000
+    h1=(); h2=(); [ "$r" = 1 ] && h1=(--latency-out "$OUT/rkv_set.hist") h2=(--latency-out "$OUT/redis_set.hist")
+    pair set -p $RK -c 50 -n $N -d 100 -r 100000 "${h1[@]}" -- -p $RN -c 50 -n $N -d 100 -r 100000 --wait 1 "${h2[@]}"
+    pair set_1 -p $RK -c 1 -n $((N / 10)) -d 100 -r 100000 -- -p $RN -c 1 -n $((N / 10)) -d 100 -r 100000 --wait 1
+    pair set_p16 -p $RK -c 50 -P 16 -n $NP -d 100 -r 100000 -- -p $RN -c 50 -P 16 -n $NP -d 100 -r 100000
+    pair get -p $RK -c 50 -n $NG -r 100000 --mix get -- -p $RN -c 50 -n $NG -r 100000 --mix get
+    pair get_f -p $((RK+1)) -c 50 -n $NG -r 100000 --mix get -- -p $((RN+1)) -c 50 -n $NG -r 100000 --mix get
+    # Issue 13's workloads: SET with an expiry, INCR on one hot key, MULTI/EXEC of 10 SETs.
+    pair setex -p $RK -c 50 -n $N -d 100 -r 100000 --cmd setex -- -p $RN -c 50 -n $N -d 100 -r 100000 --cmd setex --wait 1
+    pair incr -p $RK -c 50 -n $N -r 1 --cmd incr -- -p $RN -c 50 -n $N -r 1 --cmd incr --wait 1
+    pair incr_p16 -p $RK -c 50 -P 16 -n $NP -r 1 --cmd incr -- -p $RN -c 50 -P 16 -n $NP -r 1 --cmd incr
+    pair multi10 -p $RK -c 50 -n $((N / 10)) -d 100 -r 100000 --cmd multi10 -- -p $RN -c 50 -n $((N / 10)) -d 100 -r 100000 --cmd multi10 --wait 1
+    run_pipe rkv_pipe_pairs.$r $RK
+    [ ${#rpids[@]} -gt 0 ] && run_pipe redis_pipe_pairs.$r $RN
 done
-for l in rkv_set redis_set rkv_set_1 redis_set_1 rkv_set_p16 redis_set_p16; do combine $l "$HEAD_ROUNDS"; done
+for l in set set_1 set_p16 get get_f setex incr incr_p16 multi10; do
+    combine rkv_$l "$HEAD_ROUNDS"; combine redis_$l "$HEAD_ROUNDS"
+done
+for l in rkv_pipe_pairs redis_pipe_pairs; do # the median time
+    for i in $(seq "$HEAD_ROUNDS"); do cat "$OUT/$l.$i.txt" 2>/dev/null; done |
+        sort -n | awk -v k="$HEAD_ROUNDS" '{ a[NR] = $0 } END { if (NR) print a[int((NR + 1) / 2)] }' > "$OUT/$l.txt"
+    [ -s "$OUT/$l.txt" ] || rm -f "$OUT/$l.txt"
+done
 if [ ${#rpids[@]} -gt 0 ]; then
     kill "${rpids[@]}" 2>/dev/null; wait "${rpids[@]}" 2>/dev/null; rpids=()
 fi
-run_bench rkv_get -p $RK -c 50 -n $NG -r 100000 --mix get
-run_bench rkv_get_f -p $((RK+1)) -c 50 -n $NG -r 100000 --mix get
 run_bench rkv_get_all --target 127.0.0.1:$RK --target 127.0.0.1:$((RK+1)) --target 127.0.0.1:$((RK+2)) -c 50 -n $NG -r 100000 --mix get
 run_bench rkv_get_1 -p $RK -c 1 -n $((NG / 10)) -r 100000 --mix get
 run_bench rkv_get_f1 -p $((RK+1)) -c 1 -n $((NG / 10)) -r 100000 --mix get
-run_pipe rkv_pipe_pairs $RK
-# Issue 13's workloads: SET with an expiry, INCR on one hot key, MULTI/EXEC of 10 SETs.
-run_bench rkv_setex -p $RK -c 50 -n $N -d 100 -r 100000 --cmd setex
-run_bench rkv_incr -p $RK -c 50 -n $N -r 1 --cmd incr
-run_bench rkv_incr_p16 -p $RK -c 50 -P 16 -n $NP -r 1 --cmd incr
-run_bench rkv_multi10 -p $RK -c 50 -n $((N / 10)) -d 100 -r 100000 --cmd multi10
 mkdir -p "$WORK/fsync"
 "$BENCH" storage --records 2000 --batch 1 --dir "$WORK/fsync" > "$OUT/fsync.txt" 2>&1
 kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null; pids=()
@@ -251,17 +263,6 @@ fi
 kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null; pids=()
 
 if command -v redis-server >/dev/null; then
-    log "Redis, no persistence, WAIT 1"
-    rm -rf "$WORK"/redis-none-*
-    start_redis none $RN
-    run_bench redis_get -p $RN -c 50 -n $NG -r 100000 --mix get
-    run_bench redis_get_f -p $((RN+1)) -c 50 -n $NG -r 100000 --mix get
-    run_pipe redis_pipe_pairs $RN
-    run_bench redis_setex -p $RN -c 50 -n $N -d 100 -r 100000 --cmd setex --wait 1
-    run_bench redis_incr -p $RN -c 50 -n $N -r 1 --cmd incr --wait 1
-    run_bench redis_incr_p16 -p $RN -c 50 -P 16 -n $NP -r 1 --cmd incr
-    run_bench redis_multi10 -p $RN -c 50 -n $((N / 10)) -d 100 -r 100000 --cmd multi10 --wait 1
-    kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null; pids=()
     RA=$((BASE + 200))
     log "Redis, appendfsync always, WAIT 1"
     start_redis aof $RA

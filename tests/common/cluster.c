@@ -148,6 +148,19 @@ int cl_start(cluster *c, const char *tag, const cl_opts *o)
     return cl_start_node(c, 0);
 }
 
+int cl_start_online(cluster *c, const char *tag, const cl_opts *o)
+{
+    cl_opts x = *o;
+    if (!x.follower_timeout_ms) x.follower_timeout_ms = 30000;
+    if (!x.quorum_timeout_ms) x.quorum_timeout_ms = 30000;
+    int ok = cl_start(c, tag, &x) == 0 && cl_wait_online(c, 2, 10000);
+    if (!ok) {
+        printf("cluster %s: did not start with both followers online\n", tag);
+        cl_stop(c, 1);
+    }
+    return ok ? 0 : -1;
+}
+
 int cl_signal(cluster *c, int i, int sig)
 {
     return proc_signal(&c->n[i].pid, &c->n[i].stopped, sig, CL_STOP_MS);

@@ -73,6 +73,10 @@ typedef struct cluster {
  * leader, and waits until every client port accepts. 0 or -1 (message
  * printed; what did start is stopped by cl_stop as usual). */
 int cl_start(cluster *c, const char *tag, const cl_opts *o);
+/* cl_start, then waits up to 10 s for both followers online, with quorum
+ * and follower timeouts of 30 s unless O sets them (for tests that freeze
+ * followers on purpose). 0, or -1 (printed; what started is stopped). */
+int cl_start_online(cluster *c, const char *tag, const cl_opts *o);
 /* (Re)starts node I with its ports, data dir and log. 0 or -1. */
 int cl_start_node(cluster *c, int i);
 /* Sends SIG to node I: SIGSTOP/SIGCONT keep it, SIGKILL/SIGTERM reap it. */

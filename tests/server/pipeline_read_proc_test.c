@@ -36,13 +36,9 @@ int main(void)
     cl_watchdog(120);
     cluster c;
     cl_opts o = CL_OPTS_DEFAULT;
-    o.follower_timeout_ms = 30000;
-    o.quorum_timeout_ms = 30000;
-    if (cl_start(&c, "piperead", &o) != 0 || !cl_wait_online(&c, 2, 10000)) {
-        test_cond("cluster starts with both followers online", 0);
-        cl_stop(&c, 1);
-        return test_report();
-    }
+    int up = cl_start_online(&c, "piperead", &o) == 0;
+    test_cond("cluster starts with both followers online", up);
+    if (!up) return test_report();
     tclient *l = cl_connect(&c, 0);
     tc_set_timeout(l, 20000);
     test_cond("warm-up SET", l && expect_str(tc_cmd(l, "SET", "warm", "1"), "OK"));

@@ -163,11 +163,14 @@ static int snap_load_start(repl_follower *f, const char *path);
 
 /* ---- ACKs from the WAL thread (see struct repl_follower, fa) ---- */
 
-static void fast_ack_disarm(repl_follower *f)
+/* Stops the thread's ACKs. CLOSING: the link is going, so a half-sent ACK
+ * is dropped with it; otherwise its rest stays for the loop to send (the
+ * stream must stay whole). Re-arming starts from the loop's acked_sent. */
+static void fast_ack_disarm(repl_follower *f, int closing)
 {
     pthread_mutex_lock(&f->fa.mu);
     f->fa.fd = -1;
-    f->fa.tail_len = f->fa.tail_pos = 0;
+    if (closing) f->fa.tail_len = f->fa.tail_pos = 0;
     atomic_store(&f->fa.acked, 0);
     pthread_mutex_unlock(&f->fa.mu);
 }
@@ -246,7 +249,10 @@ static void fast_ack_update(repl_follower *f)
               f->n->cfg.wal_thread_ack && !node_is_leader(f->n);
     pthread_mutex_lock(&f->fa.mu);
     if (!arm) {
+        /* (a snapshot install, say: what the thread acked of the old log
+         * must not hold back the loop's ACKs of the new one) */
         f->fa.fd = -1;
+        atomic_store(&f->fa.acked, 0);
     } else {
         if (f->fa.fd != c->fd) atomic_store(&f->fa.acked, f->acked_sent);
         f->fa.fd = c->fd;
@@ -260,7 +266,7 @@ static void fconn_close(fconn *c, const char *why)
 {
     repl_follower *f = c->f;
     if (c->fd < 0) return;
-    if (c == f->leader) fast_ack_disarm(f);
+    if (c == f->leader) fast_ack_disarm(f, 1);
     ev_set(f->n->loop, c->fd, 0, NULL, NULL);
     sock_close(&c->tls, c->fd);
     c->fd = -1;
@@ -1006,7 +1012,7 @@ static void fconn_process(fconn *c)
              * it before the cut, and such an ACK reaching the leader once it
              * has shipped past those LSNs would count records we drop.
              * Re-armed by the next flush, from acked_sent (<= b.a). */
-            fast_ack_disarm(f);
+            fast_ack_disarm(f, 0);
             if (node_truncate_log(n, b.a, terr, sizeof terr) < 0) {
                 log_warn(&n->log, "cannot drop the tail after lsn %llu: %s",
                          (unsigned long long)b.a, terr);

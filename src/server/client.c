@@ -411,7 +411,8 @@ static size_t fmt_prefixed(char *buf, char prefix, long long v)
 static void reply_prefixed_num(client *c, char prefix, long long v)
 {
     char buf[32];
-    reply_raw(c, buf, fmt_prefixed(buf, prefix, v));
+    size_t l = fmt_prefixed(buf, prefix, v);
+    reply_raw(c, buf, l);
 }
 
 void reply_int(client *c, long long v)

@@ -138,7 +138,6 @@ static void *wal_thread_main(void *arg)
             atomic_store(&t->failed, 1);
             log_error(t->log, "wal: %s; writes are refused from now on", err);
         } else if (rc == 0 && !atomic_load(&t->failed)) {
-            atomic_store(&t->durable_lsn, b->last_lsn);
             atomic_fetch_add(&t->syncs, 1);
             atomic_store(&t->wal_bytes, wal_writer_bytes(t->w));
         }

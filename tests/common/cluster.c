@@ -572,3 +572,21 @@ int cl_followers_applied(cluster *c, tclient *leader)
     }
     return ok;
 }
+
+typedef struct cl_settle_ctx {
+    cluster *c;
+    tclient *leader;
+} cl_settle_ctx;
+
+static int cl_settle_once(void *ctx)
+{
+    cl_settle_ctx *x = ctx;
+    return cl_followers_applied(x->c, x->leader) && cl_converged(x->c);
+}
+
+int cl_settled(cluster *c, tclient *leader, int timeout_ms)
+{
+    cl_settle_ctx x = {c, leader};
+    return proc_wait_until(cl_settle_once, &x, timeout_ms);
+}
+

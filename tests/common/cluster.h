@@ -117,6 +117,11 @@ int cl_converged(cluster *c);
 /* 1 once every running follower applied the leader's last LSN (WAITLSN,
  * 10 s each), 0 if one did not. */
 int cl_followers_applied(cluster *c, tclient *leader);
+/* Waits up to TIMEOUT_MS until the followers have applied the leader's
+ * last LSN and every node holds the same (cl_converged), both at one
+ * moment: for a leader that may still be writing on its own (eviction,
+ * expiry). 1 or 0. */
+int cl_settled(cluster *c, tclient *leader, int timeout_ms);
 
 /* Sends one control line to node I's proxy; REPLY gets the answer line.
  * 0 if it starts with "OK", -1 otherwise. */

@@ -1239,7 +1239,7 @@ void repl_follower_info(const repl_follower *f, info_buf *b)
                 "refused_connections:%llu\r\nsnapshots_installed:%llu\r\ntruncations:%llu\r\n"
                 "wal_thread_acks:%llu\r\n",
                 n->cfg.node_id, n->cfg.cluster_id, (unsigned long long)n->epoch, n->repl_port,
-                (unsigned long long)n->last_lsn, (unsigned long long)n->durable_lsn,
+                (unsigned long long)n->last_lsn, (unsigned long long)node_durable_now(n),
                 (unsigned long long)n->applied_lsn,
                 /* Elected, leader_id (the election block) names the leader of
                  * the current epoch; this is only who last held the link. */

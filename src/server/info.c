@@ -199,7 +199,7 @@ static void info_persistence(node *n, info_buf *b)
                 "checkpoints_done:%llu\r\ncheckpoints_failed:%llu\r\ncommit_hint:%llu\r\n"
                 "fenced:%d\r\nfence_reason:%s\r\nread_floor_lsn:%llu\r\n"
                 "wal_corruptions:%llu\r\nwal_last_corruption:%s\r\n\r\n",
-                (unsigned long long)n->last_lsn, (unsigned long long)n->durable_lsn,
+                (unsigned long long)n->last_lsn, (unsigned long long)node_durable_now(n),
                 (unsigned long long)n->commit_lsn, (unsigned long long)n->applied_lsn,
                 (unsigned long long)wal_thread_wal_bytes(n->walt),
                 (unsigned long long)wal_thread_syncs(n->walt), n->wal_failed,

@@ -523,6 +523,12 @@ uint64_t node_wal_written(node *n)
     return wal_thread_wal_bytes(n->walt) + n->wal_removed_bytes;
 }
 
+uint64_t node_durable_now(node *n)
+{
+    uint64_t d = n->walt ? wal_thread_durable_lsn(n->walt) : 0;
+    return d > n->durable_lsn && d <= n->last_lsn ? d : n->durable_lsn;
+}
+
 /* Kills and reaps a running checkpoint child (a snapshot install is about
  * to replace the generation it writes into). */
 static void node_checkpoint_kill(node *n, const char *why)

@@ -317,6 +317,13 @@ int node_install_snapshot(node *n, const char *tmp_path, kv_store *kv,
 /* Bytes ever appended to the WAL of this incarnation, removed segments
  * included: monotonic, unlike the live WAL size. */
 uint64_t node_wal_written(node *n);
+/* What is on this node's disk right now, as INFO reports it: the WAL
+ * thread's durable LSN, which can be ahead of n->durable_lsn (the loop's
+ * copy, updated when it handles the thread's eventfd). A follower ACKs from
+ * the WAL thread, so a client can hold an OK whose record the follower's loop
+ * has not yet heard is durable; reporting the loop's copy would then show a
+ * quorum member "behind" an acknowledged write. Never above last_lsn. */
+uint64_t node_durable_now(node *n);
 /* Drops this node's records after LSN (a follower's uncommitted divergent
  * tail; LSN >= applied_lsn): the WAL is stopped, cut (wal_truncate_after)
  * and reopened, the pending log trimmed. 0, or -1 + message with nothing

@@ -522,7 +522,7 @@ void sentinel_info_replication(node *n, info_buf *b)
                     "slave_read_repl_offset:%llu\r\nslave_repl_offset:%llu\r\n",
                     l && l->host[0] ? l->host : "?", l ? l->port : 0,
                     v.leader_link_up ? "up" : "down", v.leader_link_up ? seen_s : -1LL,
-                    (unsigned long long)n->last_lsn, (unsigned long long)n->durable_lsn);
+                    (unsigned long long)n->last_lsn, (unsigned long long)node_durable_now(n));
         if (!v.leader_link_up)
             info_printf(b, "master_link_down_since_seconds:%lld\r\n",
                         v.leader_seen_ms_ago ? seen_s : -1LL);

@@ -74,6 +74,14 @@ typedef struct fconn {
     int fd;
     struct tls_conn *tls; /* --tls-replication: its TLS state, else NULL */
     int authed; /* sent a valid HELLO: this is the leader link */
+    /* From our HELLO_OK until the leader's next frame, no ACK goes out: the
+     * leader may answer HELLO_OK with a TRUNCATE of our tail, and an ACK of
+     * that tail sent before we read the TRUNCATE would reach it after it
+     * re-shipped past those LSNs, counting records we do not hold. Every
+     * frame the leader sends after HELLO is sent after it read HELLO_OK (it
+     * sends nothing else in its handshake state), so the first one marks the
+     * point in the stream after which our ACKs speak of its log. */
+    int acks_held;
     /* The cluster-secret handshake (repl_auth.h): peer_ok once the dialler
      * proved the secret, or at once from loopback when no secret is set.
      * Nothing else is parsed before. */
@@ -245,7 +253,7 @@ static int fconn_out_pending(fconn *c)
 static void fast_ack_update(repl_follower *f)
 {
     fconn *c = f->leader;
-    int arm = c && c->fd >= 0 && !c->tls && !c->fetching && !f->installing &&
+    int arm = c && c->fd >= 0 && !c->tls && !c->fetching && !f->installing && !c->acks_held &&
               f->n->cfg.wal_thread_ack && !node_is_leader(f->n);
     pthread_mutex_lock(&f->fa.mu);
     if (!arm) {
@@ -278,6 +286,7 @@ static void fconn_close(fconn *c, const char *why)
         log_debug(&f->n->log, "replication connection from %s closed: %s", c->peer, why);
     }
     c->authed = 0;
+    c->acks_held = 0;
     if (c->fetching) repl_cursor_close(&c->fetch_cur);
     c->fetching = 0;
     iobuf_free(&c->in);
@@ -511,6 +520,10 @@ static void follower_send_ack(repl_follower *f)
 {
     fconn *c = f->leader;
     if (!c) return;
+    if (c->acks_held) {
+        f->ack_due = 1; /* sent once the leader's next frame is read */
+        return;
+    }
     node *n = f->n;
     repl_beat b = {n->durable_lsn, n->applied_lsn, f->echo_time};
     uint8_t frame[REPL_CTRL_MAX];
@@ -629,6 +642,7 @@ static void follower_on_hello(fconn *c, const repl_hello *h)
         fconn_close(c, "out of memory");
         return;
     }
+    c->acks_held = 1;
     log_info(&n->log, "leader node %u (epoch %llu, last lsn %llu) connected from %s; this follower has lsn %llu",
              h->node_id, (unsigned long long)h->epoch, (unsigned long long)h->last_lsn, c->peer,
              (unsigned long long)n->last_lsn);
@@ -980,6 +994,7 @@ static void fconn_process(fconn *c)
             continue;
         }
         f->last_seen_ms = ev_now_ms();
+        c->acks_held = 0; /* a frame the leader sent after reading our HELLO_OK */
         if (n->cfg.elected && node_elect_on_leader(n, f->leader_epoch, f->leader_id) < 0) {
             fconn_stale(c); /* we moved to a later epoch: this leader is over */
             return;

@@ -269,7 +269,7 @@ int fl_send_records(fake_leader *fl, const uint8_t *buf, size_t len, size_t max_
             if (lsn > hi) hi = lsn;
             if (wal_get_u32(buf + o) == 0) break;
         }
-        if (rc == 0 && hi) {
+        if (rc == 0 && hi && !fl->no_commit) {
             uint8_t cf[REPL_CTRL_MAX];
             repl_beat b = {hi, hi, 0};
             rc = fl_send(fl, cf, repl_encode_beat(cf, REPL_COMMIT, &b));

@@ -34,6 +34,7 @@ typedef struct fake_leader {
     size_t in_len, in_cap;
     uint64_t acked; /* highest durable LSN the follower acknowledged */
     int eof;        /* the follower closed the connection */
+    int no_commit;  /* fl_send_records sends no COMMIT (a leader that dies before its quorum) */
     repl_hello_ok ok;
     char err[FL_ERR_MAX];
 } fake_leader;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/lone_node.h"
 #include "../common/proc.h"
 #include "../testhelp.h"
 #include "server/info.h"
@@ -53,20 +54,10 @@ static int loop_durable(void *ctx)
 
 int main(void)
 {
-    node_config cfg;
-    config_defaults(&cfg);
-    char *dir = proc_tmpdir("durinfo");
-    char err[512] = "";
-    cfg.port = 0;
-    cfg.log_level = LOG_ERROR;
-    if (dir) snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", dir);
-    node *n = NULL;
-    if (config_validate(&cfg, err, sizeof err) == 0) n = node_new(&cfg, err, sizeof err);
+    char *dir = NULL;
+    node *n = lone_node_new("durinfo", &dir);
     test_cond("a lone node starts in-process", n != NULL);
-    if (!n) {
-        printf("node_new: %s\n", err);
-        return test_report();
-    }
+    if (!n) return test_report();
     uint64_t before = n->durable_lsn;
     uint64_t lsn = node_propose(n, WAL_OP_PUT, (const uint8_t *)"k", 1, (const uint8_t *)"v", 1);
     test_cond("a record is proposed", lsn == before + 1);
@@ -79,8 +70,6 @@ int main(void)
     test_cond("node_durable_now never passes last_lsn", node_durable_now(n) <= n->last_lsn);
     test_cond("after the loop runs, its copy agrees",
               proc_wait_until(loop_durable, n, SYNC_MS) && node_durable_now(n) == lsn);
-    node_free(n);
-    if (dir) proc_rmtree(dir);
-    free(dir);
+    lone_node_free(n, dir);
     return test_report();
 }

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../common/lone_node.h"
 #include "../common/proc.h"
 #include "../testhelp.h"
 #include "server/client.h"
@@ -232,24 +233,13 @@ static void test_glob(void)
 
 int main(void)
 {
-    node_config cfg;
-    config_defaults(&cfg);
-    char *dir = proc_tmpdir("hooks");
-    char err[512] = "";
-    cfg.port = 0;
-    cfg.log_level = LOG_ERROR;
-    if (dir) snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", dir);
-    if (config_validate(&cfg, err, sizeof err) == 0) g_node = node_new(&cfg, err, sizeof err);
+    char *dir = NULL;
+    g_node = lone_node_new("hooks", &dir);
     test_cond("a lone node starts in-process", g_node != NULL);
-    if (!g_node) {
-        printf("node_new: %s\n", err);
-        return test_report();
-    }
+    if (!g_node) return test_report();
     test_switch_master();
     test_drop_all();
     test_glob();
-    node_free(g_node);
-    if (dir) proc_rmtree(dir);
-    free(dir);
+    lone_node_free(g_node, dir);
     return test_report();
 }

@@ -9,8 +9,9 @@
  *                                       (tests/elect_chaos.sh wraps it)
  *
  * Workers (--workers, default 4), each with its own connection, do random
- * SET k v (every value unique: "w<worker>-<n>") and GET k over a small
- * keyspace (--keys, default 8), each op with a deadline. A worker finds the
+ * SET k v (every value unique: "w<worker>-<n>"), GET k, and SET k v + GET k2
+ * in one pipeline (the GET read behind the client's own owed write) over a
+ * small keyspace (--keys, default 8), each op with a deadline. A worker finds the
  * leader by itself: it tries nodes in turn, follows the leader_id of a node
  * that answers -READONLY, and moves on after a lost connection or repeated
  * errors. Every operation goes into a history with its call and return
@@ -173,7 +174,7 @@ typedef struct worker {
     long nw, wcap;
     /* counts, read after the join */
     long writes_ok, writes_fail, writes_unknown, reads_leader, reads_follower, reads_failed,
-        reads_unknown, moves;
+        reads_unknown, moves, pipelined_reads;
     char stopped_why[128]; /* why it ended early ("" if it did not) */
 } worker;
 
@@ -459,6 +460,82 @@ static int do_read(worker *w, tclient *t, int node, int key, int *errs)
     return go;
 }
 
+/* SET k v and GET k2 in one pipeline, between two INFO replication: the
+ * GET reaches the leader while the SET is still owed, so the leader answers
+ * it from the proposed state and holds the reply until that state commits
+ * (docs/ARCHITECTURE.md, pipelined key reads). Both go into the history as
+ * overlapping operations; the GET counts as a leader read only if both INFOs
+ * say leader in one epoch, as in do_read. */
+static int do_write_read(worker *w, tclient *t, int node, int key, int key2, int *errs)
+{
+    run *r = w->r;
+    char k[16], k2[16], val[EC_VALUE_MAX];
+    snprintf(k, sizeof k, "k%d", key);
+    snprintf(k2, sizeof k2, "k%d", key2);
+    snprintf(val, sizeof val, "w%d-%ld", w->id, w->nw);
+    const char *info[] = {"INFO", "replication"}, *set[] = {"SET", k, val}, *get[] = {"GET", k2};
+    resp_buf b = {0};
+    if (resp_encode_command(&b, 2, info, NULL) || resp_encode_command(&b, 3, set, NULL) ||
+        resp_encode_command(&b, 2, get, NULL) || resp_encode_command(&b, 2, info, NULL)) {
+        resp_buf_free(&b);
+        return STAY;
+    }
+    long long call = now_us(r);
+    resp_value *before = NULL, *sv = NULL, *v = NULL, *after = NULL;
+    long long set_ret = 0;
+    int sent = tc_send_raw(t, b.p, b.len) == 0;
+    resp_buf_free(&b);
+    if (sent && (before = tc_read(t)) && (sv = tc_read(t))) {
+        set_ret = now_us(r);
+        if ((v = tc_read(t))) after = tc_read(t);
+    }
+    long long ret = now_us(r);
+    if (!set_ret) set_ret = ret;
+    /* The write: recorded whatever came back (no reply: unknown). */
+    lc_outcome out = write_outcome(r, sv);
+    w->w[w->nw++] = (wlog){call, (unsigned char)key, (unsigned char)out};
+    if (record(w, LC_WRITE, key, val, call, set_ret, out) < 0) atomic_store(&r->stop, 1);
+    if (out == LC_OUT_OK)
+        w->writes_ok++;
+    else if (out == LC_OUT_FAIL)
+        w->writes_fail++;
+    else
+        w->writes_unknown++;
+    role r1, r2;
+    int roles_ok = after && parse_role(before, &r1) == 0;
+    roles_ok = parse_role(after, &r2) == 0 && roles_ok;
+    int go = STAY;
+    if (!after) {
+        record(w, LC_READ, key2, NULL, call, ret, LC_OUT_UNKNOWN);
+        w->reads_unknown++;
+        go = NEXT;
+    } else if (v->type != RESP_T_BULK && v->type != RESP_T_NIL) {
+        record(w, LC_READ, key2, NULL, call, ret, LC_OUT_FAIL);
+        w->reads_failed++;
+        go = ++*errs >= EC_ERRORS_BEFORE_MOVING ? NEXT : STAY;
+        usleep(20000);
+    } else if (roles_ok && r1.leads && r2.leads && r1.epoch == r2.epoch) {
+        char got[EC_VALUE_MAX + 1] = "";
+        if (v->type == RESP_T_BULK) snprintf(got, sizeof got, "%.*s", (int)v->len, v->str);
+        if (record(w, LC_READ, key2, v->type == RESP_T_BULK ? got : NULL, call, ret, LC_OUT_OK) < 0)
+            atomic_store(&r->stop, 1);
+        w->reads_leader++;
+        w->pipelined_reads++;
+        *errs = sv && sv->type == RESP_T_ERROR ? *errs : 0;
+    } else {
+        record_fread(w, key2, node, v, call, ret);
+        w->reads_follower++;
+        int to = node_of_id(r, r2.leader_id);
+        if (!r2.leads) go = to >= 0 && to != node ? to : NEXT;
+        if (go == NEXT) usleep(EC_NO_LEADER_PAUSE_US);
+    }
+    resp_value_free(before);
+    resp_value_free(sv);
+    resp_value_free(v);
+    resp_value_free(after);
+    return go;
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -482,11 +559,16 @@ static void *worker_main(void *arg)
         }
         int key = (int)(splitmix(&w->rng) % (uint64_t)r->nkeys);
         int go;
-        if (splitmix(&w->rng) % 2) {
+        uint64_t pick = splitmix(&w->rng) % 8;
+        if (pick < 3) {
             if (wlog_room(w) < 0) break;
             go = do_write(w, t, node, key, &errs);
-        } else {
+        } else if (pick < 6) {
             go = do_read(w, t, node, key, &errs);
+        } else {
+            if (wlog_room(w) < 0) break;
+            int key2 = pick == 6 ? key : (int)(splitmix(&w->rng) % (uint64_t)r->nkeys);
+            go = do_write_read(w, t, node, key, key2, &errs);
         }
         if (go != STAY) {
             tc_close(t);
@@ -1112,7 +1194,8 @@ int main(int argc, char **argv)
     printf("elect_chaos: t=%.1fs healing everything\n", t_now(r));
     heal_all(r);
     atomic_store(&r->stop, 1);
-    long w_ok = 0, w_fail = 0, w_unk = 0, r_lead = 0, r_fol = 0, r_fail = 0, r_unk = 0, moves = 0;
+    long w_ok = 0, w_fail = 0, w_unk = 0, r_lead = 0, r_fol = 0, r_fail = 0, r_unk = 0, moves = 0,
+         r_pipe = 0;
     for (int i = 0; i < workers; i++) {
         if (ws[i].started) pthread_join(ws[i].th, NULL);
         if (ws[i].stopped_why[0]) violation(r, "worker %d ended early: %s", i, ws[i].stopped_why);
@@ -1124,6 +1207,7 @@ int main(int argc, char **argv)
         r_fail += ws[i].reads_failed;
         r_unk += ws[i].reads_unknown;
         moves += ws[i].moves;
+        r_pipe += ws[i].pipelined_reads;
     }
     long long settle = proc_now_ms();
     int l = ec_wait_leader(c, EC_FINAL_LEADER_MS);
@@ -1167,9 +1251,9 @@ int main(int argc, char **argv)
     if (root && r->violations == 0 && !keep) proc_rmtree(root);
 
     printf("elect_chaos: seed %llu: %ld ops: writes ok=%ld fail=%ld unknown=%ld; reads as "
-           "leader=%ld as follower=%ld (phantoms %ld%s) refused=%ld unknown=%ld; %ld moves "
-           "between nodes\n",
-           seed, lc_count(r->h) + r->nfreads, w_ok, w_fail, w_unk, r_lead, r_fol, phantoms,
+           "leader=%ld (%ld behind the same client's SET) as follower=%ld (phantoms %ld%s) "
+           "refused=%ld unknown=%ld; %ld moves between nodes\n",
+           seed, lc_count(r->h) + r->nfreads, w_ok, w_fail, w_unk, r_lead, r_pipe, r_fol, phantoms,
            r->freads_dropped ? ", some not kept" : "", r_fail, r_unk, moves);
     printf("elect_chaos: faults:");
     for (int f = 0; f < F_COUNT; f++)
